@@ -278,6 +278,12 @@ dc_tensor *dc_binary_cross_entropy_logits(dc_tape *t, dc_tensor *logits, dc_tens
  * index), so a seed gives the same mask for any thread count; rng may be NULL
  * when not training or rate is 0. */
 dc_tensor *dc_dropout(dc_tape *t, dc_tensor *x, float rate, bool training, dc_rng *rng);
+/* Keras' RandomFlip for images x (N,H,W,C): when training, each sample is
+ * mirrored left-right (DC_FLIP_HORIZONTAL) and/or upside down
+ * (DC_FLIP_VERTICAL) with probability 1/2 per axis, drawn from rng in sample
+ * order; the identity otherwise (rng may then be NULL). */
+enum { DC_FLIP_HORIZONTAL = 1, DC_FLIP_VERTICAL = 2 };
+dc_tensor *dc_random_flip(dc_tape *t, dc_tensor *x, int mode, bool training, dc_rng *rng);
 /* -- end ops: losses -- */
 
 /* -- ops: convolution -- */
@@ -427,6 +433,10 @@ typedef struct {
 } dc_up_sampling2d_options;
 /* UpSampling2D: (H, W, C) -> (H*size[0], W*size[1], C); opt may be NULL. */
 dc_layer *dc_layer_up_sampling2d(const dc_up_sampling2d_options *opt);
+/* RandomFlip: a training-time augmentation of (H, W, C) images; mode
+ * "horizontal", "vertical" or NULL for "horizontal_and_vertical" (Keras'
+ * default). Predictions and evaluation see the images as they are. */
+dc_layer *dc_layer_random_flip(const char *mode, const char *name);
 /* Any layer by its Keras class name ("Dense", "Dropout" ...) and options as
  * strings, e.g. keys {"units","activation"} values {"128","relu"}. Shapes are
  * written "28,28,1". The key "name" names the layer. Errors name the key. */

@@ -4,6 +4,7 @@
  * extra model-file metadata and per-layer outputs. */
 #include "test.h"
 #include "io/config.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -214,6 +215,103 @@ TEST(config_repeated_and_empty_layer_sections_build_in_order) {
     }
     dc_model_free(m);
     dc_run_config_free(c);
+}
+
+/* Fits the config's model on n random (8,8,1) samples; the history's lr
+ * column (the rate each epoch starts with) in lr[0..epochs). */
+static bool fit_history_lr(dc_run_config *c, int64_t n, float *lr, int epochs) {
+    float *x = calloc((size_t)n * 64, sizeof *x), *y = calloc((size_t)n, sizeof *y);
+    for (int64_t i = 0; i < n; i++) y[i] = (float)(i % 3);
+    dc_dataset *d = dc_dataset_from_arrays(x, 3, (const int64_t[]){8, 8, 1}, y, 0,
+                                           NULL, n, true);
+    dc_model *m = d ? dc_run_config_build_model(c, d) : NULL;
+    dc_fit_options fo;
+    dc_history *h = NULL;
+    bool ok = m && dc_run_config_fit_options(c, NULL, &fo) == DC_OK;
+    fo.verbose = 0;
+    ok = ok && dc_model_fit(m, d, &fo, &h) == DC_OK && dc_history_epochs(h) == epochs;
+    const float *col = ok ? dc_history_get(h, "lr") : NULL;
+    for (int e = 0; col && e < epochs; e++) lr[e] = col[e];
+    if (!ok) printf("    %s\n", dc_last_error());
+    dc_history_free(h);
+    dc_model_free(m);
+    dc_dataset_free(d);
+    free(x);
+    free(y);
+    return ok && col;
+}
+
+TEST(config_learning_rate_schedules) {
+    /* cosine decay over the whole run: 10 samples, batches of 4 -> 3 steps an
+     * epoch; over 4 epochs (12 steps) epoch e starts at step 3e */
+    dc_run_config *c = parse(HEAD "learning_rate = 0.01\nlearning_rate_schedule = cosine_decay\n"
+                                  "batch_size = 4\nepochs = 4\n[Flatten]\n[Dense]\nunits = 3\n");
+    CHECK(c != NULL);
+    float lr[4] = {0};
+    if (c && fit_history_lr(c, 10, lr, 4)) {
+        for (int e = 0; e < 4; e++)
+            CHECK_NEAR(lr[e], 0.005 * (1 + cos(M_PI * 3 * e / 12.0)), 1e-7);
+    } else {
+        CHECK(0);
+    }
+    /* with validation_split 0.2 the run is 8 samples: 2 steps an epoch, 8 steps */
+    CHECK_OK(dc_run_config_set(c, "data", "validation_split", "0.2"));
+    if (c && fit_history_lr(c, 10, lr, 4)) {
+        for (int e = 0; e < 4; e++)
+            CHECK_NEAR(lr[e], 0.005 * (1 + cos(M_PI * 2 * e / 8.0)), 1e-7);
+    }
+    dc_run_config_free(c);
+    /* exponential decay, Keras' staircase: 0.1 * 0.5^floor(step / 3) */
+    c = parse(HEAD "learning_rate = 0.1\nlearning_rate_schedule = exponential_decay\ndecay_steps = 3\n"
+                   "decay_rate = 0.5\nstaircase = true\nbatch_size = 5\nepochs = 3\n"
+                   "[Flatten]\n[Dense]\nunits = 3\n");
+    CHECK(c != NULL);
+    if (c && fit_history_lr(c, 10, lr, 3)) { /* 2 steps an epoch: steps 0, 2, 4 */
+        CHECK_NEAR(lr[0], 0.1, 1e-7);
+        CHECK_NEAR(lr[1], 0.1, 1e-7);
+        CHECK_NEAR(lr[2], 0.05, 1e-7);
+    }
+    dc_run_config_free(c);
+    /* cosine with an explicit span, a floor and SGD's default starting rate */
+    c = parse(HEAD "optimizer = sgd\nlearning_rate_schedule = cosine_decay\ndecay_steps = 4\n"
+                   "alpha = 0.1\nbatch_size = 5\nepochs = 3\n[Flatten]\n[Dense]\nunits = 3\n");
+    CHECK(c == NULL); /* optimizer given twice (HEAD has adam) */
+    c = parse("[model]\ninput_shape = 8,8,1\n[data]\ntrain_images = a\ntrain_labels = b\n[train]\n"
+              "optimizer = sgd\nloss = sparse_categorical_crossentropy\n"
+              "learning_rate_schedule = cosine_decay\ndecay_steps = 4\nalpha = 0.1\n"
+              "batch_size = 5\nepochs = 3\n[Flatten]\n[Dense]\nunits = 3\n");
+    CHECK(c != NULL);
+    if (c && fit_history_lr(c, 10, lr, 3)) { /* steps 0, 2, 4: 0.01 * (0.1 + 0.9 * cosine) */
+        CHECK_NEAR(lr[0], 0.01, 1e-8);
+        CHECK_NEAR(lr[1], 0.01 * (0.1 + 0.9 * 0.5 * (1 + cos(M_PI * 2 / 4.0))), 1e-8);
+        CHECK_NEAR(lr[2], 0.001, 1e-8);
+    }
+    dc_run_config_free(c);
+}
+
+TEST(config_learning_rate_schedule_errors) {
+    BAD(HEAD "learning_rate_schedule = step\n[Dense]\nunits = 4\n",
+        "m.ini:13: [train] learning_rate_schedule: unknown value 'step' (known: constant, "
+        "cosine_decay, exponential_decay)");
+    BAD(HEAD "decay_steps = 100\n[Dense]\nunits = 4\n",
+        "m.ini:13: [train] decay_steps needs learning_rate_schedule = cosine_decay or exponential_decay");
+    BAD(HEAD "learning_rate_schedule = constant\nalpha = 0.1\n[Dense]\nunits = 4\n",
+        "m.ini:14: [train] alpha needs learning_rate_schedule");
+    BAD(HEAD "learning_rate_schedule = exponential_decay\ndecay_rate = 0.9\n[Dense]\nunits = 4\n",
+        "m.ini:9: [train] learning_rate_schedule = exponential_decay needs decay_steps and decay_rate");
+    BAD(HEAD "learning_rate_schedule = exponential_decay\ndecay_steps = 9\n[Dense]\nunits = 4\n",
+        "needs decay_steps and decay_rate");
+    BAD(HEAD "learning_rate_schedule = cosine_decay\ndecay_rate = 0.9\n[Dense]\nunits = 4\n",
+        "m.ini:9: [train] cosine_decay takes decay_steps, alpha, warmup_steps and warmup_target");
+    BAD(HEAD "learning_rate_schedule = exponential_decay\ndecay_steps = 9\ndecay_rate = 0.9\n"
+             "warmup_steps = 5\n[Dense]\nunits = 4\n",
+        "exponential_decay takes decay_steps, decay_rate and staircase");
+    BAD(HEAD "learning_rate_schedule = cosine_decay\ndecay_steps = 0\n[Dense]\nunits = 4\n",
+        "m.ini:14: [train] decay_steps: '0' is out of range");
+    BAD(HEAD "learning_rate_schedule = cosine_decay\nalpha = 2\n[Dense]\nunits = 4\n",
+        "m.ini:14: [train] alpha: '2' is out of range");
+    BAD(HEAD "learning_rate_schedule = cosine_decay\n[ReduceLROnPlateau]\n[Dense]\nunits = 4\n",
+        "m.ini: [ReduceLROnPlateau] changes the learning rate itself");
 }
 
 TEST(config_without_input_shape_needs_data) {

@@ -3,6 +3,7 @@
  * into a checked run configuration, and from it a model, its data and fit options.
  * Every error names the file, the line and the key. */
 #include "config.h"
+#include "../train/train.h"
 #include <cjson/cJSON.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,6 +37,10 @@ struct dc_run_config {
     float validation_split;
     /* [train] */
     dc_optimizer_options opt;
+    dc_lr_schedule sched;    /* kind DC_LR_CONSTANT: none; decay_steps 0: the whole run */
+    bool decay_rate_given;
+    char sched_opt[24];      /* the first schedule option given ("" if none) */
+    int sched_opt_line;      /* its line (0: from the command line) */
     char *loss;              /* canonical Keras name */
     bool from_logits;
     char *metrics[4];
@@ -225,7 +230,8 @@ static const char *const data_keys =
 static const char *const train_keys =
     "optimizer, learning_rate, beta_1, beta_2, epsilon, amsgrad, momentum, nesterov, rho, "
     "initial_accumulator_value, centered, weight_decay, clipnorm, global_clipnorm, clipvalue, "
-    "loss, from_logits, metrics, batch_size, epochs, seed, shuffle, verbose";
+    "learning_rate_schedule, decay_steps, decay_rate, staircase, alpha, warmup_steps, "
+    "warmup_target, loss, from_logits, metrics, batch_size, epochs, seed, shuffle, verbose";
 static const char *const es_keys = "monitor, patience, min_delta, restore_best_weights";
 static const char *const rl_keys = "monitor, factor, patience, min_delta, cooldown, min_lr";
 
@@ -309,8 +315,46 @@ static const char *const metric_names[] = {"accuracy", "acc", "binary_accuracy",
 static const char *const metric_canon[] = {"accuracy", "accuracy", "binary_accuracy", "mae",
                                            "mae", "mse", "mse"};
 
+/* Keras' schedule classes (keras.optimizers.schedules) by their snake-case names. */
+static const char *const sched_names[] = {"constant", "cosine_decay", "exponential_decay"};
+static const dc_lr_schedule_kind sched_kinds[] = {DC_LR_CONSTANT, DC_LR_COSINE, DC_LR_EXPONENTIAL};
+
+/* learning_rate_schedule and its options; *handled false for any other key. */
+static dc_status schedule_key(dc_run_config *c, const origin *o, const char *k, const char *v,
+                              bool *handled) {
+    dc_lr_schedule *sc = &c->sched;
+    *handled = true;
+    if (!strcmp(k, "learning_rate_schedule")) {
+        const char *name = NULL;
+        dc_status s = parse_choice(o, v, sched_names, sched_names, 3, &name);
+        for (int i = 0; s == DC_OK && i < 3; i++)
+            if (name == sched_names[i]) sc->kind = sched_kinds[i];
+        return s;
+    }
+    dc_status s;
+    if (!strcmp(k, "decay_steps")) s = parse_i64(o, v, 1, INT64_MAX / 2, &sc->decay_steps);
+    else if (!strcmp(k, "decay_rate")) s = parse_float(o, v, 0, 1e6, &sc->decay_rate);
+    else if (!strcmp(k, "staircase")) s = parse_bool(o, v, &sc->staircase);
+    else if (!strcmp(k, "alpha")) s = parse_float(o, v, 0, 1, &sc->alpha);
+    else if (!strcmp(k, "warmup_steps")) s = parse_i64(o, v, 0, INT64_MAX / 2, &sc->warmup_steps);
+    else if (!strcmp(k, "warmup_target")) s = parse_float(o, v, 0, 1e6, &sc->warmup_target);
+    else {
+        *handled = false;
+        return DC_OK;
+    }
+    if (s == DC_OK && !strcmp(k, "decay_rate")) c->decay_rate_given = true;
+    if (s == DC_OK && !c->sched_opt[0]) {
+        snprintf(c->sched_opt, sizeof c->sched_opt, "%s", k);
+        c->sched_opt_line = o->line;
+    }
+    return s;
+}
+
 static dc_status train_key(dc_run_config *c, const origin *o, const char *k, const char *v) {
     dc_optimizer_options *p = &c->opt;
+    bool handled;
+    dc_status ss = schedule_key(c, o, k, v, &handled);
+    if (handled) return ss;
     if (!strcmp(k, "optimizer")) {
         const char *name = NULL;
         dc_status s = parse_choice(o, v, opt_names, opt_names, 5, &name);
@@ -528,6 +572,51 @@ static dc_status check_data(dc_run_config *c, int data_line) {
 
 static dc_status check_layers(dc_run_config *c);
 
+/* The schedule options must come with a schedule that uses them; exponential
+ * decay needs its rate and steps (Keras requires both); ReduceLROnPlateau sets
+ * the rate itself, which Keras refuses next to a schedule. */
+static dc_status check_schedule(const dc_run_config *c, int train_line) {
+    const char *file = c->doc->path;
+    const dc_lr_schedule *sc = &c->sched;
+    if (sc->kind == DC_LR_CONSTANT && c->sched_opt[0])
+        return dc_set_error(DC_ERR_ARG,
+                            "%s:%d: [train] %s needs learning_rate_schedule = cosine_decay or "
+                            "exponential_decay",
+                            file, c->sched_opt_line, c->sched_opt);
+    if (sc->kind == DC_LR_EXPONENTIAL && (!sc->decay_steps || !c->decay_rate_given))
+        return dc_set_error(DC_ERR_ARG,
+                            "%s:%d: [train] learning_rate_schedule = exponential_decay needs "
+                            "decay_steps and decay_rate",
+                            file, train_line);
+    if (sc->kind == DC_LR_COSINE && (sc->staircase || c->decay_rate_given))
+        return dc_set_error(DC_ERR_ARG,
+                            "%s:%d: [train] cosine_decay takes decay_steps, alpha, warmup_steps "
+                            "and warmup_target (not decay_rate or staircase)",
+                            file, train_line);
+    if (sc->kind == DC_LR_EXPONENTIAL && (sc->alpha > 0 || sc->warmup_steps || sc->warmup_target > 0))
+        return dc_set_error(DC_ERR_ARG,
+                            "%s:%d: [train] exponential_decay takes decay_steps, decay_rate and "
+                            "staircase (not alpha or warm-up)",
+                            file, train_line);
+    if (sc->kind != DC_LR_CONSTANT && c->plateau)
+        return dc_set_error(DC_ERR_ARG,
+                            "%s: [ReduceLROnPlateau] changes the learning rate itself: it cannot "
+                            "be combined with [train] learning_rate_schedule",
+                            file);
+    return DC_OK;
+}
+
+/* The schedule as the optimizer takes it: it starts at learning_rate (Keras'
+ * default when none is given), and cosine decay without decay_steps spans the
+ * whole run, run_steps steps. */
+static dc_lr_schedule schedule_for_run(const dc_run_config *c, int64_t run_steps) {
+    dc_lr_schedule sc = c->sched;
+    float lr = c->opt.learning_rate;
+    sc.initial_learning_rate = lr > 0 ? lr : c->opt.kind == DC_OPT_SGD ? 0.01f : 0.001f;
+    if (!sc.decay_steps) sc.decay_steps = run_steps > 0 ? run_steps : 1;
+    return sc;
+}
+
 static dc_run_config *from_doc(dc_ini_doc *doc) {
     dc_run_config *c = dc_calloc(1, sizeof *c);
     if (!c) {
@@ -607,9 +696,14 @@ static dc_run_config *from_doc(dc_ini_doc *doc) {
         goto fail;
     }
     if (!c->opt.kind) c->opt.kind = DC_OPT_ADAM; /* nothing said: Adam (Keras' usual choice) */
+    if (check_schedule(c, seen[SEC_TRAIN]) != DC_OK) goto fail;
     {
-        /* the optimizer checks its own options (clip combinations, ranges) */
-        dc_optimizer *op = dc_optimizer_new(&c->opt, 1);
+        /* the optimizer checks its own options (clip combinations, ranges),
+         * with a stand-in for the decay_steps only the data can tell */
+        dc_optimizer_options oo = c->opt;
+        dc_lr_schedule sc = schedule_for_run(c, 1);
+        if (sc.kind != DC_LR_CONSTANT) oo.schedule = &sc;
+        dc_optimizer *op = dc_optimizer_new(&oo, 1);
         if (!op) {
             char msg[400];
             snprintf(msg, sizeof msg, "%s", dc_last_error());
@@ -897,6 +991,15 @@ static dc_status model_error(const dc_run_config *c) {
     return dc_set_error(st, "%s: %s", c->doc->path, msg);
 }
 
+/* The optimizer steps fit will take: epochs x batches of the training part
+ * (1 without data: the model is only built, not trained). */
+static int64_t run_steps(const dc_run_config *c, const dc_dataset *train) {
+    if (!train) return 1;
+    int64_t n = dc_dataset_count(train);
+    if (c->validation == VAL_SPLIT) n = dc_fit_split_train_count(n, c->validation_split);
+    return (int64_t)c->epochs * ((n + c->batch_size - 1) / c->batch_size);
+}
+
 dc_model *dc_run_config_build_model(const dc_run_config *c, const dc_dataset *train) {
     if (!c) {
         dc_set_error(DC_ERR_ARG, "dc_run_config_build_model: config is NULL");
@@ -956,6 +1059,9 @@ dc_model *dc_run_config_build_model(const dc_run_config *c, const dc_dataset *tr
                 co.metrics[i] = (dc_metric_kind)k;
     co.from_probabilities = !c->from_logits;
     co.optimizer = c->opt;
+    if (check_schedule(c, key_line(c, "train", NULL)) != DC_OK) goto fail; /* after any _set */
+    dc_lr_schedule sc = schedule_for_run(c, run_steps(c, train));
+    if (sc.kind != DC_LR_CONSTANT) co.optimizer.schedule = &sc; /* compile copies it */
     if (dc_model_compile(m, &co) != DC_OK) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", dc_last_error());

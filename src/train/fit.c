@@ -398,6 +398,14 @@ static dc_history *history_for(const fit_logs *fl, int epochs) {
     return h;
 }
 
+int64_t dc_fit_split_train_count(int64_t n, float validation_split) {
+    /* the split as the user wrote it (0.2f is 0.2000000029...), so that
+     * floor(n * (1 - split)) gives Keras' count */
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.7g", (double)validation_split);
+    return (int64_t)floor((double)n * (1.0 - strtod(buf, NULL)));
+}
+
 dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_options *opt,
                        dc_history **out) {
     const char *fn = "dc_model_fit";
@@ -443,11 +451,7 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
     dc_dataset *tr_view = NULL, *val_view = NULL;
     const dc_dataset *tr = train, *val = opt->validation_data;
     if (!val && opt->validation_split > 0.0f) {
-        /* the split as the user wrote it (0.2f is 0.2000000029...), so that
-         * floor(n * (1 - split)) gives Keras' count */
-        char buf[32];
-        snprintf(buf, sizeof buf, "%.7g", (double)opt->validation_split);
-        int64_t n_tr = (int64_t)floor((double)n * (1.0 - strtod(buf, NULL)));
+        int64_t n_tr = dc_fit_split_train_count(n, opt->validation_split);
         if (n_tr < 1 || n_tr >= n)
             return dc_set_error(DC_ERR_ARG, "%s: validation_split %g of %lld samples leaves an empty split",
                                 fn, (double)opt->validation_split, (long long)n);

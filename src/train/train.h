@@ -25,6 +25,10 @@ dc_status dc_history_append(dc_history *h, const dc_logs *logs, float seconds);
 void dc_history_csv_header(const dc_history *h, FILE *f);
 void dc_history_csv_row(const dc_history *h, int epoch, FILE *f);
 
+/* How many of n samples fit trains on when validation_split holds out the
+ * last ones (Keras' count: floor(n * (1 - split)) of the split as written). */
+int64_t dc_fit_split_train_count(int64_t n, float validation_split);
+
 /* Callbacks during fit. */
 typedef struct dc_cb_state dc_cb_state;
 /* Checks the callbacks against the keys fit will log; NULL on error. */
