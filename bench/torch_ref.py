@@ -1,6 +1,7 @@
 """torch_ref.py — the PyTorch side of `make bench`: one epoch of the Fashion-MNIST
-MLP (784-128-10, batch 32, Adam) or CNN (conv24-pool-conv36-pool-128-10, batch 64,
-Adam), with the same thread count; prints one CSV line:
+MLP (784-128-10, batch 32, Adam) or CNN (conv24-pool-conv36-pool-128-10 with
+'same' padding, as models/fashion_cnn.ini; batch 64, Adam), with the same thread
+count; prints one CSV line:
 net,threads,seconds_per_epoch,peak_rss_mb,final_loss"""
 import argparse
 import gzip
@@ -29,9 +30,9 @@ def make_net(kind):
     if kind == "mlp":
         return nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
     return nn.Sequential(
-        nn.Conv2d(1, 24, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(24, 36, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(36 * 5 * 5, 128), nn.ReLU(), nn.Linear(128, 10))
+        nn.Conv2d(1, 24, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(24, 36, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(36 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
 
 
 def main():

@@ -33,7 +33,7 @@ run() { # impl net threads -> "secs,rss,loss" or "n/a"
 
 printf "%-4s %7s %14s %14s %8s %12s %12s %8s\n" net threads "deepc s/epoch" "torch s/epoch" ratio \
     "deepc RSS MB" "torch RSS MB" ratio
-for net in mlp cnn; do
+for net in ${NETS:-mlp cnn}; do
     d1=""
     for th in 1 2; do
         d=$(run deepc $net $th)

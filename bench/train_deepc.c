@@ -1,6 +1,6 @@
 /* train_deepc.c — the deepc side of the training benchmark: one epoch of the
- * Fashion-MNIST MLP or CNN, the same nets, batch sizes and optimizer as
- * bench/torch_ref.py; prints net,threads,seconds_per_epoch,peak_rss_mb,final_loss */
+ * Fashion-MNIST MLP or CNN (models/fashion_cnn.ini's layers), the same nets,
+ * batch sizes and optimizer as bench/torch_ref.py; prints net,threads,seconds_per_epoch,peak_rss_mb,final_loss */
 #include <deepc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +10,7 @@
 
 typedef struct {
     const char *type;
-    const char *keys[3], *values[3];
+    const char *keys[4], *values[4];
     int n;
 } layer_spec;
 
@@ -20,9 +20,9 @@ static const layer_spec MLP[] = {
     {"Dense", {"units"}, {"10"}, 1},
 };
 static const layer_spec CNN[] = {
-    {"Conv2D", {"filters", "kernel_size", "activation"}, {"24", "3", "relu"}, 3},
+    {"Conv2D", {"filters", "kernel_size", "padding", "activation"}, {"24", "3", "same", "relu"}, 4},
     {"MaxPooling2D", {"pool_size"}, {"2"}, 1},
-    {"Conv2D", {"filters", "kernel_size", "activation"}, {"36", "3", "relu"}, 3},
+    {"Conv2D", {"filters", "kernel_size", "padding", "activation"}, {"36", "3", "same", "relu"}, 4},
     {"MaxPooling2D", {"pool_size"}, {"2"}, 1},
     {"Flatten", {0}, {0}, 0},
     {"Dense", {"units", "activation"}, {"128", "relu"}, 2},
