@@ -873,3 +873,45 @@ TEST(conv2d_same_stride2_pads_after) {
     dc_tensor_free(x);
     dc_tensor_free(w);
 }
+
+/* One grey channel through a 3x3 kernel, stride 1 (the first layer of a small
+ * CNN, which im2col fills 9 floats a pixel at a time): equal to a direct sum
+ * over the window, with 'same' padding's zeros, on images down to 1x1. */
+TEST(conv2d_one_channel_3x3_matches_direct_sum) {
+    static const int64_t sizes[][2] = {{1, 1}, {2, 3}, {3, 2}, {5, 4}, {7, 9}};
+    dc_rng rng;
+    dc_rng_seed(&rng, 21);
+    dc_tensor *w = dc_tensor_uniform(DC_DIMS(3, 3, 1, 2), -1, 1, &rng);
+    for (int si = 0; si < 5; si++) {
+        const int64_t H = sizes[si][0], W = sizes[si][1];
+        dc_tensor *x = dc_tensor_uniform(DC_DIMS(2, H, W, 1), -1, 1, &rng);
+        for (int same = 0; same < 2; same++) {
+            if (!same && (H < 3 || W < 3)) continue;
+            dc_tape *t = dc_tape_new(NULL);
+            dc_conv2d_options o = {.padding = same ? DC_PAD_SAME : DC_PAD_VALID};
+            dc_tensor *y = dc_conv2d(t, x, w, NULL, &o);
+            const int64_t HO = same ? H : H - 2, WO = same ? W : W - 2, pad = same;
+            CHECK(y && y->shape[1] == HO && y->shape[2] == WO);
+            int bad = 0;
+            for (int64_t n = 0; y && n < 2; n++)
+                for (int64_t oh = 0; oh < HO; oh++)
+                    for (int64_t ow = 0; ow < WO; ow++)
+                        for (int64_t f = 0; f < 2; f++) {
+                            double sum = 0;
+                            for (int64_t kh = 0; kh < 3; kh++)
+                                for (int64_t kw = 0; kw < 3; kw++) {
+                                    const int64_t ih = oh + kh - pad, iw = ow + kw - pad;
+                                    if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                                    sum += (double)x->data[(n * H + ih) * W + iw] *
+                                           w->data[(kh * 3 + kw) * 2 + f];
+                                }
+                            if (fabs(y->data[((n * HO + oh) * WO + ow) * 2 + f] - sum) > 1e-5) bad++;
+                        }
+            if (bad) test_fail(__FILE__, __LINE__, "%lldx%lld %s: %d outputs differ", (long long)H,
+                               (long long)W, same ? "same" : "valid", bad);
+            dc_tape_free(t);
+        }
+        dc_tensor_free(x);
+    }
+    dc_tensor_free(w);
+}

@@ -30,19 +30,35 @@ static inline void DC_IK(add_run)(float *restrict d, const float *restrict s, in
     for (int64_t i = 0; i < n; i++) d[i] += s[i];
 }
 
-/* One image of one channel through a 3x3 'valid' window, stride 1, no
- * dilation (the first layer of a small grey-scale CNN): rows of 9 floats,
- * where the general path spends a loop and a copy per 3-float kernel row.
+/* One image of one channel through a 3x3 window, stride 1, no dilation, any
+ * padding (the first layer of a small grey-scale CNN): rows of 9 floats, where
+ * the general path spends a loop and a copy per 3-float kernel row. Rows
+ * outside the image are NULL; pixels outside it read as 0.
  * x (H,W) -> cols (HO*WO, 9) */
 static void DC_IK(im2col_c1k3)(const dc_conv_geom *g, const float *x, float *cols) {
-    const int64_t W = g->w;
+    const int64_t H = g->h, W = g->w;
     for (int64_t oh = 0; oh < g->ho; oh++) {
-        const float *restrict r0 = x + oh * W, *restrict r1 = r0 + W, *restrict r2 = r1 + W;
+        const float *r[3];
+        for (int k = 0; k < 3; k++) {
+            const int64_t ih = oh - g->pt + k;
+            r[k] = ih >= 0 && ih < H ? x + ih * W : NULL;
+        }
+        const bool rows_inside = r[0] && r[1] && r[2];
         float *restrict d = cols + oh * g->wo * 9;
         for (int64_t ow = 0; ow < g->wo; ow++, d += 9) {
-            d[0] = r0[ow], d[1] = r0[ow + 1], d[2] = r0[ow + 2];
-            d[3] = r1[ow], d[4] = r1[ow + 1], d[5] = r1[ow + 2];
-            d[6] = r2[ow], d[7] = r2[ow + 1], d[8] = r2[ow + 2];
+            const int64_t iw = ow - g->pl;
+            if (rows_inside && iw >= 0 && iw + 2 < W) {
+                const float *restrict r0 = r[0] + iw, *restrict r1 = r[1] + iw, *restrict r2 = r[2] + iw;
+                d[0] = r0[0], d[1] = r0[1], d[2] = r0[2];
+                d[3] = r1[0], d[4] = r1[1], d[5] = r1[2];
+                d[6] = r2[0], d[7] = r2[1], d[8] = r2[2];
+                continue;
+            }
+            for (int k = 0; k < 3; k++)
+                for (int j = 0; j < 3; j++) {
+                    const int64_t c = iw + j;
+                    d[k * 3 + j] = r[k] && c >= 0 && c < W ? r[k][c] : 0.0f;
+                }
         }
     }
 }
@@ -51,8 +67,7 @@ static void DC_IK(im2col_c1k3)(const dc_conv_geom *g, const float *x, float *col
 static void DC_IK(im2col_image)(const dc_conv_geom *g, const float *x, float *cols) {
     const int64_t H = g->h, W = g->w, C = g->c, KH = g->kh, KW = g->kw;
     const int64_t rowlen = KH * KW * C;
-    if (C == 1 && KH == 3 && KW == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 &&
-        g->pt == 0 && g->pl == 0 && g->ho + 2 <= H && g->wo + 2 <= W) {
+    if (C == 1 && KH == 3 && KW == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1) {
         DC_IK(im2col_c1k3)(g, x, cols);
         return;
     }
