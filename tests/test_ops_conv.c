@@ -643,6 +643,31 @@ TEST(upsample2d_bad_input) {
     dc_tensor_free(x3);
 }
 
+/* An empty batch may carry any H and W: the transpose's grown size must not wrap. */
+TEST(conv2d_transpose_output_size_overflow_is_an_error) {
+    dc_tensor *xe = dc_tensor_zeros(DC_DIMS(0, INT64_MAX / 2, 3, 2));
+    dc_tensor *w = dc_tensor_zeros(DC_DIMS(3, 3, 4, 2));
+    CHECK(xe && w);
+    dc_conv2d_options s3 = {.stride_h = 3, .stride_w = 1};
+    CHECK_OP_FAILS(dc_conv2d_transpose(t, xe, w, NULL, &s3), DC_ERR_SHAPE,
+                   "dc_conv2d_transpose: x (0,4611686018427387903,3,2) through w (3,3,4,2) with "
+                   "strides (3,1) and dilations (1,1) overflows");
+    dc_conv2d_options s2 = {.stride_h = 2, .stride_w = 1};
+    /* 2 * (2^62 - 1) fits, but 'valid' adds the kernel's overhang past it */
+    dc_tensor *xb = dc_tensor_zeros(DC_DIMS(0, INT64_MAX / 2, 1, 2));
+    dc_tensor *wb = dc_tensor_zeros(DC_DIMS(5, 1, 4, 2));
+    CHECK_OP_FAILS(dc_conv2d_transpose(t, xb, wb, NULL, &s2), DC_ERR_SHAPE, "overflows");
+    s2.padding = DC_PAD_SAME; /* no overhang: the size fits */
+    dc_tape *t2 = dc_tape_new(NULL);
+    dc_tensor *y = dc_conv2d_transpose(t2, xb, wb, NULL, &s2);
+    CHECK(y && y->size == 0 && y->shape[1] == INT64_MAX / 2 * 2);
+    dc_tape_free(t2);
+    dc_tensor_free(xb);
+    dc_tensor_free(wb);
+    dc_tensor_free(xe);
+    dc_tensor_free(w);
+}
+
 /* Max pooling lets a NaN through, as PyTorch does, and keeps the first of ties. */
 TEST(max_pool2d_nan_and_ties) {
     float xs[8] = {1, 5, NAN, 2, 7, 7, 3, 7};

@@ -475,19 +475,28 @@ dc_tensor *dc_conv2d(dc_tape *t, dc_tensor *x, dc_tensor *w, dc_tensor *bias,
 
 /* ---- conv2d_transpose ---- */
 
-/* The output length of Conv2DTranspose along one axis (Keras, no output_padding). */
-static int64_t deconv_len(int64_t in, int64_t k, int64_t s, int64_t d, bool same) {
-    int64_t keff = (k - 1) * d + 1;
-    return same ? in * s : in * s + DC_MAX(keff - s, 0);
+/* The output length of Conv2DTranspose along one axis (Keras, no
+ * output_padding); false when it does not fit in int64 (an empty batch may
+ * carry any H and W, and strides and dilations come from the caller). */
+static bool deconv_len(int64_t in, int64_t k, int64_t s, int64_t d, bool same, int64_t *out) {
+    if (k - 1 > (INT64_MAX - 1) / d || in > INT64_MAX / s) return false;
+    const int64_t keff = (k - 1) * d + 1, grown = in * s, extra = DC_MAX(keff - s, 0);
+    if (!same && grown > INT64_MAX - extra) return false;
+    *out = same ? grown : grown + extra;
+    return true;
 }
 
-/* The forward convolution this op transposes: from y (N,HO,WO,F) to x's grid. */
-static void transpose_geom(const dc_node *n, dc_conv_geom *g) {
+/* The forward convolution this op transposes: from y (N,HO,WO,F) to x's grid;
+ * false when that grid's size overflows. */
+static bool transpose_geom(const dc_node *n, dc_conv_geom *g) {
     const dc_tensor *x = n->in[0], *w = n->in[1];
     const bool same = n->a.i[A_PAD] == DC_PAD_SAME;
-    int64_t ho = deconv_len(x->shape[1], w->shape[0], n->a.i[A_SH], n->a.i[A_DH], same);
-    int64_t wo = deconv_len(x->shape[2], w->shape[1], n->a.i[A_SW], n->a.i[A_DW], same);
+    int64_t ho, wo;
+    if (!deconv_len(x->shape[1], w->shape[0], n->a.i[A_SH], n->a.i[A_DH], same, &ho) ||
+        !deconv_len(x->shape[2], w->shape[1], n->a.i[A_SW], n->a.i[A_DW], same, &wo))
+        return false;
     make_geom(n, x->shape[0], ho, wo, w->shape[2], g);
+    return true;
 }
 
 /* x (N,H,W,C), w (KH,KW,F,C), bias (F) -> (N,HO,WO,F) */
@@ -499,7 +508,15 @@ dc_status dc_conv2d_transpose_shape(const dc_node *n, int *ndim, int64_t *shape)
     if (n->a.i[A_POOLH] || n->a.i[A_POOLW])
         return dc_set_error(DC_ERR_UNSUPPORTED, "%s: no fused pooling (pool_h, pool_w)", fn);
     dc_conv_geom g;
-    transpose_geom(n, &g);
+    if (!transpose_geom(n, &g)) {
+        char sx[128], sw[128];
+        return dc_set_error(DC_ERR_SHAPE, "%s: x %s through w %s with strides (%lld,%lld) and "
+                                          "dilations (%lld,%lld) overflows",
+                            fn, dc_shape_string(n->in[0]->ndim, n->in[0]->shape, sx, sizeof sx),
+                            dc_shape_string(n->in[1]->ndim, n->in[1]->shape, sw, sizeof sw),
+                            (long long)n->a.i[A_SH], (long long)n->a.i[A_SW],
+                            (long long)n->a.i[A_DH], (long long)n->a.i[A_DW]);
+    }
     *ndim = 4;
     shape[0] = g.n, shape[1] = g.h, shape[2] = g.w, shape[3] = g.c;
     return DC_OK;
@@ -508,7 +525,7 @@ dc_status dc_conv2d_transpose_shape(const dc_node *n, int *ndim, int64_t *shape)
 dc_status dc_conv2d_transpose_forward(dc_node *n) {
     const dc_tensor *x = n->in[0], *w = n->in[1];
     dc_conv_geom g;
-    transpose_geom(n, &g);
+    (void)transpose_geom(n, &g); /* its size was checked by the shape function */
     /* g maps y (N,HO,WO,F) to the grid (N,H,W) of x: x's rows are its patch rows. */
     const int64_t M = dc_geom_rows(&g), K = dc_geom_patch(&g), C = x->shape[3], F = g.c;
     const bool record = n->out->grad != NULL;
@@ -549,7 +566,7 @@ void dc_conv2d_transpose_backward(dc_node *n) {
     dc_tensor *x = n->in[0], *w = n->in[1];
     const conv_saved *s = n->saved;
     dc_conv_geom g;
-    transpose_geom(n, &g);
+    (void)transpose_geom(n, &g);
     const int64_t M = dc_geom_rows(&g), K = dc_geom_patch(&g), C = x->shape[3], F = g.c;
     const float *gy = masked_grad(n, s, F);
     const float *dcols = gy; /* pointwise: dY is its own patch matrix */
