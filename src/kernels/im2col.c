@@ -27,8 +27,10 @@ void dc_conv_out_len(int64_t in, int64_t k, int64_t s, int64_t d, bool same, int
                      int64_t *pad_before) {
     int64_t keff = (k - 1) * d + 1;
     if (same) {
-        int64_t o = (in + s - 1) / s;
-        int64_t total = (o - 1) * s + keff - in;
+        /* ceil(in / s) and the padding, written so that no step exceeds in or
+         * keff (an empty batch may carry an H near INT64_MAX) */
+        int64_t o = in / s + (in % s != 0);
+        int64_t total = o > 0 ? keff - (in - (o - 1) * s) : 0;
         if (total < 0) total = 0;
         *out = o;
         *pad_before = total / 2;
@@ -40,6 +42,7 @@ void dc_conv_out_len(int64_t in, int64_t k, int64_t s, int64_t d, bool same, int
 
 // x (N,H,W,C) -> cols (N*HO*WO, KH*KW*C)
 void dc_im2col_nhwc(const dc_conv_geom *g, const float *x, float *cols) {
+    if (g->n == 0) return; /* an empty batch's H and W may be anything: no products */
     const int64_t img_in = g->h * g->w * g->c, img_out = g->ho * g->wo * dc_geom_patch(g);
     const dc_im2col_kernels *ik = im2col_kernels();
 #pragma omp parallel for schedule(static) if (g->n > 1 && g->n * img_out > 32768)
@@ -48,6 +51,7 @@ void dc_im2col_nhwc(const dc_conv_geom *g, const float *x, float *cols) {
 
 // cols (N*HO*WO, KH*KW*C) -> dx (N,H,W,C) +=
 void dc_col2im_nhwc(const dc_conv_geom *g, const float *cols, float *dx) {
+    if (g->n == 0) return;
     const int64_t img_in = g->h * g->w * g->c, img_out = g->ho * g->wo * dc_geom_patch(g);
     const dc_im2col_kernels *ik = im2col_kernels();
 #pragma omp parallel for schedule(static) if (g->n > 1 && g->n * img_out > 32768)
