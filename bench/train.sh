@@ -23,7 +23,10 @@ $PY -c "import torch" 2>/dev/null || have_torch=0
 
 run() { # impl net threads -> "secs,rss,loss" or "n/a"
     if [ "$1" = deepc ]; then
-        out=$(OMP_NUM_THREADS=$3 with_policy "$BUILD/bench/train_deepc" --net "$2" --threads "$3") || out=""
+        # its stderr (CPU seconds, for comparing code versions) shows only on failure
+        out=$(OMP_NUM_THREADS=$3 with_policy "$BUILD/bench/train_deepc" --net "$2" --threads "$3" \
+              2>"$CSV.err") || { out=""; cat "$CSV.err" >&2; }
+        rm -f "$CSV.err"
     elif [ $have_torch -eq 1 ]; then
         out=$(OMP_NUM_THREADS=$3 with_policy $PY bench/torch_ref.py --net "$2" --threads "$3") || out=""
     fi
