@@ -147,6 +147,22 @@ TEST(random_flip_layer_trains_flipped_and_predicts_as_is) {
     }
     CHECK(bad == 0 && flipped > 16 && flipped < 48);
     CHECK(yi && !memcmp(yi->data, x->data, sizeof(float) * (size_t)x->size));
+    /* a model file keeps the layer and its mode */
+    char path[512];
+    snprintf(path, sizeof path, "%s/flip.safetensors", test_tmpdir());
+    CHECK_OK(dc_model_save(m, path));
+    dc_model *back = dc_model_load(path);
+    CHECK(back && dc_model_num_layers(back) == dc_model_num_layers(m));
+    const dc_layer *l0 = back ? dc_model_layer(back, 0) : NULL;
+    CHECK(l0 && !strcmp(dc_layer_type(l0), "RandomFlip"));
+    dc_tensor *yb = back ? dc_model_call(back, t, x, true) : NULL;
+    int moved = 0, other = 0; /* "horizontal" kept: rows start 0 (as is) or 2 (mirrored) */
+    for (int64_t b = 0; yb && b < 64; b++) {
+        moved += yb->data[b * 6] == 2;
+        other += yb->data[b * 6] != 2 && yb->data[b * 6] != 0;
+    }
+    CHECK(yb && moved > 16 && moved < 48 && other == 0);
+    dc_model_free(back);
     dc_tape_free(t);
     dc_tensor_free(x);
     dc_model_free(m);
