@@ -760,3 +760,32 @@ TEST(fit_clipnorm_clips_each_variable) {
     for (int k = 0; k < 3; k++) dc_model_free(m[k]);
     dc_dataset_free(ds);
 }
+
+/* Keras lets compile come before the model is built; the optimizer is then
+ * made at the first fit, and a schedule given to compile (whose struct may
+ * be gone by then) must still drive it. */
+TEST(schedule_given_to_compile_before_build_drives_fit) {
+    dc_dataset *ds = blobs(40, 3);
+    dc_model *m = classifier(NULL); /* no input shape: built by fit */
+    {
+        dc_lr_schedule cos = {.kind = DC_LR_COSINE, .initial_learning_rate = 0.02f,
+                              .decay_steps = 8};
+        dc_compile_options c = adam_scce;
+        c.optimizer.schedule = &cos;
+        CHECK_OK(dc_model_compile(m, &c));
+        memset(&cos, 0xff, sizeof cos); /* the caller's struct is gone */
+    }
+    CHECK(dc_model_optimizer(m) == NULL);
+    dc_history *h = NULL;
+    CHECK_OK(dc_model_fit(m, ds, &(dc_fit_options){.epochs = 2, .batch_size = 10, .seed = 1}, &h));
+    const float *lr = h ? dc_history_get(h, "lr") : NULL;
+    CHECK(lr != NULL);
+    if (lr) { /* 4 steps an epoch: epoch 2 starts half way down the cosine */
+        CHECK_NEAR(lr[0], 0.02, 1e-7);
+        CHECK_NEAR(lr[1], 0.01, 1e-7);
+    }
+    CHECK_NEAR(dc_optimizer_learning_rate(dc_model_optimizer(m)), 0.0, 1e-9);
+    dc_history_free(h);
+    dc_model_free(m);
+    dc_dataset_free(ds);
+}

@@ -33,6 +33,7 @@ struct dc_model {
     dc_compile_options copt;
     int n_metrics;
     dc_optimizer *opt;
+    dc_optimizer *opt_options; /* compiled before built: holds copt's schedule until fit */
     dc_out_mode out_mode;
     dc_tape *tape;       /* the training tape, reused every step */
     dc_tape *infer_tape; /* evaluate / predict */

@@ -29,6 +29,7 @@ void dc_model_free(dc_model *m) {
     dc_free_aligned(m->weights);
     dc_free_aligned(m->grads);
     dc_optimizer_free(m->opt);
+    dc_optimizer_free(m->opt_options);
     dc_tape_free(m->tape);
     dc_tape_free(m->infer_tape);
     dc_free(m);

@@ -127,4 +127,7 @@ static inline float dc_optim_grad(float g, float gscale, float lo, float hi) {
 /* Validates a schedule; sets an error naming fn. */
 dc_status dc_lr_schedule_check(const char *fn, const dc_lr_schedule *s);
 
+/* The optimizer's own copy of its schedule (piecewise arrays included),
+ * valid while it lives; NULL for a constant rate. */
+const dc_lr_schedule *dc_optimizer_schedule(const struct dc_optimizer *o);
 #endif

@@ -165,6 +165,10 @@ void dc_optimizer_free(dc_optimizer *o) {
     dc_free(o);
 }
 
+const dc_lr_schedule *dc_optimizer_schedule(const dc_optimizer *o) {
+    return o && o->has_schedule ? &o->schedule : NULL;
+}
+
 float dc_optimizer_learning_rate(const dc_optimizer *o) {
     if (!o) return NAN;
     return o->has_schedule ? dc_lr_schedule_at(&o->schedule, o->iterations) : o->lr;

@@ -3,6 +3,7 @@
  * after the first step it allocates nothing; metrics are plain sums. */
 #include "train.h"
 #include "../ops/op.h"
+#include "../optim/optim.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,14 +71,15 @@ dc_status dc_model_compile(dc_model *m, const dc_compile_options *opt) {
         snprintf(msg, sizeof msg, "%s", dc_last_error());
         return dc_set_error(dc_last_status(), "dc_model_compile: %s", msg);
     }
-    if (!m->built) {
-        dc_optimizer_free(o);
-        o = NULL;
-    }
     dc_optimizer_free(m->opt);
-    m->opt = o;
+    dc_optimizer_free(m->opt_options);
+    /* An unbuilt model gets its optimizer at the first fit, when the parameter
+     * count is known; until then `o` keeps the options, and copt's schedule
+     * points at its copy (the caller's may not outlive this call). */
+    m->opt = m->built ? o : NULL;
+    m->opt_options = m->built ? NULL : o;
     m->copt = *opt;
-    m->copt.optimizer.schedule = NULL; /* the optimizer keeps its own copy */
+    m->copt.optimizer.schedule = dc_optimizer_schedule(o);
     m->n_metrics = n;
     m->compiled = true;
     return DC_OK;
