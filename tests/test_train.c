@@ -562,6 +562,11 @@ TEST(model_load_rejects_bad_files_with_messages) {
         {good, 5, DC_ERR_SHAPE, "tensor 'dense/kernel' is (5,3) in the file, (2,3) in the model"},
         {"{\"name\":\"s\",\"input_shape\":[2],\"layers\":[{\"class_name\":\"Dense\",\"name\":\"dense\",\"config\":{\"units\":\"3\"}}]}",
          2, DC_ERR_FORMAT, "has no tensor 'dense/bias'"},
+        /* a header that would make the build allocate far more than the file holds */
+        {"{\"name\":\"s\",\"input_shape\":[2],\"layers\":[{\"class_name\":\"Dense\",\"name\":\"dense\",\"config\":{\"units\":\"2000000000\"}}]}",
+         2, DC_ERR_FORMAT, "layer 'dense': parameter 'kernel' needs 4000000000 weights; the file holds 6"},
+        {"{\"name\":\"s\",\"input_shape\":[600000],\"layers\":[{\"class_name\":\"Dense\",\"name\":\"dense\",\"config\":{\"units\":\"3\"}}]}",
+         2, DC_ERR_FORMAT, "parameter 'kernel' needs 1800000 weights; the file holds 6"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         write_model_file(path, cases[i].arch, cases[i].rows);

@@ -44,6 +44,11 @@ struct dc_model {
 dc_tensor *dc_model_forward(dc_model *m, dc_tape *t, dc_tensor *x, bool training, bool fused);
 /* x must be (B, the model's input shape...): DC_OK, or DC_ERR_SHAPE with
  * "fn: what (..) does not match the model's input (None, ..)". */
+/* dc_model_build refusing, before allocating, an architecture that declares
+ * more than max_weights floats in all (dc_model_build: 2^40); cap_source ends
+ * the message ("the file holds 1500"), NULL for the plain "too many". */
+dc_status dc_model_build_capped(dc_model *m, int ndim, const int64_t *input_shape, uint64_t seed,
+                                uint64_t max_weights, const char *cap_source);
 dc_status dc_model_check_input(const char *fn, const char *what, const dc_model *m,
                                const dc_tensor *x);
 /* Architecture as JSON (the caller frees with dc_free), for model files. */

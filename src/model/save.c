@@ -158,7 +158,12 @@ static bool jbool(const cJSON *o, const char *key) {
     return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, key));
 }
 
-static dc_model *model_from_arch(const char *fn, const char *path, const char *json) {
+/* The architecture in json, built. It may declare at most 2^20 floats more
+ * than the file holds (file_weights), so a hostile header cannot make the
+ * build allocate far beyond the file's size, while a small mismatch still
+ * reaches load_weights, which names the tensor. */
+static dc_model *model_from_arch(const char *fn, const char *path, const char *json,
+                                 uint64_t file_weights) {
     cJSON *root = cJSON_Parse(json);
     dc_model *m = NULL;
     const cJSON *layers = root ? cJSON_GetObjectItemCaseSensitive(root, "layers") : NULL;
@@ -201,7 +206,10 @@ static dc_model *model_from_arch(const char *fn, const char *path, const char *j
     cJSON_ArrayForEach(d, ishape) /* out-of-range doubles must not reach the cast */
         shape[nd++] = cJSON_IsNumber(d) && d->valuedouble >= 1 && d->valuedouble < 1e15
                           ? (int64_t)d->valuedouble : -1;
-    if (dc_model_build(m, nd, shape, 0) != DC_OK) goto relabel;
+    char cap[64];
+    snprintf(cap, sizeof cap, "the file holds %llu", (unsigned long long)file_weights);
+    if (dc_model_build_capped(m, nd, shape, 0, file_weights + (1u << 20), cap) != DC_OK)
+        goto relabel;
     goto out;
 relabel: {
     char msg[512];
@@ -296,7 +304,10 @@ dc_model *dc_model_load(const char *path) {
         dc_set_error(DC_ERR_FORMAT, "%s: '%s' has no '%s' metadata (not a deepc model file)", fn, path, ARCH_KEY);
         goto out;
     }
-    m = model_from_arch(fn, path, arch);
+    uint64_t file_weights = 0;
+    for (int i = 0; i < dc_safetensors_count(st); i++)
+        file_weights += (uint64_t)dc_safetensors_get(st, dc_safetensors_name(st, i))->size;
+    m = model_from_arch(fn, path, arch, file_weights);
     if (!m) goto out;
     if (load_weights(fn, path, m, st, true) != DC_OK ||
         (train && compile_from_json(fn, path, m, train) != DC_OK)) {

@@ -108,6 +108,11 @@ static dc_status build_fail(dc_model *m) {
 }
 
 dc_status dc_model_build(dc_model *m, int ndim, const int64_t *input_shape, uint64_t seed) {
+    return dc_model_build_capped(m, ndim, input_shape, seed, (uint64_t)1 << 40, NULL);
+}
+
+dc_status dc_model_build_capped(dc_model *m, int ndim, const int64_t *input_shape, uint64_t seed,
+                                uint64_t max_weights, const char *cap_source) {
     if (!m) return dc_set_error(DC_ERR_ARG, "dc_model_build: model is NULL");
     if (m->built) return dc_set_error(DC_ERR_STATE, "dc_model_build: model '%s' is already built", m->name);
     if (m->n_layers == 0) return dc_set_error(DC_ERR_STATE, "dc_model_build: model '%s' has no layers", m->name);
@@ -154,9 +159,13 @@ dc_status dc_model_build(dc_model *m, int ndim, const int64_t *input_shape, uint
                 dc_set_error(DC_ERR_ARG, "layer name '%s' is too long for parameter names", l->name);
                 return build_fail(m);
             }
-            if ((uint64_t)k > ((uint64_t)1 << 40) - n_all) { /* 4 TiB: refuse before overflow */
-                dc_set_error(DC_ERR_NOMEM, "layer '%s': %lld more weights are too many", l->name,
-                             (long long)k);
+            if ((uint64_t)k > max_weights - n_all) { /* refused before anything is allocated */
+                if (cap_source)
+                    dc_set_error(DC_ERR_FORMAT, "layer '%s': parameter '%s' needs %lld weights; %s",
+                                 l->name, p->name, (long long)k, cap_source);
+                else
+                    dc_set_error(DC_ERR_NOMEM, "layer '%s': %lld more weights are too many",
+                                 l->name, (long long)k);
                 return build_fail(m);
             }
             n_all += (size_t)k;
