@@ -2,6 +2,7 @@
  * files: learning a separable problem, early stopping with restored weights,
  * the validation tail, exact CSV header, errors, and zero allocations per step. */
 #include "test.h"
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -793,4 +794,91 @@ TEST(schedule_given_to_compile_before_build_drives_fit) {
     dc_history_free(h);
     dc_model_free(m);
     dc_dataset_free(ds);
+}
+
+/* A model file whose architecture numbers were replaced by extreme values
+ * (a fuzzing run found a header that made the build allocate 400 GB): every
+ * load fails with a message or gives a model that predicts; none crashes or
+ * allocates beyond the file's size (ASAN builds would abort on that). */
+static dc_model *many_layer_model(void) {
+    dc_model *m = dc_sequential_new("fz");
+    dc_model_add(m, dc_layer_random_flip("horizontal", NULL));
+    dc_model_add(m, dc_layer_conv2d(&(dc_conv2d_layer_options){
+                        .filters = 3, .kernel_size = {3}, .padding = DC_PAD_SAME, .activation = "relu"}));
+    dc_model_add(m, dc_layer_batch_normalization(NULL));
+    dc_model_add(m, dc_layer_max_pooling2d(&(dc_pool2d_layer_options){.pool_size = {2}}));
+    dc_model_add(m, dc_layer_up_sampling2d(NULL));
+    dc_model_add(m, dc_layer_conv2d_transpose(&(dc_conv2d_layer_options){
+                        .filters = 2, .kernel_size = {2}, .strides = {2}}));
+    dc_model_add(m, dc_layer_average_pooling2d(&(dc_pool2d_layer_options){.pool_size = {2}}));
+    dc_model_add(m, dc_layer_reshape(2, (const int64_t[]){-1, 2}));
+    dc_model_add(m, dc_layer_flatten());
+    dc_model_add(m, dc_layer_dense(&(dc_dense_options){.units = 4}));
+    dc_model_add(m, dc_layer_dropout(0.3f));
+    dc_model_add(m, dc_layer_dense(&(dc_dense_options){.units = 3, .activation = "softmax"}));
+    return m;
+}
+
+TEST(model_file_with_extreme_numbers_never_crashes) {
+    static const char *const values[] = {"0", "-1", "2000000000", "1e308", "4294967297",
+                                         "9223372036854775807", "0.5", "65536", "nan", "[]"};
+    char path[512];
+    snprintf(path, sizeof path, "%s/extreme.safetensors", test_tmpdir());
+    dc_model *m = many_layer_model();
+    CHECK_OK(dc_model_build(m, 3, (const int64_t[]){6, 6, 1}, 1));
+    CHECK_OK(dc_model_save(m, path));
+    dc_model_free(m);
+    /* the header (JSON) and the data after it */
+    FILE *f = fopen(path, "rb");
+    unsigned char lb[8];
+    CHECK(f && fread(lb, 1, 8, f) == 8);
+    if (!f) return;
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | lb[i];
+    char *hdr = malloc(hlen + 1), *mut = malloc(hlen + 4096);
+    CHECK(fread(hdr, 1, hlen, f) == hlen);
+    hdr[hlen] = '\0';
+    float data[4096];
+    size_t ndata = fread(data, 1, sizeof data, f);
+    fclose(f);
+    dc_rng rng;
+    dc_rng_seed(&rng, 2024);
+    dc_tensor *x = dc_tensor_zeros(DC_DIMS(2, 6, 6, 1));
+    int loaded = 0, refused = 0, unexplained = 0;
+    for (int it = 0; it < 400; it++) {
+        strcpy(mut, hdr);
+        /* replace the run of digits at a random place by one of the values */
+        size_t len = strlen(mut), p = dc_rng_below(&rng, (uint32_t)len);
+        while (p < len && !isdigit((unsigned char)mut[p])) p++;
+        if (p == len) continue;
+        size_t a = p, b = p;
+        while (a > 0 && isdigit((unsigned char)mut[a - 1])) a--;
+        while (isdigit((unsigned char)mut[b])) b++;
+        const char *v = values[dc_rng_below(&rng, 10)];
+        memmove(mut + a + strlen(v), mut + b, len - b + 1);
+        memcpy(mut + a, v, strlen(v));
+        uint64_t nl = strlen(mut);
+        for (int i = 0; i < 8; i++) lb[i] = (unsigned char)(nl >> (8 * i));
+        f = fopen(path, "wb");
+        fwrite(lb, 1, 8, f);
+        fwrite(mut, 1, nl, f);
+        fwrite(data, 1, ndata, f);
+        fclose(f);
+        dc_model *b2 = dc_model_load(path);
+        if (b2) {
+            loaded++;
+            dc_tensor_free(dc_model_predict(b2, x, 2)); /* may refuse its input; must not crash */
+            dc_model_free(b2);
+        } else if (!strncmp(dc_last_error(), "dc_model_load: ", 15)) {
+            refused++;
+        } else {
+            unexplained++;
+        }
+    }
+    CHECK(unexplained == 0);
+    CHECK(refused > 100); /* the mutations reach the architecture */
+    CHECK(loaded > 0);    /* and some leave a model that still loads */
+    dc_tensor_free(x);
+    free(hdr);
+    free(mut);
 }
