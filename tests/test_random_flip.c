@@ -187,3 +187,31 @@ TEST(random_flip_layer_bad_options) {
     CHECK_MSG("RandomFlip");
     dc_model_free(m);
 }
+
+/* The flips live in the tape's arena: training steps after the first allocate
+ * nothing, as the rest of a step. */
+TEST(random_flip_training_steps_allocate_nothing_after_the_first) {
+    dc_model *m = dc_sequential_new("flip_steps");
+    CHECK_OK(dc_model_add(m, dc_layer_random_flip(NULL, NULL)));
+    CHECK_OK(dc_model_add(m, dc_layer_flatten()));
+    CHECK_OK(dc_model_add(m, dc_layer_dense(&(dc_dense_options){.units = 3})));
+    CHECK_OK(dc_model_build(m, 3, (const int64_t[]){4, 5, 2}, 9));
+    dc_rng rng;
+    dc_rng_seed(&rng, 4);
+    dc_tensor *x = dc_tensor_uniform(DC_DIMS(8, 4, 5, 2), -1, 1, &rng);
+    dc_tensor *y = dc_tensor_zeros(DC_DIMS(8));
+    dc_tape *t = dc_tape_new(NULL);
+    uint64_t after_first = 0;
+    for (int step = 0; step < 5; step++) {
+        dc_tape_reset(t);
+        dc_model_zero_grad(m);
+        dc_tensor *out = dc_model_call(m, t, x, true);
+        CHECK_OK(dc_tape_backward(t, dc_sparse_softmax_cross_entropy(t, out, y)));
+        if (step == 0) after_first = dc_alloc_count();
+    }
+    CHECK(dc_alloc_count() == after_first);
+    dc_tape_free(t);
+    dc_tensor_free(y);
+    dc_tensor_free(x);
+    dc_model_free(m);
+}
