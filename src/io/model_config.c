@@ -606,13 +606,17 @@ static dc_status check_schedule(const dc_run_config *c, int train_line) {
     return DC_OK;
 }
 
-/* The schedule as the optimizer takes it: it starts at learning_rate (Keras'
- * default when none is given), and cosine decay without decay_steps spans the
- * whole run, run_steps steps. */
+/* The schedule as the optimizer takes it: it starts at learning_rate (the
+ * optimizer's own default when none is given), and cosine decay without
+ * decay_steps spans the whole run, run_steps steps. */
 static dc_lr_schedule schedule_for_run(const dc_run_config *c, int64_t run_steps) {
     dc_lr_schedule sc = c->sched;
-    float lr = c->opt.learning_rate;
-    sc.initial_learning_rate = lr > 0 ? lr : c->opt.kind == DC_OPT_SGD ? 0.01f : 0.001f;
+    sc.initial_learning_rate = c->opt.learning_rate;
+    if (sc.kind != DC_LR_CONSTANT && !(sc.initial_learning_rate > 0)) {
+        dc_optimizer *plain = dc_optimizer_new(&c->opt, 1); /* NULL: its error comes later */
+        if (plain) sc.initial_learning_rate = dc_optimizer_learning_rate(plain);
+        dc_optimizer_free(plain);
+    }
     if (!sc.decay_steps) sc.decay_steps = run_steps > 0 ? run_steps : 1;
     return sc;
 }
