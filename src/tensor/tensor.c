@@ -5,13 +5,22 @@
 #include <string.h>
 
 int64_t dc_shape_numel(int ndim, const int64_t *shape) {
+    /* The non-zero dims must multiply without overflow even when a zero dim
+     * makes the count 0: kernels take per-sample and per-image products of
+     * them, so an empty batch of absurdly large images is refused here rather
+     * than guarded against in every op. */
     int64_t n = 1;
+    bool empty = false;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0) return -1;
-        if (shape[i] != 0 && n > INT64_MAX / shape[i]) return -1;
+        if (shape[i] == 0) {
+            empty = true;
+            continue;
+        }
+        if (n > INT64_MAX / shape[i]) return -1;
         n *= shape[i];
     }
-    return n;
+    return empty ? 0 : n;
 }
 
 char *dc_shape_string(int ndim, const int64_t *shape, char *buf, size_t n) {
