@@ -102,6 +102,11 @@ typedef struct dc_tensor {
     float *data;
     float *grad;   /* NULL unless the tensor requires a gradient */
     char name[48];
+    /* Keras' mask of a sequence (B, T): 1 for a real step, 0 for padding, or
+     * NULL. Made by Embedding(mask_zero) and Masking, carried by the layers
+     * that keep the time axis and read by RNNs, pooling, losses and metrics;
+     * it lives in the same tape arena as the tensor. */
+    struct dc_tensor *mask;
     /* private */
     uint32_t flags;
     dc_tape *tape;
