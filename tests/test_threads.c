@@ -58,6 +58,7 @@ static const char *job_error_text(int which) {
 
 static void *train_job_run(void *arg) {
     train_job *j = arg;
+    dc_cpu_isa_name(); /* the kernels' first choice of code path may happen in both at once */
     dc_dataset *ds = images(256, 10 + (uint64_t)j->which);
     dc_model *m = job_model(j->which);
     dc_compile_options co = {.loss = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,

@@ -49,13 +49,16 @@ static void fuzz_touch_dataset(dc_dataset *ds) {
     if (!ds) return;
     int64_t xs[8], ys[8];
     int xn = dc_dataset_x_shape(ds, xs), yn = dc_dataset_y_shape(ds, ys);
+    /* zero samples of a huge shape load fine (nothing is stored); reading one would not */
+    const int64_t cap = 1 << 22;
     int64_t nx = 1, ny = 1;
-    for (int i = 0; i < xn; i++) nx *= xs[i];
-    for (int i = 0; i < yn; i++) ny *= ys[i];
+    for (int i = 0; i < xn; i++) nx = xs[i] > cap || nx * xs[i] > cap ? cap + 1 : nx * xs[i];
+    for (int i = 0; i < yn; i++) ny = ys[i] > cap || ny * ys[i] > cap ? cap + 1 : ny * ys[i];
     int64_t n = dc_dataset_count(ds);
     if (n > 64) n = 64;
-    float *x = malloc((size_t)(nx ? nx : 1) * sizeof(float));
-    float *y = malloc((size_t)(ny ? ny : 1) * sizeof(float));
+    if (nx > cap || ny > cap) n = 0;
+    float *x = n ? malloc((size_t)(nx ? nx : 1) * sizeof(float)) : NULL;
+    float *y = n ? malloc((size_t)(ny ? ny : 1) * sizeof(float)) : NULL;
     if (x && y)
         for (int64_t i = 0; i < n; i++) dc_dataset_get(ds, i, x, y);
     for (int i = 0; i < dc_dataset_num_classes(ds) && i < 16; i++) dc_dataset_class_name(ds, i);
