@@ -15,7 +15,11 @@ size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
 #define FUZZ_IS_idx 1
 #define FUZZ_IS_model 2
 #define FUZZ_IS_checkpoint 2
+#ifdef FUZZ_NO_MUTATOR /* for comparing coverage with libFuzzer's byte mutations alone */
+#define FUZZ_KIND 0
+#else
 #define FUZZ_KIND FUZZ_CAT(FUZZ_IS_, FUZZ_TARGET)
+#endif
 
 static uint32_t fuzz_rand(unsigned int *seed) { return (uint32_t)rand_r(seed); }
 
