@@ -153,3 +153,81 @@ TEST(alloc_failure_at_every_allocation_is_reported_and_leaks_nothing) {
     CHECK(k > 100 && k < 100000);
     dc_clear_error();
 }
+
+/* ---- the file readers, each with every allocation failing in turn ---- */
+
+static dc_status load_csv(void) {
+    dc_dataset *d = dc_dataset_load_csv(test_path("fuzz/corpus/csv/text_labels.csv"), NULL);
+    dc_dataset_free(d);
+    return d ? DC_OK : dc_last_status();
+}
+static dc_status load_idx(void) {
+    char images[512]; /* test_path reuses its buffer */
+    snprintf(images, sizeof images, "%s", test_path("fuzz/corpus/idx/images_3x5x1.gz"));
+    dc_dataset *d = dc_dataset_load_idx(images, test_path("fuzz/corpus/idx/labels_3"));
+    dc_dataset_free(d);
+    return d ? DC_OK : dc_last_status();
+}
+static dc_status load_model(void) {
+    dc_model *m = dc_model_load(test_path("fuzz/corpus/model/cnn_bn.safetensors"));
+    dc_model_free(m);
+    return m ? DC_OK : dc_last_status();
+}
+static dc_status load_images(void) {
+    dc_tensor *a = dc_image_load(test_path("fuzz/corpus/image/rgb.jpg"), 1);
+    if (!a) return dc_last_status();
+    dc_tensor *b = dc_image_load(test_path("fuzz/corpus/image/rgb.png"), 3);
+    dc_tensor_free(a);
+    dc_tensor_free(b);
+    return b ? DC_OK : dc_last_status();
+}
+static dc_status parse_model_file(void) {
+    FILE *f = fopen(test_path("fuzz/corpus/ini/fashion_cnn_bn.ini"), "rb");
+    if (!f) return DC_ERR_IO;
+    char text[8192];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    dc_run_config *c = dc_run_config_parse(text, "fashion_cnn_bn.ini");
+    dc_run_config_free(c);
+    return c ? DC_OK : dc_last_status();
+}
+
+TEST(alloc_failure_in_every_file_reader_is_reported_and_leaks_nothing) {
+    static const struct {
+        const char *name;
+        dc_status (*run)(void);
+    } readers[] = {{"csv", load_csv},       {"idx", load_idx},
+                   {"model", load_model},   {"images", load_images},
+                   {"model file", parse_model_file}};
+    for (size_t i = 0; i < sizeof readers / sizeof readers[0]; i++) {
+        CHECK_OK(readers[i].run());
+        int failures = 0;
+        uint64_t k;
+        for (k = 1; k < 100000; k++) {
+            dc_alloc_stats before, after;
+            dc_alloc_get_stats(&before);
+            dc_clear_error();
+            dc_alloc_fail_after(k);
+            dc_status s = readers[i].run();
+            bool reached = !dc_alloc_fail_pending();
+            dc_alloc_fail_after(0);
+            dc_alloc_get_stats(&after);
+            if (after.bytes_live != before.bytes_live)
+                test_fail(__FILE__, __LINE__, "%s, k=%llu: %lld bytes leaked", readers[i].name,
+                          (unsigned long long)k, (long long)(after.bytes_live - before.bytes_live));
+            if (!reached) break;
+            if (s == DC_OK) continue;
+            failures++;
+            if (s != DC_ERR_NOMEM || dc_last_error()[0] == '\0')
+                test_fail(__FILE__, __LINE__, "%s, k=%llu: %s with \"%s\", wanted out of memory",
+                          readers[i].name, (unsigned long long)k, dc_status_string(s),
+                          dc_last_error());
+        }
+        if (getenv("DEEPC_TEST_VERBOSE"))
+            printf("    %s: %d injected failures reported, complete at k=%llu\n", readers[i].name,
+                   failures, (unsigned long long)k);
+        CHECK(failures > 0);
+    }
+    dc_clear_error();
+}
