@@ -4,7 +4,9 @@
  * gradient checks of the embedding and masked time-pool ops. */
 #include "test.h"
 #include "ops/op.h"
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define REF "ref/data/seq_layers.txt"
 
@@ -364,4 +366,323 @@ TEST(variable_length_batches_train_one_model) {
     dc_dataset_free(b);
     dc_model_free(m);
     ref_free(r);
+}
+
+/* ---- masks through a model ---- */
+
+/* Keras' rule: Dense, Dropout and Activation pass the mask on, Conv1D and the
+ * global poolings drop it, Masking replaces it. */
+TEST(masks_flow_through_the_layers_that_keep_them) {
+    const char *ek[3] = {"input_dim", "output_dim", "mask_zero"}, *ev[3] = {"10", "4", "true"};
+    const char *ck[2] = {"filters", "kernel_size"}, *cv[2] = {"3", "1"};
+    dc_layer *ls[7] = {layer("Embedding", ek, ev, 3),
+                       dc_layer_dense(&(dc_dense_options){.units = 5, .activation = "relu"}),
+                       dc_layer_dropout(0.5f),
+                       dc_layer_activation("tanh"),
+                       layer("Conv1D", ck, cv, 2),
+                       dc_layer_masking(0.0f, NULL),
+                       dc_layer_global_max_pooling1d()};
+    dc_model *m = model_of(ls, 7, 1, (const int64_t[]){-1});
+    dc_tensor *x = dc_tensor_from_data(DC_DIMS(2, 4), (const float[]){3, 0, 2, 0, 0, 0, 0, 9});
+    dc_tape *t = dc_tape_new(&(dc_tape_options){.no_record = true});
+    dc_tensor *o[7] = {0};
+    CHECK_OK(dc_model_call_collect(m, t, x, o, 7));
+    const float want[8] = {1, 0, 1, 0, 0, 0, 0, 1};
+    for (int i = 0; i < 4; i++) {
+        CHECK(o[i] && o[i]->mask);
+        if (o[i] && o[i]->mask) CHECK_ALLCLOSE(o[i]->mask->data, want, 8, 0, 0);
+    }
+    CHECK(o[4] && o[4]->mask == NULL); /* Conv1D drops it */
+    CHECK(o[5] && o[5]->mask != NULL);  /* Masking makes a new one */
+    CHECK(o[6] && o[6]->mask == NULL);  /* pooling consumes it */
+    dc_tape_free(t);
+    dc_tensor_free(x);
+    dc_model_free(m);
+}
+
+/* ---- None axes, summaries and bad input ---- */
+
+TEST(none_time_axis_builds_and_refuses_what_needs_a_length) {
+    dc_layer *ls[3] = {dc_layer_embedding(&(dc_embedding_options){.input_dim = 20, .output_dim = 8}),
+                       dc_layer_conv1d(&(dc_conv1d_layer_options){.filters = 6, .kernel_size = 3, .padding = DC_PAD_CAUSAL}),
+                       dc_layer_dense(&(dc_dense_options){.units = 2})};
+    dc_model *m = model_of(ls, 3, 1, (const int64_t[]){-1});
+    char path[512];
+    snprintf(path, sizeof path, "%s/seq_summary.txt", test_tmpdir());
+    FILE *f = fopen(path, "w+");
+    CHECK_OK(dc_model_summary(m, f));
+    rewind(f);
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    CHECK(strstr(buf, "(None, None, 8)") && strstr(buf, "(None, None, 6)") &&
+          strstr(buf, "(None, None, 2)"));
+    dc_model_free(m);
+    /* Flatten then Dense: the Dense kernel would depend on the length */
+    dc_model *b = dc_sequential_new(NULL);
+    CHECK_OK(dc_model_add(b, dc_layer_embedding(&(dc_embedding_options){.input_dim = 5, .output_dim = 2})));
+    CHECK_OK(dc_model_add(b, dc_layer_flatten()));
+    CHECK_OK(dc_model_add(b, dc_layer_dense(&(dc_dense_options){.units = 2})));
+    CHECK_ERR(dc_model_build(b, 1, (const int64_t[]){-1}, 0), DC_ERR_SHAPE,
+              "Dense 'dense': input (None, None): axis 1 is None");
+    dc_model_free(b);
+    /* a fixed length works with Flatten */
+    b = dc_sequential_new(NULL);
+    CHECK_OK(dc_model_add(b, dc_layer_embedding(&(dc_embedding_options){.input_dim = 5, .output_dim = 2})));
+    CHECK_OK(dc_model_add(b, dc_layer_flatten()));
+    CHECK_OK(dc_model_add(b, dc_layer_dense(&(dc_dense_options){.units = 2})));
+    CHECK_OK(dc_model_build(b, 1, (const int64_t[]){6}, 0));
+    dc_model_free(b);
+    /* image layers need known sizes; sequence layers need (T, C) */
+    b = dc_sequential_new(NULL);
+    CHECK_OK(dc_model_add(b, dc_layer_max_pooling2d(NULL)));
+    CHECK_ERR(dc_model_build(b, 3, (const int64_t[]){-1, 8, 1}, 0), DC_ERR_SHAPE,
+              "axis 1 is None");
+    dc_model_free(b);
+    b = dc_sequential_new(NULL);
+    CHECK_OK(dc_model_add(b, dc_layer_conv1d(&(dc_conv1d_layer_options){.filters = 2, .kernel_size = 3})));
+    CHECK_ERR(dc_model_build(b, 3, (const int64_t[]){8, 8, 1}, 0), DC_ERR_SHAPE,
+              "Conv1D 'conv1d': input (None, 8, 8, 1) must be a sequence (None, steps, features)");
+    dc_model_free(b);
+    b = dc_sequential_new(NULL);
+    CHECK_OK(dc_model_add(b, dc_layer_conv1d(&(dc_conv1d_layer_options){.filters = 2, .kernel_size = 5})));
+    CHECK_ERR(dc_model_build(b, 2, (const int64_t[]){4, 3}, 0), DC_ERR_SHAPE,
+              "kernel 5 (dilated 5) is longer than the input (None, 4, 3)");
+    dc_model_free(b);
+    b = dc_sequential_new(NULL);
+    CHECK_OK(dc_model_add(b, dc_layer_global_average_pooling1d()));
+    CHECK_ERR(dc_model_build(b, 1, (const int64_t[]){4}, 0), DC_ERR_SHAPE, "must be a sequence");
+    dc_model_free(b);
+}
+
+TEST(sequence_layers_refuse_bad_input_with_messages) {
+    /* ids outside the table or not whole: named with their (batch, step) */
+    dc_layer *ls[1] = {dc_layer_embedding(&(dc_embedding_options){.input_dim = 5, .output_dim = 2})};
+    dc_model *m = model_of(ls, 1, 1, (const int64_t[]){-1});
+    dc_tensor *x = dc_tensor_from_data(DC_DIMS(2, 3), (const float[]){1, 2, 3, 4, 9, 0});
+    CHECK(dc_model_predict(m, x, 0) == NULL);
+    CHECK_MSG("dc_embedding: id 9 at (batch 1, step 1) is not a whole number in [0, 5)");
+    x->data[4] = 1.5f;
+    CHECK(dc_model_predict(m, x, 0) == NULL);
+    CHECK_MSG("id 1.5 at (batch 1, step 1)");
+    x->data[4] = -1;
+    CHECK(dc_model_predict(m, x, 0) == NULL);
+    CHECK_MSG("id -1 at (batch 1, step 1)");
+    x->data[4] = NAN;
+    CHECK(dc_model_predict(m, x, 0) == NULL);
+    CHECK_MSG("id nan at (batch 1, step 1)");
+    dc_tensor_free(x);
+    /* wrong rank */
+    dc_tensor *x3 = dc_tensor_zeros(DC_DIMS(2, 3, 1));
+    CHECK(dc_model_predict(m, x3, 0) == NULL);
+    CHECK_MSG("does not match the model's input (None, None)");
+    dc_tensor_free(x3);
+    dc_model_free(m);
+    /* options */
+    const char *k1[1] = {"mask_value"}, *v1[1] = {"nan"};
+    CHECK(dc_layer_from_config("Masking", k1, v1, 1) == NULL);
+    CHECK_MSG("Masking: option 'mask_value': 'nan' is not a number");
+    const char *k2[1] = {"output_dim"}, *v2[1] = {"4"};
+    CHECK(dc_layer_from_config("Embedding", k2, v2, 1) == NULL);
+    CHECK_MSG("Embedding: option 'input_dim' is required");
+    const char *k3[2] = {"filters", "kernel_size"}, *v3[2] = {"4", "3,3"};
+    CHECK(dc_layer_from_config("Conv1D", k3, v3, 2) == NULL);
+    CHECK_MSG("Conv1D: option 'kernel_size': '3,3' is not one integer >= 1");
+    const char *k4[3] = {"filters", "kernel_size", "padding"}, *v4[3] = {"4", "3", "full"};
+    CHECK(dc_layer_from_config("Conv1D", k4, v4, 3) == NULL);
+    CHECK_MSG("'full' is not 'valid', 'same' or 'causal'");
+    const char *k5[1] = {"pool_size"}, *v5[1] = {"0"};
+    CHECK(dc_layer_from_config("MaxPooling1D", k5, v5, 1) == NULL);
+    CHECK_MSG("MaxPooling1D: option 'pool_size': '0' is not one integer >= 1");
+    const char *k6[1] = {"shape"}, *v6[1] = {"None,abc"};
+    CHECK(dc_layer_from_config("InputLayer", k6, v6, 1) == NULL);
+    CHECK_MSG("is not a shape like");
+    /* the ops themselves */
+    dc_tape *t = dc_tape_new(NULL);
+    dc_tensor *s = dc_tape_tensor(t, DC_DIMS(2, 3, 4)), *bad = dc_tape_tensor(t, DC_DIMS(2, 2));
+    CHECK(dc_seq_avg_pool(t, s, bad) == NULL);
+    CHECK_MSG("dc_seq_avg_pool: mask (2,2) does not fit x (2,3,4)");
+    dc_tape_free(t);
+}
+
+/* ---- training properties ---- */
+
+/* Embedding -> GlobalAveragePooling1D -> Dense on fixed-length ids */
+static dc_model *bag_model(void) {
+    dc_layer *ls[3] = {dc_layer_embedding(&(dc_embedding_options){.input_dim = 50, .output_dim = 8, .mask_zero = true}),
+                       dc_layer_global_average_pooling1d(),
+                       dc_layer_dense(&(dc_dense_options){.units = 3, .activation = "softmax"})};
+    dc_model *m = model_of(ls, 3, 1, (const int64_t[]){12});
+    dc_compile_options co = {.loss = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
+                             .optimizer = {.kind = DC_OPT_ADAM}, .metrics = {DC_METRIC_ACCURACY}};
+    CHECK_OK(dc_model_compile(m, &co));
+    return m;
+}
+
+/* 64 sequences of 12 ids, zero-padded after a length of 3..12; label = the
+ * first id mod 3 */
+static dc_dataset *bag_data(void) {
+    float x[64 * 12] = {0}, y[64];
+    dc_rng r;
+    dc_rng_seed(&r, 9);
+    for (int i = 0; i < 64; i++) {
+        int len = 3 + (int)dc_rng_below(&r, 10);
+        for (int s = 0; s < len; s++) x[i * 12 + s] = (float)(1 + dc_rng_below(&r, 49));
+        y[i] = (float)((int)x[i * 12] % 3);
+    }
+    return dc_dataset_from_arrays(x, 1, (const int64_t[]){12}, y, 0, NULL, 64, true);
+}
+
+static bool count_allocs(dc_model *m, int epoch, int64_t batch, float loss, void *user) {
+    (void)m, (void)loss;
+    uint64_t *c = user;
+    if (epoch == 0 && batch == 0) c[0] = dc_alloc_count();
+    c[1] = dc_alloc_count();
+    return false;
+}
+
+TEST(embedding_pooling_training_allocates_nothing_after_the_first_step) {
+    dc_model *m = bag_model();
+    dc_dataset *ds = bag_data();
+    uint64_t c[2] = {0, 0};
+    dc_callback cb = {.kind = DC_CB_LAMBDA, .on_batch_end = count_allocs, .user = c};
+    dc_fit_options fo = {.epochs = 3, .batch_size = 16, .callbacks = &cb, .n_callbacks = 1, .seed = 2};
+    CHECK_OK(dc_model_fit(m, ds, &fo, NULL));
+    CHECK(c[0] > 0 && c[1] == c[0]);
+    dc_dataset_free(ds);
+    dc_model_free(m);
+}
+
+TEST(sequence_training_same_weights_for_1_and_2_threads) {
+    int saved = dc_get_num_threads();
+    float *w[2] = {0};
+    size_t n[2] = {0};
+    dc_model *ms[2];
+    for (int k = 0; k < 2; k++) {
+        dc_set_num_threads(k + 1);
+        const char *ck[3] = {"filters", "kernel_size", "padding"}, *cv[3] = {"6", "3", "same"};
+        dc_layer *ls[5] = {dc_layer_embedding(&(dc_embedding_options){.input_dim = 50, .output_dim = 8, .mask_zero = true}),
+                           layer("Conv1D", ck, cv, 3), dc_layer_max_pooling1d(NULL),
+                           dc_layer_global_max_pooling1d(),
+                           dc_layer_dense(&(dc_dense_options){.units = 3})};
+        ms[k] = model_of(ls, 5, 1, (const int64_t[]){12});
+        dc_compile_options co = {.loss = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, .optimizer = {.kind = DC_OPT_ADAM}};
+        CHECK_OK(dc_model_compile(ms[k], &co));
+        dc_dataset *ds = bag_data();
+        dc_fit_options fo = {.epochs = 2, .batch_size = 16, .seed = 5};
+        CHECK_OK(dc_model_fit(ms[k], ds, &fo, NULL));
+        CHECK_OK(dc_model_weights(ms[k], &w[k], &n[k]));
+        dc_dataset_free(ds);
+    }
+    dc_set_num_threads(saved);
+    CHECK(n[0] == n[1] && n[0] > 0);
+    if (n[0] == n[1]) CHECK(memcmp(w[0], w[1], n[0] * sizeof(float)) == 0);
+    dc_model_free(ms[0]);
+    dc_model_free(ms[1]);
+}
+
+TEST(sequence_model_save_load_round_trip) {
+    const char *ck[4] = {"filters", "kernel_size", "padding", "dilation_rate"}, *cv[4] = {"4", "2", "causal", "2"};
+    const char *mk[1] = {"mask_value"}, *mv[1] = {"0.25"};
+    const char *pk[3] = {"pool_size", "strides", "padding"}, *pv[3] = {"3", "1", "same"};
+    dc_layer *ls[7] = {dc_layer_embedding(&(dc_embedding_options){.input_dim = 30, .output_dim = 5, .mask_zero = true}),
+                       dc_layer_dense(&(dc_dense_options){.units = 6, .activation = "tanh"}),
+                       layer("Conv1D", ck, cv, 4), layer("MaxPooling1D", pk, pv, 3),
+                       layer("Masking", mk, mv, 1), dc_layer_global_average_pooling1d(),
+                       dc_layer_dense(&(dc_dense_options){.units = 2})};
+    dc_model *m = model_of(ls, 7, 1, (const int64_t[]){-1});
+    dc_compile_options co = {.loss = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, .optimizer = {.kind = DC_OPT_ADAM}};
+    CHECK_OK(dc_model_compile(m, &co));
+    char path[512];
+    snprintf(path, sizeof path, "%s/seq_model.safetensors", test_tmpdir());
+    CHECK_OK(dc_model_save(m, path));
+    dc_model *l = dc_model_load(path);
+    CHECK(l != NULL);
+    if (l) {
+        int64_t s[4];
+        CHECK(dc_model_input_shape(l, s) == 1 && s[0] == -1);
+        dc_tensor *x = dc_tensor_from_data(DC_DIMS(2, 6), (const float[]){4, 8, 1, 0, 0, 0, 7, 7, 2, 9, 29, 3});
+        dc_tensor *a = dc_model_predict(m, x, 0), *b = dc_model_predict(l, x, 0);
+        CHECK(a && b && a->size == 4 && b->size == 4);
+        if (a && b) CHECK(memcmp(a->data, b->data, 4 * sizeof(float)) == 0);
+        dc_tensor_free(a);
+        dc_tensor_free(b);
+        dc_tensor_free(x);
+        for (int i = 0; i < dc_model_num_layers(m); i++)
+            CHECK(!strcmp(dc_layer_type(dc_model_layer(m, i)), dc_layer_type(dc_model_layer(l, i))));
+        dc_model_free(l);
+    }
+    dc_model_free(m);
+}
+
+/* A model file with the sequence layers and a None time axis, as `deepc
+ * summary` reads it (the same builder). */
+TEST(model_file_with_sequence_layers_and_none_axis) {
+    const char *text =
+        "[model]\nname = seq\ninput_shape = None\n\n[data]\ndataset = fashion-mnist\n\n"
+        "[train]\nloss = sparse_categorical_crossentropy\noptimizer = adam\n\n"
+        "[Embedding]\ninput_dim = 100\noutput_dim = 16\nmask_zero = true\n\n"
+        "[Conv1D]\nfilters = 8\nkernel_size = 3\npadding = causal\nactivation = relu\n\n"
+        "[MaxPooling1D]\npool_size = 2\n\n[Masking]\nmask_value = 0\n\n"
+        "[GlobalMaxPooling1D]\n\n[Dense]\nunits = 4\nactivation = softmax\n";
+    dc_run_config *c = dc_run_config_parse(text, "seq.ini");
+    CHECK(c != NULL);
+    if (!c) {
+        test_fail(__FILE__, __LINE__, "%s", dc_last_error());
+        return;
+    }
+    dc_model *m = dc_run_config_build_model(c, NULL);
+    CHECK(m != NULL);
+    if (m) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/seq_ini_summary.txt", test_tmpdir());
+        FILE *f = fopen(path, "w+");
+        CHECK_OK(dc_model_summary(m, f));
+        rewind(f);
+        char buf[4096];
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        CHECK(strstr(buf, "embedding (Embedding)") && strstr(buf, "(None, None, 16)"));
+        CHECK(strstr(buf, "conv1d (Conv1D)") && strstr(buf, "(None, None, 8)"));
+        CHECK(strstr(buf, "(None, 4)") && strstr(buf, "1600")); /* 100*16 */
+        dc_model_free(m);
+    } else {
+        test_fail(__FILE__, __LINE__, "%s", dc_last_error());
+    }
+    dc_run_config_free(c);
+    /* the command: deepc beside the test runner */
+    char self[1024], cmd[2200], ini[1100];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len > 0) {
+        self[len] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash) *slash = '\0';
+        snprintf(ini, sizeof ini, "%s/seq.ini", test_tmpdir());
+        FILE *f = fopen(ini, "w");
+        if (f) {
+            fputs(text, f);
+            fclose(f);
+        }
+        snprintf(cmd, sizeof cmd, "%s/deepc summary %s 2>&1", self, ini);
+        FILE *p = popen(cmd, "r");
+        char out[4096] = "";
+        size_t n = p ? fread(out, 1, sizeof out - 1, p) : 0;
+        out[n] = '\0';
+        CHECK(p && pclose(p) == 0);
+        CHECK(strstr(out, "(None, None, 16)") && strstr(out, "(None, None, 8)"));
+    }
+    /* InputLayer with None */
+    const char *text2 =
+        "[model]\nname = seq2\n\n[data]\ndataset = fashion-mnist\n\n"
+        "[train]\nloss = mse\noptimizer = sgd\n\n[InputLayer]\nshape = None, 3\n\n"
+        "[Masking]\n\n[Dense]\nunits = 2\n";
+    c = dc_run_config_parse(text2, "seq2.ini");
+    m = c ? dc_run_config_build_model(c, NULL) : NULL;
+    CHECK(m != NULL);
+    int64_t s[4];
+    if (m) CHECK(dc_model_output_shape(m, s) == 2 && s[0] == -1 && s[1] == 2);
+    dc_model_free(m);
+    dc_run_config_free(c);
 }
