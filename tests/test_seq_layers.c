@@ -52,6 +52,12 @@ GRAD_CASE(seq_avg_pool_plain) { *c = (grad_case){.op = DC_OP_SEQ_AVG_POOL, .n_in
 GRAD_CASE(seq_max_pool_masked) { *c = (grad_case){.op = DC_OP_SEQ_MAX_POOL, .n_in = 1, .ndim = {3}, .shape = {{2, 4, 3}}, .apply = max_masked}; }
 GRAD_CASE(seq_max_pool_plain) { *c = (grad_case){.op = DC_OP_SEQ_MAX_POOL, .n_in = 1, .ndim = {3}, .shape = {{2, 4, 3}}, .apply = max_plain}; }
 
+static dc_tensor *reverse_case(dc_tape *t, dc_tensor **in, dc_rng *r) {
+    (void)r;
+    return dc_seq_reverse(t, in[0]);
+}
+GRAD_CASE(seq_reverse) { *c = (grad_case){.op = DC_OP_SEQ_REVERSE, .n_in = 1, .ndim = {3}, .shape = {{2, 3, 2}}, .apply = reverse_case}; }
+
 /* ---- helpers ---- */
 
 static dc_layer *layer(const char *type, const char *const *k, const char *const *v, int n) {
