@@ -125,5 +125,35 @@ for lname, loss, yy in [
     w.add(lname + "_emb_after", after[0])
     w.add(lname + "_kernel_after", after[1])
     w.add(lname + "_bias_after", after[2])
+# ---- Bidirectional over Embedding(mask_zero) ids (2,5), post-padded ----
+bids = np.array([[3, 1, 4, 0, 0], [2, 5, 1, 6, 2]], dtype=np.float32)
+bemb = det_inputs((7, 4), 60)
+w.add("bi_ids", bids)
+w.add("bi_emb", bemb)
+bcases = [  # name, wrapped, units, return_sequences, merge_mode
+    ("bi_lstm", keras.layers.LSTM, 3, True, "concat"),
+    ("bi_gru", keras.layers.GRU, 2, False, "sum"),
+    ("bi_rnn", keras.layers.SimpleRNN, 3, True, "ave"),
+    ("bi_gru_mul", keras.layers.GRU, 2, True, "mul"),
+]
+for i, (name, cls, units, rs, mm) in enumerate(bcases):
+    emb = keras.layers.Embedding(7, 4, mask_zero=True)
+    bi = keras.layers.Bidirectional(cls(units, return_sequences=rs), merge_mode=mm)
+    model = keras.Sequential([keras.Input((5,)), emb, bi])
+    emb.set_weights([bemb])
+    wts = [det_inputs(v.shape, 70 + 10 * i + j, -0.6, 0.6) for j, v in enumerate(bi.get_weights())]
+    bi.set_weights(wts)
+    for j, v in enumerate(wts):
+        w.add(f"{name}_w{j}", v)
+    y0 = model(bids.astype("int32")).numpy()
+    g = det_inputs(y0.shape, 90 + i)
+    with tf.GradientTape() as tape:
+        y = model(bids.astype("int32"))
+        s = tf.reduce_sum(y * g)
+    grads = tape.gradient(s, bi.trainable_weights)
+    w.add(name + "_g", g)
+    w.add(name + "_y", y.numpy())
+    for j, gr in enumerate(grads):
+        w.add(f"{name}_dw{j}", tf.convert_to_tensor(gr).numpy())
 w.close()
 print("wrote", os.path.join(HERE, "data", "seq_layers.txt"))
