@@ -692,3 +692,102 @@ TEST(model_file_with_sequence_layers_and_none_axis) {
     dc_model_free(m);
     dc_run_config_free(c);
 }
+
+/* ---- Bidirectional against Keras ---- */
+
+static void bidi_case(ref_file *r, const char *name, const char *type, const char *units,
+                      const char *ret_seq, const char *merge, int n_w) {
+    char key[64];
+    const char *k[4] = {"layer", "units", "return_sequences", "merge_mode"};
+    const char *v[4] = {type, units, ret_seq, merge};
+    dc_layer *ls[2] = {dc_layer_embedding(&(dc_embedding_options){.input_dim = 7, .output_dim = 4, .mask_zero = true}),
+                       layer("Bidirectional", k, v, 4)};
+    if (!ls[1]) {
+        dc_layer_free(ls[0]);
+        return;
+    }
+    dc_model *m = model_of(ls, 2, 1, (const int64_t[]){-1});
+    set_param(m, "embedding/embeddings", ref_get(r, "bi_emb"));
+    dc_layer *bl = dc_model_layer(m, 1);
+    CHECK(dc_layer_num_params(bl) == n_w);
+    for (int j = 0; j < n_w && j < dc_layer_num_params(bl); j++) {
+        snprintf(key, sizeof key, "%s_w%d", name, j);
+        const dc_tensor *want = ref_get(r, key);
+        dc_tensor *p = dc_layer_param(bl, j);
+        CHECK(want && p->size == want->size);
+        if (want && p->size == want->size) memcpy(p->data, want->data, (size_t)p->size * sizeof(float));
+    }
+    CHECK(strstr(dc_layer_param(bl, 0)->name, "bidirectional/forward_") != NULL);
+    CHECK(strstr(dc_layer_param(bl, n_w - 1)->name, "bidirectional/backward_") != NULL);
+    dc_tensor *ids = copy_of(ref_get(r, "bi_ids"));
+    dc_tape *t = dc_tape_new(NULL);
+    dc_model_zero_grad(m);
+    dc_tensor *y = dc_model_call(m, t, ids, true);
+    snprintf(key, sizeof key, "%s_y", name);
+    const dc_tensor *want = ref_get(r, key);
+    CHECK(y && want && y->size == want->size);
+    if (y && want && y->size == want->size) {
+        CHECK_ALLCLOSE(y->data, want->data, y->size, 1e-5, 1e-4);
+        CHECK(!strcmp(ret_seq, "true") ? y->mask != NULL : y->mask == NULL);
+        snprintf(key, sizeof key, "%s_g", name);
+        CHECK_OK(dc_tape_backward(t, weighted_sum(t, y, ref_get(r, key))));
+        for (int j = 0; j < n_w; j++) {
+            snprintf(key, sizeof key, "%s_dw%d", name, j);
+            const dc_tensor *dw = ref_get(r, key);
+            if (dw) CHECK_ALLCLOSE(dc_layer_param(bl, j)->grad, dw->data, dw->size, 1e-5, 1e-4);
+        }
+    }
+    dc_tape_free(t);
+    dc_tensor_free(ids);
+    dc_model_free(m);
+}
+
+TEST(bidirectional_matches_keras_with_masks) {
+    ref_file *r = ref_load(REF);
+    if (!r) return;
+    bidi_case(r, "bi_lstm", "LSTM", "3", "true", "concat", 6);
+    bidi_case(r, "bi_gru", "GRU", "2", "false", "sum", 6);
+    bidi_case(r, "bi_rnn", "SimpleRNN", "3", "true", "ave", 6);
+    bidi_case(r, "bi_gru_mul", "GRU", "2", "true", "mul", 6);
+    ref_free(r);
+}
+
+TEST(bidirectional_options_save_load_and_errors) {
+    const char *k[3] = {"layer", "units", "merge_mode"}, *v[3] = {"Dense", "3", "concat"};
+    CHECK(dc_layer_from_config("Bidirectional", k, v, 3) == NULL);
+    CHECK_MSG("must be SimpleRNN, LSTM or GRU");
+    v[0] = "LSTM", v[2] = "max";
+    CHECK(dc_layer_from_config("Bidirectional", k, v, 3) == NULL);
+    CHECK_MSG("'max' is not concat, sum, ave or mul");
+    const char *k2[2] = {"layer", "unit"}, *v2[2] = {"GRU", "3"};
+    CHECK(dc_layer_from_config("Bidirectional", k2, v2, 2) == NULL);
+    CHECK_MSG("unknown option 'unit'");
+    /* C constructor, save and load */
+    dc_layer *ls[3] = {dc_layer_embedding(&(dc_embedding_options){.input_dim = 9, .output_dim = 4, .mask_zero = true}),
+                       dc_layer_bidirectional(dc_layer_gru(&(dc_rnn_layer_options){.units = 3}), NULL, NULL),
+                       dc_layer_dense(&(dc_dense_options){.units = 2})};
+    CHECK(ls[1] != NULL);
+    if (!ls[1]) return;
+    dc_model *m = model_of(ls, 3, 1, (const int64_t[]){-1});
+    int64_t s[4];
+    CHECK(dc_layer_output_shape(dc_model_layer(m, 1), s) == 1 && s[0] == 6);
+    char path[512];
+    snprintf(path, sizeof path, "%s/bidi.safetensors", test_tmpdir());
+    dc_compile_options co = {.loss = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, .optimizer = {.kind = DC_OPT_ADAM}};
+    CHECK_OK(dc_model_compile(m, &co));
+    CHECK_OK(dc_model_save(m, path));
+    dc_model *l = dc_model_load(path);
+    CHECK(l != NULL);
+    if (l) {
+        dc_tensor *x = dc_tensor_from_data(DC_DIMS(2, 4), (const float[]){1, 2, 0, 0, 8, 7, 6, 5});
+        dc_tensor *a = dc_model_predict(m, x, 0), *b = dc_model_predict(l, x, 0);
+        CHECK(a && b && a->size == 4 && b->size == 4);
+        if (a && b) CHECK(memcmp(a->data, b->data, 4 * sizeof(float)) == 0);
+        CHECK(dc_model_find_param(l, "bidirectional/backward_gru/recurrent_kernel") != NULL);
+        dc_tensor_free(a);
+        dc_tensor_free(b);
+        dc_tensor_free(x);
+        dc_model_free(l);
+    }
+    dc_model_free(m);
+}
