@@ -791,3 +791,67 @@ TEST(bidirectional_options_save_load_and_errors) {
     }
     dc_model_free(m);
 }
+
+/* Embedding(mask_zero) -> Bidirectional(GRU, return_sequences) -> Dense over
+ * time -> GlobalAveragePooling1D -> Dense: masks through every layer. */
+static dc_model *bidi_model(void) {
+    const char *k[4] = {"layer", "units", "return_sequences", "dropout"}, *v[4] = {"GRU", "4", "true", "0.2"};
+    dc_layer *ls[5] = {dc_layer_embedding(&(dc_embedding_options){.input_dim = 50, .output_dim = 6, .mask_zero = true}),
+                       layer("Bidirectional", k, v, 4),
+                       dc_layer_dense(&(dc_dense_options){.units = 5, .activation = "relu"}),
+                       dc_layer_global_average_pooling1d(),
+                       dc_layer_dense(&(dc_dense_options){.units = 3})};
+    dc_model *m = model_of(ls, 5, 1, (const int64_t[]){12});
+    dc_compile_options co = {.loss = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, .optimizer = {.kind = DC_OPT_ADAM}};
+    CHECK_OK(dc_model_compile(m, &co));
+    return m;
+}
+
+TEST(bidirectional_training_allocation_free_and_thread_independent) {
+    int saved = dc_get_num_threads();
+    float *w[2] = {0};
+    size_t n[2] = {0};
+    dc_model *ms[2];
+    for (int k = 0; k < 2; k++) {
+        dc_set_num_threads(k + 1);
+        ms[k] = bidi_model();
+        dc_dataset *ds = bag_data();
+        uint64_t c[2] = {0, 0};
+        dc_callback cb = {.kind = DC_CB_LAMBDA, .on_batch_end = count_allocs, .user = c};
+        dc_fit_options fo = {.epochs = 2, .batch_size = 16, .seed = 5, .callbacks = &cb, .n_callbacks = 1};
+        CHECK_OK(dc_model_fit(ms[k], ds, &fo, NULL));
+        CHECK(c[0] > 0 && c[1] == c[0]);
+        CHECK_OK(dc_model_weights(ms[k], &w[k], &n[k]));
+        dc_dataset_free(ds);
+    }
+    dc_set_num_threads(saved);
+    CHECK(n[0] == n[1] && n[0] > 0);
+    if (n[0] == n[1]) CHECK(memcmp(w[0], w[1], n[0] * sizeof(float)) == 0);
+    dc_model_free(ms[0]);
+    dc_model_free(ms[1]);
+}
+
+TEST(model_file_with_bidirectional) {
+    const char *text =
+        "[model]\nname = bi\ninput_shape = None\n\n[data]\ndataset = fashion-mnist\n\n"
+        "[train]\nloss = sparse_categorical_crossentropy\noptimizer = adam\n\n"
+        "[Embedding]\ninput_dim = 100\noutput_dim = 16\nmask_zero = true\n\n"
+        "[Bidirectional]\nlayer = LSTM\nunits = 8\nreturn_sequences = true\n\n"
+        "[Bidirectional]\nlayer = GRU\nunits = 4\nmerge_mode = sum\n\n"
+        "[Dense]\nunits = 3\nactivation = softmax\n";
+    dc_run_config *c = dc_run_config_parse(text, "bi.ini");
+    dc_model *m = c ? dc_run_config_build_model(c, NULL) : NULL;
+    CHECK(m != NULL);
+    if (!m) test_fail(__FILE__, __LINE__, "%s", dc_last_error());
+    if (m) {
+        int64_t s[4];
+        CHECK(dc_layer_output_shape(dc_model_layer(m, 1), s) == 2 && s[0] == -1 && s[1] == 16);
+        CHECK(dc_layer_output_shape(dc_model_layer(m, 2), s) == 1 && s[0] == 4);
+        /* LSTM 2*(16*32 + 8*32 + 32), GRU 2*(16*12 + 4*12 + 2*12) */
+        CHECK(dc_model_count_params(m) == 1600 + 2 * (512 + 256 + 32) + 2 * (192 + 48 + 24) + 15);
+        CHECK(dc_model_find_param(m, "bidirectional/forward_lstm/kernel") != NULL);
+        CHECK(dc_model_find_param(m, "bidirectional_1/backward_gru/bias") != NULL);
+    }
+    dc_model_free(m);
+    dc_run_config_free(c);
+}
