@@ -145,7 +145,7 @@ int cli_train(int argc, char **argv) {
             printf(", validating on %lld test samples", (long long)dc_dataset_count(test));
         else if (fo.validation_split > 0)
             printf(", validating on the last %g of them", (double)fo.validation_split);
-        printf(" (%d threads)\n", dc_get_num_threads());
+        printf(" (%d thread%s)\n", dc_get_num_threads(), dc_get_num_threads() == 1 ? "" : "s");
         fflush(stdout);
     }
     if (dc_model_fit(m, train, &fo, &h) != DC_OK) goto fail;

@@ -333,7 +333,10 @@ int cli_visualize(int argc, char **argv) {
         goto done;
     }
     if (have_filters) printf("%s (%s)\n", fpath, dc_layer_name(fl));
-    if (ns > 0) printf("%s (the input and %d convolution output%s)\n", mpath, n_maps, n_maps == 1 ? "" : "s");
+    if (ns > 0 && n_maps == 0)
+        printf("%s (the input only: the model has no convolution layers)\n", mpath);
+    else if (ns > 0)
+        printf("%s (the input and %d convolution output%s)\n", mpath, n_maps, n_maps == 1 ? "" : "s");
     rc = CLI_OK;
 done:
     for (int i = 0; secs && i < ns; i++) free(secs[i].tiles);
