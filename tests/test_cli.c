@@ -393,3 +393,47 @@ TEST(cli_new_user_defects) {
             test_fail(__FILE__, __LINE__, "demo printed:\n%s", out);
     }
 }
+
+/* A model file keeps its training inputs' statistics; predict warns on an
+ * input far from them (an inverted image: dark bars on white) and suggests
+ * --invert, which takes 1 - x and silences the warning. */
+TEST(cli_predict_warns_on_inputs_unlike_training) {
+    if (!setup()) SKIP("build/deepc is not built");
+    static char out[1 << 16];
+    char args[4096];
+    snprintf(args, sizeof args, "train %s --out %s --epochs 3 --quiet", tmp("tiny.ini"),
+             tmp("statrun"));
+    int rc = run(args, out, sizeof out);
+    CHECK(rc == 0);
+    if (rc) {
+        printf("%s\n", out);
+        return;
+    }
+    dc_safetensors *st = dc_safetensors_load(tmp("statrun/model.safetensors"));
+    const char *stats = st ? dc_safetensors_metadata(st, "deepc_input_stats") : NULL;
+    double mean = -1, sd = -1, lo = -1, hi = -1;
+    CHECK(stats && sscanf(stats, "%lf %lf %lf %lf", &mean, &sd, &lo, &hi) == 4);
+    CHECK(mean > 0.2 && mean < 0.6 && sd > 0.1 && lo >= 0 && lo < 0.05 && hi > 0.95 && hi <= 1);
+    dc_safetensors_free(st);
+    /* a light bar in the middle on black, as trained (class 1), and its inverse */
+    float px[64], inv[64];
+    for (int i = 0; i < 64; i++) {
+        px[i] = (i / 8) / 3 == 1 ? 0.9f : 0.05f;
+        inv[i] = 1.0f - px[i];
+    }
+    CHECK_OK(dc_image_save_png(tmp("bar.png"), px, 8, 8, 1));
+    CHECK_OK(dc_image_save_png(tmp("bar_inverted.png"), inv, 8, 8, 1));
+    snprintf(args, sizeof args, "predict %s %s", tmp("statrun/model.safetensors"), tmp("bar.png"));
+    CHECK(run(args, out, sizeof out) == 0);
+    if (strstr(out, "warning")) test_fail(__FILE__, __LINE__, "a training-like image warned:\n%s", out);
+    snprintf(args, sizeof args, "predict %s %s", tmp("statrun/model.safetensors"),
+             tmp("bar_inverted.png"));
+    CHECK(run(args, out, sizeof out) == 0);
+    if (!strstr(out, "warning: this input is unlike the training images") || !strstr(out, "--invert"))
+        test_fail(__FILE__, __LINE__, "no warning for an inverted image:\n%s", out);
+    snprintf(args, sizeof args, "predict %s %s --invert --top 1", tmp("statrun/model.safetensors"),
+             tmp("bar_inverted.png"));
+    CHECK(run(args, out, sizeof out) == 0);
+    if (strstr(out, "warning") || !strstr(out, " 1. 1 "))
+        test_fail(__FILE__, __LINE__, "--invert:\n%s", out);
+}
