@@ -353,6 +353,17 @@ TEST(cli_new_user_defects) {
     CHECK(run(args, out, sizeof out) == 0);
     if (!strstr(out, "the model has no convolution layers") || strstr(out, "0 convolution"))
         test_fail(__FILE__, __LINE__, "visualize printed:\n%s", out);
+    /* filters.png: large, signed weights blue and red on one scale, a colour bar */
+    dc_tensor *img = dc_image_load(tmp("capi_vis/filters.png"), 3);
+    CHECK(img && img->shape[0] >= 150 && img->shape[1] >= 400);
+    int reds = 0, blues = 0;
+    for (int64_t i = 0; img && i < img->shape[0] * img->shape[1]; i++) {
+        const float *p = img->data + i * 3;
+        reds += p[0] > p[2] + 0.3f;
+        blues += p[2] > p[0] + 0.3f;
+    }
+    CHECK(reds > 100 && blues > 100);
+    dc_tensor_free(img);
 
     /* a model description given where a model file belongs */
     snprintf(args, sizeof args, "eval %s", tmp("tiny.ini"));
