@@ -87,8 +87,15 @@ TEST(data_spec_that_does_not_exist_says_so) {
     CHECK_MSG("/no/such/file.csv");
 }
 
-/* A batch larger than the data is the whole set, with a notice: the same
- * weights as a batch of exactly the set's size. */
+static char logged[512];
+static void keep_warning(dc_log_level level, const char *msg, void *user) {
+    (void)user;
+    if (level == DC_LOG_WARN) snprintf(logged, sizeof logged, "%s", msg);
+}
+
+/* A batch larger than the data is the whole set, with a notice (on the
+ * progress stream and the log callback): the same weights as a batch of
+ * exactly the set's size. */
 TEST(fit_clamps_batch_larger_than_data_with_notice) {
     dc_dataset *ds = small_data(10);
     dc_model *a = small_model(), *b = small_model();
@@ -102,7 +109,12 @@ TEST(fit_clamps_batch_larger_than_data_with_notice) {
     dc_fit_options o = {.epochs = 2, .batch_size = (int64_t)1 << 24, .seed = 5, .progress = f,
                         .verbose = 2};
     dc_history *h = NULL;
+    logged[0] = '\0';
+    dc_set_log_callback(keep_warning, NULL);
     CHECK_OK(dc_model_fit(a, ds, &o, &h));
+    dc_set_log_callback(NULL, NULL);
+    if (!strstr(logged, "batch_size 16777216 is more than the 10 training samples"))
+        test_fail(__FILE__, __LINE__, "logged \"%s\"", logged);
     CHECK(h && dc_history_epochs(h) == 2);
     dc_history_free(h);
     rewind(f);
