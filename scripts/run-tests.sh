@@ -50,6 +50,17 @@ else
     echo "FAIL shared library SONAME and make install links"; tail -n 20 "$out.ex"; f=$((f + 1))
 fi
 rm -rf "$out.root" "$out.inst" "$out.c" "$out.prog"
+# The documents the README names are in the repository (none outside it).
+missing=""
+for doc in $(grep -o '[A-Za-z0-9_./-]*\.md' README.md | sort -u); do
+    case "$doc" in ../*|/*) missing="$missing $doc (outside the repository)";; esac
+    [ -f "$doc" ] || missing="$missing $doc"
+done
+if [ -z "$missing" ]; then
+    echo "ok   README's documents exist"; p=$((p + 1))
+else
+    echo "FAIL README names documents that are not here:$missing"; f=$((f + 1))
+fi
 rm -f "$out" "$out.ex" "$out.rc"
 if [ "$s" -gt 0 ]; then echo "$p passed, $f failed, $s skipped"; else echo "$p passed, $f failed"; fi
 [ "$f" -eq 0 ]
