@@ -254,9 +254,10 @@ TEST(max_pooling1d_matches_keras) {
 /* ---- masked losses and metrics ---- */
 
 /* Embedding(6, 3, mask_zero) -> Dense(4) over (None) ids, Keras' weights. */
-static dc_model *seq_model(ref_file *r, dc_loss_kind loss, dc_metric_kind metric) {
+static dc_model *seq_model_act(ref_file *r, dc_loss_kind loss, dc_metric_kind metric,
+                               const char *act) {
     dc_layer *ls[2] = {dc_layer_embedding(&(dc_embedding_options){.input_dim = 6, .output_dim = 3, .mask_zero = true}),
-                       dc_layer_dense(&(dc_dense_options){.units = 4})};
+                       dc_layer_dense(&(dc_dense_options){.units = 4, .activation = act})};
     dc_model *m = model_of(ls, 2, 1, (const int64_t[]){-1});
     set_param(m, "embedding/embeddings", ref_get(r, "seq_emb"));
     set_param(m, "dense/kernel", ref_get(r, "seq_kernel"));
@@ -267,16 +268,23 @@ static dc_model *seq_model(ref_file *r, dc_loss_kind loss, dc_metric_kind metric
     return m;
 }
 
+static dc_model *seq_model(ref_file *r, dc_loss_kind loss, dc_metric_kind metric) {
+    return seq_model_act(r, loss, metric, NULL);
+}
+
 /* ids (3,T) padded with zeros to T >= 5 steps, labels alike (one-hot when C). */
-static dc_dataset *seq_data(ref_file *r, int64_t T, int C) {
+static dc_dataset *seq_data_multi(ref_file *r, int64_t T, int C, bool multihot) {
     const dc_tensor *ids = ref_get(r, "seq_ids"), *y = ref_get(r, "seq_y");
+    const dc_tensor *mh = ref_get(r, "seq_multihot");
     int64_t yc = C ? C : 1;
     float *xs = calloc((size_t)(3 * T), sizeof(float)), *ys = calloc((size_t)(3 * T * yc), sizeof(float));
     for (int b = 0; b < 3; b++)
         for (int s = 0; s < 5; s++) {
             xs[b * T + s] = ids->data[b * 5 + s];
             float l = y->data[b * 5 + s];
-            if (C) ys[(b * T + s) * C + (int)l] = 1.0f;
+            if (C && multihot)
+                memcpy(ys + (b * T + s) * C, mh->data + (b * 5 + s) * C, (size_t)C * sizeof(float));
+            else if (C) ys[(b * T + s) * C + (int)l] = 1.0f;
             else ys[b * T + s] = l;
         }
     const int64_t yshape[2] = {T, C};
@@ -286,16 +294,21 @@ static dc_dataset *seq_data(ref_file *r, int64_t T, int C) {
     return ds;
 }
 
+static dc_dataset *seq_data(ref_file *r, int64_t T, int C) { return seq_data_multi(r, T, C, false); }
+
 TEST(masked_sequence_loss_and_metric_match_keras) {
     ref_file *r = ref_load(REF);
     if (!r) return;
-    struct { const char *name; dc_loss_kind loss; dc_metric_kind metric; int C; } cases[2] = {
-        {"sce", DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, DC_METRIC_ACCURACY, 0},
-        {"mse", DC_LOSS_MSE, DC_METRIC_MAE, 4}};
-    for (int c = 0; c < 2; c++) {
+    struct { const char *name; dc_loss_kind loss; dc_metric_kind metric; int C; bool multi; const char *act; } cases[5] = {
+        {"sce", DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, DC_METRIC_ACCURACY, 0, false, NULL},
+        {"mse", DC_LOSS_MSE, DC_METRIC_MAE, 4, false, NULL},
+        {"cce", DC_LOSS_CATEGORICAL_CROSSENTROPY, DC_METRIC_ACCURACY, 4, false, NULL},
+        {"bce", DC_LOSS_BINARY_CROSSENTROPY, DC_METRIC_BINARY_ACCURACY, 4, true, "sigmoid"},
+        {"sce_softmax", DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, DC_METRIC_ACCURACY, 0, false, "softmax"}};
+    for (int c = 0; c < 5; c++) {
         char key[64];
-        dc_model *m = seq_model(r, cases[c].loss, cases[c].metric);
-        dc_dataset *ds = seq_data(r, 5, cases[c].C);
+        dc_model *m = seq_model_act(r, cases[c].loss, cases[c].metric, cases[c].act);
+        dc_dataset *ds = seq_data_multi(r, 5, cases[c].C, cases[c].multi);
         float loss = 0, metric = 0;
         CHECK_OK(dc_model_evaluate(m, ds, 3, &loss, &metric));
         snprintf(key, sizeof key, "%s_eval", cases[c].name);
@@ -303,7 +316,7 @@ TEST(masked_sequence_loss_and_metric_match_keras) {
         CHECK_NEAR(loss, ev->data[0], 1e-5);
         CHECK_NEAR(metric, ev->data[1], 1e-5);
         /* padding to 9 steps changes nothing: padded steps weigh 0 */
-        dc_dataset *ds9 = seq_data(r, 9, cases[c].C);
+        dc_dataset *ds9 = seq_data_multi(r, 9, cases[c].C, cases[c].multi);
         float loss9 = 0, metric9 = 0;
         CHECK_OK(dc_model_evaluate(m, ds9, 3, &loss9, &metric9));
         CHECK_NEAR(loss9, loss, 1e-6);
