@@ -155,6 +155,9 @@ int cli_train(int argc, char **argv) {
     snprintf(csv, sizeof csv, "%s/history.csv", dir);
     snprintf(png, sizeof png, "%s/curves.png", dir);
     if (dc_model_save(m, path) != DC_OK || !add_metadata(path, cfg, train, file)) goto fail;
+    if (dc_run_config_text_vectorizer(cfg) &&
+        dc_model_file_set_text_vectorizer(path, dc_run_config_text_vectorizer(cfg)) != DC_OK)
+        goto fail;
     if (dc_history_write_csv(h, csv) != DC_OK) goto fail;
     int ne = dc_history_epochs(h);
     if (dc_plot_history(png, NULL, dc_history_get(h, "loss"), dc_history_get(h, "val_loss"),

@@ -1050,6 +1050,11 @@ bool dc_run_config_outputs_probabilities(const dc_run_config *c);
  * the caller frees both. Relative paths are looked up next to the model file
  * first, then in the current directory. */
 dc_status dc_run_config_load_data(const dc_run_config *c, dc_dataset **train, dc_dataset **test);
+/* Text data ([data] train_text_dir, train_text_csv, fortunes or corpus): the
+ * vectorizer ([TextVectorization]) that the last dc_run_config_load_data
+ * adapted on the training split (owned by c), or NULL. deepc train stores it
+ * in the saved model file (dc_model_file_set_text_vectorizer). */
+const dc_text_vectorizer *dc_run_config_text_vectorizer(const dc_run_config *c);
 /* The model of the file, built (input shape from [model] input_shape, else
  * from train's samples) and compiled; caller frees. */
 dc_model *dc_run_config_build_model(const dc_run_config *c, const dc_dataset *train);

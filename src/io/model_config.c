@@ -3,6 +3,7 @@
  * into a checked run configuration, and from it a model, its data and fit options.
  * Every error names the file, the line and the key. */
 #include "config.h"
+#include "text_config.h"
 #include "../train/train.h"
 #include <cjson/cJSON.h>
 #include <sys/stat.h>
@@ -14,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { SRC_NONE = 0, SRC_NAMED, SRC_IDX, SRC_CSV, SRC_FOLDER };
+enum { SRC_NONE = 0, SRC_NAMED, SRC_IDX, SRC_CSV, SRC_FOLDER, SRC_TEXT };
 enum { VAL_NONE = 0, VAL_TEST, VAL_SPLIT };
 
 typedef struct {
@@ -35,6 +36,7 @@ struct dc_run_config {
     int img_h, img_w, img_c;
     int validation;
     float validation_split;
+    dc_text_data *text;      /* text kinds of [data] and [TextVectorization] (text_config.c) */
     /* [train] */
     dc_optimizer_options opt;
     dc_lr_schedule sched;    /* kind DC_LR_CONSTANT: none; decay_steps 0: the whole run */
@@ -226,7 +228,9 @@ static dc_status parse_choice(const origin *o, const char *v, const char *const 
 static const char *const model_keys = "name, input_shape";
 static const char *const data_keys =
     "dataset, train_images, train_labels, test_images, test_labels, train_csv, test_csv, "
-    "label_column, train_dir, test_dir, image_size, channels, validation, validation_split";
+    "label_column, train_dir, test_dir, image_size, channels, validation, validation_split, "
+    "train_text_dir, test_text_dir, train_text_csv, test_text_csv, text_column, fortunes, "
+    "categories, min_count, test_every, corpus, seq_len, stride, target, validation_fraction";
 static const char *const train_keys =
     "optimizer, learning_rate, beta_1, beta_2, epsilon, amsgrad, momentum, nesterov, rho, "
     "initial_accumulator_value, centered, weight_decay, clipnorm, global_clipnorm, clipvalue, "
@@ -254,6 +258,10 @@ static dc_status model_key(dc_run_config *c, const origin *o, const char *k, con
 }
 
 static dc_status data_key(dc_run_config *c, const origin *o, const char *k, const char *v) {
+    bool text_key;
+    dc_text_origin to = {o->file, o->line, o->section, o->key};
+    dc_status ts = dc_text_data_key(&c->text, &to, v, &text_key);
+    if (text_key) return ts;
     struct {
         const char *key;
         char **dst;
@@ -452,7 +460,15 @@ static dc_status plateau_key(dc_run_config *c, const origin *o, const char *k, c
     return unknown_key(o, rl_keys);
 }
 
-typedef enum { SEC_MODEL, SEC_DATA, SEC_TRAIN, SEC_EARLY, SEC_PLATEAU, SEC_LAYER } sec_kind;
+typedef enum {
+    SEC_MODEL,
+    SEC_DATA,
+    SEC_TRAIN,
+    SEC_EARLY,
+    SEC_PLATEAU,
+    SEC_TEXT_VECTORIZATION,
+    SEC_LAYER
+} sec_kind;
 
 static sec_kind section_kind(const char *name) {
     if (!strcasecmp(name, "model")) return SEC_MODEL;
@@ -460,6 +476,7 @@ static sec_kind section_kind(const char *name) {
     if (!strcasecmp(name, "train")) return SEC_TRAIN;
     if (!strcmp(name, "EarlyStopping")) return SEC_EARLY;
     if (!strcmp(name, "ReduceLROnPlateau")) return SEC_PLATEAU;
+    if (!strcmp(name, "TextVectorization")) return SEC_TEXT_VECTORIZATION;
     return SEC_LAYER;
 }
 
@@ -470,6 +487,10 @@ static dc_status apply_key(dc_run_config *c, sec_kind kind, const origin *o, con
     case SEC_TRAIN: return train_key(c, o, o->key, v);
     case SEC_EARLY: return early_key(c, o, o->key, v);
     case SEC_PLATEAU: return plateau_key(c, o, o->key, v);
+    case SEC_TEXT_VECTORIZATION: {
+        dc_text_origin to = {o->file, o->line, o->section, o->key};
+        return dc_text_vectorization_key(&c->text, &to, v);
+    }
     default: return DC_OK;
     }
 }
@@ -486,6 +507,7 @@ void dc_run_config_free(dc_run_config *c) {
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) dc_free(*strs[i]);
     for (int i = 0; i < c->n_metrics; i++) dc_free(c->metrics[i]);
     dc_free(c->layers);
+    dc_text_data_free(c->text);
     dc_free(c);
 }
 
@@ -534,11 +556,13 @@ static dc_status check_data(dc_run_config *c, int data_line) {
     const char *file = c->doc->path;
     int n_src = (c->dataset != NULL) + (c->train_images || c->train_labels || c->test_images ||
                                         c->test_labels) +
-                (c->train_csv || c->test_csv || c->label_column) + (c->train_dir || c->test_dir);
+                (c->train_csv || c->test_csv || (c->label_column && !dc_text_data_active(c->text))) +
+                (c->train_dir || c->test_dir) + dc_text_data_active(c->text);
     if (n_src == 0)
         return dc_set_error(DC_ERR_ARG,
                             "%s:%d: [data]: no data: give dataset = fashion-mnist, or "
-                            "train_images and train_labels (IDX), or train_csv, or train_dir",
+                            "train_images and train_labels (IDX), or train_csv, or train_dir "
+                            "(or text: train_text_dir, train_text_csv, fortunes, corpus)",
                             file, data_line);
     if (n_src > 1)
         return dc_set_error(DC_ERR_ARG,
@@ -546,6 +570,16 @@ static dc_status check_data(dc_run_config *c, int data_line) {
                             "(train_images ...), CSV files (train_csv ...) or an image folder "
                             "(train_dir ...)",
                             file, data_line);
+    if (dc_text_data_active(c->text) || (c->text && !c->dataset && !c->train_images &&
+                                          !c->train_csv && !c->train_dir)) {
+        c->source = SRC_TEXT;
+        if ((c->img_h || c->img_c))
+            return dc_set_error(DC_ERR_ARG, "%s:%d: [data]: image_size and channels apply to image "
+                                "folders (train_dir)", file, data_line);
+        return dc_text_data_check(c->text, file, data_line, c->label_column != NULL);
+    }
+    if (c->text && dc_text_data_check(c->text, file, data_line, false) != DC_OK)
+        return dc_last_status();
     if (c->dataset) c->source = SRC_NAMED;
     else if (c->train_images || c->train_labels || c->test_images || c->test_labels) {
         c->source = SRC_IDX;
@@ -694,7 +728,7 @@ static dc_run_config *from_doc(dc_ini_doc *doc) {
         goto fail;
     }
     if (c->validation == VAL_TEST && c->source != SRC_NAMED && !c->test_images && !c->test_csv &&
-        !c->test_dir) {
+        !c->test_dir && !dc_text_data_has_test(c->text)) {
         dc_set_error(DC_ERR_ARG, "%s:%d: [data] validation = test, but there is no test data",
                      file, seen[SEC_DATA]);
         goto fail;
@@ -902,10 +936,28 @@ static dc_dataset *load_split(const dc_run_config *c, bool train) {
     return ds;
 }
 
+static const char *resolve_for_text(const void *ctx, const char *p, char *buf, size_t n) {
+    return resolve(ctx, p, buf, n);
+}
+
+/* Text data: the texts are loaded, the vectorizer adapted on the training split. */
+static dc_status load_text(const dc_run_config *c, dc_dataset **train, dc_dataset **test) {
+    dc_status s = dc_text_data_load(c->text, resolve_for_text, c, c->label_column, train, test);
+    if (s == DC_OK) return DC_OK;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", dc_last_error());
+    return dc_set_error(s, "%s: [data]: %s", c->doc->path, msg);
+}
+
+const dc_text_vectorizer *dc_run_config_text_vectorizer(const dc_run_config *c) {
+    return c ? dc_text_data_vectorizer(c->text) : NULL;
+}
+
 dc_status dc_run_config_load_data(const dc_run_config *c, dc_dataset **train, dc_dataset **test) {
     if (!c || !train || !test)
         return dc_set_error(DC_ERR_ARG, "dc_run_config_load_data: NULL argument");
     *train = *test = NULL;
+    if (c->source == SRC_TEXT) return load_text(c, train, test);
     dc_clear_error();
     *train = load_split(c, true);
     if (!*train) return dc_last_status();

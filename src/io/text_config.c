@@ -1,0 +1,437 @@
+/* text_config.c — model-file support for text: a table of the [data] keys of
+ * the text kinds (folder, CSV/TSV, fortunes, character corpus), the
+ * [TextVectorization] section, and loading them into datasets. */
+#include "text_config.h"
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum { TEXT_NONE = 0, TEXT_DIR, TEXT_CSV, TEXT_FORTUNES, TEXT_CORPUS };
+
+#define MAX_CATEGORIES 64
+
+struct dc_text_data {
+    int kind;
+    int kind_line;              /* the line of the key that chose the kind */
+    char *train_path, *test_path;
+    char *text_column;
+    char *fortunes_dir;         /* NULL: the default folder */
+    char *categories[MAX_CATEGORIES];
+    int n_categories;
+    int64_t min_count;
+    int64_t test_every;         /* -1: not given */
+    char *corpus;               /* "fortunes" or a file */
+    int64_t seq_len, stride;
+    bool last_only;
+    float validation_fraction;  /* < 0: not given */
+    dc_text_vectorizer_options vo;
+    bool vo_given;
+    dc_text_vectorizer *vec;    /* adapted by the last load */
+};
+
+const char *const dc_text_data_keys =
+    "train_text_dir, test_text_dir, train_text_csv, test_text_csv, text_column, fortunes, "
+    "categories, min_count, test_every, corpus, seq_len, stride, target, validation_fraction";
+const char *const dc_text_vectorization_keys =
+    "max_tokens, standardize, split, output_mode, output_sequence_length, pad_to_max_tokens";
+
+static dc_status bad(const dc_text_origin *o, const char *fmt, const char *value) {
+    char what[400];
+    snprintf(what, sizeof what, fmt, value);
+    if (o->line > 0)
+        return dc_set_error(DC_ERR_ARG, "%s:%d: [%s] %s: %s", o->file, o->line, o->section, o->key,
+                            what);
+    return dc_set_error(DC_ERR_ARG, "%s: [%s] %s: %s", o->file, o->section, o->key, what);
+}
+
+static dc_text_data *ensure(dc_text_data **td) {
+    if (!*td) {
+        *td = dc_calloc(1, sizeof **td);
+        if (*td) {
+            (*td)->test_every = -1;
+            (*td)->validation_fraction = -1;
+            (*td)->min_count = 1;
+        }
+    }
+    return *td;
+}
+
+static dc_status set_str(const dc_text_origin *o, char **dst, const char *v) {
+    if (!*v) return bad(o, "the value is empty%s", "");
+    char *d = dc_malloc(strlen(v) + 1);
+    if (!d) return dc_set_error(DC_ERR_NOMEM, "%s: out of memory", o->file);
+    strcpy(d, v);
+    dc_free(*dst);
+    *dst = d;
+    return DC_OK;
+}
+
+static dc_status parse_i64(const dc_text_origin *o, const char *v, int64_t lo, int64_t hi,
+                           int64_t *out) {
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    while (isspace((unsigned char)*end)) end++;
+    if (!*v || *end || end == v || errno == ERANGE || x < lo || x > hi) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "'%%s' is not a whole number in [%lld, %lld]", (long long)lo,
+                 (long long)hi);
+        return bad(o, msg, v);
+    }
+    *out = x;
+    return DC_OK;
+}
+
+static dc_status parse_bool(const dc_text_origin *o, const char *v, bool *out) {
+    if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcmp(v, "1")) *out = true;
+    else if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcmp(v, "0")) *out = false;
+    else return bad(o, "'%s' is not true or false", v);
+    return DC_OK;
+}
+
+/* "a, b, c" or "[a, b]" into the category list. */
+static dc_status parse_categories(dc_text_data *td, const dc_text_origin *o, const char *v) {
+    char buf[2048];
+    if (strlen(v) >= sizeof buf) return bad(o, "the list is too long%s", "");
+    snprintf(buf, sizeof buf, "%s", v);
+    for (int i = 0; i < td->n_categories; i++) dc_free(td->categories[i]);
+    td->n_categories = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ", []'\"", &save); t; t = strtok_r(NULL, ", []'\"", &save)) {
+        if (td->n_categories == MAX_CATEGORIES) return bad(o, "more than 64 categories%s", "");
+        if (strchr(t, '/')) return bad(o, "'%s' is not a category file name", t);
+        char *d = dc_malloc(strlen(t) + 1);
+        if (!d) return dc_set_error(DC_ERR_NOMEM, "%s: out of memory", o->file);
+        strcpy(d, t);
+        td->categories[td->n_categories++] = d;
+    }
+    if (!td->n_categories) return bad(o, "'%s' names no category", v);
+    return DC_OK;
+}
+
+/* Records the kind a key implies; two kinds are an error. */
+static dc_status set_kind(dc_text_data *td, const dc_text_origin *o, int kind) {
+    if (td->kind && td->kind != kind)
+        return bad(o, "%sgive one kind of text data: train_text_dir, train_text_csv, fortunes or "
+                      "corpus",
+                   "");
+    td->kind = kind;
+    if (!td->kind_line) td->kind_line = o->line;
+    return DC_OK;
+}
+
+dc_status dc_text_data_key(dc_text_data **tdp, const dc_text_origin *o, const char *v,
+                           bool *handled) {
+    const char *k = o->key;
+    *handled = true;
+    static const struct {
+        const char *key;
+        int kind; /* TEXT_NONE: any */
+    } table[] = {{"train_text_dir", TEXT_DIR},  {"test_text_dir", TEXT_DIR},
+                 {"train_text_csv", TEXT_CSV},  {"test_text_csv", TEXT_CSV},
+                 {"text_column", TEXT_CSV},     {"fortunes", TEXT_FORTUNES},
+                 {"categories", TEXT_NONE},     {"min_count", TEXT_NONE},
+                 {"test_every", TEXT_NONE},     {"corpus", TEXT_CORPUS},
+                 {"seq_len", TEXT_CORPUS},      {"stride", TEXT_CORPUS},
+                 {"target", TEXT_CORPUS},       {"validation_fraction", TEXT_CORPUS}};
+    int row = -1;
+    for (size_t i = 0; i < sizeof table / sizeof *table; i++)
+        if (!strcmp(k, table[i].key)) row = (int)i;
+    if (row < 0) {
+        *handled = false;
+        return DC_OK;
+    }
+    dc_text_data *td = ensure(tdp);
+    if (!td) return dc_set_error(DC_ERR_NOMEM, "%s: out of memory", o->file);
+    if (table[row].kind && set_kind(td, o, table[row].kind) != DC_OK) return dc_last_status();
+    if (!strcmp(k, "train_text_dir") || !strcmp(k, "train_text_csv"))
+        return set_str(o, &td->train_path, v);
+    if (!strcmp(k, "test_text_dir") || !strcmp(k, "test_text_csv"))
+        return set_str(o, &td->test_path, v);
+    if (!strcmp(k, "text_column")) return set_str(o, &td->text_column, v);
+    if (!strcmp(k, "fortunes")) {
+        if (!strcasecmp(v, "default") || !strcasecmp(v, "true") || !strcasecmp(v, "yes")) {
+            dc_free(td->fortunes_dir);
+            td->fortunes_dir = NULL;
+            return DC_OK;
+        }
+        return set_str(o, &td->fortunes_dir, v);
+    }
+    if (!strcmp(k, "categories")) return parse_categories(td, o, v);
+    if (!strcmp(k, "min_count")) return parse_i64(o, v, 0, INT64_MAX / 2, &td->min_count);
+    if (!strcmp(k, "test_every")) {
+        int64_t x;
+        dc_status st = parse_i64(o, v, 0, INT64_MAX / 2, &x);
+        if (st != DC_OK) return st;
+        if (x == 1) return bad(o, "'%s' must be 0 (no test split) or at least 2", v);
+        td->test_every = x;
+        return DC_OK;
+    }
+    if (!strcmp(k, "corpus")) return set_str(o, &td->corpus, v);
+    if (!strcmp(k, "seq_len")) return parse_i64(o, v, 1, 1 << 20, &td->seq_len);
+    if (!strcmp(k, "stride")) return parse_i64(o, v, 1, 1 << 20, &td->stride);
+    if (!strcmp(k, "target")) {
+        if (!strcasecmp(v, "sequence")) td->last_only = false;
+        else if (!strcasecmp(v, "last")) td->last_only = true;
+        else return bad(o, "'%s' must be sequence (the next character at every step) or last", v);
+        return DC_OK;
+    }
+    /* validation_fraction */
+    char *end;
+    errno = 0;
+    double f = strtod(v, &end);
+    while (isspace((unsigned char)*end)) end++;
+    if (!*v || *end || !(f >= 0 && f < 1)) return bad(o, "'%s' is not a number in [0, 1)", v);
+    td->validation_fraction = (float)f;
+    return DC_OK;
+}
+
+dc_status dc_text_vectorization_key(dc_text_data **tdp, const dc_text_origin *o, const char *v) {
+    dc_text_data *td = ensure(tdp);
+    if (!td) return dc_set_error(DC_ERR_NOMEM, "%s: out of memory", o->file);
+    dc_text_vectorizer_options *p = &td->vo;
+    const char *k = o->key;
+    td->vo_given = true;
+    if (!strcmp(k, "max_tokens")) {
+        if (!strcasecmp(v, "none")) return p->max_tokens = 0, DC_OK;
+        return parse_i64(o, v, 0, (int64_t)1 << 30, &p->max_tokens);
+    }
+    if (!strcmp(k, "output_sequence_length")) {
+        if (!strcasecmp(v, "none")) return p->output_sequence_length = 0, DC_OK;
+        return parse_i64(o, v, 0, (int64_t)1 << 24, &p->output_sequence_length);
+    }
+    if (!strcmp(k, "pad_to_max_tokens")) return parse_bool(o, v, &p->pad_to_max_tokens);
+    if (!strcmp(k, "standardize")) {
+        static const char *const names[] = {"lower_and_strip_punctuation", "none", "lower",
+                                            "strip_punctuation"};
+        for (int i = 0; i < 4; i++)
+            if (!strcasecmp(v, names[i])) return p->standardize = (dc_text_standardize)i, DC_OK;
+        return bad(o, "unknown value '%s' (known: lower_and_strip_punctuation, lower, "
+                      "strip_punctuation, none)", v);
+    }
+    if (!strcmp(k, "split")) {
+        if (!strcasecmp(v, "whitespace")) p->split = DC_SPLIT_WHITESPACE;
+        else if (!strcasecmp(v, "character")) p->split = DC_SPLIT_CHARACTER;
+        else return bad(o, "unknown value '%s' (known: whitespace, character)", v);
+        return DC_OK;
+    }
+    if (!strcmp(k, "output_mode")) {
+        static const char *const names[] = {"int", "multi_hot", "count", "tf_idf"};
+        for (int i = 0; i < 4; i++)
+            if (!strcasecmp(v, names[i])) return p->output_mode = (dc_text_output_mode)i, DC_OK;
+        if (!strcasecmp(v, "tf-idf")) return p->output_mode = DC_TEXT_TF_IDF, DC_OK;
+        return bad(o, "unknown value '%s' (known: int, multi_hot, count, tf_idf)", v);
+    }
+    if (o->line > 0)
+        return dc_set_error(DC_ERR_ARG, "%s:%d: [%s] unknown key '%s' (known: %s)", o->file,
+                            o->line, o->section, k, dc_text_vectorization_keys);
+    return dc_set_error(DC_ERR_ARG, "%s: [%s] unknown key '%s' (known: %s)", o->file, o->section,
+                        k, dc_text_vectorization_keys);
+}
+
+bool dc_text_data_active(const dc_text_data *td) { return td && td->kind != TEXT_NONE; }
+
+bool dc_text_data_has_test(const dc_text_data *td) {
+    if (!dc_text_data_active(td)) return false;
+    switch (td->kind) {
+    case TEXT_FORTUNES: return td->test_every != 0; /* default: every 5th */
+    case TEXT_CORPUS: return td->validation_fraction != 0; /* default: 5% */
+    default: return td->test_path || td->test_every >= 2;
+    }
+}
+
+dc_status dc_text_data_check(const dc_text_data *td, const char *file, int data_line,
+                             bool has_label_column) {
+    if (!td) return DC_OK;
+    if (!td->kind) {
+        if (td->vo_given && !td->n_categories && td->test_every < 0)
+            return dc_set_error(DC_ERR_ARG,
+                                "%s: [TextVectorization] needs text data in [data] "
+                                "(train_text_dir, train_text_csv, fortunes or corpus)",
+                                file);
+        if (td->n_categories || td->test_every >= 0 || td->min_count != 1)
+            return dc_set_error(DC_ERR_ARG,
+                                "%s:%d: [data]: categories, min_count and test_every need text "
+                                "data (fortunes, corpus, train_text_dir or train_text_csv)",
+                                file, data_line);
+        return DC_OK;
+    }
+    if ((td->kind == TEXT_DIR || td->kind == TEXT_CSV) && !td->train_path)
+        return dc_set_error(DC_ERR_ARG, "%s:%d: [data]: text data needs %s", file, data_line,
+                            td->kind == TEXT_DIR ? "train_text_dir" : "train_text_csv");
+    if (td->kind == TEXT_CSV && !td->text_column)
+        return dc_set_error(DC_ERR_ARG, "%s:%d: [data]: train_text_csv needs text_column (and "
+                            "label_column)", file, data_line);
+    if (td->kind != TEXT_CSV && td->kind != TEXT_CORPUS && has_label_column)
+        return dc_set_error(DC_ERR_ARG, "%s:%d: [data]: label_column applies to CSV files", file,
+                            data_line);
+    if (td->kind == TEXT_CSV && !has_label_column)
+        return dc_set_error(DC_ERR_ARG, "%s:%d: [data]: train_text_csv needs label_column", file,
+                            data_line);
+    if (td->n_categories && td->kind != TEXT_FORTUNES &&
+        !(td->kind == TEXT_CORPUS && td->corpus && !strcasecmp(td->corpus, "fortunes")))
+        return dc_set_error(DC_ERR_ARG, "%s:%d: [data]: categories apply to fortunes", file,
+                            data_line);
+    if (td->kind == TEXT_CORPUS && td->test_every >= 0)
+        return dc_set_error(DC_ERR_ARG, "%s:%d: [data]: a corpus holds out validation_fraction, "
+                            "not test_every", file, data_line);
+    if (td->kind == TEXT_CORPUS && !td->corpus)
+        return dc_set_error(DC_ERR_ARG, "%s:%d: [data]: a character corpus needs corpus = "
+                            "fortunes or a text file", file, data_line);
+    if (td->test_path && td->test_every >= 2)
+        return dc_set_error(DC_ERR_ARG, "%s:%d: [data]: give a test file or test_every, not both",
+                            file, data_line);
+    const dc_text_vectorizer_options *p = &td->vo;
+    if (td->kind == TEXT_CORPUS && td->vo_given &&
+        (p->split != DC_SPLIT_CHARACTER || p->output_mode != DC_TEXT_INT ||
+         p->output_sequence_length))
+        return dc_set_error(DC_ERR_ARG, "%s: [TextVectorization] of a character corpus must keep "
+                            "split = character, output_mode = int and no output_sequence_length",
+                            file);
+    dc_text_vectorizer_options vo = td->vo;
+    if (td->kind == TEXT_CORPUS && !td->vo_given) {
+        vo.standardize = DC_STANDARDIZE_NONE;
+        vo.split = DC_SPLIT_CHARACTER;
+    }
+    dc_text_vectorizer *v = dc_text_vectorizer_new(&vo);
+    if (!v) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "%s", dc_last_error());
+        return dc_set_error(DC_ERR_ARG, "%s: [TextVectorization]: %s", file, msg);
+    }
+    dc_text_vectorizer_free(v);
+    return DC_OK;
+}
+
+const dc_text_vectorizer *dc_text_data_vectorizer(const dc_text_data *td) {
+    return td ? td->vec : NULL;
+}
+
+void dc_text_data_free(dc_text_data *td) {
+    if (!td) return;
+    dc_free(td->train_path);
+    dc_free(td->test_path);
+    dc_free(td->text_column);
+    dc_free(td->fortunes_dir);
+    dc_free(td->corpus);
+    for (int i = 0; i < td->n_categories; i++) dc_free(td->categories[i]);
+    dc_text_vectorizer_free(td->vec);
+    dc_free(td);
+}
+
+/* ---- loading ---- */
+
+static dc_text_set *load_set(const dc_text_data *td, const char *path, const char *label_column) {
+    switch (td->kind) {
+    case TEXT_DIR: return dc_text_set_load_folder(path);
+    case TEXT_CSV: return dc_text_set_load_csv(path, td->text_column, label_column, 0);
+    default:
+        return dc_text_set_load_fortunes(td->fortunes_dir, (const char *const *)td->categories,
+                                         td->n_categories, td->min_count);
+    }
+}
+
+/* The byte offset at about frac of s[0..len) from the end, on a code point start. */
+static size_t split_point(const char *s, size_t len, float frac) {
+    size_t at = len - (size_t)((double)len * frac);
+    while (at < len && ((unsigned char)s[at] & 0xC0) == 0x80) at++;
+    return at;
+}
+
+static dc_status load_corpus(dc_text_data *td, dc_text_resolve_fn resolve, const void *ctx,
+                             dc_dataset **train, dc_dataset **test) {
+    char *text = NULL;
+    size_t len = 0;
+    if (!strcasecmp(td->corpus, "fortunes")) {
+        dc_text_set *s = load_set(td, NULL, NULL);
+        if (!s) return dc_last_status();
+        text = dc_text_set_join(s, "\n\n", &len); /* a blank line between fortunes */
+        dc_text_set_free(s);
+    } else {
+        char buf[4096];
+        const char *path = resolve(ctx, td->corpus, buf, sizeof buf);
+        FILE *f = dc_fopen_read("corpus", path);
+        if (!f) return dc_last_status();
+        size_t cap = 1 << 16;
+        text = dc_malloc(cap);
+        for (size_t got; text && (got = fread(text + len, 1, cap - len - 1, f)) > 0;) {
+            len += got;
+            if (len + 1 == cap) {
+                char *t = cap < ((size_t)1 << 30) ? dc_realloc(text, cap * 2) : NULL;
+                if (!t) dc_free(text);
+                text = t;
+                cap *= 2;
+            }
+        }
+        fclose(f);
+        if (!text) return dc_set_error(DC_ERR_NOMEM, "corpus: %s: out of memory (or over 1 GiB)", path);
+        text[len] = '\0';
+    }
+    if (!text) return dc_last_status();
+    float frac = td->validation_fraction < 0 ? 0.05f : td->validation_fraction;
+    size_t at = split_point(text, len, frac);
+    const char *train_text = text;
+    dc_status s = DC_OK;
+    /* the vocabulary comes from the training part only */
+    char saved = text[at];
+    text[at] = '\0';
+    s = dc_text_vectorizer_adapt(td->vec, &train_text, 1);
+    text[at] = saved;
+    dc_char_corpus_options co = {.seq_len = td->seq_len ? td->seq_len : 100,
+                                 .stride = td->stride,
+                                 .last_only = td->last_only};
+    if (s == DC_OK) s = dc_dataset_char_corpus(td->vec, text, at, &co, train, NULL);
+    if (s == DC_OK && len > at) {
+        dc_status sv = dc_dataset_char_corpus(td->vec, text + at, len - at, &co, test, NULL);
+        if (sv != DC_OK) *test = NULL; /* too short for a window: no validation */
+        dc_clear_error();
+    }
+    dc_free(text);
+    return s;
+}
+
+dc_status dc_text_data_load(dc_text_data *td, dc_text_resolve_fn resolve, const void *ctx,
+                            const char *label_column, dc_dataset **train, dc_dataset **test) {
+    *train = *test = NULL;
+    if (!dc_text_data_active(td)) return dc_set_error(DC_ERR_STATE, "dc_text_data_load: no text data");
+    dc_text_vectorizer_free(td->vec);
+    dc_text_vectorizer_options vo = td->vo;
+    if (td->kind == TEXT_CORPUS && !td->vo_given) {
+        vo.standardize = DC_STANDARDIZE_NONE;
+        vo.split = DC_SPLIT_CHARACTER;
+    }
+    td->vec = dc_text_vectorizer_new(&vo);
+    if (!td->vec) return dc_last_status();
+    if (td->kind == TEXT_CORPUS) return load_corpus(td, resolve, ctx, train, test);
+    char a[4096], b[4096];
+    dc_text_set *all = load_set(td, td->train_path ? resolve(ctx, td->train_path, a, sizeof a) : NULL,
+                                label_column);
+    if (!all) return dc_last_status();
+    dc_text_set *tr = all, *te = NULL;
+    dc_status s = DC_OK;
+    int64_t every = td->test_every >= 0 ? td->test_every : td->kind == TEXT_FORTUNES ? 5 : 0;
+    if (td->test_path) {
+        te = load_set(td, resolve(ctx, td->test_path, b, sizeof b), label_column);
+        if (!te) s = dc_last_status();
+    } else if (every >= 2) {
+        s = dc_text_set_split(all, every, &tr, &te);
+        dc_text_set_free(all);
+        all = NULL;
+    }
+    if (s == DC_OK) s = dc_text_vectorizer_adapt(td->vec, (const char *const *)tr->texts, tr->count);
+    if (s == DC_OK && !(*train = dc_dataset_from_texts(td->vec, tr))) s = dc_last_status();
+    if (s == DC_OK && te && te->count > 0 && !(*test = dc_dataset_from_texts(td->vec, te)))
+        s = dc_last_status();
+    if (s != DC_OK) {
+        dc_dataset_free(*train);
+        *train = NULL;
+    }
+    if (tr != all) dc_text_set_free(tr);
+    dc_text_set_free(all);
+    dc_text_set_free(te);
+    return s;
+}
