@@ -748,3 +748,69 @@ TEST(text_model_file_kinds_and_errors) {
     if (c) CHECK_ERR(dc_run_config_load_data(c, &train, &test), DC_ERR_IO, "/nonexistent/texts");
     dc_run_config_free(c);
 }
+
+/* Mutated vectorizer documents and CSV files load or are refused with a
+ * message; never a crash (run under make asan too). */
+TEST(text_mutations_never_crash) {
+    const char *texts[] = {"the quick brown fox", "jumps over the lazy dog", "the end"};
+    dc_text_vectorizer *v = dc_text_vectorizer_new(&(dc_text_vectorizer_options){
+        .output_mode = DC_TEXT_TF_IDF, .max_tokens = 8});
+    CHECK_OK(dc_text_vectorizer_adapt(v, texts, 3));
+    char *json = dc_text_vectorizer_to_json(v);
+    CHECK(json != NULL);
+    size_t n = json ? strlen(json) : 0;
+    char *buf = malloc(n + 1);
+    dc_rng r;
+    dc_rng_seed(&r, 7);
+    int accepted = 0, refused = 0;
+    for (int k = 0; json && buf && k < 400; k++) {
+        memcpy(buf, json, n + 1);
+        int edits = 1 + (int)dc_rng_below(&r, 3);
+        for (int e = 0; e < edits; e++) {
+            size_t at = dc_rng_below(&r, (uint32_t)n);
+            switch (dc_rng_below(&r, 3)) {
+            case 0: buf[at] = "{}[]\",:0-9eE\\ax\xFF"[dc_rng_below(&r, 17)]; break;
+            case 1: buf[at] = '\0'; break; /* truncated */
+            default: buf[at] = (char)dc_rng_below(&r, 256); break;
+            }
+        }
+        dc_text_vectorizer *w = dc_text_vectorizer_from_json(buf);
+        if (w) {
+            accepted++;
+            dc_tensor *t = dc_text_vectorizer_call(w, (const char *[]){"the lazy fox"}, 1);
+            dc_tensor_free(t);
+        } else {
+            refused++;
+            CHECK(strstr(dc_last_error(), "dc_text_vectorizer_from_json") != NULL);
+        }
+        dc_text_vectorizer_free(w);
+    }
+    CHECK(refused > 100);
+    (void)accepted;
+    free(buf);
+    dc_string_free(json);
+    dc_text_vectorizer_free(v);
+    /* CSV files */
+    const char *csv = "text,label\n\"a, b\",x\n\"multi\nline\",y\nplain,x\n";
+    size_t cn = strlen(csv);
+    char cbuf[128];
+    const char *path = tmp_path("mut.csv");
+    for (int k = 0; k < 300; k++) {
+        memcpy(cbuf, csv, cn);
+        size_t len = cn;
+        for (int e = 0; e < 2; e++) {
+            size_t at = dc_rng_below(&r, (uint32_t)len);
+            if (dc_rng_below(&r, 4) == 0) len = at; /* truncated */
+            else cbuf[at] = ",\"\n\rx\t\xC3"[dc_rng_below(&r, 7)];
+        }
+        write_file(path, cbuf, len);
+        dc_text_set *s = dc_text_set_load_csv(path, "text", "label", 0);
+        if (s) {
+            CHECK(s->count >= 1 && s->num_classes >= 1);
+            for (int64_t i = 0; i < s->count; i++) CHECK(s->labels[i] < s->num_classes);
+        } else {
+            CHECK(strstr(dc_last_error(), "mut.csv") != NULL);
+        }
+        dc_text_set_free(s);
+    }
+}

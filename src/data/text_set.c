@@ -294,7 +294,7 @@ static bool list_dir(const char *fn, const char *dir, list_kind kind, name_list 
         dc_set_error(DC_ERR_NOMEM, "%s: out of memory listing %s", fn, dir);
         return false;
     }
-    qsort(out->items, (size_t)out->n, sizeof(char *), cmp_str);
+    if (out->n > 1) qsort(out->items, (size_t)out->n, sizeof(char *), cmp_str);
     return true;
 }
 
