@@ -322,3 +322,38 @@ TEST(cli_image_folder_keeps_class_names) {
     snprintf(args, sizeof args, "eval %s", tmp("frun/model.safetensors"));
     CHECK(run(args, out, sizeof out) == 0 && strstr(out, "samples: 12"));
 }
+
+TEST(cli_train_text_keeps_vectorizer) {
+    if (!setup()) SKIP("build/deepc is not built");
+    FILE *f = fopen(tmp("reviews.csv"), "w");
+    if (!f) return;
+    fprintf(f, "text,label\n");
+    for (int i = 0; i < 12; i++)
+        fprintf(f, "\"%s, %s!\",%s\n", i % 2 ? "Great" : "Awful", i % 3 ? "film" : "movie",
+                i % 2 ? "pos" : "neg");
+    fclose(f);
+    f = fopen(tmp("text.ini"), "w");
+    if (!f) return;
+    fprintf(f, "[model]\n[data]\ntrain_text_csv = reviews.csv\ntext_column = text\nlabel_column = "
+               "label\ntest_every = 3\nvalidation = test\n[TextVectorization]\noutput_mode = "
+               "multi_hot\n[train]\nloss = sparse_categorical_crossentropy\nmetrics = accuracy\n"
+               "epochs = 2\nbatch_size = 4\n[Dense]\nunits = 2\nactivation = softmax\n");
+    fclose(f);
+    char out[8192], args[2048];
+    snprintf(args, sizeof args, "train %s --out %s --quiet", tmp("text.ini"), tmp("trun"));
+    int rc = run(args, out, sizeof out);
+    CHECK(rc == 0);
+    if (rc) {
+        printf("%s\n", out);
+        return;
+    }
+    dc_text_vectorizer *v = dc_text_vectorizer_from_model_file(tmp("trun/model.safetensors"));
+    CHECK(v != NULL);
+    /* adapted on the 8 training rows only (every 3rd row is a test row): each
+     * word 4 times, so the tie rule orders them: bytes descending */
+    CHECK(v && dc_text_vectorizer_vocabulary_size(v) == 5);
+    const char *want[] = {"[UNK]", "movie", "great", "film", "awful"};
+    for (int i = 0; v && i < 5; i++) CHECK(!strcmp(dc_text_vectorizer_token(v, i), want[i]));
+    CHECK(v && dc_text_vectorizer_get_options(v).output_mode == DC_TEXT_MULTI_HOT);
+    dc_text_vectorizer_free(v);
+}
