@@ -11,7 +11,7 @@ static const char *const VERB = "train";
 static void help(FILE *f) {
     fprintf(f,
             "usage: deepc train FILE.ini [--epochs N] [--batch-size N] [--out DIR] [--seed S]\n"
-            "                   [--threads N] [--quiet]\n"
+            "                   [--steps-per-epoch N] [--threads N] [--quiet]\n"
             "\n"
             "Trains the model described in FILE.ini (docs/model-files.md) and writes into DIR\n"
             "(default runs/<FILE without .ini>/):\n"
@@ -21,6 +21,8 @@ static void help(FILE *f) {
             "\n"
             "  --epochs N       override [train] epochs\n"
             "  --batch-size N   override [train] batch_size\n"
+            "  --steps-per-epoch N  an epoch is N batches (Keras' steps_per_epoch; the data\n"
+            "                   runs on across epochs): for quick runs and benchmarks\n"
             "  --seed S         override [train] seed (weights and shuffling)\n"
             "  --threads N      threads to use (default: all cores)\n"
             "  --out DIR        where the files go\n"
@@ -79,7 +81,7 @@ static bool add_metadata(const char *path, const dc_run_config *cfg, const dc_da
 
 int cli_train(int argc, char **argv) {
     const char *out_dir = NULL;
-    long long epochs = 0, seed = -1;
+    long long epochs = 0, seed = -1, steps_per_epoch = 0;
     cli_run_args ra = {0};
     bool quiet = false;
     for (int i = 1; i < argc; i++) {
@@ -89,6 +91,10 @@ int cli_train(int argc, char **argv) {
             return CLI_OK;
         } else if (!strcmp(a, "--epochs")) {
             if (!(v = cli_value(VERB, argc, argv, &i)) || !cli_int(VERB, a, v, 1, 1000000, &epochs))
+                return CLI_USAGE;
+        } else if (!strcmp(a, "--steps-per-epoch")) {
+            if (!(v = cli_value(VERB, argc, argv, &i)) ||
+                !cli_int(VERB, a, v, 1, INT64_MAX / 2, &steps_per_epoch))
                 return CLI_USAGE;
         } else if (!strcmp(a, "--seed")) {
             if (!(v = cli_value(VERB, argc, argv, &i)) || !cli_int(VERB, a, v, 0, INT64_MAX, &seed))
@@ -120,6 +126,10 @@ int cli_train(int argc, char **argv) {
     if (batch) {
         snprintf(num, sizeof num, "%lld", batch);
         if (dc_run_config_set(cfg, "train", "batch_size", num) != DC_OK) goto fail;
+    }
+    if (steps_per_epoch) {
+        snprintf(num, sizeof num, "%lld", steps_per_epoch);
+        if (dc_run_config_set(cfg, "train", "steps_per_epoch", num) != DC_OK) goto fail;
     }
     if (seed >= 0) {
         snprintf(num, sizeof num, "%lld", seed);

@@ -729,6 +729,10 @@ typedef struct {
     int verbose;                     /* 0 silent, 1 progress bar, 2 one line per epoch */
     FILE *progress;                  /* where progress goes (NULL: nowhere) */
     uint64_t seed;                   /* shuffling, and the weights if fit builds */
+    /* Keras' steps_per_epoch: an epoch is this many batches, drawn from one
+     * stream that runs on across epochs (reshuffled at each end of the data);
+     * 0: one pass over the data. */
+    int64_t steps_per_epoch;
 } dc_fit_options;
 
 /* Trains; builds the model from the data's shape when it is not built yet.

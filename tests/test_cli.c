@@ -357,3 +357,39 @@ TEST(cli_train_text_keeps_vectorizer) {
     CHECK(v && dc_text_vectorizer_get_options(v).output_mode == DC_TEXT_MULTI_HOT);
     dc_text_vectorizer_free(v);
 }
+
+/* --steps-per-epoch: epochs of N batches, history.csv with seconds per epoch. */
+TEST(cli_train_steps_per_epoch) {
+    if (!setup()) SKIP("build/deepc is not built");
+    static char out[1 << 16];
+    char args[2048];
+    snprintf(args, sizeof args, "train %s --out %s --epochs 3 --steps-per-epoch 2 --threads 1",
+             tmp("tiny.ini"), tmp("spe"));
+    int rc = run(args, out, sizeof out);
+    CHECK(rc == 0);
+    if (rc) {
+        printf("%s\n", out);
+        return;
+    }
+    CHECK(strstr(out, "Epoch 3/3") != NULL && strstr(out, "2/2 - ") != NULL);
+    CHECK(strstr(out, "6/6") == NULL); /* 96 samples in batches of 16 would be 6 */
+    FILE *h = fopen(tmp("spe/history.csv"), "r");
+    char line[512];
+    int rows = 0;
+    bool seconds_ok = true;
+    int col = -1;
+    while (h && fgets(line, sizeof line, h)) {
+        char *save = NULL;
+        int k = 0;
+        for (char *c = strtok_r(line, ",\n", &save); c; c = strtok_r(NULL, ",\n", &save), k++) {
+            if (!rows && !strcmp(c, "seconds")) col = k;
+            if (rows && k == col) seconds_ok = seconds_ok && strtod(c, NULL) >= 0.0;
+        }
+        rows++;
+    }
+    if (h) fclose(h);
+    CHECK(col >= 0 && rows == 4 && seconds_ok);
+    snprintf(args, sizeof args, "train %s --steps-per-epoch 0", tmp("tiny.ini"));
+    CHECK(run(args, out, sizeof out) == 2);
+    CHECK(strstr(out, "--steps-per-epoch") != NULL);
+}

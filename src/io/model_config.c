@@ -49,6 +49,7 @@ struct dc_run_config {
     int n_metrics;
     int epochs;
     int64_t batch_size;
+    int64_t steps_per_epoch; /* 0: one pass over the data */
     uint64_t seed;
     bool shuffle;
     int verbose;
@@ -237,7 +238,8 @@ static const char *const train_keys =
     "optimizer, learning_rate, beta_1, beta_2, epsilon, amsgrad, momentum, nesterov, rho, "
     "initial_accumulator_value, centered, weight_decay, clipnorm, global_clipnorm, clipvalue, "
     "learning_rate_schedule, decay_steps, decay_rate, staircase, alpha, warmup_steps, "
-    "warmup_target, loss, from_logits, metrics, batch_size, epochs, seed, shuffle, verbose";
+    "warmup_target, loss, from_logits, metrics, batch_size, epochs, seed, shuffle, verbose, "
+    "steps_per_epoch";
 static const char *const es_keys = "monitor, patience, min_delta, restore_best_weights";
 static const char *const rl_keys = "monitor, factor, patience, min_delta, cooldown, min_lr";
 
@@ -421,6 +423,7 @@ static dc_status train_key(dc_run_config *c, const origin *o, const char *k, con
     }
     if (!strcmp(k, "batch_size")) return parse_i64(o, v, 1, 1 << 24, &c->batch_size);
     if (!strcmp(k, "epochs")) return parse_int(o, v, 1, 1000000, &c->epochs);
+    if (!strcmp(k, "steps_per_epoch")) return parse_i64(o, v, 1, INT64_MAX / 2, &c->steps_per_epoch);
     if (!strcmp(k, "seed")) return parse_u64(o, v, &c->seed);
     if (!strcmp(k, "shuffle")) return parse_bool(o, v, &c->shuffle);
     if (!strcmp(k, "verbose")) return parse_int(o, v, 0, 2, &c->verbose);
@@ -1055,6 +1058,7 @@ static int64_t run_steps(const dc_run_config *c, const dc_dataset *train) {
     if (!train) return 1;
     int64_t n = dc_dataset_count(train);
     if (c->validation == VAL_SPLIT) n = dc_fit_split_train_count(n, c->validation_split);
+    if (c->steps_per_epoch > 0) return (int64_t)c->epochs * c->steps_per_epoch;
     return (int64_t)c->epochs * ((n + c->batch_size - 1) / c->batch_size);
 }
 
@@ -1137,6 +1141,7 @@ dc_status dc_run_config_fit_options(dc_run_config *c, const dc_dataset *test, dc
     if (!c || !out) return dc_set_error(DC_ERR_ARG, "dc_run_config_fit_options: NULL argument");
     memset(out, 0, sizeof *out);
     out->epochs = c->epochs;
+    out->steps_per_epoch = c->steps_per_epoch;
     out->batch_size = c->batch_size;
     out->no_shuffle = !c->shuffle;
     out->seed = c->seed;

@@ -517,6 +517,18 @@ int64_t dc_fit_split_train_count(int64_t n, float validation_split) {
     return (int64_t)floor((double)n * (1.0 - strtod(buf, NULL)));
 }
 
+/* The next training batch. With steps_per_epoch (Keras' steps_per_epoch) an
+ * epoch is that many batches drawn from one running stream: the batcher is
+ * not rewound between epochs, and at the end of the data it starts its next
+ * shuffled pass, so a short epoch never sees the same batches twice in a row. */
+static int64_t next_train_batch(dc_batcher *b, int64_t steps_per_epoch, int64_t done,
+                                dc_tensor **x, dc_tensor **y) {
+    if (steps_per_epoch <= 0) return dc_batcher_next(b, x, y);
+    if (done >= steps_per_epoch) return 0;
+    int64_t n = dc_batcher_next(b, x, y);
+    return n > 0 ? n : dc_batcher_next(b, x, y);
+}
+
 dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_options *opt,
                        dc_history **out) {
     const char *fn = "dc_model_fit";
@@ -529,6 +541,9 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
     if (opt->initial_epoch < 0 || opt->initial_epoch >= epochs)
         return dc_set_error(DC_ERR_ARG, "%s: initial_epoch %d must be in [0, epochs %d)", fn,
                             opt->initial_epoch, epochs);
+    if (opt->steps_per_epoch < 0)
+        return dc_set_error(DC_ERR_ARG, "%s: steps_per_epoch %lld must not be negative", fn,
+                            (long long)opt->steps_per_epoch);
     if (opt->epochs < 0 || opt->batch_size < 0 || opt->n_callbacks < 0 ||
         (opt->n_callbacks > 0 && !opt->callbacks))
         return dc_set_error(DC_ERR_ARG, "%s: epochs %d, batch_size %lld and n_callbacks %d must not be negative",
@@ -614,7 +629,7 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
     }
     dc_out_mode mode = out_mode(m);
     dc_progress prog = {.f = opt->progress, .verbose = opt->progress ? opt->verbose : 0};
-    int64_t steps = dc_batcher_num_batches(b);
+    int64_t steps = opt->steps_per_epoch > 0 ? opt->steps_per_epoch : dc_batcher_num_batches(b);
     m->stop_training = false;
     for (int epoch = opt->initial_epoch; epoch < epochs && !m->stop_training; epoch++) {
         dc_accum acc;
@@ -623,10 +638,10 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
         for (int k = 0; k < fl.logs.n; k++) fl.logs.values[k] = NAN; /* no stale val_ values */
         double t0 = dc_now();
         dc_progress_epoch_begin(&prog, epoch, epochs, steps);
-        dc_batcher_reset(b);
+        if (opt->steps_per_epoch <= 0) dc_batcher_reset(b);
         dc_tensor *x, *y;
         int64_t batch = 0;
-        while (!m->stop_training && dc_batcher_next(b, &x, &y) > 0) {
+        while (!m->stop_training && next_train_batch(b, opt->steps_per_epoch, batch, &x, &y) > 0) {
             dc_tape *t = m->tape;
             dc_tape_reset(t);
             dc_tensor *o = dc_model_forward(m, t, x, true, mode == DC_OUT_FUSED);
