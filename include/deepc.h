@@ -372,6 +372,54 @@ dc_tensor *dc_embedding(dc_tape *t, dc_tensor *table, dc_tensor *ids);
 dc_tensor *dc_seq_avg_pool(dc_tape *t, dc_tensor *x, dc_tensor *mask);
 dc_tensor *dc_seq_max_pool(dc_tape *t, dc_tensor *x, dc_tensor *mask);
 /* -- end ops: sequences -- */
+/* -- ops: recurrent -- */
+/* Fused recurrent layers whose forward loops over time inside one op: the input
+ * projection of all T steps is one GEMM, then each step is one recurrent GEMM
+ * and one fused gate kernel; backward runs the steps in reverse and ends with
+ * one GEMM each for the kernel, recurrent kernel and input gradients. Keras'
+ * semantics, layouts and gate orders; the gradients are the same for any
+ * thread count, bit for bit. */
+typedef enum {
+    DC_RNN_ACT_DEFAULT = 0, /* tanh for activation, sigmoid for recurrent_activation */
+    DC_RNN_ACT_TANH,
+    DC_RNN_ACT_SIGMOID,
+    DC_RNN_ACT_RELU,
+    DC_RNN_ACT_LINEAR,
+    DC_RNN_ACT_HARD_SIGMOID /* Keras 3: relu6(x + 3) / 6 */
+} dc_rnn_activation;
+typedef struct {
+    dc_rnn_activation activation, recurrent_activation;
+    bool go_backwards;  /* steps T-1..0; outputs in processing order, as Keras */
+    bool reset_before;  /* GRU: false = reset_after (Keras 3's default, PyTorch's GRU) */
+    /* (B,T) 1 real / 0 padded, or NULL: a masked step keeps the state and
+     * repeats the previous output (0 before any real step), as Keras */
+    const dc_tensor *mask;
+    /* masked steps output 0 instead of repeating (Keras' zero_output_for_mask,
+     * which Bidirectional sets when it returns sequences) */
+    bool zero_output_for_mask;
+    /* (B,U), already scaled by 1/(1-rate): multiplies h_{t-1} where it enters
+     * the recurrent GEMM (every gate, every step), or NULL */
+    const dc_tensor *recurrent_dropout_mask;
+} dc_rnn_options;
+/* x (B,T,I), kernel (I,4U) gates i,f,c,o (Keras' order), recurrent_kernel
+ * (U,4U), bias (4U) or NULL, h0/c0 (B,U) or NULL (zeros) -> (B,T,U). opt may
+ * be NULL (tanh/sigmoid, forwards, no mask). */
+dc_tensor *dc_lstm(dc_tape *t, dc_tensor *x, dc_tensor *kernel, dc_tensor *recurrent_kernel,
+                   dc_tensor *bias, dc_tensor *h0, dc_tensor *c0, const dc_rnn_options *opt);
+/* GRU: kernel (I,3U) gates z,r,h (Keras' order), recurrent_kernel (U,3U),
+ * bias (2,3U) [input bias; recurrent bias] with reset_after, (3U) with
+ * reset_before, or NULL; h = z h_{t-1} + (1 - z) hh. */
+dc_tensor *dc_gru(dc_tape *t, dc_tensor *x, dc_tensor *kernel, dc_tensor *recurrent_kernel,
+                  dc_tensor *bias, dc_tensor *h0, const dc_rnn_options *opt);
+/* SimpleRNN: kernel (I,U), recurrent_kernel (U,U), bias (U) or NULL. */
+dc_tensor *dc_simple_rnn(dc_tape *t, dc_tensor *x, dc_tensor *kernel,
+                         dc_tensor *recurrent_kernel, dc_tensor *bias, dc_tensor *h0,
+                         const dc_rnn_options *opt);
+/* The final state (B,U) of an output of dc_lstm/dc_gru/dc_simple_rnn: which 0
+ * is h, 1 LSTM's c. Gradients flow back into the recurrence (return_state).
+ * Anything else as rnn_out is an error. */
+dc_tensor *dc_rnn_state(dc_tape *t, dc_tensor *rnn_out, int which);
+/* -- end ops: recurrent -- */
 
 /* ========================================================================
  * Layers and models
@@ -492,6 +540,34 @@ dc_layer *dc_layer_max_pooling1d(const dc_pool1d_layer_options *opt);
 /* (T, C) -> (C): the mean / the max over the real (unmasked) steps. */
 dc_layer *dc_layer_global_average_pooling1d(void);
 dc_layer *dc_layer_global_max_pooling1d(void);
+/* SimpleRNN, LSTM, GRU with Keras' options and defaults. Inputs (T, I), T may
+ * be -1 (variable); outputs (T, U) with return_sequences, else (U). The input's
+ * mask (x->mask, from Embedding(mask_zero) or Masking) is obeyed, and kept on
+ * the output when it returns sequences. Parameters "kernel",
+ * "recurrent_kernel", "bias" as Keras (GRU reset_after: bias (2,3U)). */
+typedef struct {
+    int units;                         /* required, > 0 */
+    const char *activation;            /* NULL: "tanh"; sigmoid relu linear hard_sigmoid */
+    const char *recurrent_activation;  /* NULL: "sigmoid" (LSTM, GRU) */
+    bool no_bias;                      /* false: use_bias=True as Keras */
+    bool return_sequences;             /* false: the last output (B,U) */
+    bool return_state;                 /* keep the final states: dc_rnn_layer_states */
+    bool go_backwards;
+    bool reset_before;                 /* GRU: false = reset_after=True (Keras' default) */
+    bool no_unit_forget_bias;          /* LSTM: false = unit_forget_bias=True (Keras) */
+    float dropout, recurrent_dropout;  /* in [0, 1), active only in training */
+    const char *kernel_initializer;    /* NULL: "glorot_uniform" */
+    const char *recurrent_initializer; /* NULL: "orthogonal" */
+    const char *bias_initializer;      /* NULL: "zeros" */
+    const char *name;
+} dc_rnn_layer_options;
+dc_layer *dc_layer_simple_rnn(const dc_rnn_layer_options *opt);
+dc_layer *dc_layer_lstm(const dc_rnn_layer_options *opt);
+dc_layer *dc_layer_gru(const dc_rnn_layer_options *opt);
+/* The final states of a recurrent layer's last call (return_state true): h
+ * (B,U) and, for an LSTM, c (B,U) (c may be NULL; *c is NULL for SimpleRNN and
+ * GRU). They live in that call's tape and carry gradients back into it. */
+dc_status dc_rnn_layer_states(const dc_layer *l, dc_tensor **h, dc_tensor **c);
 /* Any layer by its Keras class name ("Dense", "Dropout" ...) and options as
  * strings, e.g. keys {"units","activation"} values {"128","relu"}. Shapes are
  * written "28,28,1". The key "name" names the layer. Errors name the key. */
