@@ -1085,6 +1085,36 @@ dc_status dc_dataset_char_corpus(const dc_text_vectorizer *v, const char *text, 
                                  dc_dataset **val);
 /* -- end text -- */
 
+/* -- generation -- */
+/* Sampling from a trained language model: ids (None, steps) through
+ * Embedding, forward SimpleRNN/LSTM/GRU layers (return_sequences or not),
+ * Dense, Dropout and Activation layers to scores (None, steps, V) or
+ * (None, V). The prompt runs through the model once; then each new token is
+ * one step (T = 1) carrying every recurrent layer's state (h, and c for an
+ * LSTM), so the text so far is never run again. A last softmax is left out:
+ * the scores are logits, divided by the temperature before the softmax. */
+typedef struct {
+    int64_t length;        /* tokens to sample, >= 1 */
+    float temperature;     /* > 0; near 0: nearly always the most likely token (argmax) */
+    uint64_t seed;         /* the same seed gives the same tokens */
+    int64_t exclude_below; /* ids below this are never sampled (dc_model_generate_text: 2,
+                              the padding and [UNK] of an int-mode vectorizer) */
+} dc_generate_options;
+/* prompt: n_prompt >= 1 ids; out receives opt->length ids. Allocates only
+ * before the first step. */
+dc_status dc_model_generate(dc_model *m, const int64_t *prompt, int64_t n_prompt,
+                            const dc_generate_options *opt, int64_t *out);
+/* The same on text through v (int mode): returns the continuation only (not
+ * the prompt; a whitespace-split vectorizer puts a space before it), a new
+ * string the caller frees with dc_string_free, or NULL with a message. The
+ * model's scores must cover v's vocabulary. A prompt token outside the
+ * vocabulary is refused (DC_ERR_ARG naming the character or word and its
+ * position) rather than fed as [UNK], which the model never learned from;
+ * characters that standardization strips are dropped. */
+char *dc_model_generate_text(dc_model *m, const dc_text_vectorizer *v, const char *prompt,
+                             const dc_generate_options *opt);
+/* -- end generation -- */
+
 /* ========================================================================
  * Files: safetensors, images, plots
  * ======================================================================== */
