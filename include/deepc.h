@@ -101,7 +101,7 @@ typedef struct dc_tensor {
     int64_t size;  /* number of elements */
     float *data;
     float *grad;   /* NULL unless the tensor requires a gradient */
-    char name[48];
+    char name[64];
     /* Keras' mask of a sequence (B, T): 1 for a real step, 0 for padding, or
      * NULL. Made by Embedding(mask_zero) and Masking, carried by the layers
      * that keep the time axis and read by RNNs, pooling, losses and metrics;
@@ -371,6 +371,9 @@ dc_tensor *dc_embedding(dc_tape *t, dc_tensor *table, dc_tensor *ids);
  * sequence without a real step gives 0 (Keras: NaN for the mean). */
 dc_tensor *dc_seq_avg_pool(dc_tape *t, dc_tensor *x, dc_tensor *mask);
 dc_tensor *dc_seq_max_pool(dc_tape *t, dc_tensor *x, dc_tensor *mask);
+/* x (B,T,...) with its steps in reverse order (the whole padded length, as
+ * Keras' ops.flip on axis 1). */
+dc_tensor *dc_seq_reverse(dc_tape *t, dc_tensor *x);
 /* -- end ops: sequences -- */
 /* -- ops: recurrent -- */
 /* Fused recurrent layers whose forward loops over time inside one op: the input
@@ -568,6 +571,12 @@ dc_layer *dc_layer_gru(const dc_rnn_layer_options *opt);
  * (B,U) and, for an LSTM, c (B,U) (c may be NULL; *c is NULL for SimpleRNN and
  * GRU). They live in that call's tape and carry gradients back into it. */
 dc_status dc_rnn_layer_states(const dc_layer *l, dc_tensor **h, dc_tensor **c);
+/* Bidirectional: `layer` (a SimpleRNN, LSTM or GRU, which this call takes over)
+ * run forwards and a copy run backwards (go_backwards, its sequence outputs
+ * put back in time order), merged by merge_mode "concat" (NULL), "sum", "ave"
+ * or "mul"; parameters "forward_lstm/kernel" ... "backward_lstm/bias" (Keras'
+ * order). The mask is kept with return_sequences. name may be NULL. */
+dc_layer *dc_layer_bidirectional(dc_layer *layer, const char *merge_mode, const char *name);
 /* Any layer by its Keras class name ("Dense", "Dropout" ...) and options as
  * strings, e.g. keys {"units","activation"} values {"128","relu"}. Shapes are
  * written "28,28,1". The key "name" names the layer. Errors name the key. */

@@ -31,6 +31,11 @@ void dc_layer_free(dc_layer *l) {
         dc_free(l->cfg_val[i]);
     }
     for (int i = 0; i < l->n_params; i++) dc_tensor_free(l->params[i].t);
+    for (int i = 0; i < 2; i++)
+        if (l->sub[i]) {
+            l->sub[i]->n_params = 0; /* its tensors were this layer's */
+            dc_layer_free(l->sub[i]);
+        }
     dc_free(l->opts);
     dc_free(l);
 }

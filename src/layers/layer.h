@@ -11,7 +11,7 @@
 /* A parameter a layer declares in build; the model carves its tensor out of
  * the flat buffers and fills it with the initializer. */
 typedef struct {
-    char name[24];     /* "kernel", "bias", "moving_mean" */
+    char name[48];     /* "kernel", "bias", "moving_mean", "forward_lstm/kernel" */
     int ndim;
     int64_t shape[DC_MAX_DIMS];
     bool trainable;    /* false: saved but never optimized (BN moving statistics) */
@@ -44,6 +44,9 @@ struct dc_layer {
      * by dc_layers_fuse). */
     int fused_pool[2];
     bool fused_away;
+    /* Layers this one wraps (Bidirectional's forward and backward RNNs), freed
+     * with it; their parameters are views of this layer's, never their own. */
+    struct dc_layer *sub[2];
 };
 
 /* parse: reads the options (n key/value pairs, "name" already removed); errors

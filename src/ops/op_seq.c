@@ -191,3 +191,47 @@ dc_tensor *dc_seq_avg_pool(dc_tape *t, dc_tensor *x, dc_tensor *mask) {
 dc_tensor *dc_seq_max_pool(dc_tape *t, dc_tensor *x, dc_tensor *mask) {
     return seq_pool(t, DC_OP_SEQ_MAX_POOL, x, mask);
 }
+
+/* ---- time reversal (Bidirectional's backward outputs back in time order) ---- */
+
+// x (B,T,...) -> (B,T,...), step s of y = step T-1-s of x
+dc_status dc_shape_seq_reverse(const dc_node *n, int *ndim, int64_t *shape) {
+    const dc_tensor *x = n->in[0];
+    if (x->ndim < 2) {
+        char sx[128];
+        return dc_set_error(DC_ERR_SHAPE, "dc_seq_reverse: x %s needs (B,T,...)",
+                            dc_shape_string(x->ndim, x->shape, sx, sizeof sx));
+    }
+    *ndim = x->ndim;
+    memcpy(shape, x->shape, (size_t)x->ndim * sizeof *shape);
+    return DC_OK;
+}
+
+/* Copies (or adds, backward) the steps of src into dst in reverse order. */
+static void reverse_steps(float *dst, const float *src, const dc_tensor *x, bool add) {
+    const int64_t B = x->shape[0], T = x->shape[1], row = T && B ? x->size / (B * T) : 0;
+#pragma omp parallel for schedule(static) if (x->size > 65536)
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t s = 0; s < T; s++) {
+            float *d = dst + (b * T + s) * row;
+            const float *v = src + (b * T + (T - 1 - s)) * row;
+            if (add)
+                for (int64_t k = 0; k < row; k++) d[k] += v[k];
+            else
+                memcpy(d, v, (size_t)row * sizeof(float));
+        }
+}
+
+dc_status dc_seq_reverse_forward(dc_node *n) {
+    reverse_steps(n->out->data, n->in[0]->data, n->in[0], false);
+    return DC_OK;
+}
+
+void dc_seq_reverse_backward(dc_node *n) {
+    dc_tensor *x = n->in[0];
+    if (x->grad) reverse_steps(x->grad, n->out->grad, x, true);
+}
+
+dc_tensor *dc_seq_reverse(dc_tape *t, dc_tensor *x) {
+    return dc_op_apply(t, DC_OP_SEQ_REVERSE, 1, &x, NULL);
+}
