@@ -953,6 +953,10 @@ typedef struct {
 dc_status dc_dataset_char_corpus(const dc_text_vectorizer *v, const char *text, size_t len,
                                  const dc_char_corpus_options *opt, dc_dataset **train,
                                  dc_dataset **val);
+/* The test split of a model file's text data, as dc_run_config_test_spec
+ * writes it ("text:" and JSON: the kind, absolute paths, the split options),
+ * through v (the model file's vectorizer, not adapted again). Caller frees. */
+dc_dataset *dc_dataset_load_text_spec(const char *spec, const dc_text_vectorizer *v);
 /* -- end text -- */
 
 /* ========================================================================
@@ -1062,7 +1066,8 @@ dc_model *dc_run_config_build_model(const dc_run_config *c, const dc_dataset *tr
  * test) and the callback sections; out->callbacks points into c. */
 dc_status dc_run_config_fit_options(dc_run_config *c, const dc_dataset *test, dc_fit_options *out);
 /* The test split as a data spec for dc_dataset_load_spec ("" if none), with
- * absolute paths, to keep in a model file. */
+ * absolute paths, to keep in a model file. Text data gives a "text:" spec for
+ * dc_dataset_load_text_spec (it needs the model file's vectorizer). */
 dc_status dc_run_config_test_spec(const dc_run_config *c, char *buf, size_t n);
 /* A dataset from a spec: "fashion-mnist" (its test split), "IMAGES,LABELS"
  * (IDX files), "FILE.csv" or "FILE.csv,LABEL_COLUMN", or an image folder

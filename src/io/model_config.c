@@ -976,6 +976,8 @@ dc_status dc_run_config_test_spec(const dc_run_config *c, char *buf, size_t n) {
         return dc_set_error(DC_ERR_ARG, "dc_run_config_test_spec: NULL argument");
     char a[4096], b[4096], ra[PATH_MAX], rb[PATH_MAX];
     buf[0] = '\0';
+    if (c->source == SRC_TEXT)
+        return dc_text_data_spec(c->text, resolve_for_text, c, c->label_column, buf, n);
     switch (c->source) {
     case SRC_NAMED: snprintf(buf, n, "fashion-mnist"); break;
     case SRC_IDX:
