@@ -874,3 +874,38 @@ TEST(text_test_spec_round_trip) {
     CHECK_MSG("no text vectorizer");
     dc_text_vectorizer_free(v);
 }
+
+/* CSV and TSV read as Python's csv.DictReader reads them (tests/ref/ref_text_csv.py). */
+TEST(text_csv_matches_python) {
+    char *doc = read_all(test_path("ref/data/text_csv.json"));
+    CHECK(doc != NULL);
+    if (!doc) return;
+    cJSON *root = cJSON_Parse(doc);
+    int n_cases = 0;
+    for (const cJSON *c = root ? root->child : NULL; c; c = c->next, n_cases++) {
+        const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
+        const char *text = cJSON_GetObjectItem(c, "text")->valuestring;
+        char delim = cJSON_GetObjectItem(c, "delimiter")->valuestring[0];
+        const char *path = tmp_path(delim == '\t' ? "python.tsv" : "python.csv");
+        write_file(path, text, strlen(text));
+        dc_text_set *s = dc_text_set_load_csv(path, "text", "label", 0);
+        CHECK(s != NULL);
+        if (!s) continue;
+        const cJSON *texts = cJSON_GetObjectItem(c, "texts"), *labels = cJSON_GetObjectItem(c, "labels");
+        CHECK(s->count == cJSON_GetArraySize(texts));
+        int i = 0;
+        for (const cJSON *t = texts->child, *l = labels->child; t && l && i < s->count;
+             t = t->next, l = l->next, i++) {
+            if (strcmp(s->texts[i], t->valuestring))
+                test_fail(__FILE__, __LINE__, "%s row %d: \"%s\", Python \"%s\"", name, i,
+                          s->texts[i], t->valuestring);
+            if (strcmp(s->class_names[s->labels[i]], l->valuestring))
+                test_fail(__FILE__, __LINE__, "%s row %d: label %s, Python %s", name, i,
+                          s->class_names[s->labels[i]], l->valuestring);
+        }
+        dc_text_set_free(s);
+    }
+    CHECK(n_cases == 2);
+    cJSON_Delete(root);
+    free(doc);
+}
