@@ -932,7 +932,9 @@ char *dc_text_set_join(const dc_text_set *s, const char *sep, size_t *len);
 /* Samples from texts through an adapted vectorizer; y () is the label (a set
  * without labels gives 0). int mode with output_sequence_length: samples (L);
  * int mode of variable length: samples (-1), padded per batch (see
- * dc_dataset_seq_length); multi_hot / count / tf_idf: samples (bag size). */
+ * dc_dataset_seq_length); multi_hot / count / tf_idf: samples (bag size),
+ * kept as token ids and counted as samples are read (a vocabulary of 20000
+ * costs memory per batch, not per text). */
 dc_dataset *dc_dataset_from_texts(const dc_text_vectorizer *v, const dc_text_set *s);
 
 /* A corpus for a character-level language model: text (len bytes) is turned

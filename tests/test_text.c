@@ -144,6 +144,28 @@ TEST(text_vectorizer_matches_keras) {
         CHECK(v != NULL);
         CHECK_OK(dc_text_vectorizer_adapt(v, train, n_train));
         check_against_keras(v, c, test, n_test);
+        /* a dataset of the test texts holds the same samples as the layer call */
+        dc_text_set *ts = dc_text_set_new(test, NULL, n_test, 0, NULL);
+        dc_dataset *ds = dc_dataset_from_texts(v, ts);
+        dc_tensor *want = dc_text_vectorizer_call(v, test, n_test);
+        CHECK(ds && want);
+        if (ds && want && o.output_sequence_length == 0 && o.output_mode == DC_TEXT_INT) {
+            dc_batcher *b = dc_batcher_new(ds, n_test, false, 0);
+            dc_tensor *bx, *by;
+            CHECK(dc_batcher_next(b, &bx, &by) == n_test && dc_tensor_same_shape(bx, want));
+            CHECK(!memcmp(bx->data, want->data, (size_t)want->size * sizeof(float)));
+            dc_batcher_free(b);
+        } else if (ds && want) {
+            float *x = calloc((size_t)want->shape[1], sizeof(float)), y;
+            for (int i = 0; i < n_test; i++) {
+                CHECK_OK(dc_dataset_get(ds, i, x, &y));
+                CHECK(!memcmp(x, want->data + i * want->shape[1], (size_t)want->shape[1] * sizeof(float)));
+            }
+            free(x);
+        }
+        dc_tensor_free(want);
+        dc_dataset_free(ds);
+        dc_text_set_free(ts);
         /* the JSON round trip gives the same vectorizer */
         char *json = dc_text_vectorizer_to_json(v);
         CHECK(json != NULL);
