@@ -730,10 +730,15 @@ TEST(text_model_file_kinds_and_errors) {
     write_file(corpus, text, 2000);
     snprintf(data, sizeof data, "corpus = %s\nseq_len = 50\nvalidation_fraction = 0.1\n"
              "validation = test", corpus);
-    c = parse_text_config(data, "", "[Dense]\nunits = 2\n");
+    c = parse_text_config(data, "", "[Dense]\nunits = vocabulary_size\n");
     CHECK(c != NULL);
     if (c) CHECK_OK(dc_run_config_load_data(c, &train, &test));
     CHECK(train && dc_dataset_count(train) == (1800 - 1) / 50);
+    /* "vocabulary_size" stands for the adapted vocabulary's size */
+    m = c && train ? dc_run_config_build_model(c, train) : NULL;
+    int64_t os[DC_MAX_DIMS];
+    CHECK(m && dc_model_output_shape(m, os) == 1 && os[0] == 11);
+    dc_model_free(m);
     CHECK(test && dc_dataset_count(test) == (200 - 1) / 50);
     CHECK(c && dc_text_vectorizer_vocabulary_size(dc_run_config_text_vectorizer(c)) == 2 + 9);
     dc_dataset_free(train);
