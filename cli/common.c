@@ -123,6 +123,16 @@ const char *cli_model_meta(const cli_model *cm, const char *key) {
     return v && *v ? v : NULL;
 }
 
+/* Text data: the test texts through the vectorizer kept in the model file. */
+static dc_dataset *cli_text_test_data(const cli_model *cm, const char *spec) {
+    const char *json = cli_model_meta(cm, DC_TEXT_VECTORIZER_METADATA_KEY);
+    dc_text_vectorizer *v = json ? dc_text_vectorizer_from_json(json) : NULL;
+    if (json && !v) return NULL;
+    dc_dataset *ds = dc_dataset_load_text_spec(spec, v); /* v NULL: a message says so */
+    dc_text_vectorizer_free(v);
+    return ds;
+}
+
 dc_dataset *cli_test_data(const char *verb, const cli_model *cm, const char *spec) {
     if (!spec) spec = cli_model_meta(cm, CLI_META_DATA);
     if (!spec) {
@@ -134,7 +144,8 @@ dc_dataset *cli_test_data(const char *verb, const cli_model *cm, const char *spe
     }
     int h = 0, w = 0, c = 0;
     if (cm->in_ndim == 3) h = (int)cm->in_shape[0], w = (int)cm->in_shape[1], c = (int)cm->in_shape[2];
-    dc_dataset *ds = dc_dataset_load_spec(spec, h, w, c);
+    dc_dataset *ds = !strncmp(spec, "text:", 5) ? cli_text_test_data(cm, spec)
+                                                : dc_dataset_load_spec(spec, h, w, c);
     if (!ds) {
         cli_fail(verb);
         return NULL;

@@ -1071,7 +1071,9 @@ char *dc_text_set_join(const dc_text_set *s, const char *sep, size_t *len);
 /* Samples from texts through an adapted vectorizer; y () is the label (a set
  * without labels gives 0). int mode with output_sequence_length: samples (L);
  * int mode of variable length: samples (-1), padded per batch (see
- * dc_dataset_seq_length); multi_hot / count / tf_idf: samples (bag size). */
+ * dc_dataset_seq_length); multi_hot / count / tf_idf: samples (bag size),
+ * kept as token ids and counted as samples are read (a vocabulary of 20000
+ * costs memory per batch, not per text). */
 dc_dataset *dc_dataset_from_texts(const dc_text_vectorizer *v, const dc_text_set *s);
 
 /* A corpus for a character-level language model: text (len bytes) is turned
@@ -1092,6 +1094,10 @@ typedef struct {
 dc_status dc_dataset_char_corpus(const dc_text_vectorizer *v, const char *text, size_t len,
                                  const dc_char_corpus_options *opt, dc_dataset **train,
                                  dc_dataset **val);
+/* The test split of a model file's text data, as dc_run_config_test_spec
+ * writes it ("text:" and JSON: the kind, absolute paths, the split options),
+ * through v (the model file's vectorizer, not adapted again). Caller frees. */
+dc_dataset *dc_dataset_load_text_spec(const char *spec, const dc_text_vectorizer *v);
 /* -- end text -- */
 
 /* -- generation -- */
@@ -1231,7 +1237,8 @@ dc_model *dc_run_config_build_model(const dc_run_config *c, const dc_dataset *tr
  * test) and the callback sections; out->callbacks points into c. */
 dc_status dc_run_config_fit_options(dc_run_config *c, const dc_dataset *test, dc_fit_options *out);
 /* The test split as a data spec for dc_dataset_load_spec ("" if none), with
- * absolute paths, to keep in a model file. */
+ * absolute paths, to keep in a model file. Text data gives a "text:" spec for
+ * dc_dataset_load_text_spec (it needs the model file's vectorizer). */
 dc_status dc_run_config_test_spec(const dc_run_config *c, char *buf, size_t n);
 /* A dataset from a spec: "fashion-mnist" (its test split), "IMAGES,LABELS"
  * (IDX files), "FILE.csv" or "FILE.csv,LABEL_COLUMN", or an image folder

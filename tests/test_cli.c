@@ -356,6 +356,11 @@ TEST(cli_train_text_keeps_vectorizer) {
     for (int i = 0; v && i < 5; i++) CHECK(!strcmp(dc_text_vectorizer_token(v, i), want[i]));
     CHECK(v && dc_text_vectorizer_get_options(v).output_mode == DC_TEXT_MULTI_HOT);
     dc_text_vectorizer_free(v);
+    /* eval finds the test rows through the model file's data spec and vectorizer */
+    snprintf(args, sizeof args, "eval %s", tmp("trun/model.safetensors"));
+    rc = run(args, out, sizeof out);
+    CHECK(rc == 0 && strstr(out, "samples: 4"));
+    if (rc) printf("%s\n", out);
 }
 
 /* --steps-per-epoch: epochs of N batches, history.csv with seconds per epoch. */

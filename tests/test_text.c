@@ -144,6 +144,28 @@ TEST(text_vectorizer_matches_keras) {
         CHECK(v != NULL);
         CHECK_OK(dc_text_vectorizer_adapt(v, train, n_train));
         check_against_keras(v, c, test, n_test);
+        /* a dataset of the test texts holds the same samples as the layer call */
+        dc_text_set *ts = dc_text_set_new(test, NULL, n_test, 0, NULL);
+        dc_dataset *ds = dc_dataset_from_texts(v, ts);
+        dc_tensor *want = dc_text_vectorizer_call(v, test, n_test);
+        CHECK(ds && want);
+        if (ds && want && o.output_sequence_length == 0 && o.output_mode == DC_TEXT_INT) {
+            dc_batcher *b = dc_batcher_new(ds, n_test, false, 0);
+            dc_tensor *bx, *by;
+            CHECK(dc_batcher_next(b, &bx, &by) == n_test && dc_tensor_same_shape(bx, want));
+            CHECK(!memcmp(bx->data, want->data, (size_t)want->size * sizeof(float)));
+            dc_batcher_free(b);
+        } else if (ds && want) {
+            float *x = calloc((size_t)want->shape[1], sizeof(float)), y;
+            for (int i = 0; i < n_test; i++) {
+                CHECK_OK(dc_dataset_get(ds, i, x, &y));
+                CHECK(!memcmp(x, want->data + i * want->shape[1], (size_t)want->shape[1] * sizeof(float)));
+            }
+            free(x);
+        }
+        dc_tensor_free(want);
+        dc_dataset_free(ds);
+        dc_text_set_free(ts);
         /* the JSON round trip gives the same vectorizer */
         char *json = dc_text_vectorizer_to_json(v);
         CHECK(json != NULL);
@@ -708,10 +730,15 @@ TEST(text_model_file_kinds_and_errors) {
     write_file(corpus, text, 2000);
     snprintf(data, sizeof data, "corpus = %s\nseq_len = 50\nvalidation_fraction = 0.1\n"
              "validation = test", corpus);
-    c = parse_text_config(data, "", "[Dense]\nunits = 2\n");
+    c = parse_text_config(data, "", "[Dense]\nunits = vocabulary_size\n");
     CHECK(c != NULL);
     if (c) CHECK_OK(dc_run_config_load_data(c, &train, &test));
     CHECK(train && dc_dataset_count(train) == (1800 - 1) / 50);
+    /* "vocabulary_size" stands for the adapted vocabulary's size */
+    m = c && train ? dc_run_config_build_model(c, train) : NULL;
+    int64_t os[DC_MAX_DIMS];
+    CHECK(m && dc_model_output_shape(m, os) == 1 && os[0] == 11);
+    dc_model_free(m);
     CHECK(test && dc_dataset_count(test) == (200 - 1) / 50);
     CHECK(c && dc_text_vectorizer_vocabulary_size(dc_run_config_text_vectorizer(c)) == 2 + 9);
     dc_dataset_free(train);
@@ -813,4 +840,99 @@ TEST(text_mutations_never_crash) {
         }
         dc_text_set_free(s);
     }
+}
+
+/* The test split written as a spec and loaded back through the vectorizer
+ * gives the same samples as the run's own test split. */
+TEST(text_test_spec_round_trip) {
+    const char *dir = fortune_fixture();
+    const char *corpus = tmp_path("spec_corpus.txt");
+    char text[1200];
+    for (int i = 0; i < 1200; i++) text[i] = "hello world, "[i % 13];
+    write_file(corpus, text, 1200);
+    char d1[600], d2[600];
+    snprintf(d1, sizeof d1, "fortunes = %s\ncategories = cats, dogs\ntest_every = 2", dir);
+    snprintf(d2, sizeof d2, "corpus = %s\nseq_len = 20\nstride = 7\nvalidation_fraction = 0.2",
+             corpus);
+    const char *datas[] = {d1, d2};
+    for (int k = 0; k < 2; k++) {
+        dc_run_config *c = parse_text_config(datas[k], "", "[Dense]\nunits = 2\n");
+        CHECK(c != NULL);
+        if (!c) continue;
+        dc_dataset *train, *test;
+        CHECK_OK(dc_run_config_load_data(c, &train, &test));
+        char spec[8192];
+        CHECK_OK(dc_run_config_test_spec(c, spec, sizeof spec));
+        CHECK(!strncmp(spec, "text:", 5));
+        dc_dataset *again = dc_dataset_load_text_spec(spec, dc_run_config_text_vectorizer(c));
+        CHECK(again && test && dc_dataset_count(again) == dc_dataset_count(test));
+        if (again && test) {
+            int64_t n = dc_dataset_max_seq_length(test);
+            float *a = calloc((size_t)n * 2 + 2, sizeof(float)), *b = a + n + 1;
+            float ya[32], yb[32];
+            for (int64_t i = 0; i < dc_dataset_count(test); i++) {
+                CHECK_OK(dc_dataset_get(test, i, a, ya));
+                CHECK_OK(dc_dataset_get(again, i, b, yb));
+                CHECK(!memcmp(a, b, (size_t)n * sizeof(float)) && ya[0] == yb[0]);
+            }
+            free(a);
+        }
+        dc_dataset_free(again);
+        dc_dataset_free(train);
+        dc_dataset_free(test);
+        dc_run_config_free(c);
+    }
+    /* hostile specs: messages, no crash */
+    dc_text_vectorizer *v = dc_text_vectorizer_new(NULL);
+    CHECK_OK(dc_text_vectorizer_adapt(v, (const char *[]){"a b"}, 1));
+    const char *bad[] = {"text:", "text:[1]", "text:{\"kind\": \"tape\"}",
+                         "text:{\"kind\": \"text_csv\", \"train\": \"/x.csv\"}",
+                         "text:{\"kind\": \"fortunes\", \"categories\": [\"../etc\"]}",
+                         "text:{\"kind\": \"fortunes\", \"min_count\": -4}",
+                         "text:{\"kind\": \"text_dir\", \"test\": \"/nonexistent/dir\"}",
+                         "csv:{}"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        dc_dataset *ds = dc_dataset_load_text_spec(bad[i], v);
+        if (ds || !strstr(dc_last_error(), "dc_dataset_load_text_spec"))
+            test_fail(__FILE__, __LINE__, "spec %zu: \"%s\"", i, ds ? "(accepted)" : dc_last_error());
+        dc_dataset_free(ds);
+    }
+    CHECK(dc_dataset_load_text_spec("text:{}", NULL) == NULL);
+    CHECK_MSG("no text vectorizer");
+    dc_text_vectorizer_free(v);
+}
+
+/* CSV and TSV read as Python's csv.DictReader reads them (tests/ref/ref_text_csv.py). */
+TEST(text_csv_matches_python) {
+    char *doc = read_all(test_path("ref/data/text_csv.json"));
+    CHECK(doc != NULL);
+    if (!doc) return;
+    cJSON *root = cJSON_Parse(doc);
+    int n_cases = 0;
+    for (const cJSON *c = root ? root->child : NULL; c; c = c->next, n_cases++) {
+        const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
+        const char *text = cJSON_GetObjectItem(c, "text")->valuestring;
+        char delim = cJSON_GetObjectItem(c, "delimiter")->valuestring[0];
+        const char *path = tmp_path(delim == '\t' ? "python.tsv" : "python.csv");
+        write_file(path, text, strlen(text));
+        dc_text_set *s = dc_text_set_load_csv(path, "text", "label", 0);
+        CHECK(s != NULL);
+        if (!s) continue;
+        const cJSON *texts = cJSON_GetObjectItem(c, "texts"), *labels = cJSON_GetObjectItem(c, "labels");
+        CHECK(s->count == cJSON_GetArraySize(texts));
+        int i = 0;
+        for (const cJSON *t = texts->child, *l = labels->child; t && l && i < s->count;
+             t = t->next, l = l->next, i++) {
+            if (strcmp(s->texts[i], t->valuestring))
+                test_fail(__FILE__, __LINE__, "%s row %d: \"%s\", Python \"%s\"", name, i,
+                          s->texts[i], t->valuestring);
+            if (strcmp(s->class_names[s->labels[i]], l->valuestring))
+                test_fail(__FILE__, __LINE__, "%s row %d: label %s, Python %s", name, i,
+                          s->class_names[s->labels[i]], l->valuestring);
+        }
+        dc_text_set_free(s);
+    }
+    CHECK(n_cases == 2);
+    cJSON_Delete(root);
+    free(doc);
 }

@@ -25,6 +25,7 @@ void dc_ds_storage_free(dc_ds_storage *s) {
         dc_free(s->class_names);
     }
     dc_free(s->seq_start);
+    dc_free(s->bag_idf);
     dc_free(s);
 }
 

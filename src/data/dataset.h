@@ -19,6 +19,9 @@ typedef struct {
     int64_t x_len;       /* a corpus: ids in x; sample r starts at r * stride */
     int64_t stride;
     bool last_only;      /* a corpus: y is the one id after the window */
+    int bag_mode;        /* a bag of words (dc_text_output_mode, 0: none) made from the
+                            ragged ids as samples are read */
+    float *bag_idf;      /* tf_idf weights (owned), or NULL */
 } dc_ds_storage;
 
 struct dc_dataset {

@@ -45,25 +45,17 @@ nomem:
     return NULL;
 }
 
-/* Every text's ids back to back, with their offsets. */
+static dc_status ragged_ids(const char *fn, const dc_text_vectorizer *v, const dc_text_set *s,
+                            dc_ds_storage *st, int64_t *longest);
+
+/* Variable-length int samples: padded per batch by the batcher. */
 static dc_dataset *ragged_from_texts(const char *fn, const dc_text_vectorizer *v,
                                      const dc_text_set *s, dc_ds_storage *st) {
-    st->seq_start = dc_malloc((size_t)(s->count + 1) * sizeof(int64_t));
-    if (!st->seq_start) goto nomem;
-    st->seq_start[0] = 0;
-    int64_t total = 0, longest = 1;
-    for (int64_t i = 0; i < s->count; i++) {
-        int64_t len = dc_text_vectorizer_encode(v, s->texts[i], NULL, 0);
-        if (len < 0) goto fail;
-        total += len;
-        longest = DC_MAX(longest, len);
-        st->seq_start[i + 1] = total;
+    int64_t longest = 1;
+    if (ragged_ids(fn, v, s, st, &longest) != DC_OK) {
+        dc_ds_storage_free(st);
+        return NULL;
     }
-    st->x = dc_malloc_aligned((size_t)(total ? total : 1) * sizeof(float));
-    if (!st->x) goto nomem;
-    for (int64_t i = 0; i < s->count; i++)
-        dc_text_vectorizer_encode(v, s->texts[i], st->x + st->seq_start[i],
-                                  st->seq_start[i + 1] - st->seq_start[i]);
     int64_t xs[1] = {longest};
     dc_dataset *ds = dc_dataset_from_storage(fn, st, s->count, 1, xs, 0, NULL);
     if (ds) {
@@ -71,11 +63,87 @@ static dc_dataset *ragged_from_texts(const char *fn, const dc_text_vectorizer *v
         ds->get = ragged_get;
     }
     return ds;
+}
+
+/* A bag of words made when the sample is read from the ragged ids, so a big
+ * vocabulary costs memory per batch, not per sample; the same sums, in the
+ * same order, as dc_text_vectorizer_encode. */
+static dc_status bag_get(const dc_dataset *ds, int64_t i, float *x, float *y) {
+    const dc_ds_storage *s = ds->storage;
+    int64_t r = ds->offset + i;
+    if (x) {
+        memset(x, 0, (size_t)ds->x_size * sizeof(float));
+        for (int64_t k = s->seq_start[r]; k < s->seq_start[r + 1]; k++) {
+            int64_t id = (int64_t)s->x[k];
+            if (s->bag_mode == DC_TEXT_MULTI_HOT) x[id] = 1.0f;
+            else if (s->bag_mode == DC_TEXT_COUNT) x[id] += 1.0f;
+            else x[id] += s->bag_idf[id];
+        }
+    }
+    if (y) *y = s->y[r];
+    return DC_OK;
+}
+
+/* The ids of every text back to back in st (seq_start, x); *longest gets the
+ * longest (at least 1). */
+static dc_status ragged_ids(const char *fn, const dc_text_vectorizer *v, const dc_text_set *s,
+                            dc_ds_storage *st, int64_t *longest) {
+    st->seq_start = dc_malloc((size_t)(s->count + 1) * sizeof(int64_t));
+    if (!st->seq_start) goto nomem;
+    st->seq_start[0] = 0;
+    int64_t total = 0;
+    *longest = 1;
+    for (int64_t i = 0; i < s->count; i++) {
+        int64_t len = dc_text_vectorizer_encode(v, s->texts[i], NULL, 0);
+        if (len < 0) return dc_last_status();
+        total += len;
+        *longest = DC_MAX(*longest, len);
+        st->seq_start[i + 1] = total;
+    }
+    st->x = dc_malloc_aligned((size_t)(total ? total : 1) * sizeof(float));
+    if (!st->x) goto nomem;
+    for (int64_t i = 0; i < s->count; i++)
+        dc_text_vectorizer_encode(v, s->texts[i], st->x + st->seq_start[i],
+                                  st->seq_start[i + 1] - st->seq_start[i]);
+    return DC_OK;
 nomem:
-    dc_set_error(DC_ERR_NOMEM, "%s: out of memory for %lld texts", fn, (long long)s->count);
-fail:
-    dc_ds_storage_free(st);
-    return NULL;
+    return dc_set_error(DC_ERR_NOMEM, "%s: out of memory for %lld texts", fn, (long long)s->count);
+}
+
+/* The ids of a bag-mode vectorizer: the same lookup, before counting. */
+static dc_status bag_ids(const char *fn, const dc_text_vectorizer *v, const dc_text_set *s,
+                         dc_ds_storage *st) {
+    st->seq_start = dc_malloc((size_t)(s->count + 1) * sizeof(int64_t));
+    float **ids = dc_calloc((size_t)(s->count ? s->count : 1), sizeof(float *));
+    dc_status status = DC_OK;
+    if (!st->seq_start || !ids) status = dc_set_error(DC_ERR_NOMEM, "%s: out of memory", fn);
+    int64_t total = 0;
+    if (status == DC_OK) st->seq_start[0] = 0;
+    for (int64_t i = 0; status == DC_OK && i < s->count; i++) {
+        int64_t n;
+        ids[i] = dc_text_vectorizer_ids(v, s->texts[i], strlen(s->texts[i]), &n);
+        if (!ids[i]) status = dc_last_status();
+        else st->seq_start[i + 1] = (total += n);
+    }
+    if (status == DC_OK && !(st->x = dc_malloc_aligned((size_t)(total ? total : 1) * sizeof(float))))
+        status = dc_set_error(DC_ERR_NOMEM, "%s: out of memory for %lld ids", fn, (long long)total);
+    for (int64_t i = 0; i < s->count && ids; i++) {
+        if (status == DC_OK)
+            memcpy(st->x + st->seq_start[i], ids[i],
+                   (size_t)(st->seq_start[i + 1] - st->seq_start[i]) * sizeof(float));
+        dc_free_aligned(ids[i]);
+    }
+    dc_free(ids);
+    if (status != DC_OK) return status;
+    st->bag_mode = (int)dc_text_vectorizer_get_options(v).output_mode;
+    const float *idf = dc_text_vectorizer_idf_weights(v);
+    if (st->bag_mode == DC_TEXT_TF_IDF) {
+        int64_t nv = dc_text_vectorizer_vocabulary_size(v);
+        if (!idf || !(st->bag_idf = dc_malloc((size_t)nv * sizeof(float))))
+            return dc_set_error(DC_ERR_NOMEM, "%s: out of memory", fn);
+        memcpy(st->bag_idf, idf, (size_t)nv * sizeof(float));
+    }
+    return DC_OK;
 }
 
 dc_dataset *dc_dataset_from_texts(const dc_text_vectorizer *v, const dc_text_set *s) {
@@ -96,6 +164,16 @@ dc_dataset *dc_dataset_from_texts(const dc_text_vectorizer *v, const dc_text_set
     if (!st) return NULL;
     int64_t width = dc_text_vectorizer_output_size(v);
     if (width == 0) return ragged_from_texts(fn, v, s, st);
+    if (dc_text_vectorizer_get_options(v).output_mode != DC_TEXT_INT) {
+        if (bag_ids(fn, v, s, st) != DC_OK) {
+            dc_ds_storage_free(st);
+            return NULL;
+        }
+        int64_t xs[1] = {width};
+        dc_dataset *ds = dc_dataset_from_storage(fn, st, s->count, 1, xs, 0, NULL);
+        if (ds) ds->get = bag_get;
+        return ds;
+    }
     size_t bytes;
     if (dc_mul_overflows((size_t)s->count, (size_t)width * sizeof(float), &bytes) ||
         !(st->x = dc_malloc_aligned(bytes))) {

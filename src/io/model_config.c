@@ -816,14 +816,22 @@ int dc_run_config_layer_line(const dc_run_config *c, int i) {
 
 /* ---- layers ---- */
 
-/* The layer's options as given (plus its name from the header); returns n. */
-static int layer_options(const dc_run_config *c, int i, const char **k, const char **v, int cap) {
+/* The layer's options as given (plus its name from the header); returns n.
+ * With text data, the value "vocabulary_size" stands for the size of the
+ * adapted vocabulary (written into num; before the data is loaded, a stand-in
+ * lets the options be checked). */
+static int layer_options(const dc_run_config *c, int i, const char **k, const char **v, int cap,
+                         char *num, size_t num_len) {
     const layer_ref *r = &c->layers[i];
     const dc_ini_section *s = &c->doc->sections[r->sec];
+    const dc_text_vectorizer *tv = dc_text_data_vectorizer(c->text);
+    snprintf(num, num_len, "%lld", tv ? (long long)dc_text_vectorizer_vocabulary_size(tv) : 1000LL);
     int n = 0;
     for (int j = 0; j < s->n_entries && n < cap; j++) {
         k[n] = s->entries[j].key;
-        v[n++] = s->entries[j].value;
+        v[n] = s->entries[j].value;
+        if (dc_text_data_active(c->text) && !strcasecmp(v[n], "vocabulary_size")) v[n] = num;
+        n++;
     }
     if (r->name[0] && n < cap) {
         k[n] = "name";
@@ -865,7 +873,8 @@ static dc_status layer_error(const dc_run_config *c, int i) {
 static dc_status check_layers(dc_run_config *c) {
     for (int i = 0; i < c->n_layers; i++) {
         const char *k[64], *v[64];
-        int n = layer_options(c, i, k, v, 64);
+        char num[24];
+        int n = layer_options(c, i, k, v, 64, num, sizeof num);
         dc_layer *l = dc_layer_from_config(c->layers[i].type, k, v, n);
         if (!l) return layer_error(c, i);
         dc_layer_free(l);
@@ -981,6 +990,8 @@ dc_status dc_run_config_test_spec(const dc_run_config *c, char *buf, size_t n) {
         return dc_set_error(DC_ERR_ARG, "dc_run_config_test_spec: NULL argument");
     char a[4096], b[4096], ra[PATH_MAX], rb[PATH_MAX];
     buf[0] = '\0';
+    if (c->source == SRC_TEXT)
+        return dc_text_data_spec(c->text, resolve_for_text, c, c->label_column, buf, n);
     switch (c->source) {
     case SRC_NAMED: snprintf(buf, n, "fashion-mnist"); break;
     case SRC_IDX:
@@ -1074,7 +1085,8 @@ dc_model *dc_run_config_build_model(const dc_run_config *c, const dc_dataset *tr
     }
     for (int i = 0; i < c->n_layers; i++) {
         const char *k[64], *v[64];
-        int n = layer_options(c, i, k, v, 64);
+        char num[24];
+        int n = layer_options(c, i, k, v, 64, num, sizeof num);
         dc_layer *l = dc_layer_from_config(c->layers[i].type, k, v, n);
         if (!l || dc_model_add(m, l) != DC_OK) {
             layer_error(c, i);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <cjson/cJSON.h>
 
 enum { TEXT_NONE = 0, TEXT_DIR, TEXT_CSV, TEXT_FORTUNES, TEXT_CORPUS };
 
@@ -46,6 +47,12 @@ static dc_status bad(const dc_text_origin *o, const char *fmt, const char *value
         return dc_set_error(DC_ERR_ARG, "%s:%d: [%s] %s: %s", o->file, o->line, o->section, o->key,
                             what);
     return dc_set_error(DC_ERR_ARG, "%s: [%s] %s: %s", o->file, o->section, o->key, what);
+}
+
+static char *dc_ds_strdup_io(const char *s) {
+    char *d = dc_malloc(strlen(s) + 1);
+    if (d) strcpy(d, s);
+    return d;
 }
 
 static dc_text_data *ensure(dc_text_data **td) {
@@ -342,55 +349,120 @@ static size_t split_point(const char *s, size_t len, float frac) {
     return at;
 }
 
-static dc_status load_corpus(dc_text_data *td, dc_text_resolve_fn resolve, const void *ctx,
-                             dc_dataset **train, dc_dataset **test) {
-    char *text = NULL;
-    size_t len = 0;
+/* The corpus text: all fortunes, or a file (dc_malloc'd, *len bytes). */
+static char *corpus_text(const dc_text_data *td, dc_text_resolve_fn resolve, const void *ctx,
+                         size_t *len) {
+    *len = 0;
     if (!strcasecmp(td->corpus, "fortunes")) {
         dc_text_set *s = load_set(td, NULL, NULL);
-        if (!s) return dc_last_status();
-        text = dc_text_set_join(s, "\n\n", &len); /* a blank line between fortunes */
+        if (!s) return NULL;
+        char *text = dc_text_set_join(s, "\n\n", len); /* a blank line between fortunes */
         dc_text_set_free(s);
-    } else {
-        char buf[4096];
-        const char *path = resolve(ctx, td->corpus, buf, sizeof buf);
-        FILE *f = dc_fopen_read("corpus", path);
-        if (!f) return dc_last_status();
-        size_t cap = 1 << 16;
-        text = dc_malloc(cap);
-        for (size_t got; text && (got = fread(text + len, 1, cap - len - 1, f)) > 0;) {
-            len += got;
-            if (len + 1 == cap) {
-                char *t = cap < ((size_t)1 << 30) ? dc_realloc(text, cap * 2) : NULL;
-                if (!t) dc_free(text);
-                text = t;
-                cap *= 2;
-            }
-        }
-        fclose(f);
-        if (!text) return dc_set_error(DC_ERR_NOMEM, "corpus: %s: out of memory (or over 1 GiB)", path);
-        text[len] = '\0';
+        return text;
     }
+    char buf[4096];
+    const char *path = resolve(ctx, td->corpus, buf, sizeof buf);
+    FILE *f = dc_fopen_read("corpus", path);
+    if (!f) return NULL;
+    size_t cap = 1 << 16;
+    char *text = dc_malloc(cap);
+    for (size_t got; text && (got = fread(text + *len, 1, cap - *len - 1, f)) > 0;) {
+        *len += got;
+        if (*len + 1 == cap) {
+            char *t = cap < ((size_t)1 << 30) ? dc_realloc(text, cap * 2) : NULL;
+            if (!t) dc_free(text);
+            text = t;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (!text) {
+        dc_set_error(DC_ERR_NOMEM, "corpus: %s: out of memory (or over 1 GiB)", path);
+        return NULL;
+    }
+    text[*len] = '\0';
+    return text;
+}
+
+/* A corpus: the vocabulary comes from the training part only; with a fixed
+ * vectorizer only the validation part is made. */
+static dc_status load_corpus(const dc_text_data *td, dc_text_vectorizer *learn,
+                             const dc_text_vectorizer *vec, dc_text_resolve_fn resolve,
+                             const void *ctx, dc_dataset **train, dc_dataset **test) {
+    bool fixed = learn == NULL;
+    size_t len;
+    char *text = corpus_text(td, resolve, ctx, &len);
     if (!text) return dc_last_status();
     float frac = td->validation_fraction < 0 ? 0.05f : td->validation_fraction;
     size_t at = split_point(text, len, frac);
-    const char *train_text = text;
     dc_status s = DC_OK;
-    /* the vocabulary comes from the training part only */
-    char saved = text[at];
-    text[at] = '\0';
-    s = dc_text_vectorizer_adapt(td->vec, &train_text, 1);
-    text[at] = saved;
+    if (!fixed) {
+        const char *train_text = text;
+        char saved = text[at];
+        text[at] = '\0';
+        s = dc_text_vectorizer_adapt(learn, &train_text, 1);
+        text[at] = saved;
+    }
     dc_char_corpus_options co = {.seq_len = td->seq_len ? td->seq_len : 100,
                                  .stride = td->stride,
                                  .last_only = td->last_only};
-    if (s == DC_OK) s = dc_dataset_char_corpus(td->vec, text, at, &co, train, NULL);
+    if (s == DC_OK && !fixed) s = dc_dataset_char_corpus(vec, text, at, &co, train, NULL);
     if (s == DC_OK && len > at) {
-        dc_status sv = dc_dataset_char_corpus(td->vec, text + at, len - at, &co, test, NULL);
-        if (sv != DC_OK) *test = NULL; /* too short for a window: no validation */
-        dc_clear_error();
+        dc_status sv = dc_dataset_char_corpus(vec, text + at, len - at, &co, test, NULL);
+        if (sv != DC_OK && !fixed) {
+            *test = NULL; /* too short for a window: no validation */
+            dc_clear_error();
+        } else if (sv != DC_OK) {
+            s = sv;
+        }
     }
     dc_free(text);
+    return s;
+}
+
+/* Loads the splits through vec; learn (vec itself, or NULL) is adapted on the
+ * training split first. Without learn only the test split is made. */
+static dc_status load_with(const dc_text_data *td, dc_text_vectorizer *learn,
+                           const dc_text_vectorizer *vec, dc_text_resolve_fn resolve,
+                           const void *ctx, const char *label_column, dc_dataset **train,
+                           dc_dataset **test) {
+    bool fixed = learn == NULL;
+    if (td->kind == TEXT_CORPUS) return load_corpus(td, learn, vec, resolve, ctx, train, test);
+    char a[4096], b[4096];
+    int64_t every = td->test_every >= 0 ? td->test_every : td->kind == TEXT_FORTUNES ? 5 : 0;
+    bool whole_is_test = fixed && td->test_path == NULL && every < 2;
+    dc_text_set *all = NULL, *tr = NULL, *te = NULL;
+    dc_status s = DC_OK;
+    if (!fixed || !td->test_path) {
+        all = load_set(td, td->train_path ? resolve(ctx, td->train_path, a, sizeof a) : NULL,
+                       label_column);
+        if (!all) return dc_last_status();
+    }
+    if (td->test_path) {
+        tr = all;
+        te = load_set(td, resolve(ctx, td->test_path, b, sizeof b), label_column);
+        if (!te) s = dc_last_status();
+    } else if (every >= 2) {
+        s = dc_text_set_split(all, every, &tr, &te);
+    } else if (whole_is_test) {
+        te = all; /* a spec naming the test texts themselves */
+    } else {
+        tr = all;
+    }
+    if (s == DC_OK && !fixed)
+        s = dc_text_vectorizer_adapt(learn, (const char *const *)tr->texts, tr->count);
+    if (s == DC_OK && !fixed && !(*train = dc_dataset_from_texts(vec, tr))) s = dc_last_status();
+    if (s == DC_OK && te && te->count > 0 && !(*test = dc_dataset_from_texts(vec, te)))
+        s = dc_last_status();
+    if (s == DC_OK && fixed && !*test)
+        s = dc_set_error(DC_ERR_FORMAT, "the test split holds no text");
+    if (s != DC_OK) {
+        dc_dataset_free(*train);
+        *train = NULL;
+    }
+    if (tr != all) dc_text_set_free(tr);
+    if (te != all) dc_text_set_free(te);
+    dc_text_set_free(all);
     return s;
 }
 
@@ -406,32 +478,148 @@ dc_status dc_text_data_load(dc_text_data *td, dc_text_resolve_fn resolve, const 
     }
     td->vec = dc_text_vectorizer_new(&vo);
     if (!td->vec) return dc_last_status();
-    if (td->kind == TEXT_CORPUS) return load_corpus(td, resolve, ctx, train, test);
-    char a[4096], b[4096];
-    dc_text_set *all = load_set(td, td->train_path ? resolve(ctx, td->train_path, a, sizeof a) : NULL,
-                                label_column);
-    if (!all) return dc_last_status();
-    dc_text_set *tr = all, *te = NULL;
+    return load_with(td, td->vec, td->vec, resolve, ctx, label_column, train, test);
+}
+
+/* ---- test specs: the test split of text data, kept in a model file ---- */
+
+static const char *const kind_names[] = {"", "text_dir", "text_csv", "fortunes", "corpus"};
+
+/* An absolute path for p (NULL stays NULL); false if it does not exist. */
+static bool absolute(dc_text_resolve_fn resolve, const void *ctx, const char *p, char *out) {
+    char buf[4096];
+    if (!p) return true;
+    return realpath(resolve(ctx, p, buf, sizeof buf), out) != NULL;
+}
+
+dc_status dc_text_data_spec(const dc_text_data *td, dc_text_resolve_fn resolve, const void *ctx,
+                            const char *label_column, char *buf, size_t n) {
+    buf[0] = '\0';
+    if (!dc_text_data_has_test(td)) return DC_OK;
+    char train[PATH_MAX] = "", test[PATH_MAX] = "", corpus[PATH_MAX] = "", dir[PATH_MAX] = "";
+    bool file_corpus = td->corpus && strcasecmp(td->corpus, "fortunes");
+    if (!absolute(resolve, ctx, td->test_path ? NULL : td->train_path, train) ||
+        !absolute(resolve, ctx, td->test_path, test) ||
+        !absolute(resolve, ctx, file_corpus ? td->corpus : NULL, corpus) ||
+        !absolute(resolve, ctx, td->fortunes_dir, dir))
+        return DC_OK; /* a path that vanished: no spec */
+    cJSON *o = cJSON_CreateObject(), *cats = NULL;
+    bool ok = o && cJSON_AddStringToObject(o, "kind", kind_names[td->kind]);
+    if (ok && train[0]) ok = cJSON_AddStringToObject(o, "train", train) != NULL;
+    if (ok && test[0]) ok = cJSON_AddStringToObject(o, "test", test) != NULL;
+    if (ok && td->text_column) ok = cJSON_AddStringToObject(o, "text_column", td->text_column) != NULL;
+    if (ok && label_column) ok = cJSON_AddStringToObject(o, "label_column", label_column) != NULL;
+    if (ok && dir[0]) ok = cJSON_AddStringToObject(o, "fortunes", dir) != NULL;
+    if (ok && td->corpus) ok = cJSON_AddStringToObject(o, "corpus", file_corpus ? corpus : "fortunes") != NULL;
+    if (ok && td->n_categories) ok = (cats = cJSON_AddArrayToObject(o, "categories")) != NULL;
+    for (int i = 0; ok && i < td->n_categories; i++) {
+        cJSON *c = cJSON_CreateString(td->categories[i]);
+        ok = c && cJSON_AddItemToArray(cats, c);
+    }
+    ok = ok && cJSON_AddNumberToObject(o, "min_count", (double)td->min_count) &&
+         cJSON_AddNumberToObject(o, "test_every", (double)td->test_every) &&
+         cJSON_AddNumberToObject(o, "seq_len", (double)td->seq_len) &&
+         cJSON_AddNumberToObject(o, "stride", (double)td->stride) &&
+         cJSON_AddBoolToObject(o, "last_only", td->last_only) &&
+         cJSON_AddNumberToObject(o, "validation_fraction", (double)td->validation_fraction);
+    char *json = ok ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (!json) return dc_set_error(DC_ERR_NOMEM, "dc_text_data_spec: out of memory");
     dc_status s = DC_OK;
-    int64_t every = td->test_every >= 0 ? td->test_every : td->kind == TEXT_FORTUNES ? 5 : 0;
-    if (td->test_path) {
-        te = load_set(td, resolve(ctx, td->test_path, b, sizeof b), label_column);
-        if (!te) s = dc_last_status();
-    } else if (every >= 2) {
-        s = dc_text_set_split(all, every, &tr, &te);
-        dc_text_set_free(all);
-        all = NULL;
+    if ((size_t)snprintf(buf, n, "text:%s", json) >= n) {
+        buf[0] = '\0';
+        s = dc_set_error(DC_ERR_ARG, "dc_text_data_spec: the spec needs more than %zu bytes", n);
     }
-    if (s == DC_OK) s = dc_text_vectorizer_adapt(td->vec, (const char *const *)tr->texts, tr->count);
-    if (s == DC_OK && !(*train = dc_dataset_from_texts(td->vec, tr))) s = dc_last_status();
-    if (s == DC_OK && te && te->count > 0 && !(*test = dc_dataset_from_texts(td->vec, te)))
-        s = dc_last_status();
-    if (s != DC_OK) {
-        dc_dataset_free(*train);
-        *train = NULL;
-    }
-    if (tr != all) dc_text_set_free(tr);
-    dc_text_set_free(all);
-    dc_text_set_free(te);
+    cJSON_free(json);
     return s;
+}
+
+static const char *resolve_as_is(const void *ctx, const char *p, char *buf, size_t n) {
+    (void)ctx;
+    (void)buf;
+    (void)n;
+    return p;
+}
+
+static bool spec_str(const cJSON *o, const char *key, char **dst) {
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!x) return true;
+    if (!cJSON_IsString(x) || !x->valuestring[0]) return false;
+    return (*dst = dc_ds_strdup_io(x->valuestring)) != NULL;
+}
+
+static bool spec_num(const cJSON *o, const char *key, double lo, double hi, double *out) {
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!x) return true;
+    if (!cJSON_IsNumber(x) || !(x->valuedouble >= lo && x->valuedouble <= hi)) return false;
+    *out = x->valuedouble;
+    return true;
+}
+
+dc_dataset *dc_dataset_load_text_spec(const char *spec, const dc_text_vectorizer *v) {
+    const char *fn = "dc_dataset_load_text_spec";
+    if (!spec || !v || strncmp(spec, "text:", 5)) {
+        dc_set_error(DC_ERR_ARG, "%s: %s", fn,
+                     !spec ? "spec is NULL"
+                     : !v  ? "no text vectorizer (a model trained on text keeps one in its "
+                             "metadata as \"text_vectorizer\")"
+                           : "the spec does not start with \"text:\"");
+        return NULL;
+    }
+    cJSON *o = cJSON_Parse(spec + 5);
+    dc_text_data *td = NULL;
+    char *label = NULL;
+    dc_dataset *train = NULL, *test = NULL;
+    const char *what = NULL;
+    if (!cJSON_IsObject(o) || !ensure(&td)) {
+        what = o ? "out of memory" : "not JSON";
+        goto done;
+    }
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(o, "kind");
+    for (int k = 1; k <= TEXT_CORPUS && cJSON_IsString(kind); k++)
+        if (!strcmp(kind->valuestring, kind_names[k])) td->kind = k;
+    double min_count = 1, every = -1, seq_len = 0, stride = 0, frac = -1;
+    const cJSON *last = cJSON_GetObjectItemCaseSensitive(o, "last_only");
+    const cJSON *cats = cJSON_GetObjectItemCaseSensitive(o, "categories");
+    if (!td->kind || !spec_str(o, "train", &td->train_path) || !spec_str(o, "test", &td->test_path) ||
+        !spec_str(o, "text_column", &td->text_column) || !spec_str(o, "label_column", &label) ||
+        !spec_str(o, "fortunes", &td->fortunes_dir) || !spec_str(o, "corpus", &td->corpus) ||
+        !spec_num(o, "min_count", 0, 1e15, &min_count) || !spec_num(o, "test_every", -1, 1e15, &every) ||
+        !spec_num(o, "seq_len", 0, 1 << 20, &seq_len) || !spec_num(o, "stride", 0, 1 << 20, &stride) ||
+        !spec_num(o, "validation_fraction", -1, 0.999, &frac) || (last && !cJSON_IsBool(last)) ||
+        (cats && (!cJSON_IsArray(cats) || cJSON_GetArraySize(cats) > MAX_CATEGORIES))) {
+        what = "a field is missing, of the wrong type or out of range";
+        goto done;
+    }
+    for (const cJSON *c = cats ? cats->child : NULL; c; c = c->next) {
+        if (!cJSON_IsString(c) || !c->valuestring[0] || strchr(c->valuestring, '/') ||
+            !(td->categories[td->n_categories] = dc_ds_strdup_io(c->valuestring))) {
+            what = "a category is not a file name";
+            goto done;
+        }
+        td->n_categories++;
+    }
+    td->min_count = (int64_t)min_count;
+    td->test_every = (int64_t)every;
+    td->seq_len = (int64_t)seq_len;
+    td->stride = (int64_t)stride;
+    td->validation_fraction = (float)frac;
+    td->last_only = last && cJSON_IsTrue(last);
+    if ((td->kind == TEXT_CSV && (!td->text_column)) || (td->kind == TEXT_CORPUS && !td->corpus) ||
+        ((td->kind == TEXT_DIR || td->kind == TEXT_CSV) && !td->train_path && !td->test_path)) {
+        what = "the fields do not describe that kind of text data";
+        goto done;
+    }
+    if (load_with(td, NULL, v, resolve_as_is, NULL, label, &train, &test) != DC_OK) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "%s", dc_last_error());
+        dc_set_error(dc_last_status(), "%s: %s", fn, msg);
+    }
+done:
+    if (what) dc_set_error(DC_ERR_FORMAT, "%s: %s", fn, what);
+    dc_dataset_free(train);
+    cJSON_Delete(o);
+    dc_free(label);
+    dc_text_data_free(td);
+    return test;
 }

@@ -38,6 +38,10 @@ dc_status dc_text_data_check(const dc_text_data *td, const char *file, int data_
 typedef const char *(*dc_text_resolve_fn)(const void *ctx, const char *path, char *buf, size_t n);
 dc_status dc_text_data_load(dc_text_data *td, dc_text_resolve_fn resolve, const void *ctx,
                             const char *label_column, dc_dataset **train, dc_dataset **test);
+/* The test split as a spec for dc_dataset_load_text_spec ("text:" then JSON,
+ * absolute paths) into buf; "" when there is no test split. */
+dc_status dc_text_data_spec(const dc_text_data *td, dc_text_resolve_fn resolve, const void *ctx,
+                            const char *label_column, char *buf, size_t n);
 /* The vectorizer of the last load (owned by td), or NULL. */
 const dc_text_vectorizer *dc_text_data_vectorizer(const dc_text_data *td);
 void dc_text_data_free(dc_text_data *td);
