@@ -96,6 +96,9 @@ dc_status dc_parse_shape(const dc_layer *l, const char *key, const char *v, bool
                          int *ndim, int64_t *shape);
 dc_status dc_parse_activation(const dc_layer *l, const char *key, const char *v, dc_act *out);
 dc_status dc_parse_initializer(const dc_layer *l, const char *key, const char *v);
+/* An initializer name "unit_forget:NAME" (set by LSTM, never parsed): NAME,
+ * then 1 on the second quarter (the forget gate of a (4U) bias). */
+#define DC_INIT_UNIT_FORGET "unit_forget:"
 const char *dc_act_name(dc_act a);
 /* x -> act(x) on the tape (linear returns x). */
 dc_tensor *dc_activation_apply(dc_tape *t, dc_tensor *x, dc_act a);
