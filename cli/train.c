@@ -182,6 +182,7 @@ int cli_train(int argc, char **argv) {
         const char *mn[DC_MAX_METRICS];
         int n_m = dc_run_config_metrics(cfg, mn, DC_MAX_METRICS);
         printf("Test loss: %.4f", (double)loss);
+        if (fo.perplexity) printf(" - test perplexity: %.3f", exp((double)loss));
         for (int i = 0; i < n_m && i < DC_MAX_METRICS; i++)
             printf(" - test %s: %.4f", mn[i], (double)metrics[i]);
         printf(" (%lld samples)\n", (long long)dc_dataset_count(test));

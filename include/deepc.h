@@ -818,6 +818,9 @@ typedef struct {
      * stream that runs on across epochs (reshuffled at each end of the data);
      * 0: one pass over the data. */
     int64_t steps_per_epoch;
+    /* also log perplexity = exp(loss) and val_perplexity (language models:
+     * the loss per token is a crossentropy) */
+    bool perplexity;
 } dc_fit_options;
 
 /* Trains; builds the model from the data's shape when it is not built yet.

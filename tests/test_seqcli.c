@@ -3,6 +3,7 @@
  * and (with the recurrent layers) train/generate/eval/summary of a char LSTM. */
 #include "test.h"
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -241,6 +242,17 @@ TEST(cli_char_lm_train_generate_eval_summary) {
         return;
     }
     CHECK(strstr(out, "Epoch 3/3") != NULL && strstr(out, "val_loss") != NULL);
+    /* perplexity = exp(loss) per character, in the progress line and history.csv */
+    const char *vl = strstr(out, "3/3 - "), *vp = vl ? strstr(vl, "val_perplexity: ") : NULL;
+    vl = vl ? strstr(vl, "val_loss: ") : NULL;
+    CHECK(vl && vp);
+    if (vl && vp) CHECK_NEAR(exp(strtod(vl + 10, NULL)), strtod(vp + 16, NULL), 2e-3 * strtod(vp + 16, NULL));
+    CHECK(strstr(out, "test perplexity: ") != NULL);
+    f = fopen(tmp("lm/history.csv"), "r");
+    char head[256] = "";
+    CHECK(f && fgets(head, sizeof head, f));
+    if (f) fclose(f);
+    CHECK(strstr(head, ",seconds,") && strstr(head, "perplexity,val_perplexity"));
     const char *model = tmp("lm/model.safetensors");
     snprintf(args, sizeof args, "generate %s --prompt \"the cat\" --length 40 --seed 5", model);
     CHECK(run(args, out, sizeof out) == 0);

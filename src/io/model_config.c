@@ -1154,6 +1154,12 @@ dc_status dc_run_config_fit_options(dc_run_config *c, const dc_dataset *test, dc
     memset(out, 0, sizeof *out);
     out->epochs = c->epochs;
     out->steps_per_epoch = c->steps_per_epoch;
+    /* a character-level language model (a corpus) also logs exp(loss) */
+    const dc_text_vectorizer *tv = dc_text_data_vectorizer(c->text);
+    if (tv) {
+        dc_text_vectorizer_options vo = dc_text_vectorizer_get_options(tv);
+        out->perplexity = vo.split == DC_SPLIT_CHARACTER && vo.output_mode == DC_TEXT_INT;
+    }
     out->batch_size = c->batch_size;
     out->no_shuffle = !c->shuffle;
     out->seed = c->seed;

@@ -466,6 +466,7 @@ typedef struct {
     dc_logs logs;            /* keys point into names */
     char names[DC_MAX_LOGS][DC_HIST_KEY];
     int i_loss, i_metric[DC_MAX_METRICS], i_val_loss, i_val_metric[DC_MAX_METRICS], i_lr;
+    int i_ppl, i_val_ppl; /* perplexity = exp(loss), or -1 */
 } fit_logs;
 
 static int add_key(fit_logs *fl, const char *prefix, const char *name) {
@@ -476,7 +477,7 @@ static int add_key(fit_logs *fl, const char *prefix, const char *name) {
     return i;
 }
 
-static void fit_logs_init(fit_logs *fl, const dc_model *m, bool val) {
+static void fit_logs_init(fit_logs *fl, const dc_model *m, bool val, bool ppl) {
     memset(fl, 0, sizeof *fl);
     fl->i_loss = add_key(fl, "", "loss");
     for (int k = 0; k < m->n_metrics; k++)
@@ -485,6 +486,8 @@ static void fit_logs_init(fit_logs *fl, const dc_model *m, bool val) {
     for (int k = 0; k < m->n_metrics; k++)
         fl->i_val_metric[k] = val ? add_key(fl, "val_", dc_metric_name(m->copt.metrics[k])) : -1;
     fl->i_lr = add_key(fl, "", "lr");
+    fl->i_ppl = ppl ? add_key(fl, "", "perplexity") : -1;
+    fl->i_val_ppl = ppl && val ? add_key(fl, "", "val_perplexity") : -1;
 }
 
 static void set_train_logs(fit_logs *fl, const dc_model *m, const dc_accum *acc) {
@@ -492,6 +495,7 @@ static void set_train_logs(fit_logs *fl, const dc_model *m, const dc_accum *acc)
     for (int k = 0; k < m->n_metrics; k++)
         fl->logs.values[fl->i_metric[k]] =
             acc->count[k] > 0 ? (float)(acc->sum[k] / acc->count[k]) : NAN;
+    if (fl->i_ppl >= 0) fl->logs.values[fl->i_ppl] = expf(fl->logs.values[fl->i_loss]);
 }
 
 /* A history holding fit's keys: the fixed columns, then the other metrics. */
@@ -614,7 +618,7 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
     dc_batcher *b = dc_batcher_new(tr, bs, !opt->no_shuffle, opt->seed);
     dc_batcher *vb = val ? dc_batcher_new(val, bs, false, 0) : NULL;
     fit_logs fl;
-    fit_logs_init(&fl, m, val != NULL);
+    fit_logs_init(&fl, m, val != NULL, opt->perplexity);
     dc_history *h = history_for(&fl, epochs - opt->initial_epoch);
     if (h) h->first_epoch = opt->initial_epoch;
     dc_cb_state *cbs = NULL;
@@ -674,6 +678,7 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
             st = run_eval(fn, m, vb, &vl, vm);
             if (st != DC_OK) goto done;
             fl.logs.values[fl.i_val_loss] = vl;
+            if (fl.i_val_ppl >= 0) fl.logs.values[fl.i_val_ppl] = expf(vl);
             for (int k = 0; k < m->n_metrics; k++) fl.logs.values[fl.i_val_metric[k]] = vm[k];
         }
         fl.logs.values[fl.i_lr] = lr;
