@@ -543,6 +543,12 @@ dc_layer *dc_layer_max_pooling1d(const dc_pool1d_layer_options *opt);
 /* (T, C) -> (C): the mean / the max over the real (unmasked) steps. */
 dc_layer *dc_layer_global_average_pooling1d(void);
 dc_layer *dc_layer_global_max_pooling1d(void);
+/* Bidirectional: `layer` (a SimpleRNN, LSTM or GRU, which this call takes over)
+ * run forwards and a copy run backwards (go_backwards, its sequence outputs
+ * put back in time order), merged by merge_mode "concat" (NULL), "sum", "ave"
+ * or "mul"; parameters "forward_lstm/kernel" ... "backward_lstm/bias" (Keras'
+ * order). The mask is kept with return_sequences. name may be NULL. */
+dc_layer *dc_layer_bidirectional(dc_layer *layer, const char *merge_mode, const char *name);
 /* SimpleRNN, LSTM, GRU with Keras' options and defaults. Inputs (T, I), T may
  * be -1 (variable); outputs (T, U) with return_sequences, else (U). The input's
  * mask (x->mask, from Embedding(mask_zero) or Masking) is obeyed, and kept on
@@ -571,12 +577,6 @@ dc_layer *dc_layer_gru(const dc_rnn_layer_options *opt);
  * (B,U) and, for an LSTM, c (B,U) (c may be NULL; *c is NULL for SimpleRNN and
  * GRU). They live in that call's tape and carry gradients back into it. */
 dc_status dc_rnn_layer_states(const dc_layer *l, dc_tensor **h, dc_tensor **c);
-/* Bidirectional: `layer` (a SimpleRNN, LSTM or GRU, which this call takes over)
- * run forwards and a copy run backwards (go_backwards, its sequence outputs
- * put back in time order), merged by merge_mode "concat" (NULL), "sum", "ave"
- * or "mul"; parameters "forward_lstm/kernel" ... "backward_lstm/bias" (Keras'
- * order). The mask is kept with return_sequences. name may be NULL. */
-dc_layer *dc_layer_bidirectional(dc_layer *layer, const char *merge_mode, const char *name);
 /* Any layer by its Keras class name ("Dense", "Dropout" ...) and options as
  * strings, e.g. keys {"units","activation"} values {"128","relu"}. Shapes are
  * written "28,28,1". The key "name" names the layer. Errors name the key. */

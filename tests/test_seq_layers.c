@@ -254,9 +254,10 @@ TEST(max_pooling1d_matches_keras) {
 /* ---- masked losses and metrics ---- */
 
 /* Embedding(6, 3, mask_zero) -> Dense(4) over (None) ids, Keras' weights. */
-static dc_model *seq_model(ref_file *r, dc_loss_kind loss, dc_metric_kind metric) {
+static dc_model *seq_model_act(ref_file *r, dc_loss_kind loss, dc_metric_kind metric,
+                               const char *act) {
     dc_layer *ls[2] = {dc_layer_embedding(&(dc_embedding_options){.input_dim = 6, .output_dim = 3, .mask_zero = true}),
-                       dc_layer_dense(&(dc_dense_options){.units = 4})};
+                       dc_layer_dense(&(dc_dense_options){.units = 4, .activation = act})};
     dc_model *m = model_of(ls, 2, 1, (const int64_t[]){-1});
     set_param(m, "embedding/embeddings", ref_get(r, "seq_emb"));
     set_param(m, "dense/kernel", ref_get(r, "seq_kernel"));
@@ -267,16 +268,23 @@ static dc_model *seq_model(ref_file *r, dc_loss_kind loss, dc_metric_kind metric
     return m;
 }
 
+static dc_model *seq_model(ref_file *r, dc_loss_kind loss, dc_metric_kind metric) {
+    return seq_model_act(r, loss, metric, NULL);
+}
+
 /* ids (3,T) padded with zeros to T >= 5 steps, labels alike (one-hot when C). */
-static dc_dataset *seq_data(ref_file *r, int64_t T, int C) {
+static dc_dataset *seq_data_multi(ref_file *r, int64_t T, int C, bool multihot) {
     const dc_tensor *ids = ref_get(r, "seq_ids"), *y = ref_get(r, "seq_y");
+    const dc_tensor *mh = ref_get(r, "seq_multihot");
     int64_t yc = C ? C : 1;
     float *xs = calloc((size_t)(3 * T), sizeof(float)), *ys = calloc((size_t)(3 * T * yc), sizeof(float));
     for (int b = 0; b < 3; b++)
         for (int s = 0; s < 5; s++) {
             xs[b * T + s] = ids->data[b * 5 + s];
             float l = y->data[b * 5 + s];
-            if (C) ys[(b * T + s) * C + (int)l] = 1.0f;
+            if (C && multihot)
+                memcpy(ys + (b * T + s) * C, mh->data + (b * 5 + s) * C, (size_t)C * sizeof(float));
+            else if (C) ys[(b * T + s) * C + (int)l] = 1.0f;
             else ys[b * T + s] = l;
         }
     const int64_t yshape[2] = {T, C};
@@ -286,16 +294,21 @@ static dc_dataset *seq_data(ref_file *r, int64_t T, int C) {
     return ds;
 }
 
+static dc_dataset *seq_data(ref_file *r, int64_t T, int C) { return seq_data_multi(r, T, C, false); }
+
 TEST(masked_sequence_loss_and_metric_match_keras) {
     ref_file *r = ref_load(REF);
     if (!r) return;
-    struct { const char *name; dc_loss_kind loss; dc_metric_kind metric; int C; } cases[2] = {
-        {"sce", DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, DC_METRIC_ACCURACY, 0},
-        {"mse", DC_LOSS_MSE, DC_METRIC_MAE, 4}};
-    for (int c = 0; c < 2; c++) {
+    struct { const char *name; dc_loss_kind loss; dc_metric_kind metric; int C; bool multi; const char *act; } cases[5] = {
+        {"sce", DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, DC_METRIC_ACCURACY, 0, false, NULL},
+        {"mse", DC_LOSS_MSE, DC_METRIC_MAE, 4, false, NULL},
+        {"cce", DC_LOSS_CATEGORICAL_CROSSENTROPY, DC_METRIC_ACCURACY, 4, false, NULL},
+        {"bce", DC_LOSS_BINARY_CROSSENTROPY, DC_METRIC_BINARY_ACCURACY, 4, true, "sigmoid"},
+        {"sce_softmax", DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, DC_METRIC_ACCURACY, 0, false, "softmax"}};
+    for (int c = 0; c < 5; c++) {
         char key[64];
-        dc_model *m = seq_model(r, cases[c].loss, cases[c].metric);
-        dc_dataset *ds = seq_data(r, 5, cases[c].C);
+        dc_model *m = seq_model_act(r, cases[c].loss, cases[c].metric, cases[c].act);
+        dc_dataset *ds = seq_data_multi(r, 5, cases[c].C, cases[c].multi);
         float loss = 0, metric = 0;
         CHECK_OK(dc_model_evaluate(m, ds, 3, &loss, &metric));
         snprintf(key, sizeof key, "%s_eval", cases[c].name);
@@ -303,7 +316,7 @@ TEST(masked_sequence_loss_and_metric_match_keras) {
         CHECK_NEAR(loss, ev->data[0], 1e-5);
         CHECK_NEAR(metric, ev->data[1], 1e-5);
         /* padding to 9 steps changes nothing: padded steps weigh 0 */
-        dc_dataset *ds9 = seq_data(r, 9, cases[c].C);
+        dc_dataset *ds9 = seq_data_multi(r, 9, cases[c].C, cases[c].multi);
         float loss9 = 0, metric9 = 0;
         CHECK_OK(dc_model_evaluate(m, ds9, 3, &loss9, &metric9));
         CHECK_NEAR(loss9, loss, 1e-6);
@@ -689,6 +702,169 @@ TEST(model_file_with_sequence_layers_and_none_axis) {
     CHECK(m != NULL);
     int64_t s[4];
     if (m) CHECK(dc_model_output_shape(m, s) == 2 && s[0] == -1 && s[1] == 2);
+    dc_model_free(m);
+    dc_run_config_free(c);
+}
+
+/* ---- Bidirectional against Keras ---- */
+
+static void bidi_case(ref_file *r, const char *name, const char *type, const char *units,
+                      const char *ret_seq, const char *merge, int n_w) {
+    char key[64];
+    const char *k[4] = {"layer", "units", "return_sequences", "merge_mode"};
+    const char *v[4] = {type, units, ret_seq, merge};
+    dc_layer *ls[2] = {dc_layer_embedding(&(dc_embedding_options){.input_dim = 7, .output_dim = 4, .mask_zero = true}),
+                       layer("Bidirectional", k, v, 4)};
+    if (!ls[1]) {
+        dc_layer_free(ls[0]);
+        return;
+    }
+    dc_model *m = model_of(ls, 2, 1, (const int64_t[]){-1});
+    set_param(m, "embedding/embeddings", ref_get(r, "bi_emb"));
+    dc_layer *bl = dc_model_layer(m, 1);
+    CHECK(dc_layer_num_params(bl) == n_w);
+    for (int j = 0; j < n_w && j < dc_layer_num_params(bl); j++) {
+        snprintf(key, sizeof key, "%s_w%d", name, j);
+        const dc_tensor *want = ref_get(r, key);
+        dc_tensor *p = dc_layer_param(bl, j);
+        CHECK(want && p->size == want->size);
+        if (want && p->size == want->size) memcpy(p->data, want->data, (size_t)p->size * sizeof(float));
+    }
+    CHECK(strstr(dc_layer_param(bl, 0)->name, "bidirectional/forward_") != NULL);
+    CHECK(strstr(dc_layer_param(bl, n_w - 1)->name, "bidirectional/backward_") != NULL);
+    dc_tensor *ids = copy_of(ref_get(r, "bi_ids"));
+    dc_tape *t = dc_tape_new(NULL);
+    dc_model_zero_grad(m);
+    dc_tensor *y = dc_model_call(m, t, ids, true);
+    snprintf(key, sizeof key, "%s_y", name);
+    const dc_tensor *want = ref_get(r, key);
+    CHECK(y && want && y->size == want->size);
+    if (y && want && y->size == want->size) {
+        CHECK_ALLCLOSE(y->data, want->data, y->size, 1e-5, 1e-4);
+        CHECK(!strcmp(ret_seq, "true") ? y->mask != NULL : y->mask == NULL);
+        snprintf(key, sizeof key, "%s_g", name);
+        CHECK_OK(dc_tape_backward(t, weighted_sum(t, y, ref_get(r, key))));
+        for (int j = 0; j < n_w; j++) {
+            snprintf(key, sizeof key, "%s_dw%d", name, j);
+            const dc_tensor *dw = ref_get(r, key);
+            if (dw) CHECK_ALLCLOSE(dc_layer_param(bl, j)->grad, dw->data, dw->size, 1e-5, 1e-4);
+        }
+    }
+    dc_tape_free(t);
+    dc_tensor_free(ids);
+    dc_model_free(m);
+}
+
+TEST(bidirectional_matches_keras_with_masks) {
+    ref_file *r = ref_load(REF);
+    if (!r) return;
+    bidi_case(r, "bi_lstm", "LSTM", "3", "true", "concat", 6);
+    bidi_case(r, "bi_gru", "GRU", "2", "false", "sum", 6);
+    bidi_case(r, "bi_rnn", "SimpleRNN", "3", "true", "ave", 6);
+    bidi_case(r, "bi_gru_mul", "GRU", "2", "true", "mul", 6);
+    ref_free(r);
+}
+
+TEST(bidirectional_options_save_load_and_errors) {
+    const char *k[3] = {"layer", "units", "merge_mode"}, *v[3] = {"Dense", "3", "concat"};
+    CHECK(dc_layer_from_config("Bidirectional", k, v, 3) == NULL);
+    CHECK_MSG("must be SimpleRNN, LSTM or GRU");
+    v[0] = "LSTM", v[2] = "max";
+    CHECK(dc_layer_from_config("Bidirectional", k, v, 3) == NULL);
+    CHECK_MSG("'max' is not concat, sum, ave or mul");
+    const char *k2[2] = {"layer", "unit"}, *v2[2] = {"GRU", "3"};
+    CHECK(dc_layer_from_config("Bidirectional", k2, v2, 2) == NULL);
+    CHECK_MSG("unknown option 'unit'");
+    /* C constructor, save and load */
+    dc_layer *ls[3] = {dc_layer_embedding(&(dc_embedding_options){.input_dim = 9, .output_dim = 4, .mask_zero = true}),
+                       dc_layer_bidirectional(dc_layer_gru(&(dc_rnn_layer_options){.units = 3}), NULL, NULL),
+                       dc_layer_dense(&(dc_dense_options){.units = 2})};
+    CHECK(ls[1] != NULL);
+    if (!ls[1]) return;
+    dc_model *m = model_of(ls, 3, 1, (const int64_t[]){-1});
+    int64_t s[4];
+    CHECK(dc_layer_output_shape(dc_model_layer(m, 1), s) == 1 && s[0] == 6);
+    char path[512];
+    snprintf(path, sizeof path, "%s/bidi.safetensors", test_tmpdir());
+    dc_compile_options co = {.loss = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, .optimizer = {.kind = DC_OPT_ADAM}};
+    CHECK_OK(dc_model_compile(m, &co));
+    CHECK_OK(dc_model_save(m, path));
+    dc_model *l = dc_model_load(path);
+    CHECK(l != NULL);
+    if (l) {
+        dc_tensor *x = dc_tensor_from_data(DC_DIMS(2, 4), (const float[]){1, 2, 0, 0, 8, 7, 6, 5});
+        dc_tensor *a = dc_model_predict(m, x, 0), *b = dc_model_predict(l, x, 0);
+        CHECK(a && b && a->size == 4 && b->size == 4);
+        if (a && b) CHECK(memcmp(a->data, b->data, 4 * sizeof(float)) == 0);
+        CHECK(dc_model_find_param(l, "bidirectional/backward_gru/recurrent_kernel") != NULL);
+        dc_tensor_free(a);
+        dc_tensor_free(b);
+        dc_tensor_free(x);
+        dc_model_free(l);
+    }
+    dc_model_free(m);
+}
+
+/* Embedding(mask_zero) -> Bidirectional(GRU, return_sequences) -> Dense over
+ * time -> GlobalAveragePooling1D -> Dense: masks through every layer. */
+static dc_model *bidi_model(void) {
+    const char *k[4] = {"layer", "units", "return_sequences", "dropout"}, *v[4] = {"GRU", "4", "true", "0.2"};
+    dc_layer *ls[5] = {dc_layer_embedding(&(dc_embedding_options){.input_dim = 50, .output_dim = 6, .mask_zero = true}),
+                       layer("Bidirectional", k, v, 4),
+                       dc_layer_dense(&(dc_dense_options){.units = 5, .activation = "relu"}),
+                       dc_layer_global_average_pooling1d(),
+                       dc_layer_dense(&(dc_dense_options){.units = 3})};
+    dc_model *m = model_of(ls, 5, 1, (const int64_t[]){12});
+    dc_compile_options co = {.loss = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, .optimizer = {.kind = DC_OPT_ADAM}};
+    CHECK_OK(dc_model_compile(m, &co));
+    return m;
+}
+
+TEST(bidirectional_training_allocation_free_and_thread_independent) {
+    int saved = dc_get_num_threads();
+    float *w[2] = {0};
+    size_t n[2] = {0};
+    dc_model *ms[2];
+    for (int k = 0; k < 2; k++) {
+        dc_set_num_threads(k + 1);
+        ms[k] = bidi_model();
+        dc_dataset *ds = bag_data();
+        uint64_t c[2] = {0, 0};
+        dc_callback cb = {.kind = DC_CB_LAMBDA, .on_batch_end = count_allocs, .user = c};
+        dc_fit_options fo = {.epochs = 2, .batch_size = 16, .seed = 5, .callbacks = &cb, .n_callbacks = 1};
+        CHECK_OK(dc_model_fit(ms[k], ds, &fo, NULL));
+        CHECK(c[0] > 0 && c[1] == c[0]);
+        CHECK_OK(dc_model_weights(ms[k], &w[k], &n[k]));
+        dc_dataset_free(ds);
+    }
+    dc_set_num_threads(saved);
+    CHECK(n[0] == n[1] && n[0] > 0);
+    if (n[0] == n[1]) CHECK(memcmp(w[0], w[1], n[0] * sizeof(float)) == 0);
+    dc_model_free(ms[0]);
+    dc_model_free(ms[1]);
+}
+
+TEST(model_file_with_bidirectional) {
+    const char *text =
+        "[model]\nname = bi\ninput_shape = None\n\n[data]\ndataset = fashion-mnist\n\n"
+        "[train]\nloss = sparse_categorical_crossentropy\noptimizer = adam\n\n"
+        "[Embedding]\ninput_dim = 100\noutput_dim = 16\nmask_zero = true\n\n"
+        "[Bidirectional]\nlayer = LSTM\nunits = 8\nreturn_sequences = true\n\n"
+        "[Bidirectional]\nlayer = GRU\nunits = 4\nmerge_mode = sum\n\n"
+        "[Dense]\nunits = 3\nactivation = softmax\n";
+    dc_run_config *c = dc_run_config_parse(text, "bi.ini");
+    dc_model *m = c ? dc_run_config_build_model(c, NULL) : NULL;
+    CHECK(m != NULL);
+    if (!m) test_fail(__FILE__, __LINE__, "%s", dc_last_error());
+    if (m) {
+        int64_t s[4];
+        CHECK(dc_layer_output_shape(dc_model_layer(m, 1), s) == 2 && s[0] == -1 && s[1] == 16);
+        CHECK(dc_layer_output_shape(dc_model_layer(m, 2), s) == 1 && s[0] == 4);
+        /* LSTM 2*(16*32 + 8*32 + 32), GRU 2*(16*12 + 4*12 + 2*12) */
+        CHECK(dc_model_count_params(m) == 1600 + 2 * (512 + 256 + 32) + 2 * (192 + 48 + 24) + 15);
+        CHECK(dc_model_find_param(m, "bidirectional/forward_lstm/kernel") != NULL);
+        CHECK(dc_model_find_param(m, "bidirectional_1/backward_gru/bias") != NULL);
+    }
     dc_model_free(m);
     dc_run_config_free(c);
 }

@@ -38,7 +38,66 @@ typedef struct {
     float *dg;     /* (B,T,G) gate gradients (input side) */
     float *dgh;    /* (B,T,G) GRU reset_after: gate gradients on the recurrent side */
     float *bufs;   /* (4,B,U) backward: dh, pass, dc, carry */
+    float *rp;     /* recurrent_kernel as GEMM panels (forward), see pack_panels */
+    float *rtp;    /* its transpose as panels (backward) */
 } rnn_saved;
+
+/* The per-step GEMMs read the recurrent kernel 100s of times: read in place,
+ * each k of a 32-column panel sits on another 4 KiB page, and packing it per
+ * call copies 1 MiB per step. So it is packed once per op call into (K,32)
+ * panels, and each panel is one GEMM with B contiguous (2x faster, measured
+ * at B 64, U 256); the panels are shared among threads. */
+#define RNN_PANEL 32
+static int64_t panels_size(int64_t K, int64_t N) {
+    return K * ((N + RNN_PANEL - 1) / RNN_PANEL) * RNN_PANEL;
+}
+
+// B (K,N): element (k,j) at src[k*ld + j], or src[j*ld + k] when trans -> panels (K,32)...
+static void pack_panels(const float *src, int64_t ld, bool trans, int64_t K, int64_t N,
+                        float *dst) {
+    for (int64_t p0 = 0; p0 < N; p0 += RNN_PANEL) {
+        float *d = dst + p0 * K;
+        const int64_t w = DC_MIN((int64_t)RNN_PANEL, N - p0);
+        for (int64_t k = 0; k < K; k++) {
+            float *dk = d + k * RNN_PANEL;
+            for (int64_t j = 0; j < w; j++)
+                dk[j] = trans ? src[(p0 + j) * ld + k] : src[k * ld + p0 + j];
+            for (int64_t j = w; j < RNN_PANEL; j++) dk[j] = 0.0f;
+        }
+    }
+}
+
+/* Packing pays over many steps; a call of one step (generation, batch 1)
+ * reads the kernel in place instead. */
+#define RNN_PACK_MIN_T 8
+
+/* The recurrent kernel for a GEMM: packed panels, or (raw) its (K,N) or, when
+ * trans, its transpose read in place with row stride ld. */
+typedef struct {
+    const float *panels, *raw;
+    int64_t ld;
+    bool trans;
+} rnn_rk;
+
+// C (M,N) = A (M,K) @ panels (K,N) + beta C (+ bias): one GEMM per panel, panels over threads
+static void gemm_panels(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        rnn_rk rk, float beta, float *C, int64_t ldc, const float *bias) {
+    if (!rk.panels) {
+        dc_gemm_epilogue ep = {.bias = bias, .act = DC_EPI_NONE};
+        dc_gemm_ex(false, rk.trans, M, N, K, 1.0f, A, lda, rk.raw, rk.ld, beta, C, ldc, &ep);
+        return;
+    }
+    const float *P = rk.panels;
+    const int64_t np = (N + RNN_PANEL - 1) / RNN_PANEL;
+    const bool par = np > 1 && (double)M * (double)N * (double)K >= (double)(1 << 20);
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t p = 0; p < np; p++) {
+        const int64_t j0 = p * RNN_PANEL, w = DC_MIN((int64_t)RNN_PANEL, N - j0);
+        dc_gemm_epilogue ep = {.bias = bias ? bias + j0 : NULL, .act = DC_EPI_NONE};
+        dc_gemm_ex(false, false, M, w, K, 1.0f, A, lda, P + j0 * K, RNN_PANEL, beta, C + j0, ldc,
+                   &ep);
+    }
+}
 
 static int gate_count(int op) { return op == DC_OP_LSTM ? 4 : op == DC_OP_GRU ? 3 : 1; }
 
@@ -144,7 +203,12 @@ static dc_status rnn_alloc(dc_node *n, const rnn_dims *d, rnn_saved *s, bool gra
     s->aux = d->kind != DC_OP_SIMPLE_RNN ? alloc_f(n, BT * d->U) : NULL;
     s->rec = alloc_f(n, d->B * d->G);
     s->zero = alloc_f(n, BU);
-    if (!s->gates || !s->hprev || (d->rdm && !s->hd) || (d->kind == DC_OP_LSTM && !s->cprev) ||
+    /* reset_before packs two parts, each rounded up to whole panels */
+    const int64_t U = d->U, G = d->G;
+    const bool packed = d->T >= RNN_PACK_MIN_T;
+    s->rp = packed ? alloc_f(n, DC_MAX(panels_size(U, G), panels_size(U, 2 * U) + panels_size(U, U)))
+                   : NULL;
+    if ((packed && !s->rp) || !s->gates || !s->hprev || (d->rdm && !s->hd) || (d->kind == DC_OP_LSTM && !s->cprev) ||
         (d->kind != DC_OP_SIMPLE_RNN && !s->aux) || !s->rec || !s->zero)
         return DC_ERR_NOMEM;
     memset(s->zero, 0, (size_t)BU * sizeof(float));
@@ -152,7 +216,10 @@ static dc_status rnn_alloc(dc_node *n, const rnn_dims *d, rnn_saved *s, bool gra
         s->dg = alloc_f(n, BT * d->G);
         s->dgh = d->kind == DC_OP_GRU ? alloc_f(n, BT * d->G) : NULL;
         s->bufs = alloc_f(n, 4 * BU);
-        if (!s->dg || (d->kind == DC_OP_GRU && !s->dgh) || !s->bufs) return DC_ERR_NOMEM;
+        s->rtp = packed ? alloc_f(n, DC_MAX(panels_size(G, U),
+                                            panels_size(2 * U, U) + panels_size(U, U)))
+                        : NULL;
+        if ((packed && !s->rtp) || !s->dg || (d->kind == DC_OP_GRU && !s->dgh) || !s->bufs) return DC_ERR_NOMEM;
     }
     return DC_OK;
 }
@@ -219,7 +286,18 @@ static dc_status rnn_forward(dc_node *n) {
     if (s->cprev) copy_rows(s->cprev + t0 * U, T * U, c0, B, U);
     const dc_rnn_kernels *k = dc_rnn_kernels_get();
     const float *R = d.r->data;
-    dc_gemm_epilogue rec_ep = {.bias = gru_after && bias ? bias + G : NULL, .act = DC_EPI_NONE};
+    /* reset_before: (U,2U) for z, r then (U,U) for h, each as its own panels */
+    const bool packed = T >= RNN_PACK_MIN_T;
+    float *rp_h = s->rp + panels_size(U, 2 * U);
+    if (packed && gru_before) {
+        pack_panels(R, G, false, U, 2 * U, s->rp);
+        pack_panels(R + 2 * U, G, false, U, U, rp_h);
+    } else if (packed) {
+        pack_panels(R, G, false, U, G, s->rp);
+    }
+    const rnn_rk rk_all = {packed ? s->rp : NULL, R, G, false};
+    const rnn_rk rk_h = {packed ? rp_h : NULL, R + 2 * U, G, false};
+    const float *rec_bias = gru_after && bias ? bias + G : NULL;
     for (int64_t sp = 0; sp < T; sp++) {
         const int64_t t = step_time(n, T, sp);
         const bool last = sp == T - 1;
@@ -249,17 +327,17 @@ static dc_status rnn_forward(dc_node *n) {
             A = hd;
         }
         if (d.kind == DC_OP_LSTM || d.kind == DC_OP_SIMPLE_RNN) {
-            dc_gemm(false, false, B, G, U, 1.0f, A, T * U, R, G, 1.0f, st_.g, T * G);
+            gemm_panels(B, G, U, A, T * U, rk_all, 1.0f, st_.g, T * G, NULL);
             if (d.kind == DC_OP_LSTM) k->lstm_forward(&st_);
             else k->simple_forward(&st_);
         } else if (gru_after) {
-            dc_gemm_ex(false, false, B, G, U, 1.0f, A, T * U, R, G, 0.0f, s->rec, G, &rec_ep);
+            gemm_panels(B, G, U, A, T * U, rk_all, 0.0f, s->rec, G, rec_bias);
             k->gru_forward(&st_);
         } else {
-            dc_gemm(false, false, B, 2 * U, U, 1.0f, A, T * U, R, G, 0.0f, s->rec, 2 * U);
+            gemm_panels(B, 2 * U, U, A, T * U, rk_all, 0.0f, s->rec, 2 * U, NULL);
             k->gru_rb_forward_a(&st_);
             st_.rs = U;
-            dc_gemm(false, false, B, U, U, 1.0f, st_.aux, T * U, R + 2 * U, G, 0.0f, s->rec, U);
+            gemm_panels(B, U, U, st_.aux, T * U, rk_h, 0.0f, s->rec, U, NULL);
             k->gru_rb_forward_b(&st_);
         }
     }
@@ -295,6 +373,17 @@ void dc_rnn_backward(dc_node *n) {
     memset(carry, 0, (size_t)BU * sizeof(float));
     const dc_rnn_kernels *k = dc_rnn_kernels_get();
     const float *R = d.r->data;
+    /* R^T as panels: (G,U), or for reset_before (2U,U) for z, r then (U,U) for h */
+    const bool packed = T >= RNN_PACK_MIN_T;
+    float *rtp_h = s->rtp + panels_size(2 * U, U);
+    if (packed && gru_before) {
+        pack_panels(R, G, true, 2 * U, U, s->rtp);
+        pack_panels(R + 2 * U, G, true, U, U, rtp_h);
+    } else if (packed) {
+        pack_panels(R, G, true, G, U, s->rtp);
+    }
+    const rnn_rk rkt_all = {packed ? s->rtp : NULL, R, G, true};
+    const rnn_rk rkt_h = {packed ? rtp_h : NULL, R + 2 * U, G, true};
     for (int64_t sp = T - 1; sp >= 0; sp--) {
         const int64_t t = step_time(n, T, sp);
         dc_rnn_step st_ = {
@@ -318,18 +407,17 @@ void dc_rnn_backward(dc_node *n) {
         else if (gru_after) k->gru_backward(&st_);
         if (gru_before) {
             k->gru_rb_backward_a(&st_);
-            dc_gemm(false, true, B, U, U, 1.0f, st_.dg + 2 * U, T * G, R + 2 * U, G, 0.0f,
-                    s->rec, U);
+            gemm_panels(B, U, U, st_.dg + 2 * U, T * G, rkt_h, 0.0f, s->rec, U, NULL);
             k->gru_rb_backward_b(&st_);
-            dc_gemm(false, true, B, U, 2 * U, 1.0f, st_.dg, T * G, R, G, 1.0f, s->rec, U);
+            gemm_panels(B, U, 2 * U, st_.dg, T * G, rkt_all, 1.0f, s->rec, U, NULL);
             st_.r = s->rec, st_.rs = U;
             k->add_masked(&st_);
         } else if (d.rdm) {
-            dc_gemm(false, true, B, U, G, 1.0f, dgrec, T * G, R, G, 0.0f, s->rec, U);
+            gemm_panels(B, U, G, dgrec, T * G, rkt_all, 0.0f, s->rec, U, NULL);
             st_.r = s->rec, st_.rs = U;
             k->add_masked(&st_);
         } else {
-            dc_gemm(false, true, B, U, G, 1.0f, dgrec, T * G, R, G, 1.0f, pass, U);
+            gemm_panels(B, U, G, dgrec, T * G, rkt_all, 1.0f, pass, U, NULL);
         }
         float *tmp = dh;
         dh = pass, pass = tmp;

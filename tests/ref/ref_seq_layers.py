@@ -110,13 +110,21 @@ w.add("seq_y", sy)
 w.add("seq_emb", ew)
 w.add("seq_kernel", dk)
 w.add("seq_bias", db)
-for lname, loss, yy in [
-        ("sce", keras.losses.SparseCategoricalCrossentropy(from_logits=True), sy),
-        ("mse", "mse", np.eye(C, dtype=np.float32)[sy.astype(int)])]:
+onehot = np.eye(C, dtype=np.float32)[sy.astype(int)]
+multihot = np.clip(onehot + np.eye(C, dtype=np.float32)[(sy.astype(int) + 1) % C] * (sy[..., None] > 1), 0, 1)
+w.add("seq_multihot", multihot)
+for lname, loss, yy, act, metric in [
+        ("sce", keras.losses.SparseCategoricalCrossentropy(from_logits=True), sy, None, "accuracy"),
+        ("mse", "mse", onehot, None, "mae"),
+        ("cce", keras.losses.CategoricalCrossentropy(from_logits=True), onehot, None, "accuracy"),
+        # probabilities: Keras' binary_accuracy thresholds the raw outputs at 0.5,
+        # which for logits is not what deepc (sigmoid first) compares
+        ("bce", "binary_crossentropy", multihot, "sigmoid", "binary_accuracy"),
+        ("sce_softmax", "sparse_categorical_crossentropy", sy, "softmax", "accuracy")]:
     model = keras.Sequential([keras.Input((5,)), keras.layers.Embedding(V, D, mask_zero=True),
-                              keras.layers.Dense(C)])
+                              keras.layers.Dense(C, activation=act)])
     model.set_weights([ew, dk, db])
-    metrics = ["accuracy"] if lname == "sce" else ["mae"]
+    metrics = [metric]
     model.compile(optimizer=keras.optimizers.SGD(0.5), loss=loss, metrics=metrics)
     ev = model.evaluate(sid, yy, batch_size=3, verbose=0)
     w.add(lname + "_eval", np.array(ev, dtype=np.float32))
