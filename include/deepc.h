@@ -788,9 +788,11 @@ int64_t dc_dataset_max_seq_length(const dc_dataset *ds);
  * ======================================================================== */
 /* -- text -- */
 /* Bytes that are not UTF-8: every text is decoded as UTF-8 first, and each
- * byte that does not begin a well-formed UTF-8 sequence becomes U+FFFD (the
- * replacement character), so tokens and vocabularies are always valid UTF-8
- * and a character split yields code points. Lowering, as Keras'
+ * ill-formed sequence (its maximal subpart: a lone or truncated lead byte with
+ * the continuation bytes that fit it, or one stray byte) becomes one U+FFFD,
+ * the replacement character, as Unicode recommends and TensorFlow's
+ * unicode_split does; so tokens and vocabularies are always valid UTF-8 and a
+ * character split yields code points. Lowering, as Keras'
  * tf.strings.lower, changes ASCII letters only; punctuation stripping removes
  * the 32 ASCII punctuation characters !"#$%&'()*+,-./:;<=>?@[\]^_`{|}~; the
  * whitespace split cuts at runs of space, \t, \n, \v, \f and \r. */

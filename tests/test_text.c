@@ -235,6 +235,21 @@ TEST(text_vectorizer_characters_and_bad_utf8) {
     dc_text_vectorizer_free(v);
 }
 
+/* Ill-formed UTF-8 becomes U+FFFD per maximal subpart, as TensorFlow's
+ * tf.strings.unicode_split(..., "UTF-8") gives (checked by hand with TF 2.21). */
+TEST(text_utf8_repair_matches_tensorflow) {
+#define R "\xEF\xBF\xBD"
+    const char *in[] = {"ab\xFF" "c\xC3\xA9", "a\xC3", "\xE2\x82", "\xED\xA0\x80x", "\xF0\x9F\x98",
+                        "\xC0\xAF", "\xF4\x90\x80\x80", "ok \xF0\x9F\x98\x80"};
+    const char *want[] = {"ab" R "c\xC3\xA9", "a" R, R, R R R "x", R, R R, R R R R, "ok \xF0\x9F\x98\x80"};
+#undef R
+    dc_text_set *s = dc_text_set_new(in, NULL, 8, 0, NULL);
+    CHECK(s != NULL);
+    for (int i = 0; s && i < 8; i++)
+        if (strcmp(s->texts[i], want[i])) test_fail(__FILE__, __LINE__, "case %d repaired wrongly", i);
+    dc_text_set_free(s);
+}
+
 TEST(text_vectorizer_bad_input) {
     dc_text_vectorizer *v = dc_text_vectorizer_new(NULL);
     const char *empty[] = {"", "  ", "!!! ..."};

@@ -26,9 +26,13 @@ struct dc_text_vectorizer {
 
 /* ---- UTF-8 ---- */
 
-/* The length of the well-formed sequence at s (at most n bytes), or 0. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n) {
+/* The well-formed sequence at s (at most n bytes): returns its length, or 0
+ * with *bad set to the length of its maximal subpart (the bytes that could
+ * still have begun a sequence, at least 1), which becomes one U+FFFD as in
+ * Unicode's recommended practice and TensorFlow's unicode_split. */
+static size_t utf8_seq(const unsigned char *s, size_t n, size_t *bad) {
     unsigned char c = s[0];
+    *bad = 1;
     if (c < 0x80) return 1;
     size_t len;
     unsigned char lo = 0x80, hi = 0xBF; /* the allowed range of the second byte */
@@ -43,10 +47,19 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n) {
         if (c == 0xF4) hi = 0x8F;      /* nothing above U+10FFFF */
     } else
         return 0;
-    if (n < len || s[1] < lo || s[1] > hi) return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF) return 0;
-    return len;
+    size_t i = 1;
+    for (; i < len && i < n; i++) {
+        unsigned char a = i == 1 ? lo : 0x80, b = i == 1 ? hi : 0xBF;
+        if (s[i] < a || s[i] > b) break;
+    }
+    if (i == len) return len;
+    *bad = i;
+    return 0;
+}
+
+static size_t utf8_seq_len(const unsigned char *s, size_t n) {
+    size_t bad;
+    return utf8_seq(s, n, &bad);
 }
 
 bool dc_utf8_valid(const char *s, size_t len) {
@@ -61,18 +74,18 @@ bool dc_utf8_valid(const char *s, size_t len) {
 
 char *dc_utf8_repair(const char *s, size_t len, size_t *out_len) {
     const unsigned char *p = (const unsigned char *)s;
-    size_t bad = 0;
+    size_t n_bad = 0, skip;
     for (size_t i = 0; i < len;) {
-        size_t k = utf8_seq_len(p + i, len - i);
-        if (!k) bad++;
-        i += k ? k : 1;
+        size_t k = utf8_seq(p + i, len - i, &skip);
+        if (!k) n_bad++;
+        i += k ? k : skip;
     }
-    if (bad > (SIZE_MAX - len - 1) / 2) return NULL;
-    char *out = dc_malloc(len + 2 * bad + 1); /* each bad byte grows to 3 */
+    if (n_bad > (SIZE_MAX - len - 1) / 2) return NULL;
+    char *out = dc_malloc(len + 2 * n_bad + 1); /* a bad byte at worst grows to 3 */
     if (!out) return NULL;
     size_t o = 0;
     for (size_t i = 0; i < len;) {
-        size_t k = utf8_seq_len(p + i, len - i);
+        size_t k = utf8_seq(p + i, len - i, &skip);
         if (k) {
             memcpy(out + o, s + i, k);
             o += k;
@@ -80,7 +93,7 @@ char *dc_utf8_repair(const char *s, size_t len, size_t *out_len) {
         } else {
             memcpy(out + o, "\xEF\xBF\xBD", 3);
             o += 3;
-            i++;
+            i += skip;
         }
     }
     out[o] = '\0';

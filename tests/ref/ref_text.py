@@ -17,6 +17,7 @@ TRAIN = [
     "tabs\tand\nnewlines   and  spaces",
     "caf\u00e9 na\u00efve \u00c9cole",
     "",
+    "vt\x0bff\x0ccr\rnb\u00a0sp em\u2003sp \u00c0\u00df\u0130 \U0001F600x",
 ]
 TEST = [
     "The zebra ate the apple",
