@@ -902,8 +902,8 @@ dc_text_set *dc_text_set_new(const char *const *texts, const int32_t *labels, in
 void dc_text_set_free(dc_text_set *s);
 /* As keras.utils.text_dataset_from_directory: DIR/<class>/ *.txt, classes
  * sorted by name, files sorted by name within a class. An empty .txt file is
- * an empty text (as Keras); an unreadable file, or no .txt file at all, is an
- * error naming the path. */
+ * an empty text (as Keras); an unreadable file, a file holding a NUL byte, or
+ * no .txt file at all, is an error naming the path. */
 dc_text_set *dc_text_set_load_folder(const char *dir);
 /* A CSV file (a TSV file when delimiter is '\t'; 0: '\t' for names ending in
  * .tsv, else ','), read as Python's csv module does: a header row, fields in
@@ -1060,7 +1060,8 @@ bool dc_run_config_outputs_probabilities(const dc_run_config *c);
 dc_status dc_run_config_load_data(const dc_run_config *c, dc_dataset **train, dc_dataset **test);
 /* Text data ([data] train_text_dir, train_text_csv, fortunes or corpus): the
  * vectorizer ([TextVectorization]) that the last dc_run_config_load_data
- * adapted on the training split (owned by c), or NULL. deepc train stores it
+ * adapted on the training split (owned by c, valid until the next load or
+ * dc_run_config_free), or NULL. deepc train stores it
  * in the saved model file (dc_model_file_set_text_vectorizer). */
 const dc_text_vectorizer *dc_run_config_text_vectorizer(const dc_run_config *c);
 /* The model of the file, built (input shape from [model] input_shape, else

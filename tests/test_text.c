@@ -513,6 +513,9 @@ TEST(text_csv_dataset) {
     write_file(bad, "text,label\n", 11);
     CHECK(dc_text_set_load_csv(bad, "text", "label", 0) == NULL);
     CHECK_MSG("no rows");
+    write_file(bad, "text,label\nab\0c,x\n", 18);
+    CHECK(dc_text_set_load_csv(bad, "text", "label", 0) == NULL);
+    CHECK_MSG("a NUL byte at offset 13");
     CHECK(dc_text_set_load_csv(tmp_path("none.csv"), "text", "label", 0) == NULL);
     CHECK_MSG("none.csv");
 }
@@ -557,6 +560,15 @@ TEST(text_fortunes_fixture) {
         dc_string_free(all);
     }
     dc_text_set_free(s);
+    /* an empty category file holds no fortune; a binary one is refused */
+    char p[1024];
+    snprintf(p, sizeof p, "%s/empty", dir);
+    write_file(p, "", 0);
+    CHECK(dc_text_set_load_fortunes(dir, (const char *[]){"empty"}, 1, 0) == NULL);
+    CHECK_MSG("empty holds 0 fortunes");
+    CHECK(dc_text_set_load_fortunes(dir, (const char *[]){"dogs.dat"}, 1, 0) == NULL);
+    CHECK_MSG("NUL byte");
+    remove(p);
     /* named categories: a too-small one is an error, a missing one names its file */
     CHECK(dc_text_set_load_fortunes(dir, (const char *[]){"dogs", "birds"}, 2, 2) == NULL);
     CHECK_MSG("birds holds 1 fortunes");

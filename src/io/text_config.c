@@ -381,6 +381,12 @@ static char *corpus_text(const dc_text_data *td, dc_text_resolve_fn resolve, con
         return NULL;
     }
     text[*len] = '\0';
+    if (strlen(text) != *len) {
+        dc_set_error(DC_ERR_FORMAT, "corpus: %s: a NUL byte at offset %zu: not a text file", path,
+                     strlen(text));
+        dc_free(text);
+        return NULL;
+    }
     return text;
 }
 
