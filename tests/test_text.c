@@ -406,6 +406,13 @@ TEST(text_dataset_fixed_and_bag) {
     CHECK(!strcmp(dc_text_vectorizer_token(v, 3), "g"));
     CHECK_OK(dc_dataset_get(ds, 2, x, &y));
     CHECK(x[0] == 3 && x[1] == 2 && x[2] == 1 && x[3] == 1); /* d e f are out of vocabulary */
+    dc_batcher *b = dc_batcher_new(ds, 2, true, 5);
+    dc_tensor *bx, *by;
+    dc_batcher_next(b, &bx, &by);
+    uint64_t allocs = dc_alloc_count();
+    for (int k = 0; k < 7; k++) CHECK(dc_batcher_next(b, &bx, &by) >= 0);
+    CHECK(dc_alloc_count() == allocs); /* bags counted as read: nothing allocated */
+    dc_batcher_free(b);
     dc_dataset_free(ds);
     dc_text_vectorizer_free(v);
     dc_text_set_free(s);
@@ -616,6 +623,13 @@ TEST(text_char_corpus) {
             c = dc_text_vectorizer_token_id(v, "c");
     CHECK(x[0] == b && x[1] == c && x[2] == a && x[3] == b);
     CHECK(y[0] == c && y[1] == a && y[2] == b && y[3] == c);
+    dc_batcher *bt = dc_batcher_new(tr, 3, true, 1);
+    dc_tensor *bx, *by;
+    CHECK(dc_batcher_next(bt, &bx, &by) == 3 && bx->shape[1] == 4 && by->ndim == 2 && by->shape[1] == 4);
+    uint64_t allocs = dc_alloc_count();
+    for (int k = 0; k < 6; k++) dc_batcher_next(bt, &bx, &by);
+    CHECK(dc_alloc_count() == allocs);
+    dc_batcher_free(bt);
     dc_dataset_free(tr);
     /* stride 1, the next character only, a validation part */
     CHECK_OK(dc_dataset_char_corpus(v, text, strlen(text),
