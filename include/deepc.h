@@ -823,6 +823,10 @@ typedef struct {
     /* bag modes: the output has max_tokens entries even when the vocabulary
      * is smaller (Keras' pad_to_max_tokens); otherwise the vocabulary size. */
     bool pad_to_max_tokens;
+    /* Keras' ngrams = N: after the tokens, every run of 2 .. N consecutive
+     * tokens joined by " " is a token too (all of width 2, then 3 ...);
+     * 0 or 1: none. At most 8. */
+    int ngrams;
 } dc_text_vectorizer_options;
 typedef struct dc_text_vectorizer dc_text_vectorizer;
 
@@ -869,7 +873,7 @@ dc_tensor *dc_text_vectorizer_call(const dc_text_vectorizer *v, const char *cons
  * A new string the caller frees with dc_string_free, or NULL. */
 char *dc_text_vectorizer_decode(const dc_text_vectorizer *v, const float *ids, int64_t n);
 /* The options (Keras' names: max_tokens, standardize, split, output_mode,
- * output_sequence_length, pad_to_max_tokens), the vocabulary and the idf
+ * output_sequence_length, pad_to_max_tokens, ngrams), the vocabulary and the idf
  * weights as one JSON object:
  * {"class_name": "TextVectorization", "config": {...}, "vocabulary": [...],
  *  "idf_weights": [...]}. A new string the caller frees with dc_string_free.

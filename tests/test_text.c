@@ -50,6 +50,7 @@ static bool options_from_ref(const cJSON *c, dc_text_vectorizer_options *o) {
     if ((x = cJSON_GetObjectItem(c, "output_sequence_length")))
         o->output_sequence_length = (int64_t)x->valuedouble;
     if ((x = cJSON_GetObjectItem(c, "pad_to_max_tokens"))) o->pad_to_max_tokens = cJSON_IsTrue(x);
+    if ((x = cJSON_GetObjectItem(c, "ngrams"))) o->ngrams = (int)x->valuedouble;
     if ((x = cJSON_GetObjectItem(c, "standardize"))) {
         if (cJSON_IsNull(x)) o->standardize = DC_STANDARDIZE_NONE;
         else if (!strcmp(x->valuestring, "lower")) o->standardize = DC_STANDARDIZE_LOWER;
@@ -177,7 +178,7 @@ TEST(text_vectorizer_matches_keras) {
         dc_text_vectorizer_free(v);
         n_configs++;
     }
-    CHECK(n_configs >= 14);
+    CHECK(n_configs >= 18);
     cJSON_Delete(root);
     free(doc);
 }
@@ -798,7 +799,7 @@ TEST(text_model_file_kinds_and_errors) {
         {"corpus = fortunes", "[TextVectorization]\nsplit = whitespace\n", "must keep split = character"},
         {"fortunes = default", "[TextVectorization]\noutput_mode = bag\n", "output_mode: unknown value 'bag'"},
         {"fortunes = default", "[TextVectorization]\nmax_tokens = 1\n", "max_tokens 1"},
-        {"fortunes = default", "[TextVectorization]\nngrams = 2\n", "unknown key 'ngrams'"},
+        {"fortunes = default", "[TextVectorization]\nngrams = 9\n", "ngrams: '9'"},
         {"dataset = fashion-mnist", "[TextVectorization]\nmax_tokens = 10\n", "needs text data"},
         {"dataset = fashion-mnist\nfortunes = default", "", "one kind of data"},
         {"train_text_dir = d\ncategories = a", "", "categories apply to fortunes"},

@@ -38,7 +38,8 @@ const char *const dc_text_data_keys =
     "train_text_dir, test_text_dir, train_text_csv, test_text_csv, text_column, fortunes, "
     "categories, min_count, test_every, corpus, seq_len, stride, target, validation_fraction";
 const char *const dc_text_vectorization_keys =
-    "max_tokens, standardize, split, output_mode, output_sequence_length, pad_to_max_tokens";
+    "max_tokens, standardize, split, output_mode, output_sequence_length, pad_to_max_tokens, "
+    "ngrams";
 
 static dc_status bad(const dc_text_origin *o, const char *fmt, const char *value) {
     char what[400];
@@ -212,6 +213,12 @@ dc_status dc_text_vectorization_key(dc_text_data **tdp, const dc_text_origin *o,
         return parse_i64(o, v, 0, (int64_t)1 << 24, &p->output_sequence_length);
     }
     if (!strcmp(k, "pad_to_max_tokens")) return parse_bool(o, v, &p->pad_to_max_tokens);
+    if (!strcmp(k, "ngrams")) {
+        int64_t n = 0;
+        if (strcasecmp(v, "none") && parse_i64(o, v, 0, 8, &n) != DC_OK) return dc_last_status();
+        p->ngrams = (int)n;
+        return DC_OK;
+    }
     if (!strcmp(k, "standardize")) {
         static const char *const names[] = {"lower_and_strip_punctuation", "none", "lower",
                                             "strip_punctuation"};

@@ -41,6 +41,10 @@ CONFIGS = [
     dict(name="tf_idf", output_mode="tf_idf"),
     dict(name="tf_idf_max7", output_mode="tf_idf", max_tokens=7),
     dict(name="tf_idf_pad", output_mode="tf_idf", max_tokens=40, pad_to_max_tokens=True),
+    dict(name="int_bigrams", ngrams=2),
+    dict(name="multi_hot_trigrams", output_mode="multi_hot", ngrams=3, max_tokens=15),
+    dict(name="char_bigrams_len12", split="character", ngrams=2, output_sequence_length=12),
+    dict(name="tf_idf_bigrams", output_mode="tf_idf", ngrams=2),
 ]
 
 out = {"train": TRAIN, "test": TEST, "configs": []}
