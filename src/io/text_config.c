@@ -50,7 +50,7 @@ static dc_status bad(const dc_text_origin *o, const char *fmt, const char *value
     return dc_set_error(DC_ERR_ARG, "%s: [%s] %s: %s", o->file, o->section, o->key, what);
 }
 
-static char *dc_ds_strdup_io(const char *s) {
+static char *str_copy(const char *s) {
     char *d = dc_malloc(strlen(s) + 1);
     if (d) strcpy(d, s);
     return d;
@@ -558,7 +558,7 @@ static bool spec_str(const cJSON *o, const char *key, char **dst) {
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!x) return true;
     if (!cJSON_IsString(x) || !x->valuestring[0]) return false;
-    return (*dst = dc_ds_strdup_io(x->valuestring)) != NULL;
+    return (*dst = str_copy(x->valuestring)) != NULL;
 }
 
 static bool spec_num(const cJSON *o, const char *key, double lo, double hi, double *out) {
@@ -606,7 +606,7 @@ dc_dataset *dc_dataset_load_text_spec(const char *spec, const dc_text_vectorizer
     }
     for (const cJSON *c = cats ? cats->child : NULL; c; c = c->next) {
         if (!cJSON_IsString(c) || !c->valuestring[0] || strchr(c->valuestring, '/') ||
-            !(td->categories[td->n_categories] = dc_ds_strdup_io(c->valuestring))) {
+            !(td->categories[td->n_categories] = str_copy(c->valuestring))) {
             what = "a category is not a file name";
             goto done;
         }
