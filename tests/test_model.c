@@ -114,7 +114,7 @@ TEST(initializers_follow_keras_formulas) {
     CHECK(w->data[0] == 1.0f && w->data[59999] == 1.0f);
     CHECK_OK(dc_initializer_fill(w, "zeros", &rng));
     CHECK(w->data[0] == 0.0f && w->data[59999] == 0.0f);
-    CHECK_ERR(dc_initializer_fill(w, "orthogonal", &rng), DC_ERR_ARG, "unknown initializer 'orthogonal'");
+    CHECK_ERR(dc_initializer_fill(w, "identity", &rng), DC_ERR_ARG, "unknown initializer 'identity'");
     /* conv kernels: fans take the receptive field */
     dc_tensor *k = dc_tensor_zeros(DC_DIMS(3, 3, 16, 32));
     CHECK_OK(dc_initializer_fill(k, "he_uniform", &rng));
