@@ -978,3 +978,42 @@ TEST(text_csv_matches_python) {
     cJSON_Delete(root);
     free(doc);
 }
+
+/* A character language model from a model file: Embedding(vocabulary) ->
+ * LSTM(return_sequences) -> Dense(vocabulary) over (window, next character at
+ * every step) samples, trained one epoch, the vocabulary in the saved file. */
+TEST(text_model_file_language_model_trains) {
+    const char *corpus = tmp_path("lm_corpus.txt");
+    char text[3000];
+    for (int i = 0; i < 3000; i++) text[i] = "the cat sat on the mat. "[i % 24];
+    write_file(corpus, text, 3000);
+    char data[700];
+    snprintf(data, sizeof data, "corpus = %s\nseq_len = 24\nvalidation_fraction = 0.1\n"
+             "validation = test", corpus);
+    dc_run_config *c = parse_text_config(
+        data, "",
+        "[Embedding]\ninput_dim = vocabulary_size\noutput_dim = 8\n[LSTM]\nunits = 16\n"
+        "return_sequences = true\n[Dense]\nunits = vocabulary_size\n");
+    CHECK(c != NULL);
+    if (!c) return;
+    dc_dataset *train, *test;
+    CHECK_OK(dc_run_config_load_data(c, &train, &test));
+    const dc_text_vectorizer *v = dc_run_config_text_vectorizer(c);
+    int64_t V = dc_text_vectorizer_vocabulary_size(v);
+    CHECK(V == 2 + 11); /* padding, [UNK], and "the casonm." with the space */
+    dc_model *m = dc_run_config_build_model(c, train);
+    CHECK(m != NULL);
+    int64_t os[DC_MAX_DIMS];
+    CHECK(m && dc_model_output_shape(m, os) == 2 && os[0] == 24 && os[1] == V);
+    dc_fit_options fo;
+    CHECK_OK(dc_run_config_fit_options(c, test, &fo));
+    dc_history *h = NULL;
+    if (m) CHECK_OK(dc_model_fit(m, train, &fo, &h));
+    const float *loss = h ? dc_history_get(h, "val_loss") : NULL;
+    CHECK(loss && isfinite(loss[0]) && loss[0] < logf((float)V) + 0.5f);
+    dc_history_free(h);
+    dc_model_free(m);
+    dc_dataset_free(train);
+    dc_dataset_free(test);
+    dc_run_config_free(c);
+}
