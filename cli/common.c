@@ -350,6 +350,8 @@ bool cli_dataset_stats(const dc_dataset *ds, cli_stats *st) {
     for (int i = 0; i < xn; i++) xsize *= xs[i];
     for (int i = 0; i < yn; i++) ysize *= ys[i];
     if (n < 1 || xsize < 1 || xn < 0 || yn < 0) return false;
+    for (int i = 0; i < xn; i++)
+        if (xs[i] < 1) return false; /* a None (-1) axis: samples of varying length */
     float *x = malloc((size_t)xsize * sizeof *x), *y = malloc((size_t)(ysize > 0 ? ysize : 1) * sizeof *y);
     stats_acc a;
     acc_init(&a, xn, xs);

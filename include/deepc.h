@@ -933,9 +933,11 @@ int64_t dc_dataset_max_seq_length(const dc_dataset *ds);
  * ======================================================================== */
 /* -- text -- */
 /* Bytes that are not UTF-8: every text is decoded as UTF-8 first, and each
- * byte that does not begin a well-formed UTF-8 sequence becomes U+FFFD (the
- * replacement character), so tokens and vocabularies are always valid UTF-8
- * and a character split yields code points. Lowering, as Keras'
+ * ill-formed sequence (its maximal subpart: a lone or truncated lead byte with
+ * the continuation bytes that fit it, or one stray byte) becomes one U+FFFD,
+ * the replacement character, as Unicode recommends and TensorFlow's
+ * unicode_split does; so tokens and vocabularies are always valid UTF-8 and a
+ * character split yields code points. Lowering, as Keras'
  * tf.strings.lower, changes ASCII letters only; punctuation stripping removes
  * the 32 ASCII punctuation characters !"#$%&'()*+,-./:;<=>?@[\]^_`{|}~; the
  * whitespace split cuts at runs of space, \t, \n, \v, \f and \r. */
@@ -963,6 +965,10 @@ typedef struct {
     /* bag modes: the output has max_tokens entries even when the vocabulary
      * is smaller (Keras' pad_to_max_tokens); otherwise the vocabulary size. */
     bool pad_to_max_tokens;
+    /* Keras' ngrams = N: after the tokens, every run of 2 .. N consecutive
+     * tokens joined by " " is a token too (all of width 2, then 3 ...);
+     * 0 or 1: none. At most 8. */
+    int ngrams;
 } dc_text_vectorizer_options;
 typedef struct dc_text_vectorizer dc_text_vectorizer;
 
@@ -1009,7 +1015,7 @@ dc_tensor *dc_text_vectorizer_call(const dc_text_vectorizer *v, const char *cons
  * A new string the caller frees with dc_string_free, or NULL. */
 char *dc_text_vectorizer_decode(const dc_text_vectorizer *v, const float *ids, int64_t n);
 /* The options (Keras' names: max_tokens, standardize, split, output_mode,
- * output_sequence_length, pad_to_max_tokens), the vocabulary and the idf
+ * output_sequence_length, pad_to_max_tokens, ngrams), the vocabulary and the idf
  * weights as one JSON object:
  * {"class_name": "TextVectorization", "config": {...}, "vocabulary": [...],
  *  "idf_weights": [...]}. A new string the caller frees with dc_string_free.
@@ -1045,8 +1051,8 @@ dc_text_set *dc_text_set_new(const char *const *texts, const int32_t *labels, in
 void dc_text_set_free(dc_text_set *s);
 /* As keras.utils.text_dataset_from_directory: DIR/<class>/ *.txt, classes
  * sorted by name, files sorted by name within a class. An empty .txt file is
- * an empty text (as Keras); an unreadable file, or no .txt file at all, is an
- * error naming the path. */
+ * an empty text (as Keras); an unreadable file, a file holding a NUL byte, or
+ * no .txt file at all, is an error naming the path. */
 dc_text_set *dc_text_set_load_folder(const char *dir);
 /* A CSV file (a TSV file when delimiter is '\t'; 0: '\t' for names ending in
  * .tsv, else ','), read as Python's csv module does: a header row, fields in
@@ -1233,7 +1239,8 @@ bool dc_run_config_outputs_probabilities(const dc_run_config *c);
 dc_status dc_run_config_load_data(const dc_run_config *c, dc_dataset **train, dc_dataset **test);
 /* Text data ([data] train_text_dir, train_text_csv, fortunes or corpus): the
  * vectorizer ([TextVectorization]) that the last dc_run_config_load_data
- * adapted on the training split (owned by c), or NULL. deepc train stores it
+ * adapted on the training split (owned by c, valid until the next load or
+ * dc_run_config_free), or NULL. deepc train stores it
  * in the saved model file (dc_model_file_set_text_vectorizer). */
 const dc_text_vectorizer *dc_run_config_text_vectorizer(const dc_run_config *c);
 /* The model of the file, built (input shape from [model] input_shape, else

@@ -50,6 +50,7 @@ static bool options_from_ref(const cJSON *c, dc_text_vectorizer_options *o) {
     if ((x = cJSON_GetObjectItem(c, "output_sequence_length")))
         o->output_sequence_length = (int64_t)x->valuedouble;
     if ((x = cJSON_GetObjectItem(c, "pad_to_max_tokens"))) o->pad_to_max_tokens = cJSON_IsTrue(x);
+    if ((x = cJSON_GetObjectItem(c, "ngrams"))) o->ngrams = (int)x->valuedouble;
     if ((x = cJSON_GetObjectItem(c, "standardize"))) {
         if (cJSON_IsNull(x)) o->standardize = DC_STANDARDIZE_NONE;
         else if (!strcmp(x->valuestring, "lower")) o->standardize = DC_STANDARDIZE_LOWER;
@@ -177,7 +178,7 @@ TEST(text_vectorizer_matches_keras) {
         dc_text_vectorizer_free(v);
         n_configs++;
     }
-    CHECK(n_configs >= 14);
+    CHECK(n_configs >= 18);
     cJSON_Delete(root);
     free(doc);
 }
@@ -233,6 +234,21 @@ TEST(text_vectorizer_characters_and_bad_utf8) {
     dc_string_free(json);
     dc_text_vectorizer_free(w);
     dc_text_vectorizer_free(v);
+}
+
+/* Ill-formed UTF-8 becomes U+FFFD per maximal subpart, as TensorFlow's
+ * tf.strings.unicode_split(..., "UTF-8") gives (checked by hand with TF 2.21). */
+TEST(text_utf8_repair_matches_tensorflow) {
+#define R "\xEF\xBF\xBD"
+    const char *in[] = {"ab\xFF" "c\xC3\xA9", "a\xC3", "\xE2\x82", "\xED\xA0\x80x", "\xF0\x9F\x98",
+                        "\xC0\xAF", "\xF4\x90\x80\x80", "ok \xF0\x9F\x98\x80"};
+    const char *want[] = {"ab" R "c\xC3\xA9", "a" R, R, R R R "x", R, R R, R R R R, "ok \xF0\x9F\x98\x80"};
+#undef R
+    dc_text_set *s = dc_text_set_new(in, NULL, 8, 0, NULL);
+    CHECK(s != NULL);
+    for (int i = 0; s && i < 8; i++)
+        if (strcmp(s->texts[i], want[i])) test_fail(__FILE__, __LINE__, "case %d repaired wrongly", i);
+    dc_text_set_free(s);
 }
 
 TEST(text_vectorizer_bad_input) {
@@ -391,6 +407,13 @@ TEST(text_dataset_fixed_and_bag) {
     CHECK(!strcmp(dc_text_vectorizer_token(v, 3), "g"));
     CHECK_OK(dc_dataset_get(ds, 2, x, &y));
     CHECK(x[0] == 3 && x[1] == 2 && x[2] == 1 && x[3] == 1); /* d e f are out of vocabulary */
+    dc_batcher *b = dc_batcher_new(ds, 2, true, 5);
+    dc_tensor *bx, *by;
+    dc_batcher_next(b, &bx, &by);
+    uint64_t allocs = dc_alloc_count();
+    for (int k = 0; k < 7; k++) CHECK(dc_batcher_next(b, &bx, &by) >= 0);
+    CHECK(dc_alloc_count() == allocs); /* bags counted as read: nothing allocated */
+    dc_batcher_free(b);
     dc_dataset_free(ds);
     dc_text_vectorizer_free(v);
     dc_text_set_free(s);
@@ -498,6 +521,9 @@ TEST(text_csv_dataset) {
     write_file(bad, "text,label\n", 11);
     CHECK(dc_text_set_load_csv(bad, "text", "label", 0) == NULL);
     CHECK_MSG("no rows");
+    write_file(bad, "text,label\nab\0c,x\n", 18);
+    CHECK(dc_text_set_load_csv(bad, "text", "label", 0) == NULL);
+    CHECK_MSG("a NUL byte at offset 13");
     CHECK(dc_text_set_load_csv(tmp_path("none.csv"), "text", "label", 0) == NULL);
     CHECK_MSG("none.csv");
 }
@@ -542,6 +568,15 @@ TEST(text_fortunes_fixture) {
         dc_string_free(all);
     }
     dc_text_set_free(s);
+    /* an empty category file holds no fortune; a binary one is refused */
+    char p[1024];
+    snprintf(p, sizeof p, "%s/empty", dir);
+    write_file(p, "", 0);
+    CHECK(dc_text_set_load_fortunes(dir, (const char *[]){"empty"}, 1, 0) == NULL);
+    CHECK_MSG("empty holds 0 fortunes");
+    CHECK(dc_text_set_load_fortunes(dir, (const char *[]){"dogs.dat"}, 1, 0) == NULL);
+    CHECK_MSG("NUL byte");
+    remove(p);
     /* named categories: a too-small one is an error, a missing one names its file */
     CHECK(dc_text_set_load_fortunes(dir, (const char *[]){"dogs", "birds"}, 2, 2) == NULL);
     CHECK_MSG("birds holds 1 fortunes");
@@ -589,6 +624,13 @@ TEST(text_char_corpus) {
             c = dc_text_vectorizer_token_id(v, "c");
     CHECK(x[0] == b && x[1] == c && x[2] == a && x[3] == b);
     CHECK(y[0] == c && y[1] == a && y[2] == b && y[3] == c);
+    dc_batcher *bt = dc_batcher_new(tr, 3, true, 1);
+    dc_tensor *bx, *by;
+    CHECK(dc_batcher_next(bt, &bx, &by) == 3 && bx->shape[1] == 4 && by->ndim == 2 && by->shape[1] == 4);
+    uint64_t allocs = dc_alloc_count();
+    for (int k = 0; k < 6; k++) dc_batcher_next(bt, &bx, &by);
+    CHECK(dc_alloc_count() == allocs);
+    dc_batcher_free(bt);
     dc_dataset_free(tr);
     /* stride 1, the next character only, a validation part */
     CHECK_OK(dc_dataset_char_corpus(v, text, strlen(text),
@@ -757,7 +799,7 @@ TEST(text_model_file_kinds_and_errors) {
         {"corpus = fortunes", "[TextVectorization]\nsplit = whitespace\n", "must keep split = character"},
         {"fortunes = default", "[TextVectorization]\noutput_mode = bag\n", "output_mode: unknown value 'bag'"},
         {"fortunes = default", "[TextVectorization]\nmax_tokens = 1\n", "max_tokens 1"},
-        {"fortunes = default", "[TextVectorization]\nngrams = 2\n", "unknown key 'ngrams'"},
+        {"fortunes = default", "[TextVectorization]\nngrams = 9\n", "ngrams: '9'"},
         {"dataset = fashion-mnist", "[TextVectorization]\nmax_tokens = 10\n", "needs text data"},
         {"dataset = fashion-mnist\nfortunes = default", "", "one kind of data"},
         {"train_text_dir = d\ncategories = a", "", "categories apply to fortunes"},
@@ -935,4 +977,43 @@ TEST(text_csv_matches_python) {
     CHECK(n_cases == 2);
     cJSON_Delete(root);
     free(doc);
+}
+
+/* A character language model from a model file: Embedding(vocabulary) ->
+ * LSTM(return_sequences) -> Dense(vocabulary) over (window, next character at
+ * every step) samples, trained one epoch, the vocabulary in the saved file. */
+TEST(text_model_file_language_model_trains) {
+    const char *corpus = tmp_path("lm_corpus.txt");
+    char text[3000];
+    for (int i = 0; i < 3000; i++) text[i] = "the cat sat on the mat. "[i % 24];
+    write_file(corpus, text, 3000);
+    char data[700];
+    snprintf(data, sizeof data, "corpus = %s\nseq_len = 24\nvalidation_fraction = 0.1\n"
+             "validation = test", corpus);
+    dc_run_config *c = parse_text_config(
+        data, "",
+        "[Embedding]\ninput_dim = vocabulary_size\noutput_dim = 8\n[LSTM]\nunits = 16\n"
+        "return_sequences = true\n[Dense]\nunits = vocabulary_size\n");
+    CHECK(c != NULL);
+    if (!c) return;
+    dc_dataset *train, *test;
+    CHECK_OK(dc_run_config_load_data(c, &train, &test));
+    const dc_text_vectorizer *v = dc_run_config_text_vectorizer(c);
+    int64_t V = dc_text_vectorizer_vocabulary_size(v);
+    CHECK(V == 2 + 11); /* padding, [UNK], and "the casonm." with the space */
+    dc_model *m = dc_run_config_build_model(c, train);
+    CHECK(m != NULL);
+    int64_t os[DC_MAX_DIMS];
+    CHECK(m && dc_model_output_shape(m, os) == 2 && os[0] == 24 && os[1] == V);
+    dc_fit_options fo;
+    CHECK_OK(dc_run_config_fit_options(c, test, &fo));
+    dc_history *h = NULL;
+    if (m) CHECK_OK(dc_model_fit(m, train, &fo, &h));
+    const float *loss = h ? dc_history_get(h, "val_loss") : NULL;
+    CHECK(loss && isfinite(loss[0]) && loss[0] < logf((float)V) + 0.5f);
+    dc_history_free(h);
+    dc_model_free(m);
+    dc_dataset_free(train);
+    dc_dataset_free(test);
+    dc_run_config_free(c);
 }

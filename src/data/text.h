@@ -4,9 +4,9 @@
 #define DC_TEXT_H
 #include "../core/core.h"
 
-/* A copy of s[0..len) (dc_malloc'd, NUL-terminated) where each byte that does
- * not begin a well-formed UTF-8 sequence is replaced by U+FFFD; *out_len (may
- * be NULL) receives its length. NULL when out of memory. */
+/* A copy of s[0..len) (dc_malloc'd, NUL-terminated) where each ill-formed
+ * UTF-8 sequence (its maximal subpart) is replaced by one U+FFFD; *out_len
+ * (may be NULL) receives its length. NULL when out of memory. */
 char *dc_utf8_repair(const char *s, size_t len, size_t *out_len);
 /* Whether s[0..len) is well-formed UTF-8 (no surrogates, no overlong forms). */
 bool dc_utf8_valid(const char *s, size_t len);

@@ -155,6 +155,13 @@ dc_text_set *dc_text_set_load_csv(const char *path, const char *text_column,
     char *raw = dc_malloc(raw_len + 1);
     bool read_ok = raw && fread(raw, 1, raw_len, f) == raw_len;
     fclose(f);
+    const char *nul = read_ok ? memchr(raw, '\0', raw_len) : NULL;
+    if (nul) {
+        dc_set_error(DC_ERR_FORMAT, "%s: %s: a NUL byte at offset %lld: not a text file", fn, path,
+                     (long long)(nul - raw));
+        dc_free(raw);
+        return NULL;
+    }
     char *buf = read_ok ? dc_utf8_repair(raw, raw_len, &len) : NULL;
     dc_free(raw);
     if (!buf) {

@@ -238,6 +238,13 @@ static char *read_text_file(const char *fn, const char *path, size_t *len) {
                      raw ? "" : ": out of memory");
         return NULL;
     }
+    const char *nul = memchr(raw, '\0', size);
+    if (nul) {
+        dc_set_error(DC_ERR_FORMAT, "%s: %s: a NUL byte at offset %lld: not a text file", fn, path,
+                     (long long)(nul - raw));
+        dc_free(raw);
+        return NULL;
+    }
     char *s = dc_utf8_repair(raw, size, len);
     dc_free(raw);
     if (!s) dc_set_error(DC_ERR_NOMEM, "%s: out of memory reading %s", fn, path);

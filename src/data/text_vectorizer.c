@@ -26,9 +26,13 @@ struct dc_text_vectorizer {
 
 /* ---- UTF-8 ---- */
 
-/* The length of the well-formed sequence at s (at most n bytes), or 0. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n) {
+/* The well-formed sequence at s (at most n bytes): returns its length, or 0
+ * with *bad set to the length of its maximal subpart (the bytes that could
+ * still have begun a sequence, at least 1), which becomes one U+FFFD as in
+ * Unicode's recommended practice and TensorFlow's unicode_split. */
+static size_t utf8_seq(const unsigned char *s, size_t n, size_t *bad) {
     unsigned char c = s[0];
+    *bad = 1;
     if (c < 0x80) return 1;
     size_t len;
     unsigned char lo = 0x80, hi = 0xBF; /* the allowed range of the second byte */
@@ -43,10 +47,19 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n) {
         if (c == 0xF4) hi = 0x8F;      /* nothing above U+10FFFF */
     } else
         return 0;
-    if (n < len || s[1] < lo || s[1] > hi) return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF) return 0;
-    return len;
+    size_t i = 1;
+    for (; i < len && i < n; i++) {
+        unsigned char a = i == 1 ? lo : 0x80, b = i == 1 ? hi : 0xBF;
+        if (s[i] < a || s[i] > b) break;
+    }
+    if (i == len) return len;
+    *bad = i;
+    return 0;
+}
+
+static size_t utf8_seq_len(const unsigned char *s, size_t n) {
+    size_t bad;
+    return utf8_seq(s, n, &bad);
 }
 
 bool dc_utf8_valid(const char *s, size_t len) {
@@ -61,18 +74,18 @@ bool dc_utf8_valid(const char *s, size_t len) {
 
 char *dc_utf8_repair(const char *s, size_t len, size_t *out_len) {
     const unsigned char *p = (const unsigned char *)s;
-    size_t bad = 0;
+    size_t n_bad = 0, skip;
     for (size_t i = 0; i < len;) {
-        size_t k = utf8_seq_len(p + i, len - i);
-        if (!k) bad++;
-        i += k ? k : 1;
+        size_t k = utf8_seq(p + i, len - i, &skip);
+        if (!k) n_bad++;
+        i += k ? k : skip;
     }
-    if (bad > (SIZE_MAX - len - 1) / 2) return NULL;
-    char *out = dc_malloc(len + 2 * bad + 1); /* each bad byte grows to 3 */
+    if (n_bad > (SIZE_MAX - len - 1) / 2) return NULL;
+    char *out = dc_malloc(len + 2 * n_bad + 1); /* a bad byte at worst grows to 3 */
     if (!out) return NULL;
     size_t o = 0;
     for (size_t i = 0; i < len;) {
-        size_t k = utf8_seq_len(p + i, len - i);
+        size_t k = utf8_seq(p + i, len - i, &skip);
         if (k) {
             memcpy(out + o, s + i, k);
             o += k;
@@ -80,7 +93,7 @@ char *dc_utf8_repair(const char *s, size_t len, size_t *out_len) {
         } else {
             memcpy(out + o, "\xEF\xBF\xBD", 3);
             o += 3;
-            i++;
+            i += skip;
         }
     }
     out[o] = '\0';
@@ -143,6 +156,62 @@ static bool next_token(const dc_text_vectorizer *v, const char *s, size_t n, siz
     *tok_len = i - start;
     *pos = i;
     return true;
+}
+
+/* Calls fn on each token of the text (standardized and split), then, with
+ * ngrams N > 1, on each run of 2 .. N consecutive tokens joined by " " (as
+ * tf.strings.ngrams with widths 1..N: all of one width, then the next).
+ * Returns DC_OK, fn's failure (an error it set), or DC_ERR_NOMEM. */
+typedef bool (*token_fn)(void *user, const char *tok, size_t len);
+
+typedef struct {
+    const char *p;
+    size_t n;
+} span;
+
+static dc_status for_each_token(const dc_text_vectorizer *v, const char *text, size_t len,
+                                token_fn fn, void *user) {
+    size_t n;
+    char *s = standardize(v, text, len, &n);
+    if (!s) return dc_last_status();
+    dc_status st = DC_OK;
+    size_t pos = 0, tl;
+    const char *tok;
+    int ng = v->opt.ngrams;
+    span *spans = NULL;
+    size_t count = 0, cap = 0;
+    while (st == DC_OK && next_token(v, s, n, &pos, &tok, &tl)) {
+        if (!fn(user, tok, tl)) st = dc_last_status() != DC_OK ? dc_last_status() : DC_ERR_NOMEM;
+        if (ng < 2 || st != DC_OK) continue;
+        if (count == cap) {
+            size_t c2 = cap ? 2 * cap : 64;
+            span *p = dc_realloc(spans, c2 * sizeof *p);
+            if (!p) {
+                st = dc_set_error(DC_ERR_NOMEM, "dc_text_vectorizer: out of memory for ngrams");
+                break;
+            }
+            spans = p;
+            cap = c2;
+        }
+        spans[count++] = (span){tok, tl};
+    }
+    char *joined = ng >= 2 && st == DC_OK && count >= 2 ? dc_malloc(n + (size_t)ng + 1) : NULL;
+    if (ng >= 2 && st == DC_OK && count >= 2 && !joined)
+        st = dc_set_error(DC_ERR_NOMEM, "dc_text_vectorizer: out of memory for ngrams");
+    for (int w = 2; joined && w <= ng && st == DC_OK; w++)
+        for (size_t i = 0; i + (size_t)w <= count && st == DC_OK; i++) {
+            size_t o = 0;
+            for (int k = 0; k < w; k++) {
+                if (k) joined[o++] = ' ';
+                memcpy(joined + o, spans[i + (size_t)k].p, spans[i + (size_t)k].n);
+                o += spans[i + (size_t)k].n;
+            }
+            if (!fn(user, joined, o)) st = dc_last_status() != DC_OK ? dc_last_status() : DC_ERR_NOMEM;
+        }
+    dc_free(joined);
+    dc_free(spans);
+    dc_free(s);
+    return st;
 }
 
 /* ---- the vocabulary table ---- */
@@ -237,6 +306,9 @@ static dc_status check_options(const char *fn, const dc_text_vectorizer_options 
                             fn, (long long)o->max_tokens, (long long)start + 1,
                             (long long)TV_MAX_TOKENS,
                             start == 2 ? "padding and [UNK] tokens" : "[UNK] token");
+    if (o->ngrams < 0 || o->ngrams > 8)
+        return dc_set_error(DC_ERR_ARG, "%s: ngrams %d must be in [0, 8] (0 and 1: none)", fn,
+                            o->ngrams);
     if (o->output_sequence_length < 0 || o->output_sequence_length > TV_MAX_SEQ_LEN)
         return dc_set_error(DC_ERR_ARG, "%s: output_sequence_length %lld must be in [0, %lld]", fn,
                             (long long)o->output_sequence_length, (long long)TV_MAX_SEQ_LEN);
@@ -384,11 +456,6 @@ static int cmp_counted(const void *pa, const void *pb) {
     return -c;
 }
 
-static bool is_special(const dc_text_vectorizer *v, const char *s, size_t len) {
-    (void)v;
-    return len == 0 || (len == 5 && !memcmp(s, oov_token, 5));
-}
-
 /* The vocabulary from the sorted counts, with the special tokens first. */
 static dc_status vocab_from_counts(dc_text_vectorizer *v, count_table *t, int64_t n_docs,
                                    const char *fn) {
@@ -430,6 +497,16 @@ static dc_status vocab_from_counts(dc_text_vectorizer *v, count_table *t, int64_
     return vocab_install(v, tokens, n, idf, fn);
 }
 
+typedef struct {
+    count_table *t;
+    int64_t doc;
+} count_ctx;
+
+static bool count_token(void *u, const char *tok, size_t len) {
+    count_ctx *c = u;
+    return (len == 0 || (len == 5 && !memcmp(tok, oov_token, 5))) || counts_add(c->t, tok, len, c->doc);
+}
+
 dc_status dc_text_vectorizer_adapt(dc_text_vectorizer *v, const char *const *texts, int64_t n) {
     const char *fn = "dc_text_vectorizer_adapt";
     if (!v || (n > 0 && !texts) || n < 0)
@@ -442,20 +519,11 @@ dc_status dc_text_vectorizer_adapt(dc_text_vectorizer *v, const char *const *tex
             st = dc_set_error(DC_ERR_ARG, "%s: text %lld is NULL", fn, (long long)d);
             break;
         }
-        size_t len;
-        char *s = standardize(v, texts[d], strlen(texts[d]), &len);
-        if (!s) {
-            st = dc_last_status();
-            break;
-        }
-        size_t pos = 0, tl;
-        const char *tok;
-        while (next_token(v, s, len, &pos, &tok, &tl))
-            if (!is_special(v, tok, tl) && !counts_add(&t, tok, tl, d)) {
-                st = dc_set_error(DC_ERR_NOMEM, "%s: out of memory counting tokens", fn);
-                break;
-            }
-        dc_free(s);
+        count_ctx cc = {&t, d};
+        dc_clear_error();
+        st = for_each_token(v, texts[d], strlen(texts[d]), count_token, &cc);
+        if (st != DC_OK && dc_last_status() == DC_OK)
+            st = dc_set_error(DC_ERR_NOMEM, "%s: out of memory counting tokens", fn);
     }
     if (st == DC_OK && t.n == 0)
         st = dc_set_error(DC_ERR_ARG,
@@ -522,24 +590,27 @@ typedef struct {
     int64_t cap, n;
 } id_sink;
 
+typedef struct {
+    const dc_text_vectorizer *v;
+    void (*emit)(void *, int64_t);
+    void *user;
+} lookup_ctx;
+
+static bool lookup_token(void *u, const char *tok, size_t len) {
+    lookup_ctx *c = u;
+    int64_t id = vocab_find(c->v, tok, len);
+    c->emit(c->user, id >= 0 ? id : token_start(c->v) - 1);
+    return true;
+}
+
 static dc_status for_each_id(const dc_text_vectorizer *v, const char *text, size_t len,
                              void (*emit)(void *, int64_t), void *user) {
     if (!v->n_tokens)
         return dc_set_error(DC_ERR_STATE,
                             "dc_text_vectorizer: no vocabulary (call dc_text_vectorizer_adapt or "
                             "set_vocabulary first)");
-    size_t n;
-    char *s = standardize(v, text, len, &n);
-    if (!s) return dc_last_status();
-    int64_t oov = token_start(v) - 1;
-    size_t pos = 0, tl;
-    const char *tok;
-    while (next_token(v, s, n, &pos, &tok, &tl)) {
-        int64_t id = vocab_find(v, tok, tl);
-        emit(user, id >= 0 ? id : oov);
-    }
-    dc_free(s);
-    return DC_OK;
+    lookup_ctx lc = {v, emit, user};
+    return for_each_token(v, text, len, lookup_token, &lc);
 }
 
 static void emit_id(void *u, int64_t id) {
@@ -709,6 +780,8 @@ char *dc_text_vectorizer_to_json(const dc_text_vectorizer *v) {
                                             (double)o->output_sequence_length)
                   : cJSON_AddNullToObject(cfg, "output_sequence_length")) &&
              cJSON_AddBoolToObject(cfg, "pad_to_max_tokens", o->pad_to_max_tokens) &&
+             (o->ngrams > 1 ? cJSON_AddNumberToObject(cfg, "ngrams", o->ngrams)
+                            : cJSON_AddNullToObject(cfg, "ngrams")) &&
              (voc = cJSON_AddArrayToObject(root, "vocabulary")) != NULL;
     }
     for (int64_t i = 0; ok && i < v->n_tokens; i++) {
@@ -799,6 +872,12 @@ dc_text_vectorizer *dc_text_vectorizer_from_json(const char *json) {
         what = "config.max_tokens or config.output_sequence_length is not a whole number in range";
         goto done;
     }
+    int64_t ngrams = 0;
+    if (!json_int(cJSON_GetObjectItemCaseSensitive(cfg, "ngrams"), 0, 8, true, &ngrams)) {
+        what = "config.ngrams is not a whole number in [0, 8]";
+        goto done;
+    }
+    o.ngrams = (int)ngrams;
     if (pad && !cJSON_IsBool(pad)) {
         what = "config.pad_to_max_tokens is not true or false";
         goto done;

@@ -38,7 +38,8 @@ const char *const dc_text_data_keys =
     "train_text_dir, test_text_dir, train_text_csv, test_text_csv, text_column, fortunes, "
     "categories, min_count, test_every, corpus, seq_len, stride, target, validation_fraction";
 const char *const dc_text_vectorization_keys =
-    "max_tokens, standardize, split, output_mode, output_sequence_length, pad_to_max_tokens";
+    "max_tokens, standardize, split, output_mode, output_sequence_length, pad_to_max_tokens, "
+    "ngrams";
 
 static dc_status bad(const dc_text_origin *o, const char *fmt, const char *value) {
     char what[400];
@@ -49,7 +50,7 @@ static dc_status bad(const dc_text_origin *o, const char *fmt, const char *value
     return dc_set_error(DC_ERR_ARG, "%s: [%s] %s: %s", o->file, o->section, o->key, what);
 }
 
-static char *dc_ds_strdup_io(const char *s) {
+static char *str_copy(const char *s) {
     char *d = dc_malloc(strlen(s) + 1);
     if (d) strcpy(d, s);
     return d;
@@ -212,6 +213,12 @@ dc_status dc_text_vectorization_key(dc_text_data **tdp, const dc_text_origin *o,
         return parse_i64(o, v, 0, (int64_t)1 << 24, &p->output_sequence_length);
     }
     if (!strcmp(k, "pad_to_max_tokens")) return parse_bool(o, v, &p->pad_to_max_tokens);
+    if (!strcmp(k, "ngrams")) {
+        int64_t n = 0;
+        if (strcasecmp(v, "none") && parse_i64(o, v, 0, 8, &n) != DC_OK) return dc_last_status();
+        p->ngrams = (int)n;
+        return DC_OK;
+    }
     if (!strcmp(k, "standardize")) {
         static const char *const names[] = {"lower_and_strip_punctuation", "none", "lower",
                                             "strip_punctuation"};
@@ -381,6 +388,12 @@ static char *corpus_text(const dc_text_data *td, dc_text_resolve_fn resolve, con
         return NULL;
     }
     text[*len] = '\0';
+    if (strlen(text) != *len) {
+        dc_set_error(DC_ERR_FORMAT, "corpus: %s: a NUL byte at offset %zu: not a text file", path,
+                     strlen(text));
+        dc_free(text);
+        return NULL;
+    }
     return text;
 }
 
@@ -545,7 +558,7 @@ static bool spec_str(const cJSON *o, const char *key, char **dst) {
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!x) return true;
     if (!cJSON_IsString(x) || !x->valuestring[0]) return false;
-    return (*dst = dc_ds_strdup_io(x->valuestring)) != NULL;
+    return (*dst = str_copy(x->valuestring)) != NULL;
 }
 
 static bool spec_num(const cJSON *o, const char *key, double lo, double hi, double *out) {
@@ -593,7 +606,7 @@ dc_dataset *dc_dataset_load_text_spec(const char *spec, const dc_text_vectorizer
     }
     for (const cJSON *c = cats ? cats->child : NULL; c; c = c->next) {
         if (!cJSON_IsString(c) || !c->valuestring[0] || strchr(c->valuestring, '/') ||
-            !(td->categories[td->n_categories] = dc_ds_strdup_io(c->valuestring))) {
+            !(td->categories[td->n_categories] = str_copy(c->valuestring))) {
             what = "a category is not a file name";
             goto done;
         }

@@ -17,6 +17,7 @@ TRAIN = [
     "tabs\tand\nnewlines   and  spaces",
     "caf\u00e9 na\u00efve \u00c9cole",
     "",
+    "vt\x0bff\x0ccr\rnb\u00a0sp em\u2003sp \u00c0\u00df\u0130 \U0001F600x",
 ]
 TEST = [
     "The zebra ate the apple",
@@ -40,6 +41,10 @@ CONFIGS = [
     dict(name="tf_idf", output_mode="tf_idf"),
     dict(name="tf_idf_max7", output_mode="tf_idf", max_tokens=7),
     dict(name="tf_idf_pad", output_mode="tf_idf", max_tokens=40, pad_to_max_tokens=True),
+    dict(name="int_bigrams", ngrams=2),
+    dict(name="multi_hot_trigrams", output_mode="multi_hot", ngrams=3, max_tokens=15),
+    dict(name="char_bigrams_len12", split="character", ngrams=2, output_sequence_length=12),
+    dict(name="tf_idf_bigrams", output_mode="tf_idf", ngrams=2),
 ]
 
 out = {"train": TRAIN, "test": TEST, "configs": []}
