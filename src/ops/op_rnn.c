@@ -2,8 +2,10 @@
  * Forward: the input projection of all steps as one GEMM, then per step one
  * recurrent GEMM and one fused gate kernel; backward: the steps in reverse
  * (gate kernel, one GEMM for dh_{t-1}), then one GEMM each for the weights and
- * the input. Arrays are (B,T,X) indexed by input time t, so the final GEMMs
- * pair x, h_{t-1} and the gate gradients row by row in either direction. */
+ * the input. Saved arrays are time-major (T,B,X) by input time t, so each
+ * step's rows are contiguous for its GEMMs (strided rows, at page multiples,
+ * halved their speed) and the final GEMMs pair x (copied time-major),
+ * h_{t-1} and the gate gradients row by row, in either direction. */
 #include "op.h"
 #include "../kernels/gemm.h"
 #include "../kernels/reduce.h"
@@ -26,17 +28,18 @@ typedef struct {
     dc_tensor *x, *w, *r, *bias, *h0, *c0, *mask, *rdm;
 } rnn_dims;
 
-/* What forward keeps for backward (arena). (B,T,X) arrays by input time. */
+/* What forward keeps for backward (arena). (T,B,X) arrays by input time. */
 typedef struct {
-    float *gates;  /* (B,T,G) gate activations */
-    float *hprev;  /* (B,T,U) h entering each step */
-    float *hd;     /* (B,T,U) hprev * recurrent dropout mask, or NULL (= hprev) */
-    float *cprev;  /* (B,T,U) LSTM c entering each step */
-    float *aux;    /* (B,T,U) LSTM act(c_t); GRU rec_h (reset_after) or r*hd (reset_before) */
+    float *xt;     /* (T,B,I) x, time-major; backward reuses it for dx */
+    float *gates;  /* (T,B,G) gate activations */
+    float *hprev;  /* (T,B,U) h entering each step */
+    float *hd;     /* (T,B,U) hprev * recurrent dropout mask, or NULL (= hprev) */
+    float *cprev;  /* (T,B,U) LSTM c entering each step */
+    float *aux;    /* (T,B,U) LSTM act(c_t); GRU rec_h (reset_after) or r*hd (reset_before) */
     float *rec;    /* (B,G) per-step scratch: GRU recurrent products, backward GEMM output */
     float *zero;   /* (B,U) zeros: the initial state when none is given */
-    float *dg;     /* (B,T,G) gate gradients (input side) */
-    float *dgh;    /* (B,T,G) GRU reset_after: gate gradients on the recurrent side */
+    float *dg;     /* (T,B,G) gate gradients (input side) */
+    float *dgh;    /* (T,B,G) GRU reset_after: gate gradients on the recurrent side */
     float *bufs;   /* (4,B,U) backward: dh, pass, dc, carry */
     float *rp;     /* recurrent_kernel as GEMM panels (forward), see pack_panels */
     float *rtp;    /* its transpose as panels (backward) */
@@ -196,6 +199,7 @@ static float *alloc_f(dc_node *n, int64_t count) {
 static dc_status rnn_alloc(dc_node *n, const rnn_dims *d, rnn_saved *s, bool grad) {
     const int64_t BT = d->B * d->T, BU = d->B * d->U;
     memset(s, 0, sizeof *s);
+    s->xt = alloc_f(n, BT * d->I);
     s->gates = alloc_f(n, BT * d->G);
     s->hprev = alloc_f(n, BT * d->U);
     s->hd = d->rdm ? alloc_f(n, BT * d->U) : NULL;
@@ -208,7 +212,7 @@ static dc_status rnn_alloc(dc_node *n, const rnn_dims *d, rnn_saved *s, bool gra
     const bool packed = d->T >= RNN_PACK_MIN_T;
     s->rp = packed ? alloc_f(n, DC_MAX(panels_size(U, G), panels_size(U, 2 * U) + panels_size(U, U)))
                    : NULL;
-    if ((packed && !s->rp) || !s->gates || !s->hprev || (d->rdm && !s->hd) || (d->kind == DC_OP_LSTM && !s->cprev) ||
+    if ((packed && !s->rp) || !s->xt || !s->gates || !s->hprev || (d->rdm && !s->hd) || (d->kind == DC_OP_LSTM && !s->cprev) ||
         (d->kind != DC_OP_SIMPLE_RNN && !s->aux) || !s->rec || !s->zero)
         return DC_ERR_NOMEM;
     memset(s->zero, 0, (size_t)BU * sizeof(float));
@@ -244,9 +248,11 @@ static float *state_ptr(const rnn_dims *d, float *ext, int k) {
     return ext + d->B * d->T * d->U + (int64_t)k * d->B * d->U;
 }
 
-/* Copies the (B,U) state `src` (row stride U) into rows of dst (row stride ds). */
-static void copy_rows(float *dst, int64_t ds, const float *src, int64_t B, int64_t U) {
-    for (int64_t b = 0; b < B; b++) memcpy(dst + b * ds, src + b * U, (size_t)U * sizeof(float));
+// x (B,T,I) -> xt (T,B,I)
+static void transpose_bt(const float *x, int64_t B, int64_t T, int64_t I, float *xt) {
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t b = 0; b < B; b++)
+            memcpy(xt + (t * B + b) * I, x + (b * T + t) * I, (size_t)I * sizeof(float));
 }
 
 static int64_t step_time(const dc_node *n, int64_t T, int64_t s) {
@@ -258,7 +264,8 @@ static dc_status rnn_forward(dc_node *n) {
     dc_status st = check_mask(&d);
     if (st != DC_OK) return st;
     const bool grad = n->out->grad != NULL;
-    const int64_t B = d.B, T = d.T, I = d.I, U = d.U, G = d.G, BU = B * U, BTU = B * T * U;
+    const int64_t B = d.B, T = d.T, I = d.I, U = d.U, G = d.G, BU = B * U, BTU = B * T * U,
+                  BG = B * G;
     float *ext = alloc_f(n, BTU + (grad ? 2 : 1) * d.nst * BU);
     rnn_saved *s = dc_node_alloc(n, sizeof *s);
     if (!ext || !s || rnn_alloc(n, &d, s, grad) != DC_OK) return DC_ERR_NOMEM;
@@ -272,7 +279,8 @@ static dc_status rnn_forward(dc_node *n) {
 
     /* x (B*T,I) @ kernel (I,G) + input bias -> gates (B*T,G): all steps at once */
     dc_gemm_epilogue ep = {.bias = bias, .act = DC_EPI_NONE};
-    dc_gemm_ex(false, false, B * T, G, I, 1.0f, d.x->data, I, d.w->data, G, 0.0f, s->gates, G,
+    transpose_bt(d.x->data, B, T, I, s->xt);
+    dc_gemm_ex(false, false, B * T, G, I, 1.0f, s->xt, I, d.w->data, G, 0.0f, s->gates, G,
                &ep);
     const float *h0 = d.h0 ? d.h0->data : s->zero, *c0 = d.c0 ? d.c0->data : s->zero;
     float *hT = state_ptr(&d, ext, 0), *cT = d.nst == 2 ? state_ptr(&d, ext, 1) : NULL;
@@ -282,8 +290,8 @@ static dc_status rnn_forward(dc_node *n) {
         return DC_OK;
     }
     const int64_t t0 = step_time(n, T, 0);
-    copy_rows(s->hprev + t0 * U, T * U, h0, B, U);
-    if (s->cprev) copy_rows(s->cprev + t0 * U, T * U, c0, B, U);
+    memcpy(s->hprev + t0 * BU, h0, (size_t)BU * sizeof(float));
+    if (s->cprev) memcpy(s->cprev + t0 * BU, c0, (size_t)BU * sizeof(float));
     const dc_rnn_kernels *k = dc_rnn_kernels_get();
     const float *R = d.r->data;
     /* reset_before: (U,2U) for z, r then (U,U) for h, each as its own panels */
@@ -306,38 +314,36 @@ static dc_status rnn_forward(dc_node *n) {
             .B = B, .U = U, .act = (int)n->a.i[0], .ract = (int)n->a.i[1],
             .zero_out = n->a.i[4] != 0,
             .m = d.mask ? d.mask->data + t : NULL, .ms = T,
-            .g = s->gates + t * G, .gs = T * G,
+            .g = s->gates + t * BG, .gs = G,
             .r = s->rec, .rs = gru_before ? 2 * U : G,
-            .hp = s->hprev + t * U, .hps = T * U,
-            .cp = s->cprev ? s->cprev + t * U : NULL, .cps = T * U,
-            .hn = last ? hT : s->hprev + tn * U, .hns = last ? U : T * U,
-            .cn = !s->cprev ? NULL : last ? cT : s->cprev + tn * U, .cns = last ? U : T * U,
-            .aux = s->aux ? s->aux + t * U : NULL, .auxs = T * U,
+            .hp = s->hprev + t * BU, .hps = U,
+            .cp = s->cprev ? s->cprev + t * BU : NULL, .cps = U,
+            .hn = last ? hT : s->hprev + tn * BU, .hns = U,
+            .cn = !s->cprev ? NULL : last ? cT : s->cprev + tn * BU, .cns = U,
+            .aux = s->aux ? s->aux + t * BU : NULL, .auxs = U,
             .y = ext + sp * U, .ys = T * U,
             .yp = sp ? ext + (sp - 1) * U : NULL, .yps = T * U,
             .rdm = d.rdm ? d.rdm->data : NULL, .rdms = U,
         };
         /* the recurrent GEMM's left operand: h_{t-1}, through the dropout mask */
-        const float *A = s->hprev + t * U;
+        const float *A = s->hprev + t * BU;
         if (d.rdm) {
-            float *hd = s->hd + t * U;
-            for (int64_t b = 0; b < B; b++)
-                for (int64_t j = 0; j < U; j++)
-                    hd[b * T * U + j] = A[b * T * U + j] * d.rdm->data[b * U + j];
+            float *hd = s->hd + t * BU;
+            for (int64_t i = 0; i < BU; i++) hd[i] = A[i] * d.rdm->data[i];
             A = hd;
         }
         if (d.kind == DC_OP_LSTM || d.kind == DC_OP_SIMPLE_RNN) {
-            gemm_panels(B, G, U, A, T * U, rk_all, 1.0f, st_.g, T * G, NULL);
+            gemm_panels(B, G, U, A, U, rk_all, 1.0f, st_.g, G, NULL);
             if (d.kind == DC_OP_LSTM) k->lstm_forward(&st_);
             else k->simple_forward(&st_);
         } else if (gru_after) {
-            gemm_panels(B, G, U, A, T * U, rk_all, 0.0f, s->rec, G, rec_bias);
+            gemm_panels(B, G, U, A, U, rk_all, 0.0f, s->rec, G, rec_bias);
             k->gru_forward(&st_);
         } else {
-            gemm_panels(B, 2 * U, U, A, T * U, rk_all, 0.0f, s->rec, 2 * U, NULL);
+            gemm_panels(B, 2 * U, U, A, U, rk_all, 0.0f, s->rec, 2 * U, NULL);
             k->gru_rb_forward_a(&st_);
             st_.rs = U;
-            gemm_panels(B, U, U, st_.aux, T * U, rk_h, 0.0f, s->rec, U, NULL);
+            gemm_panels(B, U, U, st_.aux, U, rk_h, 0.0f, s->rec, U, NULL);
             k->gru_rb_forward_b(&st_);
         }
     }
@@ -363,7 +369,7 @@ static void add_col_sums(const float *g, int64_t rows, int64_t G, float *grad) {
 void dc_rnn_backward(dc_node *n) {
     rnn_dims d = rnn_get_dims(n);
     rnn_saved *s = n->saved;
-    const int64_t B = d.B, T = d.T, I = d.I, U = d.U, G = d.G, BU = B * U;
+    const int64_t B = d.B, T = d.T, I = d.I, U = d.U, G = d.G, BU = B * U, BG = B * G;
     const bool gru_after = d.kind == DC_OP_GRU && !n->a.i[3];
     const bool gru_before = d.kind == DC_OP_GRU && n->a.i[3];
     float *ext = n->out->data;
@@ -390,15 +396,15 @@ void dc_rnn_backward(dc_node *n) {
             .B = B, .U = U, .act = (int)n->a.i[0], .ract = (int)n->a.i[1],
             .zero_out = n->a.i[4] != 0,
             .m = d.mask ? d.mask->data + t : NULL, .ms = T,
-            .g = s->gates + t * G, .gs = T * G,
-            .r = gru_after ? s->dgh + t * G : s->rec, .rs = gru_after ? T * G : U,
-            .hp = s->hprev + t * U, .hps = T * U,
-            .cp = s->cprev ? s->cprev + t * U : NULL, .cps = T * U,
-            .aux = s->aux ? s->aux + t * U : NULL, .auxs = T * U,
+            .g = s->gates + t * BG, .gs = G,
+            .r = gru_after ? s->dgh + t * BG : s->rec, .rs = gru_after ? G : U,
+            .hp = s->hprev + t * BU, .hps = U,
+            .cp = s->cprev ? s->cprev + t * BU : NULL, .cps = U,
+            .aux = s->aux ? s->aux + t * BU : NULL, .auxs = U,
             .rdm = d.rdm ? d.rdm->data : NULL, .rdms = U,
             .dy = n->out->grad + sp * U, .dys = T * U,
             .carry = carry, .dh = dh, .dc = dc, .pass = pass,
-            .dg = s->dg + t * G, .dgs = T * G,
+            .dg = s->dg + t * BG, .dgs = G,
         };
         /* the gradient of h_{t-1} through the recurrent GEMM: dGrec (B,G) R^T */
         const float *dgrec = gru_after ? st_.r : st_.dg;
@@ -407,17 +413,17 @@ void dc_rnn_backward(dc_node *n) {
         else if (gru_after) k->gru_backward(&st_);
         if (gru_before) {
             k->gru_rb_backward_a(&st_);
-            gemm_panels(B, U, U, st_.dg + 2 * U, T * G, rkt_h, 0.0f, s->rec, U, NULL);
+            gemm_panels(B, U, U, st_.dg + 2 * U, G, rkt_h, 0.0f, s->rec, U, NULL);
             k->gru_rb_backward_b(&st_);
-            gemm_panels(B, U, 2 * U, st_.dg, T * G, rkt_all, 1.0f, s->rec, U, NULL);
+            gemm_panels(B, U, 2 * U, st_.dg, G, rkt_all, 1.0f, s->rec, U, NULL);
             st_.r = s->rec, st_.rs = U;
             k->add_masked(&st_);
         } else if (d.rdm) {
-            gemm_panels(B, U, G, dgrec, T * G, rkt_all, 0.0f, s->rec, U, NULL);
+            gemm_panels(B, U, G, dgrec, G, rkt_all, 0.0f, s->rec, U, NULL);
             st_.r = s->rec, st_.rs = U;
             k->add_masked(&st_);
         } else {
-            gemm_panels(B, U, G, dgrec, T * G, rkt_all, 1.0f, pass, U, NULL);
+            gemm_panels(B, U, G, dgrec, G, rkt_all, 1.0f, pass, U, NULL);
         }
         float *tmp = dh;
         dh = pass, pass = tmp;
@@ -429,7 +435,7 @@ void dc_rnn_backward(dc_node *n) {
     const int64_t BT = B * T;
     if (BT == 0) return;
     const float *hA = s->hd ? s->hd : s->hprev;
-    if (d.w->grad) dc_gemm(true, false, I, G, BT, 1.0f, d.x->data, I, s->dg, G, 1.0f, d.w->grad, G);
+    if (d.w->grad) dc_gemm(true, false, I, G, BT, 1.0f, s->xt, I, s->dg, G, 1.0f, d.w->grad, G);
     if (d.r->grad) {
         if (gru_before) {
             dc_gemm(true, false, U, 2 * U, BT, 1.0f, hA, U, s->dg, G, 1.0f, d.r->grad, G);
@@ -440,7 +446,15 @@ void dc_rnn_backward(dc_node *n) {
                     d.r->grad, G);
         }
     }
-    if (d.x->grad) dc_gemm(false, true, BT, I, G, 1.0f, s->dg, G, d.w->data, G, 1.0f, d.x->grad, I);
+    if (d.x->grad) { /* time-major into scratch (the xt copy is done with), then added back */
+        dc_gemm(false, true, BT, I, G, 1.0f, s->dg, G, d.w->data, G, 0.0f, s->xt, I);
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t t = 0; t < T; t++) {
+                float *gx = d.x->grad + (b * T + t) * I;
+                const float *src = s->xt + (t * B + b) * I;
+                for (int64_t j = 0; j < I; j++) gx[j] += src[j];
+            }
+    }
     if (d.bias && d.bias->grad) {
         add_col_sums(s->dg, BT, G, d.bias->grad);
         if (gru_after) add_col_sums(s->dgh, BT, G, d.bias->grad + G);
