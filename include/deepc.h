@@ -692,6 +692,9 @@ const char *dc_loss_name(dc_loss_kind k);     /* "sparse_categorical_crossentrop
  * model files; DC_LOSS_NONE / DC_METRIC_NONE with a message if unknown. */
 dc_loss_kind dc_loss_from_name(const char *name);
 dc_metric_kind dc_metric_from_name(const char *name);
+/* The compiled metrics in compile order (as dc_model_evaluate reports them),
+ * at most cap into out (may be NULL); returns how many (0 if not compiled). */
+int dc_model_metrics(const dc_model *m, dc_metric_kind *out, int cap);
 
 /* What a callback sees at the end of an epoch: "loss", "accuracy",
  * "val_loss", "val_accuracy", "lr" ... */

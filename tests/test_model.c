@@ -149,22 +149,22 @@ TEST(summary_text_is_exact) {
     fclose(f);
     const char *want =
         "Model: \"sequential\"\n"
-        "_________________________________________________________________\n"
-        " Layer (type)                Output Shape              Param #\n"
-        "=================================================================\n"
-        " flatten (Flatten)           (None, 784)               0\n"
+        "______________________________________________________________________\n"
+        " Layer (type)                    Output Shape            Param #\n"
+        "======================================================================\n"
+        " flatten (Flatten)               (None, 784)             0\n"
         "\n"
-        " dense (Dense)               (None, 128)               100480\n"
+        " dense (Dense)                   (None, 128)             100480\n"
         "\n"
-        " dropout (Dropout)           (None, 128)               0\n"
+        " dropout (Dropout)               (None, 128)             0\n"
         "\n"
-        " dense_1 (Dense)             (None, 10)                1290\n"
+        " dense_1 (Dense)                 (None, 10)              1290\n"
         "\n"
-        "=================================================================\n"
+        "======================================================================\n"
         "Total params: 101,770\n"
         "Trainable params: 101,770\n"
         "Non-trainable params: 0\n"
-        "_________________________________________________________________\n";
+        "______________________________________________________________________\n";
     if (strcmp(got, want)) test_fail(__FILE__, __LINE__, "summary:\n%s\nwanted:\n%s", got, want);
     dc_model_free(m);
 }

@@ -972,6 +972,14 @@ dc_dataset *dc_dataset_load_spec(const char *spec, int height, int width, int ch
     struct stat st;
     if (!comma && stat(a, &st) == 0 && S_ISDIR(st.st_mode))
         return dc_dataset_load_image_folder(a, height, width, channels);
+    if (!comma && stat(a, &st) != 0) {
+        dc_set_error(DC_ERR_IO,
+                     "%s: '%s' %s%s, and is not fashion-mnist, IMAGES,LABELS (IDX files), "
+                     "FILE.csv[,LABEL] or an image folder",
+                     fn, spec, errno == ENOENT ? "does not exist" : "cannot be read: ",
+                     errno == ENOENT ? "" : strerror(errno));
+        return NULL;
+    }
     if (!comma) {
         dc_set_error(DC_ERR_ARG,
                      "%s: '%s' is not fashion-mnist, IMAGES,LABELS (IDX files), FILE.csv[,LABEL] "

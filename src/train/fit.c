@@ -486,6 +486,19 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
             vars = NULL;
         }
     }
+    /* Keras takes the whole set as one batch then; said aloud, as that
+     * batch's activations can take far more memory than a user expects */
+    if (bs > dc_dataset_count(tr)) {
+        dc_log_message(DC_LOG_WARN, "%s: batch_size %lld is more than the %lld training samples; "
+                       "each epoch is one batch of %lld", fn, (long long)bs,
+                       (long long)dc_dataset_count(tr), (long long)dc_dataset_count(tr));
+        if (opt->progress && opt->verbose)
+            fprintf(opt->progress,
+                    "Notice: batch_size %lld is more than the %lld training samples; each epoch "
+                    "is one batch of %lld\n",
+                    (long long)bs, (long long)dc_dataset_count(tr), (long long)dc_dataset_count(tr));
+        bs = dc_dataset_count(tr);
+    }
     dc_status st = DC_OK;
     dc_batcher *b = dc_batcher_new(tr, bs, !opt->no_shuffle, opt->seed);
     dc_batcher *vb = val ? dc_batcher_new(val, bs, false, 0) : NULL;
