@@ -11,6 +11,9 @@
 #include "../kernels/reduce.h"
 #include "../kernels/rnn.h"
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* Inputs: x, kernel, recurrent_kernel, then those present (attrs i[5] bits):
  * bias, h0, c0, mask, recurrent dropout mask. attrs: i[0] activation, i[1]
@@ -84,7 +87,8 @@ typedef struct {
 
 // C (M,N) = A (M,K) @ panels (K,N) + beta C (+ bias): one GEMM per panel, panels over threads
 static void gemm_panels(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                        rnn_rk rk, float beta, float *C, int64_t ldc, const float *bias) {
+                        rnn_rk rk, float beta, float *C, int64_t ldc, const float *bias,
+                        bool allow_par) {
     if (!rk.panels) {
         dc_gemm_epilogue ep = {.bias = bias, .act = DC_EPI_NONE};
         dc_gemm_ex(false, rk.trans, M, N, K, 1.0f, A, lda, rk.raw, rk.ld, beta, C, ldc, &ep);
@@ -92,7 +96,7 @@ static void gemm_panels(int64_t M, int64_t N, int64_t K, const float *A, int64_t
     }
     const float *P = rk.panels;
     const int64_t np = (N + RNN_PANEL - 1) / RNN_PANEL;
-    const bool par = np > 1 && (double)M * (double)N * (double)K >= (double)(1 << 20);
+    const bool par = allow_par && np > 1 && (double)M * (double)N * (double)K >= (double)(1 << 20);
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t p = 0; p < np; p++) {
         const int64_t j0 = p * RNN_PANEL, w = DC_MIN((int64_t)RNN_PANEL, N - j0);
@@ -259,13 +263,96 @@ static int64_t step_time(const dc_node *n, int64_t T, int64_t s) {
     return n->a.i[2] ? T - 1 - s : s;
 }
 
+/* One op call's pieces for the step loops over a range of batch rows. */
+typedef struct {
+    const dc_node *n;
+    const rnn_dims *d;
+    rnn_saved *s;
+    float *ext;
+    rnn_rk rk_all, rk_h; /* forward: R; backward: R^T */
+    const float *rec_bias;
+    bool gru_after, gru_before;
+    const dc_rnn_kernels *k;
+} rnn_run;
+
+/* Threads for the step loops: batch rows are independent through time, so
+ * each thread runs every step on its own rows with no barrier per step (a
+ * barrier per step costs a time slice when the machine is busy); each row's
+ * arithmetic is the same whatever the split, so the bits are too. */
+#define RNN_MIN_ROWS 8
+static int rnn_threads(int64_t B) {
+#ifdef _OPENMP
+    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+    return (int)DC_MAX(1, DC_MIN((int64_t)nt, B / RNN_MIN_ROWS));
+#else
+    (void)B;
+    return 1;
+#endif
+}
+
+// rows [b0,b1) of every step, forward; par: the GEMMs may use threads
+static void forward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
+    const dc_node *n = r->n;
+    const rnn_dims *dp = r->d;
+    const rnn_dims d = *dp;
+    rnn_saved *s = r->s;
+    float *ext = r->ext;
+    const int64_t B = d.B, T = d.T, U = d.U, G = d.G, BU = B * U, BG = B * G, nb = b1 - b0;
+    const bool gru_after = r->gru_after, gru_before = r->gru_before;
+    const rnn_rk rk_all = r->rk_all, rk_h = r->rk_h;
+    const float *rec_bias = r->rec_bias;
+    const dc_rnn_kernels *k = r->k;
+    float *hT = state_ptr(&d, ext, 0), *cT = d.nst == 2 ? state_ptr(&d, ext, 1) : NULL;
+    if (nb <= 0) return;
+    for (int64_t sp = 0; sp < T; sp++) {
+        const int64_t t = step_time(n, T, sp);
+        const bool last = sp == T - 1;
+        const int64_t tn = last ? 0 : step_time(n, T, sp + 1);
+        dc_rnn_step st_ = {
+            .B = nb, .U = U, .act = (int)n->a.i[0], .ract = (int)n->a.i[1],
+            .zero_out = n->a.i[4] != 0,
+            .m = d.mask ? d.mask->data + b0 * T + t : NULL, .ms = T,
+            .g = s->gates + t * BG + b0 * G, .gs = G,
+            .r = s->rec + b0 * G, .rs = gru_before ? 2 * U : G,
+            .hp = s->hprev + t * BU + b0 * U, .hps = U,
+            .cp = s->cprev ? s->cprev + t * BU + b0 * U : NULL, .cps = U,
+            .hn = (last ? hT : s->hprev + tn * BU) + b0 * U, .hns = U,
+            .cn = !s->cprev ? NULL : (last ? cT : s->cprev + tn * BU) + b0 * U, .cns = U,
+            .aux = s->aux ? s->aux + t * BU + b0 * U : NULL, .auxs = U,
+            .y = ext + b0 * T * U + sp * U, .ys = T * U,
+            .yp = sp ? ext + b0 * T * U + (sp - 1) * U : NULL, .yps = T * U,
+            .rdm = d.rdm ? d.rdm->data + b0 * U : NULL, .rdms = U,
+        };
+        /* the recurrent GEMM's left operand: h_{t-1}, through the dropout mask */
+        const float *A = s->hprev + t * BU + b0 * U;
+        if (d.rdm) {
+            float *hd = s->hd + t * BU + b0 * U;
+            for (int64_t i = 0; i < nb * U; i++) hd[i] = A[i] * d.rdm->data[b0 * U + i];
+            A = hd;
+        }
+        if (d.kind == DC_OP_LSTM || d.kind == DC_OP_SIMPLE_RNN) {
+            gemm_panels(nb, G, U, A, U, rk_all, 1.0f, st_.g, G, NULL, par);
+            if (d.kind == DC_OP_LSTM) k->lstm_forward(&st_);
+            else k->simple_forward(&st_);
+        } else if (gru_after) {
+            gemm_panels(nb, G, U, A, U, rk_all, 0.0f, st_.r, G, rec_bias, par);
+            k->gru_forward(&st_);
+        } else {
+            gemm_panels(nb, 2 * U, U, A, U, rk_all, 0.0f, st_.r, 2 * U, NULL, par);
+            k->gru_rb_forward_a(&st_);
+            st_.rs = U;
+            gemm_panels(nb, U, U, st_.aux, U, rk_h, 0.0f, st_.r, U, NULL, par);
+            k->gru_rb_forward_b(&st_);
+        }
+    }
+}
+
 static dc_status rnn_forward(dc_node *n) {
     rnn_dims d = rnn_get_dims(n);
     dc_status st = check_mask(&d);
     if (st != DC_OK) return st;
     const bool grad = n->out->grad != NULL;
-    const int64_t B = d.B, T = d.T, I = d.I, U = d.U, G = d.G, BU = B * U, BTU = B * T * U,
-                  BG = B * G;
+    const int64_t B = d.B, T = d.T, I = d.I, U = d.U, G = d.G, BU = B * U, BTU = B * T * U;
     float *ext = alloc_f(n, BTU + (grad ? 2 : 1) * d.nst * BU);
     rnn_saved *s = dc_node_alloc(n, sizeof *s);
     if (!ext || !s || rnn_alloc(n, &d, s, grad) != DC_OK) return DC_ERR_NOMEM;
@@ -306,46 +393,18 @@ static dc_status rnn_forward(dc_node *n) {
     const rnn_rk rk_all = {packed ? s->rp : NULL, R, G, false};
     const rnn_rk rk_h = {packed ? rp_h : NULL, R + 2 * U, G, false};
     const float *rec_bias = gru_after && bias ? bias + G : NULL;
-    for (int64_t sp = 0; sp < T; sp++) {
-        const int64_t t = step_time(n, T, sp);
-        const bool last = sp == T - 1;
-        const int64_t tn = last ? 0 : step_time(n, T, sp + 1);
-        dc_rnn_step st_ = {
-            .B = B, .U = U, .act = (int)n->a.i[0], .ract = (int)n->a.i[1],
-            .zero_out = n->a.i[4] != 0,
-            .m = d.mask ? d.mask->data + t : NULL, .ms = T,
-            .g = s->gates + t * BG, .gs = G,
-            .r = s->rec, .rs = gru_before ? 2 * U : G,
-            .hp = s->hprev + t * BU, .hps = U,
-            .cp = s->cprev ? s->cprev + t * BU : NULL, .cps = U,
-            .hn = last ? hT : s->hprev + tn * BU, .hns = U,
-            .cn = !s->cprev ? NULL : last ? cT : s->cprev + tn * BU, .cns = U,
-            .aux = s->aux ? s->aux + t * BU : NULL, .auxs = U,
-            .y = ext + sp * U, .ys = T * U,
-            .yp = sp ? ext + (sp - 1) * U : NULL, .yps = T * U,
-            .rdm = d.rdm ? d.rdm->data : NULL, .rdms = U,
-        };
-        /* the recurrent GEMM's left operand: h_{t-1}, through the dropout mask */
-        const float *A = s->hprev + t * BU;
-        if (d.rdm) {
-            float *hd = s->hd + t * BU;
-            for (int64_t i = 0; i < BU; i++) hd[i] = A[i] * d.rdm->data[i];
-            A = hd;
+    rnn_run run = {n, &d, s, ext, rk_all, rk_h, rec_bias, gru_after, gru_before, k};
+    const int nt = rnn_threads(B);
+    if (nt > 1) {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+        {
+            const int64_t nth = omp_get_num_threads(), id = omp_get_thread_num();
+            forward_rows(&run, B * id / nth, B * (id + 1) / nth, false);
         }
-        if (d.kind == DC_OP_LSTM || d.kind == DC_OP_SIMPLE_RNN) {
-            gemm_panels(B, G, U, A, U, rk_all, 1.0f, st_.g, G, NULL);
-            if (d.kind == DC_OP_LSTM) k->lstm_forward(&st_);
-            else k->simple_forward(&st_);
-        } else if (gru_after) {
-            gemm_panels(B, G, U, A, U, rk_all, 0.0f, s->rec, G, rec_bias);
-            k->gru_forward(&st_);
-        } else {
-            gemm_panels(B, 2 * U, U, A, U, rk_all, 0.0f, s->rec, 2 * U, NULL);
-            k->gru_rb_forward_a(&st_);
-            st_.rs = U;
-            gemm_panels(B, U, U, st_.aux, U, rk_h, 0.0f, s->rec, U, NULL);
-            k->gru_rb_forward_b(&st_);
-        }
+#endif
+    } else {
+        forward_rows(&run, 0, B, true);
     }
     return DC_OK;
 }
@@ -366,10 +425,62 @@ static void add_col_sums(const float *g, int64_t rows, int64_t G, float *grad) {
     }
 }
 
+// rows [b0,b1) of every step in reverse, backward; par: the GEMMs may use threads
+static void backward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
+    const dc_node *n = r->n;
+    const rnn_dims d = *r->d;
+    rnn_saved *s = r->s;
+    const int64_t B = d.B, T = d.T, U = d.U, G = d.G, BU = B * U, BG = B * G, nb = b1 - b0;
+    const bool gru_after = r->gru_after, gru_before = r->gru_before;
+    const rnn_rk rkt_all = r->rk_all, rkt_h = r->rk_h;
+    const dc_rnn_kernels *k = r->k;
+    if (nb <= 0) return;
+    float *dh = s->bufs + b0 * U, *pass = s->bufs + BU + b0 * U, *dc = s->bufs + 2 * BU + b0 * U,
+          *carry = s->bufs + 3 * BU + b0 * U, *rec = s->rec + b0 * G;
+    for (int64_t sp = T - 1; sp >= 0; sp--) {
+        const int64_t t = step_time(n, T, sp);
+        dc_rnn_step st_ = {
+            .B = nb, .U = U, .act = (int)n->a.i[0], .ract = (int)n->a.i[1],
+            .zero_out = n->a.i[4] != 0,
+            .m = d.mask ? d.mask->data + b0 * T + t : NULL, .ms = T,
+            .g = s->gates + t * BG + b0 * G, .gs = G,
+            .r = gru_after ? s->dgh + t * BG + b0 * G : s->rec + b0 * G, .rs = gru_after ? G : U,
+            .hp = s->hprev + t * BU + b0 * U, .hps = U,
+            .cp = s->cprev ? s->cprev + t * BU + b0 * U : NULL, .cps = U,
+            .aux = s->aux ? s->aux + t * BU + b0 * U : NULL, .auxs = U,
+            .rdm = d.rdm ? d.rdm->data + b0 * U : NULL, .rdms = U,
+            .dy = n->out->grad + b0 * T * U + sp * U, .dys = T * U,
+            .carry = carry, .dh = dh, .dc = dc, .pass = pass,
+            .dg = s->dg + t * BG + b0 * G, .dgs = G,
+        };
+        /* the gradient of h_{t-1} through the recurrent GEMM: dGrec (B,G) R^T */
+        const float *dgrec = gru_after ? st_.r : st_.dg;
+        if (d.kind == DC_OP_LSTM) k->lstm_backward(&st_);
+        else if (d.kind == DC_OP_SIMPLE_RNN) k->simple_backward(&st_);
+        else if (gru_after) k->gru_backward(&st_);
+        if (gru_before) {
+            k->gru_rb_backward_a(&st_);
+            gemm_panels(nb, U, U, st_.dg + 2 * U, G, rkt_h, 0.0f, rec, U, NULL, par);
+            k->gru_rb_backward_b(&st_);
+            gemm_panels(nb, U, 2 * U, st_.dg, G, rkt_all, 1.0f, rec, U, NULL, par);
+            st_.r = rec, st_.rs = U;
+            k->add_masked(&st_);
+        } else if (d.rdm) {
+            gemm_panels(nb, U, G, dgrec, G, rkt_all, 0.0f, rec, U, NULL, par);
+            st_.r = rec, st_.rs = U;
+            k->add_masked(&st_);
+        } else {
+            gemm_panels(nb, U, G, dgrec, G, rkt_all, 1.0f, pass, U, NULL, par);
+        }
+        float *tmp = dh;
+        dh = pass, pass = tmp;
+    }
+}
+
 void dc_rnn_backward(dc_node *n) {
     rnn_dims d = rnn_get_dims(n);
     rnn_saved *s = n->saved;
-    const int64_t B = d.B, T = d.T, I = d.I, U = d.U, G = d.G, BU = B * U, BG = B * G;
+    const int64_t B = d.B, T = d.T, I = d.I, U = d.U, G = d.G, BU = B * U;
     const bool gru_after = d.kind == DC_OP_GRU && !n->a.i[3];
     const bool gru_before = d.kind == DC_OP_GRU && n->a.i[3];
     float *ext = n->out->data;
@@ -390,44 +501,20 @@ void dc_rnn_backward(dc_node *n) {
     }
     const rnn_rk rkt_all = {packed ? s->rtp : NULL, R, G, true};
     const rnn_rk rkt_h = {packed ? rtp_h : NULL, R + 2 * U, G, true};
-    for (int64_t sp = T - 1; sp >= 0; sp--) {
-        const int64_t t = step_time(n, T, sp);
-        dc_rnn_step st_ = {
-            .B = B, .U = U, .act = (int)n->a.i[0], .ract = (int)n->a.i[1],
-            .zero_out = n->a.i[4] != 0,
-            .m = d.mask ? d.mask->data + t : NULL, .ms = T,
-            .g = s->gates + t * BG, .gs = G,
-            .r = gru_after ? s->dgh + t * BG : s->rec, .rs = gru_after ? G : U,
-            .hp = s->hprev + t * BU, .hps = U,
-            .cp = s->cprev ? s->cprev + t * BU : NULL, .cps = U,
-            .aux = s->aux ? s->aux + t * BU : NULL, .auxs = U,
-            .rdm = d.rdm ? d.rdm->data : NULL, .rdms = U,
-            .dy = n->out->grad + sp * U, .dys = T * U,
-            .carry = carry, .dh = dh, .dc = dc, .pass = pass,
-            .dg = s->dg + t * BG, .dgs = G,
-        };
-        /* the gradient of h_{t-1} through the recurrent GEMM: dGrec (B,G) R^T */
-        const float *dgrec = gru_after ? st_.r : st_.dg;
-        if (d.kind == DC_OP_LSTM) k->lstm_backward(&st_);
-        else if (d.kind == DC_OP_SIMPLE_RNN) k->simple_backward(&st_);
-        else if (gru_after) k->gru_backward(&st_);
-        if (gru_before) {
-            k->gru_rb_backward_a(&st_);
-            gemm_panels(B, U, U, st_.dg + 2 * U, G, rkt_h, 0.0f, s->rec, U, NULL);
-            k->gru_rb_backward_b(&st_);
-            gemm_panels(B, U, 2 * U, st_.dg, G, rkt_all, 1.0f, s->rec, U, NULL);
-            st_.r = s->rec, st_.rs = U;
-            k->add_masked(&st_);
-        } else if (d.rdm) {
-            gemm_panels(B, U, G, dgrec, G, rkt_all, 0.0f, s->rec, U, NULL);
-            st_.r = s->rec, st_.rs = U;
-            k->add_masked(&st_);
-        } else {
-            gemm_panels(B, U, G, dgrec, G, rkt_all, 1.0f, pass, U, NULL);
+    rnn_run run = {n, &d, s, ext, rkt_all, rkt_h, NULL, gru_after, gru_before, k};
+    const int nt = rnn_threads(B);
+    if (nt > 1) {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+        {
+            const int64_t nth = omp_get_num_threads(), id = omp_get_thread_num();
+            backward_rows(&run, B * id / nth, B * (id + 1) / nth, false);
         }
-        float *tmp = dh;
-        dh = pass, pass = tmp;
+#endif
+    } else {
+        backward_rows(&run, 0, B, true);
     }
+    dh = T % 2 ? pass : dh; /* where the last swap left the gradient of h0 */
     if (d.h0 && d.h0->grad)
         for (int64_t i = 0; i < BU; i++) d.h0->grad[i] += dh[i];
     if (d.c0 && d.c0->grad)
