@@ -143,7 +143,7 @@ dc_dataset *cli_test_data(const char *verb, const cli_model *cm, const char *spe
     int64_t xs[DC_MAX_DIMS];
     int nd = dc_dataset_x_shape(ds, xs);
     bool same = nd == cm->in_ndim;
-    for (int i = 0; same && i < nd; i++) same = xs[i] == cm->in_shape[i];
+    for (int i = 0; same && i < nd; i++) same = xs[i] == cm->in_shape[i] || cm->in_shape[i] == -1;
     if (!same) {
         char a[128], b[128];
         fprintf(stderr, "deepc %s: the data's samples are %s, the model takes %s\n", verb,
@@ -171,6 +171,7 @@ dc_tensor *cli_input_image(const char *verb, const cli_model *cm, const char *fi
             dc_dataset_free(ds);
             return NULL;
         }
+        dc_dataset_x_shape(ds, shape + 1); /* the data's lengths where the model says None */
         dc_tensor *x = dc_tensor_zeros(cm->in_ndim + 1, shape);
         int64_t ys[DC_MAX_DIMS];
         int yn = dc_dataset_y_shape(ds, ys);

@@ -8,7 +8,7 @@
 static const char *const init_names[] = {
     "glorot_uniform", "glorot_normal", "he_normal", "he_uniform", "lecun_normal",
     "lecun_uniform",  "zeros",         "ones",      "random_normal", "random_uniform",
-    "orthogonal"};
+    "orthogonal", "uniform" /* Keras' RandomUniform(-0.05, 0.05), Embedding's default */};
 #define N_INIT (int)(sizeof init_names / sizeof *init_names)
 
 static int init_index(const char *name) {
@@ -22,7 +22,7 @@ dc_status dc_parse_initializer(const dc_layer *l, const char *key, const char *v
     return dc_set_error(DC_ERR_ARG,
                         "%s: option '%s': unknown initializer '%s' (known: glorot_uniform, "
                         "glorot_normal, he_normal, he_uniform, lecun_normal, lecun_uniform, "
-                        "zeros, ones, random_normal, random_uniform, orthogonal)",
+                        "zeros, ones, random_normal, random_uniform, orthogonal, uniform)",
                         dc_layer_type(l), key, v);
 }
 
@@ -119,7 +119,8 @@ dc_status dc_initializer_fill(dc_tensor *t, const char *name, dc_rng *rng) {
     case 8:
         for (int64_t i = 0; i < n; i++) x[i] = (float)(0.05 * dc_rng_normal(rng));
         break;
-    case 9: fill_uniform(x, n, 0.05, rng); break;
+    case 9:
+    case 11: fill_uniform(x, n, 0.05, rng); break;
     case 10: return fill_orthogonal(t, rng);
     }
     return DC_OK;

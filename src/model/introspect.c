@@ -37,7 +37,7 @@ dc_status dc_model_call_collect(dc_model *m, dc_tape *t, dc_tensor *x, dc_tensor
     dc_layers_fuse(m->layers, m->n_layers, false);
     for (int i = 0; i < m->n_layers && h; i++) {
         dc_layer *l = m->layers[i];
-        h = dc_layer_table[l->kind].forward(l, t, h, false);
+        h = dc_layer_call(l, t, h, false);
         outs[i] = h;
     }
     dc_layers_fuse(m->layers, m->n_layers, true);

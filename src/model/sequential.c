@@ -156,10 +156,11 @@ dc_status dc_model_build_capped(dc_model *m, int ndim, const int64_t *input_shap
         memcpy(shape, first->out_shape, sizeof shape);
     } else {
         memcpy(shape, input_shape, (size_t)ndim * sizeof *shape);
-        for (int i = 0; i < ndim; i++)
-            if (shape[i] <= 0) {
+        for (int i = 0; i < ndim; i++) /* -1: None, a length each batch sets */
+            if (shape[i] <= 0 && shape[i] != -1) {
                 char s[128];
-                return dc_set_error(DC_ERR_SHAPE, "dc_model_build: input shape %s has a dim <= 0",
+                return dc_set_error(DC_ERR_SHAPE,
+                                    "dc_model_build: input shape %s has a dim <= 0 (-1 is None)",
                                     dc_layer_shape_string(ndim, shape, s, sizeof s));
             }
     }
@@ -267,7 +268,7 @@ dc_tensor *dc_model_forward(dc_model *m, dc_tape *t, dc_tensor *x, bool training
     for (int i = 0; i < m->n_layers && x; i++) {
         dc_layer *l = m->layers[i];
         l->act_skip = fused && i == m->n_layers - 1;
-        x = dc_layer_table[l->kind].forward(l, t, x, training);
+        x = dc_layer_call(l, t, x, training);
         l->act_skip = false;
     }
     return x;
@@ -276,7 +277,8 @@ dc_tensor *dc_model_forward(dc_model *m, dc_tape *t, dc_tensor *x, bool training
 dc_status dc_model_check_input(const char *fn, const char *what, const dc_model *m,
                                const dc_tensor *x) {
     bool ok = x->ndim == m->in_ndim + 1;
-    for (int i = 0; ok && i < m->in_ndim; i++) ok = x->shape[i + 1] == m->in_shape[i];
+    for (int i = 0; ok && i < m->in_ndim; i++) /* None (-1) takes any length > 0 */
+        ok = x->shape[i + 1] == m->in_shape[i] || (m->in_shape[i] == -1 && x->shape[i + 1] > 0);
     if (ok) return DC_OK;
     char a[128], b[128];
     return dc_set_error(DC_ERR_SHAPE, "%s: %s %s does not match the model's input %s", fn, what,
