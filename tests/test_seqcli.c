@@ -125,6 +125,25 @@ TEST(cli_predict_text_prints_class_probabilities) {
     CHECK(run(args, out, sizeof out) == 2 && strstr(out, "--text") != NULL);
     snprintf(args, sizeof args, "predict --text hi");
     CHECK(run(args, out, sizeof out) == 2);
+    /* ids of any length (no output_sequence_length): Embedding(mask_zero) and a GRU;
+     * "great" and "superb" are training words (the test rows hold the others) */
+    CHECK(write_file(tmp("moods_rnn.ini"),
+                     "[model]\n[data]\ntrain_text_csv = moods.csv\ntext_column = text\n"
+                     "label_column = label\ntest_every = 4\nvalidation = test\n"
+                     "[TextVectorization]\n[train]\nloss = sparse_categorical_crossentropy\n"
+                     "metrics = accuracy\nlearning_rate = 0.05\nepochs = 15\nbatch_size = 8\n"
+                     "seed = 1\n[Embedding]\ninput_dim = vocabulary_size\noutput_dim = 8\n"
+                     "mask_zero = true\n[GRU]\nunits = 8\n[Dense]\nunits = 2\n"
+                     "activation = softmax\n"));
+    snprintf(args, sizeof args, "train %s --out %s --quiet --threads 1", tmp("moods_rnn.ini"),
+             tmp("moods_rnn"));
+    rc = run(args, out, sizeof out);
+    CHECK(rc == 0);
+    if (rc) printf("%s\n", out);
+    snprintf(args, sizeof args, "predict %s --text \"A great sunny day, so superb\"",
+             tmp("moods_rnn/model.safetensors"));
+    CHECK(run(args, out, sizeof out) == 0);
+    CHECK(prob_of(out, "happy") > 0.5 && strstr(out, "1. happy") != NULL);
     const char *plain = plain_model();
     CHECK(plain != NULL);
     snprintf(args, sizeof args, "predict %s --text hi", plain ? plain : "none");
