@@ -207,6 +207,15 @@ TEST(generate_steps_agree_with_the_whole_sequence) {
         o.seed = 2;
         CHECK_OK(dc_model_generate(m, ids, 6, &o, c));
         CHECK(!memcmp(a, b, sizeof a) && memcmp(a, c, sizeof a));
+        /* allocations happen before the first step only: as many for 40 tokens as for 4 */
+        uint64_t n0 = dc_alloc_count();
+        o.length = 4;
+        CHECK_OK(dc_model_generate(m, ids, 6, &o, c));
+        uint64_t n1 = dc_alloc_count();
+        o.length = 40;
+        CHECK_OK(dc_model_generate(m, ids, 6, &o, c));
+        uint64_t n2 = dc_alloc_count();
+        CHECK(n2 - n1 == n1 - n0);
         for (int i = 0; i < 40; i++) CHECK(a[i] >= 2 && a[i] < 9);
         /* bad options */
         o.temperature = 0.0f;
