@@ -60,7 +60,8 @@ struct dc_run_config {
     char *rl_monitor;
     float rl_factor, rl_min_lr, rl_min_delta;
     int rl_patience, rl_cooldown;
-    dc_callback callbacks[2];
+    bool terminate_on_nan; /* [train] terminate_on_nan, true unless set false */
+    dc_callback callbacks[3];
     /* layer sections in order */
     layer_ref *layers;
     int n_layers;
@@ -231,7 +232,8 @@ static const char *const train_keys =
     "optimizer, learning_rate, beta_1, beta_2, epsilon, amsgrad, momentum, nesterov, rho, "
     "initial_accumulator_value, centered, weight_decay, clipnorm, global_clipnorm, clipvalue, "
     "learning_rate_schedule, decay_steps, decay_rate, staircase, alpha, warmup_steps, "
-    "warmup_target, loss, from_logits, metrics, batch_size, epochs, seed, shuffle, verbose";
+    "warmup_target, loss, from_logits, metrics, batch_size, epochs, seed, shuffle, verbose, "
+    "terminate_on_nan";
 static const char *const es_keys = "monitor, patience, min_delta, restore_best_weights";
 static const char *const rl_keys = "monitor, factor, patience, min_delta, cooldown, min_lr";
 
@@ -414,6 +416,7 @@ static dc_status train_key(dc_run_config *c, const origin *o, const char *k, con
     if (!strcmp(k, "seed")) return parse_u64(o, v, &c->seed);
     if (!strcmp(k, "shuffle")) return parse_bool(o, v, &c->shuffle);
     if (!strcmp(k, "verbose")) return parse_int(o, v, 0, 2, &c->verbose);
+    if (!strcmp(k, "terminate_on_nan")) return parse_bool(o, v, &c->terminate_on_nan);
     return unknown_key(o, train_keys);
 }
 
@@ -633,6 +636,7 @@ static dc_run_config *from_doc(dc_ini_doc *doc) {
     c->epochs = 1;
     c->batch_size = 32;
     c->shuffle = true;
+    c->terminate_on_nan = true;
     c->verbose = 1;
     c->from_logits = true;
     c->es_patience = 0;
@@ -1123,6 +1127,10 @@ dc_status dc_run_config_fit_options(dc_run_config *c, const dc_dataset *test, dc
         cb->min_delta = c->rl_min_delta;
         cb->cooldown = c->rl_cooldown;
         cb->min_lr = c->rl_min_lr;
+    }
+    if (c->terminate_on_nan) {
+        memset(&c->callbacks[n], 0, sizeof c->callbacks[n]);
+        c->callbacks[n++].kind = DC_CB_TERMINATE_ON_NAN;
     }
     out->callbacks = n ? c->callbacks : NULL;
     out->n_callbacks = n;
