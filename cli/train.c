@@ -210,8 +210,9 @@ int cli_train(int argc, char **argv) {
     snprintf(png, sizeof png, "%s/curves.png", dir);
     if (stop_signal) { /* the checkpoint is written; the history so far too */
         if (dc_history_write_csv(h, csv) != DC_OK) goto fail;
-        printf("\nStopped by %s after %d finished epochs", stop_signal == SIGINT ? "Ctrl-C" : "SIGTERM",
-               dc_history_epochs(h));
+        int ne = dc_history_epochs(h);
+        printf("\nStopped by %s after %d finished epoch%s", stop_signal == SIGINT ? "Ctrl-C" : "SIGTERM",
+               ne, ne == 1 ? "" : "s");
         if (fo.checkpoint_path)
             printf("; wrote %s and %s.\nResume with the same options and: deepc train %s "
                    "--resume%s%s\n", ckpt, csv, file, out_dir ? " --out " : "",
