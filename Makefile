@@ -2,6 +2,8 @@
 CC      ?= gcc
 BUILD   ?= build
 PREFIX  ?= /usr/local
+VERSION := 0.1.0
+SOVERSION := 0
 OPT     ?= -O2
 # -fno-math-errno is safe (no IEEE change); no -ffast-math: tests rely on NaN/Inf semantics.
 CFLAGS  ?= $(OPT) -g
@@ -42,8 +44,14 @@ $(BUILD)/obj/%.o: %.c $(HEADERS) $(BUILD)/gen/tests.inc
 $(BUILD)/libdeepc.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
-$(BUILD)/libdeepc.so: $(LIB_OBJ)
-	$(CC) -shared $(SANFLAGS) -o $@ $^ $(LDLIBS)
+# Versioned as Debian's libraries are: the file libdeepc.so.$(VERSION), its
+# SONAME libdeepc.so.$(SOVERSION) (what programs record and ldconfig links),
+# and libdeepc.so for -ldeepc at link time.
+$(BUILD)/libdeepc.so.$(VERSION): $(LIB_OBJ)
+	$(CC) -shared $(SANFLAGS) -Wl,-soname,libdeepc.so.$(SOVERSION) -o $@ $^ $(LDLIBS)
+$(BUILD)/libdeepc.so: $(BUILD)/libdeepc.so.$(VERSION)
+	ln -sf libdeepc.so.$(VERSION) $(BUILD)/libdeepc.so.$(SOVERSION)
+	ln -sf libdeepc.so.$(SOVERSION) $@
 $(BUILD)/deepc: $(CLI_OBJ) $(BUILD)/libdeepc.a
 	$(CC) $(SANFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libdeepc.a $(LDLIBS)
 $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(BUILD)/libdeepc.a
@@ -85,11 +93,15 @@ bench: deps
 install: lib $(BUILD)/deepc
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 $(BUILD)/libdeepc.a $(BUILD)/libdeepc.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(BUILD)/libdeepc.a $(BUILD)/libdeepc.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libdeepc.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libdeepc.so.$(SOVERSION)
+	ln -sf libdeepc.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libdeepc.so
 	install -m 644 include/deepc.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(BUILD)/deepc $(DESTDIR)$(PREFIX)/bin/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|0.1.0|' deepc.pc.in \
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' deepc.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/deepc.pc
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; \
+	 else echo "make install: run ldconfig (as root) so programs find libdeepc.so.$(SOVERSION)"; fi
 
 clean:
 	rm -rf build build-asan

@@ -12,6 +12,7 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 #define CLI_META_METRICS "deepc_metrics"    /* compile order, comma-separated */
 #define CLI_META_OUTPUT "deepc_output"      /* "logits" or "probabilities" */
 #define CLI_META_SOURCE "deepc_model_file"  /* the INI file it came from */
+#define CLI_META_STATS "deepc_input_stats"  /* training inputs (cli_stats_format) */
 
 int cli_train(int argc, char **argv);
 int cli_eval(int argc, char **argv);
@@ -57,6 +58,27 @@ dc_dataset *cli_test_data(const char *verb, const cli_model *cm, const char *spe
  * (label written to *label, -1 for a file). Caller frees. */
 dc_tensor *cli_input_image(const char *verb, const cli_model *cm, const char *file,
                            long long index, const char *spec, int *label);
+
+/* The training inputs' statistics per channel (the last axis of (H,W,C)
+ * images with C <= 4, else one over all values): of the values, then of each
+ * sample's mean (spread: how far one image's mean strays) and, for images, of
+ * the mean of its one-pixel border (NaN when not images). */
+enum { CLI_STATS_MAX_CH = 4 };
+typedef struct {
+    int channels;
+    double mean[CLI_STATS_MAX_CH], std[CLI_STATS_MAX_CH], min[CLI_STATS_MAX_CH],
+        max[CLI_STATS_MAX_CH], spread[CLI_STATS_MAX_CH], border[CLI_STATS_MAX_CH],
+        border_spread[CLI_STATS_MAX_CH];
+} cli_stats;
+/* Of a dataset's inputs (at most 20,000 samples, evenly spaced); false when
+ * it has none or memory runs out. */
+bool cli_dataset_stats(const dc_dataset *ds, cli_stats *st);
+/* Of one sample of the given shape (without the batch axis). */
+void cli_sample_stats(const float *x, int ndim, const int64_t *shape, cli_stats *st);
+/* To and from the CLI_META_STATS text: a line per channel, "mean std min max
+ * spread border border_spread". */
+void cli_stats_format(const cli_stats *st, char *buf, size_t n);
+bool cli_stats_parse(const char *text, cli_stats *st);
 
 /* What predict and visualize both take: MODEL, then an image FILE or --index N,
  * and --data SPEC. */

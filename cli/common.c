@@ -2,6 +2,7 @@
  * directories, model files with their metadata, and input images. */
 #include "cli.h"
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,7 +143,7 @@ dc_dataset *cli_test_data(const char *verb, const cli_model *cm, const char *spe
     int64_t xs[DC_MAX_DIMS];
     int nd = dc_dataset_x_shape(ds, xs);
     bool same = nd == cm->in_ndim;
-    for (int i = 0; same && i < nd; i++) same = xs[i] == cm->in_shape[i];
+    for (int i = 0; same && i < nd; i++) same = xs[i] == cm->in_shape[i] || cm->in_shape[i] == -1;
     if (!same) {
         char a[128], b[128];
         fprintf(stderr, "deepc %s: the data's samples are %s, the model takes %s\n", verb,
@@ -170,6 +171,7 @@ dc_tensor *cli_input_image(const char *verb, const cli_model *cm, const char *fi
             dc_dataset_free(ds);
             return NULL;
         }
+        dc_dataset_x_shape(ds, shape + 1); /* the data's lengths where the model says None */
         dc_tensor *x = dc_tensor_zeros(cm->in_ndim + 1, shape);
         int64_t ys[DC_MAX_DIMS];
         int yn = dc_dataset_y_shape(ds, ys);
@@ -264,4 +266,131 @@ bool cli_run_arg(const char *verb, int argc, char **argv, int *i, cli_run_args *
     }
     ra->file = a;
     return true;
+}
+
+/* Running sums per channel, in double so 60,000 images add up exactly enough:
+ * of the values (v), of each sample's mean (m) and of its border's mean (b). */
+typedef struct {
+    double sum[CLI_STATS_MAX_CH], sq[CLI_STATS_MAX_CH], lo[CLI_STATS_MAX_CH],
+        hi[CLI_STATS_MAX_CH], msum[CLI_STATS_MAX_CH], msq[CLI_STATS_MAX_CH],
+        bsum[CLI_STATS_MAX_CH], bsq[CLI_STATS_MAX_CH];
+    int64_t count[CLI_STATS_MAX_CH], samples;
+    int channels;
+    bool image; /* (H,W,C): a border to measure */
+} stats_acc;
+
+static void acc_init(stats_acc *a, int ndim, const int64_t *shape) {
+    memset(a, 0, sizeof *a);
+    a->image = ndim == 3 && shape[2] >= 1 && shape[2] <= CLI_STATS_MAX_CH;
+    a->channels = a->image ? (int)shape[2] : 1;
+    for (int c = 0; c < CLI_STATS_MAX_CH; c++) a->lo[c] = INFINITY, a->hi[c] = -INFINITY;
+}
+
+/* One sample of n values, (H,W,C) when a->image. */
+static void acc_add(stats_acc *a, const float *x, int64_t n, const int64_t *shape) {
+    int C = a->channels;
+    double s[CLI_STATS_MAX_CH] = {0}, b[CLI_STATS_MAX_CH] = {0};
+    int64_t k[CLI_STATS_MAX_CH] = {0}, kb[CLI_STATS_MAX_CH] = {0};
+    int64_t H = a->image ? shape[0] : 1, W = a->image ? shape[1] : n;
+    for (int64_t i = 0; i < n; i++) {
+        int c = (int)(i % C);
+        double v = x[i];
+        if (!isfinite(v)) continue;
+        a->sq[c] += v * v;
+        s[c] += v, k[c]++;
+        if (v < a->lo[c]) a->lo[c] = v;
+        if (v > a->hi[c]) a->hi[c] = v;
+        int64_t px = i / C, r = px / W, col = px % W;
+        if (a->image && (r == 0 || r == H - 1 || col == 0 || col == W - 1)) b[c] += v, kb[c]++;
+    }
+    for (int c = 0; c < C; c++) {
+        double m = k[c] ? s[c] / (double)k[c] : 0, bm = kb[c] ? b[c] / (double)kb[c] : 0;
+        a->sum[c] += s[c], a->count[c] += k[c];
+        a->msum[c] += m, a->msq[c] += m * m;
+        a->bsum[c] += bm, a->bsq[c] += bm * bm;
+    }
+    a->samples++;
+}
+
+static double sd(double sum, double sq, double k) {
+    double m = sum / k;
+    return sqrt(fmax(sq / k - m * m, 0));
+}
+
+static void acc_finish(const stats_acc *a, cli_stats *st) {
+    st->channels = a->channels;
+    double ns = a->samples ? (double)a->samples : 1;
+    for (int c = 0; c < a->channels; c++) {
+        double k = a->count[c] ? (double)a->count[c] : 1;
+        st->mean[c] = a->sum[c] / k;
+        st->std[c] = sd(a->sum[c], a->sq[c], k);
+        st->min[c] = a->count[c] ? a->lo[c] : 0;
+        st->max[c] = a->count[c] ? a->hi[c] : 0;
+        st->spread[c] = sd(a->msum[c], a->msq[c], ns);
+        st->border[c] = a->image ? a->bsum[c] / ns : NAN;
+        st->border_spread[c] = a->image ? sd(a->bsum[c], a->bsq[c], ns) : NAN;
+    }
+}
+
+bool cli_dataset_stats(const dc_dataset *ds, cli_stats *st) {
+    int64_t xs[DC_MAX_DIMS], ys[DC_MAX_DIMS];
+    int xn = dc_dataset_x_shape(ds, xs), yn = dc_dataset_y_shape(ds, ys);
+    int64_t n = dc_dataset_count(ds), xsize = 1, ysize = 1;
+    for (int i = 0; i < xn; i++) xsize *= xs[i];
+    for (int i = 0; i < yn; i++) ysize *= ys[i];
+    if (n < 1 || xsize < 1 || xn < 0 || yn < 0) return false;
+    float *x = malloc((size_t)xsize * sizeof *x), *y = malloc((size_t)(ysize > 0 ? ysize : 1) * sizeof *y);
+    stats_acc a;
+    acc_init(&a, xn, xs);
+    int64_t step = n > 20000 ? n / 20000 : 1;
+    bool ok = x && y;
+    for (int64_t i = 0; ok && i < n; i += step) {
+        ok = dc_dataset_get(ds, i, x, y) == DC_OK;
+        if (ok) acc_add(&a, x, xsize, xs);
+    }
+    free(x);
+    free(y);
+    if (ok) acc_finish(&a, st);
+    dc_clear_error();
+    return ok;
+}
+
+void cli_sample_stats(const float *x, int ndim, const int64_t *shape, cli_stats *st) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    stats_acc a;
+    acc_init(&a, ndim, shape);
+    acc_add(&a, x, n, shape);
+    acc_finish(&a, st);
+}
+
+void cli_stats_format(const cli_stats *st, char *buf, size_t n) {
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int c = 0; c < st->channels && at < n; c++) {
+        int k = snprintf(buf + at, n - at, "%s%.6g %.6g %.6g %.6g %.6g %.6g %.6g", c ? "\n" : "",
+                         st->mean[c], st->std[c], st->min[c], st->max[c], st->spread[c],
+                         st->border[c], st->border_spread[c]);
+        if (k < 0) break;
+        at += (size_t)k;
+    }
+}
+
+bool cli_stats_parse(const char *text, cli_stats *st) {
+    memset(st, 0, sizeof *st);
+    for (const char *p = text; p && *p && st->channels < CLI_STATS_MAX_CH;) {
+        int c = st->channels;
+        double v[7];
+        if (sscanf(p, "%lf %lf %lf %lf %lf %lf %lf", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                   &v[6]) != 7)
+            return false;
+        for (int i = 0; i < 5; i++)
+            if (!isfinite(v[i])) return false;
+        st->mean[c] = v[0], st->std[c] = v[1], st->min[c] = v[2], st->max[c] = v[3];
+        st->spread[c] = v[4], st->border[c] = v[5], st->border_spread[c] = v[6];
+        st->channels++;
+        p = strchr(p, '\n');
+        if (p) p++;
+    }
+    return st->channels > 0;
 }

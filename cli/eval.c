@@ -48,15 +48,12 @@ int cli_eval(int argc, char **argv) {
         rc = cli_fail(VERB);
     } else {
         printf("loss: %.6f\n", (double)loss);
-        /* names in compile order, as train recorded them */
-        const char *names = cli_model_meta(&cm, CLI_META_METRICS);
-        char buf[256];
-        snprintf(buf, sizeof buf, "%s", names ? names : "");
-        int k = 0;
-        char *save = NULL;
-        for (char *t = strtok_r(buf, ",", &save); t && k < DC_MAX_METRICS;
-             t = strtok_r(NULL, ",", &save), k++)
-            printf("%s: %.6f\n", t, (double)metrics[k]);
+        /* the metrics the model file compiled, in compile order: also for
+         * files saved through the C API, which have no deepc_metrics key */
+        dc_metric_kind kinds[DC_MAX_METRICS];
+        int n_m = dc_model_metrics(cm.model, kinds, DC_MAX_METRICS);
+        for (int k = 0; k < n_m && k < DC_MAX_METRICS; k++)
+            printf("%s: %.6f\n", dc_metric_name(kinds[k]), (double)metrics[k]);
         printf("samples: %lld\n", (long long)dc_dataset_count(ds));
     }
     dc_dataset_free(ds);

@@ -11,16 +11,96 @@ static const char *const VERB = "predict";
 static void help(FILE *f) {
     fprintf(f,
             "usage: deepc predict MODEL.safetensors (FILE.png | FILE.jpg | --index N)\n"
-            "                     [--data SPEC] [--top K]\n"
+            "                     [--data SPEC] [--top K] [--invert]\n"
             "\n"
             "Prints the top K (default 5) classes with their probabilities for an image\n"
             "(PNG or JPEG, gray or RGB, converted and resized to the model's input) or for\n"
-            "test sample N (of --data SPEC, default the model's own test data).\n");
+            "test sample N (of --data SPEC, default the model's own test data).\n"
+            "\n"
+            "  --invert   take 1 - x for each input value in [0, 1]: a dark object on a light\n"
+            "             background for a model trained on light objects on black\n"
+            "             (Fashion-MNIST, MNIST)\n"
+            "When the model file keeps its training inputs' statistics (deepc train writes\n"
+            "them), an input whose mean or range is far from theirs gets a warning.\n");
+}
+
+/* 1 - x where the model's inputs are in [0, 1] (pixels). */
+static void invert(dc_tensor *x) {
+    for (int64_t i = 0; i < x->size; i++) x->data[i] = 1.0f - x->data[i];
+}
+
+/* How many spreads a's value lies from the training's, 0 when close in
+ * absolute terms (a twentieth of the range) or not measured. */
+static double strays(double v, double train, double spread, double range) {
+    if (!isfinite(v) || !isfinite(train) || fabs(v - train) <= 0.05 * range) return 0;
+    return fabs(v - train) / fmax(spread, 1e-3);
+}
+
+/* The worst channel's distance from the training inputs, in spreads of an
+ * image's mean or of its border's mean; *what says which. */
+static double distance(const cli_stats *train, const cli_stats *in, int *channel, bool *border) {
+    double worst = 0;
+    for (int c = 0; c < train->channels; c++) {
+        double range = fmax(train->max[c] - train->min[c], 1e-6);
+        double dm = strays(in->mean[c], train->mean[c], train->spread[c], range);
+        double db = strays(in->border[c], train->border[c], train->border_spread[c], range);
+        if (dm > worst) worst = dm, *channel = c, *border = false;
+        if (db > worst) worst = db, *channel = c, *border = true;
+    }
+    return worst;
+}
+
+/* Warns on stderr when x is unlike the training inputs: a channel's image
+ * mean or border mean more than 4 spreads (standard deviations over the
+ * training images) from theirs, as a photo of a dark garment on white is to
+ * Fashion-MNIST's light garments on black, or values beyond the training
+ * range by a tenth of it. Suggests --invert when 1 - x would fit. */
+static void warn_if_unlike_training(const cli_model *cm, const dc_tensor *x, bool inverted) {
+    const char *text = cli_model_meta(cm, CLI_META_STATS);
+    cli_stats train, in, flipped;
+    if (!text || !cli_stats_parse(text, &train)) return;
+    cli_sample_stats(x->data, cm->in_ndim, cm->in_shape, &in);
+    if (in.channels != train.channels) return;
+    float *tmp = malloc((size_t)x->size * sizeof *tmp);
+    if (!tmp) return;
+    for (int64_t i = 0; i < x->size; i++) tmp[i] = 1.0f - x->data[i];
+    cli_sample_stats(tmp, cm->in_ndim, cm->in_shape, &flipped);
+    free(tmp);
+    bool pixels = true, outside = false; /* pixels: inputs in [0, 1], so 1 - x is a picture */
+    int wc = 0, fc = 0, oc = 0;
+    bool wb = false, fb = false;
+    for (int c = 0; c < train.channels; c++) {
+        double range = train.max[c] - train.min[c];
+        pixels = pixels && train.min[c] >= 0 && train.max[c] <= 1;
+        if (in.min[c] < train.min[c] - 0.1 * range || in.max[c] > train.max[c] + 0.1 * range)
+            outside = true, oc = c;
+    }
+    double far = distance(&train, &in, &wc, &wb), far_flipped = distance(&train, &flipped, &fc, &fb);
+    if (far <= 4 && !outside) return;
+    const char *ch = train.channels > 1 ? " (in a channel)" : "";
+    fprintf(stderr, "deepc predict: warning: this %sinput is unlike the training images: ",
+            inverted ? "inverted " : "");
+    if (far > 4 && wb)
+        fprintf(stderr, "its border's mean%s is %.3f, theirs %.3f +- %.3f", ch, in.border[wc],
+                train.border[wc], train.border_spread[wc]);
+    else if (far > 4)
+        fprintf(stderr, "its mean%s is %.3f, theirs %.3f +- %.3f", ch, in.mean[wc],
+                train.mean[wc], train.spread[wc]);
+    else
+        fprintf(stderr, "its values reach [%.3g, %.3g], theirs stay in [%.3g, %.3g]",
+                in.min[oc], in.max[oc], train.min[oc], train.max[oc]);
+    fprintf(stderr, "; the answer below may mean little.\n");
+    if (pixels && far_flipped <= 4 && far_flipped < far)
+        fprintf(stderr, "deepc predict: %s\n",
+                inverted ? "without --invert it fits them better."
+                         : "its inverse (1 - x) fits them: if it shows a dark object on a light "
+                           "background, try --invert.");
 }
 
 int cli_predict(int argc, char **argv) {
     cli_image_args ia = {.index = -1};
     long long top = 5;
+    bool inv = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (cli_is_help(a)) {
@@ -29,6 +109,8 @@ int cli_predict(int argc, char **argv) {
         } else if (!strcmp(a, "--top")) {
             if (!(v = cli_value(VERB, argc, argv, &i)) || !cli_int(VERB, a, v, 1, 1000000, &top))
                 return CLI_USAGE;
+        } else if (!strcmp(a, "--invert")) {
+            inv = true;
         } else if (!cli_image_arg(VERB, argc, argv, &i, &ia)) {
             return CLI_USAGE;
         }
@@ -42,6 +124,8 @@ int cli_predict(int argc, char **argv) {
     int label = -1, rc = CLI_FAIL;
     dc_tensor *x = cli_input_image(VERB, &cm, image, index, spec, &label), *y = NULL;
     if (!x) goto done;
+    if (inv) invert(x);
+    warn_if_unlike_training(&cm, x, inv);
     y = dc_model_predict(cm.model, x, 1);
     if (!y) {
         cli_fail(VERB);

@@ -18,7 +18,8 @@ static void help(FILE *f) {
             "\n"
             "Trains the model described in FILE.ini (docs/model-files.md) and writes into DIR\n"
             "(default runs/<FILE without .ini>/):\n"
-            "  model.safetensors  weights, architecture, training setup, class names\n"
+            "  model.safetensors  weights, architecture, training setup, class names,\n"
+            "                     the training inputs' statistics (for predict's warnings)\n"
             "  history.csv        loss and metrics per epoch\n"
             "  curves.png         the training curves\n"
             "  checkpoint.safetensors  written after every epoch and on Ctrl-C, to resume from\n"
@@ -82,10 +83,14 @@ static bool save_model(const dc_model *m, const char *path, const dc_run_config 
         strncat(metrics, mn[i], sizeof metrics - strlen(metrics) - 1);
     }
     const char *out = dc_run_config_outputs_probabilities(cfg) ? "probabilities" : "logits";
-    const char *keys[5] = {CLI_META_DATA, CLI_META_CLASSES, CLI_META_METRICS, CLI_META_OUTPUT,
-                           CLI_META_SOURCE};
-    const char *vals[5] = {spec, names, metrics, out, ini};
-    dc_status s = dc_model_save_with_metadata(m, path, keys, vals, 5);
+    /* so predict can tell an input unlike the training images */
+    cli_stats stats;
+    char stats_text[512] = "";
+    if (cli_dataset_stats(train, &stats)) cli_stats_format(&stats, stats_text, sizeof stats_text);
+    const char *keys[6] = {CLI_META_DATA, CLI_META_CLASSES, CLI_META_METRICS, CLI_META_OUTPUT,
+                           CLI_META_SOURCE, CLI_META_STATS};
+    const char *vals[6] = {spec, names, metrics, out, ini, stats_text};
+    dc_status s = dc_model_save_with_metadata(m, path, keys, vals, 6);
     free(names);
     return s == DC_OK;
 }
@@ -195,7 +200,7 @@ int cli_train(int argc, char **argv) {
             printf(", validating on %lld test samples", (long long)dc_dataset_count(test));
         else if (fo.validation_split > 0)
             printf(", validating on the last %g of them", (double)fo.validation_split);
-        printf(" (%d threads)\n", dc_get_num_threads());
+        printf(" (%d thread%s)\n", dc_get_num_threads(), dc_get_num_threads() == 1 ? "" : "s");
         fflush(stdout);
     }
     running_model = m;

@@ -16,9 +16,10 @@ static void help(FILE *f) {
             "                       [--out DIR] [--data SPEC]\n"
             "\n"
             "Writes into DIR (default: the model file's folder):\n"
-            "  filters.png               the first convolution's filters (or --layer's), each\n"
-            "                            KHxKW kernel scaled to its own min..max; RGB when the\n"
-            "                            layer sees 3 channels, else the mean over channels\n"
+            "  filters.png               the first convolution's filters (or --layer's), all\n"
+            "                            on one scale: blue < 0 < red with a colour bar of\n"
+            "                            the range, the mean over channels; RGB (gray = 0)\n"
+            "                            when the layer sees 3 channels\n"
             "  feature_maps.png          the input image, then each convolution's output for\n"
             "                            it, one small image per filter\n"
             "  feature_maps_<layer>.png  the same, one file per convolution\n"
@@ -27,26 +28,74 @@ static void help(FILE *f) {
             "A model without convolutions shows its first Dense layer's weights as images.\n");
 }
 
-/* One labelled grid of tiles (th, tw, ch) in the picture. */
+/* One labelled grid of tiles (th, tw, ch) in the picture. Signed weights
+ * (diverging) share one scale, -vmax blue .. 0 white .. +vmax red, drawn
+ * with a colour bar, so sign and size read the same in every tile. */
 typedef struct {
     char label[160];
     int n, th, tw, ch, cols, scale;
-    bool normalize;
+    bool normalize, diverging;
+    float vmax;   /* diverging: the largest |weight| of all tiles */
     float *tiles; /* n * th * tw * ch, owned */
 } section;
 
-enum { MARGIN = 10, BORDER = 2, LABEL_SCALE = 2, GAP = 14 };
+enum { MARGIN = 10, BORDER = 2, LABEL_SCALE = 2, GAP = 14, BAR_W = 300, BAR_H = 16, BAR_X = 60 };
+#define BAR_NOTE "weights: blue < 0 < red"
+
+/* The colour bar with its three values below it. */
+static int bar_height(const section *s) {
+    return s->diverging ? 8 + BAR_H + 8 + FONT_H * LABEL_SCALE + 4 + FONT_H * LABEL_SCALE : 0;
+}
 
 static int section_width(const section *s) {
     int cols = s->cols < s->n ? s->cols : s->n;
     int g = cols * (s->tw * s->scale + BORDER) + BORDER;
     int l = font_text_width(s->label, LABEL_SCALE);
+    if (s->diverging && g < BAR_X + BAR_W + 60) g = BAR_X + BAR_W + 60;
     return g > l ? g : l;
 }
 static int section_height(const section *s) {
     int cols = s->cols < s->n ? s->cols : s->n;
     int rows = (s->n + cols - 1) / cols;
-    return FONT_H * LABEL_SCALE + 6 + rows * (s->th * s->scale + BORDER) + BORDER;
+    return FONT_H * LABEL_SCALE + 6 + rows * (s->th * s->scale + BORDER) + BORDER + bar_height(s);
+}
+
+/* Blue (-1) through white (0) to red (+1): a diverging map for signed weights. */
+static void diverging_rgb(float t, float rgb[3]) {
+    static const float neg[3] = {0.17f, 0.35f, 0.75f}, mid[3] = {0.97f, 0.97f, 0.97f},
+                       pos[3] = {0.75f, 0.10f, 0.13f};
+    if (!(t == t)) t = 0;
+    t = t < -1 ? -1 : t > 1 ? 1 : t;
+    const float *end = t < 0 ? neg : pos;
+    float a = fabsf(t);
+    for (int k = 0; k < 3; k++) rgb[k] = mid[k] + (end[k] - mid[k]) * a;
+}
+
+/* The bar (-vmax .. +vmax) at (x, y) and its labels: "-v", "0", "+v", and
+ * what the colours mean. */
+static void draw_bar(float *img, int H, int W, int x, int y, float vmax) {
+    static const float ink[3] = {0.1f, 0.1f, 0.1f};
+    for (int px = 0; px < BAR_W; px++) {
+        float rgb[3];
+        diverging_rgb(2.0f * (float)px / (BAR_W - 1) - 1.0f, rgb);
+        for (int py = 0; py < BAR_H; py++)
+            for (int k = 0; k < 3; k++) img[((size_t)(y + py) * W + x + px) * 3 + k] = rgb[k];
+    }
+    for (int px = -1; px <= BAR_W; px++) /* ticks at both ends and at zero */
+        if (px == -1 || px == BAR_W || px == BAR_W / 2)
+            for (int py = 0; py < BAR_H + 4; py++)
+                for (int k = 0; k < 3; k++) img[((size_t)(y + py) * W + x + px) * 3 + k] = ink[k];
+    char lo[32], hi[32];
+    snprintf(lo, sizeof lo, "-%.3g", (double)vmax);
+    snprintf(hi, sizeof hi, "+%.3g", (double)vmax);
+    int ty = y + BAR_H + 8;
+    font_draw(img, H, W, 3, x - font_text_width(lo, LABEL_SCALE) / 2, ty, lo, LABEL_SCALE, ink);
+    font_draw(img, H, W, 3, x + BAR_W / 2 - font_text_width("0", LABEL_SCALE) / 2, ty, "0",
+              LABEL_SCALE, ink);
+    font_draw(img, H, W, 3, x + BAR_W - font_text_width(hi, LABEL_SCALE) / 2, ty, hi,
+              LABEL_SCALE, ink);
+    font_draw(img, H, W, 3, x, ty + FONT_H * LABEL_SCALE + 4,
+              BAR_NOTE, LABEL_SCALE, ink);
 }
 
 /* Stacks the sections top to bottom on white, each tile on a gray frame. */
@@ -94,6 +143,13 @@ static dc_status render(const char *path, const section *secs, int n) {
             for (int py = 0; py < s->th * s->scale; py++)
                 for (int px = 0; px < s->tw * s->scale; px++) {
                     const float *v = src + ((size_t)(py / s->scale) * s->tw + px / s->scale) * s->ch;
+                    if (s->diverging) {
+                        float rgb[3];
+                        diverging_rgb(s->vmax > 0 ? v[0] / s->vmax : 0, rgb);
+                        for (int k = 0; k < 3; k++)
+                            img[((size_t)(oy + py) * W + ox + px) * 3 + k] = rgb[k];
+                        continue;
+                    }
                     for (int k = 0; k < 3; k++) {
                         float a = (v[s->ch == 3 ? k : 0] - lo) * inv;
                         if (!(a > 0)) a = 0;
@@ -102,7 +158,8 @@ static dc_status render(const char *path, const section *secs, int n) {
                     }
                 }
         }
-        y += gh + GAP;
+        if (s->diverging) draw_bar(img, H, W, MARGIN + BAR_X, y + gh + 8, s->vmax);
+        y += gh + bar_height(s) + GAP;
     }
     dc_status st = dc_image_save_png(path, img, H, W, 3);
     free(img);
@@ -130,6 +187,22 @@ static int scale_for(int64_t h, int64_t w, int target) {
     return s < 1 ? 1 : s > 64 ? 64 : s;
 }
 
+/* Weights on one shared scale: gray tiles take the diverging colours; RGB
+ * tiles become 0.5 + w / (2 vmax) per channel (gray is 0), as a diverging
+ * map cannot colour three values at once. */
+static void signed_scale(section *s) {
+    size_t n = (size_t)s->n * s->th * s->tw * s->ch;
+    float vmax = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(s->tiles[i])) vmax = fmaxf(vmax, fabsf(s->tiles[i]));
+    s->vmax = vmax;
+    s->normalize = false;
+    s->diverging = s->ch == 1;
+    if (s->ch == 3)
+        for (size_t i = 0; i < n; i++)
+            s->tiles[i] = vmax > 0 ? 0.5f + s->tiles[i] / (2 * vmax) : 0.5f;
+}
+
 /* Kernel (KH,KW,C,F) -> F tiles (KH,KW,3) if C == 3, else (KH,KW,1) channel means. */
 static bool filter_section(const dc_layer *l, section *s) {
     const dc_tensor *k = dc_layer_param(l, 0);
@@ -137,8 +210,7 @@ static bool filter_section(const dc_layer *l, section *s) {
     int ch = C == 3 ? 3 : 1;
     s->n = F, s->th = KH, s->tw = KW, s->ch = ch;
     s->cols = grid_cols(F);
-    s->scale = scale_for(KH, KW, 40);
-    s->normalize = true;
+    s->scale = scale_for(KH, KW, 72);
     s->tiles = calloc((size_t)F * KH * KW * ch, sizeof(float));
     if (!s->tiles) return false;
     for (int f = 0; f < F; f++)
@@ -153,8 +225,11 @@ static bool filter_section(const dc_layer *l, section *s) {
                 dst[0] = (float)(sum / C);
             }
         }
+    signed_scale(s);
+    char range[64] = "";
+    if (C == 3) snprintf(range, sizeof range, " (rgb, gray = 0, -+%.3g)", (double)s->vmax);
     snprintf(s->label, sizeof s->label, "%s: %d filters %dx%d%s", dc_layer_name(l), F, KH, KW,
-             C == 3 ? " (rgb)" : C > 1 ? " (mean over channels)" : "");
+             C == 3 ? range : C > 1 ? " (mean over channels)" : "");
     return true;
 }
 
@@ -167,8 +242,7 @@ static bool dense_section(const dc_layer *l, const cli_model *cm, section *s) {
     if (k->shape[0] != (int64_t)H * W * C) return false;
     int U = (int)k->shape[1], n = U < 64 ? U : 64, ch = C == 3 ? 3 : 1;
     s->n = n, s->th = H, s->tw = W, s->ch = ch, s->cols = 16;
-    s->scale = scale_for(H, W, 48);
-    s->normalize = true;
+    s->scale = scale_for(H, W, 84);
     s->tiles = calloc((size_t)n * H * W * ch, sizeof(float));
     if (!s->tiles) return false;
     for (int u = 0; u < n; u++)
@@ -182,8 +256,9 @@ static bool dense_section(const dc_layer *l, const cli_model *cm, section *s) {
             }
             if (ch == 1) dst[0] = (float)(sum / C);
         }
-    snprintf(s->label, sizeof s->label, "%s: weights of the first %d of %d units", dc_layer_name(l),
-             n, U);
+    signed_scale(s);
+    snprintf(s->label, sizeof s->label, "%s: weights of the first %d of %d units%s",
+             dc_layer_name(l), n, U, C == 3 ? " (rgb, gray = 0)" : "");
     return true;
 }
 
@@ -333,7 +408,10 @@ int cli_visualize(int argc, char **argv) {
         goto done;
     }
     if (have_filters) printf("%s (%s)\n", fpath, dc_layer_name(fl));
-    if (ns > 0) printf("%s (the input and %d convolution output%s)\n", mpath, n_maps, n_maps == 1 ? "" : "s");
+    if (ns > 0 && n_maps == 0)
+        printf("%s (the input only: the model has no convolution layers)\n", mpath);
+    else if (ns > 0)
+        printf("%s (the input and %d convolution output%s)\n", mpath, n_maps, n_maps == 1 ? "" : "s");
     rc = CLI_OK;
 done:
     for (int i = 0; secs && i < ns; i++) free(secs[i].tiles);

@@ -101,7 +101,7 @@ typedef struct dc_tensor {
     int64_t size;  /* number of elements */
     float *data;
     float *grad;   /* NULL unless the tensor requires a gradient */
-    char name[48];
+    char name[64];
     /* Keras' mask of a sequence (B, T): 1 for a real step, 0 for padding, or
      * NULL. Made by Embedding(mask_zero) and Masking, carried by the layers
      * that keep the time axis and read by RNNs, pooling, losses and metrics;
@@ -296,7 +296,8 @@ dc_tensor *dc_random_flip(dc_tape *t, dc_tensor *x, int mode, bool training, dc_
  * no padding; 'same' gives ceil(H / stride) outputs and pads
  * pad_total = max((HO-1)*stride + (KH-1)*dilation + 1 - H, 0) with pad_total/2
  * before and the rest (the odd pixel) after; PyTorch pads symmetrically. */
-typedef enum { DC_PAD_VALID = 0, DC_PAD_SAME } dc_padding;
+/* DC_PAD_CAUSAL: Conv1D only (Keras: (kernel-1)*dilation zeros before the sequence). */
+typedef enum { DC_PAD_VALID = 0, DC_PAD_SAME, DC_PAD_CAUSAL } dc_padding;
 typedef enum { DC_CONV_ACT_NONE = 0, DC_CONV_ACT_RELU } dc_conv_activation;
 
 /* Zero strides and dilations mean 1. Strides > 1 with dilations > 1 are allowed
@@ -358,6 +359,70 @@ dc_tensor *dc_batch_norm(dc_tape *t, dc_tensor *x, dc_tensor *gamma, dc_tensor *
  * bilinear with half-pixel centers (tf.image.resize; align_corners=False). */
 dc_tensor *dc_upsample2d(dc_tape *t, dc_tensor *x, int size_h, int size_w, bool bilinear);
 /* -- end ops: convolution -- */
+
+/* -- ops: sequences -- */
+/* The embedding lookup: table (V,D), ids (...) of whole numbers in [0, V)
+ * -> (..., D). An id outside the table (or not whole) fails with a message
+ * naming it and its position ((batch, step) for (B,T) ids) before any row is
+ * read. Backward adds into the looked-up rows only; ids get no gradient. */
+dc_tensor *dc_embedding(dc_tape *t, dc_tensor *table, dc_tensor *ids);
+/* x (B,T,C) -> (B,C): the mean (max) over the steps whose mask (B,T) is not 0
+ * (mask NULL: every step), as Keras' GlobalAveragePooling1D with a mask. A
+ * sequence without a real step gives 0 (Keras: NaN for the mean). */
+dc_tensor *dc_seq_avg_pool(dc_tape *t, dc_tensor *x, dc_tensor *mask);
+dc_tensor *dc_seq_max_pool(dc_tape *t, dc_tensor *x, dc_tensor *mask);
+/* x (B,T,...) with its steps in reverse order (the whole padded length, as
+ * Keras' ops.flip on axis 1). */
+dc_tensor *dc_seq_reverse(dc_tape *t, dc_tensor *x);
+/* -- end ops: sequences -- */
+/* -- ops: recurrent -- */
+/* Fused recurrent layers whose forward loops over time inside one op: the input
+ * projection of all T steps is one GEMM, then each step is one recurrent GEMM
+ * and one fused gate kernel; backward runs the steps in reverse and ends with
+ * one GEMM each for the kernel, recurrent kernel and input gradients. Keras'
+ * semantics, layouts and gate orders; the gradients are the same for any
+ * thread count, bit for bit. */
+typedef enum {
+    DC_RNN_ACT_DEFAULT = 0, /* tanh for activation, sigmoid for recurrent_activation */
+    DC_RNN_ACT_TANH,
+    DC_RNN_ACT_SIGMOID,
+    DC_RNN_ACT_RELU,
+    DC_RNN_ACT_LINEAR,
+    DC_RNN_ACT_HARD_SIGMOID /* Keras 3: relu6(x + 3) / 6 */
+} dc_rnn_activation;
+typedef struct {
+    dc_rnn_activation activation, recurrent_activation;
+    bool go_backwards;  /* steps T-1..0; outputs in processing order, as Keras */
+    bool reset_before;  /* GRU: false = reset_after (Keras 3's default, PyTorch's GRU) */
+    /* (B,T) 1 real / 0 padded, or NULL: a masked step keeps the state and
+     * repeats the previous output (0 before any real step), as Keras */
+    const dc_tensor *mask;
+    /* masked steps output 0 instead of repeating (Keras' zero_output_for_mask,
+     * which Bidirectional sets when it returns sequences) */
+    bool zero_output_for_mask;
+    /* (B,U), already scaled by 1/(1-rate): multiplies h_{t-1} where it enters
+     * the recurrent GEMM (every gate, every step), or NULL */
+    const dc_tensor *recurrent_dropout_mask;
+} dc_rnn_options;
+/* x (B,T,I), kernel (I,4U) gates i,f,c,o (Keras' order), recurrent_kernel
+ * (U,4U), bias (4U) or NULL, h0/c0 (B,U) or NULL (zeros) -> (B,T,U). opt may
+ * be NULL (tanh/sigmoid, forwards, no mask). */
+dc_tensor *dc_lstm(dc_tape *t, dc_tensor *x, dc_tensor *kernel, dc_tensor *recurrent_kernel,
+                   dc_tensor *bias, dc_tensor *h0, dc_tensor *c0, const dc_rnn_options *opt);
+/* GRU: kernel (I,3U) gates z,r,h (Keras' order), recurrent_kernel (U,3U),
+ * bias (2,3U) [input bias; recurrent bias] with reset_after, (3U) with
+ * reset_before, or NULL; h = z h_{t-1} + (1 - z) hh. */
+dc_tensor *dc_gru(dc_tape *t, dc_tensor *x, dc_tensor *kernel, dc_tensor *recurrent_kernel,
+                  dc_tensor *bias, dc_tensor *h0, const dc_rnn_options *opt);
+/* SimpleRNN: kernel (I,U), recurrent_kernel (U,U), bias (U) or NULL. */
+dc_tensor *dc_simple_rnn(dc_tape *t, dc_tensor *x, dc_tensor *kernel,
+                         dc_tensor *recurrent_kernel, dc_tensor *bias, dc_tensor *h0,
+                         const dc_rnn_options *opt);
+/* The final state (B,U) of an output of dc_lstm/dc_gru/dc_simple_rnn: which 0
+ * is h, 1 LSTM's c. Gradients flow back into the recurrence (return_state).
+ * Anything else as rnn_out is an error. */
+dc_tensor *dc_rnn_state(dc_tape *t, dc_tensor *rnn_out, int which);
+/* -- end ops: recurrent -- */
 
 /* ========================================================================
  * Layers and models
@@ -442,6 +507,76 @@ dc_layer *dc_layer_up_sampling2d(const dc_up_sampling2d_options *opt);
  * "horizontal", "vertical" or NULL for "horizontal_and_vertical" (Keras'
  * default). Predictions and evaluation see the images as they are. */
 dc_layer *dc_layer_random_flip(const char *mode, const char *name);
+/* Sequence layers take (T, features) samples (or ids (T) for Embedding); T may
+ * be None (-1 in a shape: each batch sets it). A (B,T) mask made by
+ * Embedding(mask_zero) or Masking flows to the layers after it as Keras'. */
+typedef struct {
+    int input_dim, output_dim;          /* required, > 0: ids in [0, input_dim) */
+    const char *embeddings_initializer; /* NULL: "uniform" (-0.05, 0.05), as Keras */
+    bool mask_zero;                     /* id 0 is padding: makes the mask */
+    const char *name;
+} dc_embedding_options;
+/* Embedding: ids (T) -> (T, output_dim); parameter "embeddings" (input_dim, output_dim). */
+dc_layer *dc_layer_embedding(const dc_embedding_options *opt);
+/* Masking: a step whose features all equal mask_value (finite) is masked and zeroed. */
+dc_layer *dc_layer_masking(float mask_value, const char *name);
+typedef struct {
+    int filters, kernel_size;       /* required, > 0 */
+    int strides, dilation_rate;     /* 0: 1 */
+    dc_padding padding;             /* DC_PAD_VALID (0), DC_PAD_SAME or DC_PAD_CAUSAL */
+    const char *activation;         /* NULL: "linear"; "relu" is fused into the conv op */
+    bool no_bias;
+    const char *kernel_initializer; /* NULL: "glorot_uniform" */
+    const char *bias_initializer;   /* NULL: "zeros" */
+    const char *name;
+} dc_conv1d_layer_options;
+/* Conv1D: (T, C) -> (T', filters), kernel (kernel_size, C, filters) as Keras. */
+dc_layer *dc_layer_conv1d(const dc_conv1d_layer_options *opt);
+typedef struct {
+    int pool_size;       /* 0: 2 */
+    int strides;         /* 0: the pool size */
+    dc_padding padding;  /* DC_PAD_VALID (0) or DC_PAD_SAME */
+    const char *name;
+} dc_pool1d_layer_options;
+/* MaxPooling1D: (T, C) -> (T', C); opt may be NULL. */
+dc_layer *dc_layer_max_pooling1d(const dc_pool1d_layer_options *opt);
+/* (T, C) -> (C): the mean / the max over the real (unmasked) steps. */
+dc_layer *dc_layer_global_average_pooling1d(void);
+dc_layer *dc_layer_global_max_pooling1d(void);
+/* Bidirectional: `layer` (a SimpleRNN, LSTM or GRU, which this call takes over)
+ * run forwards and a copy run backwards (go_backwards, its sequence outputs
+ * put back in time order), merged by merge_mode "concat" (NULL), "sum", "ave"
+ * or "mul"; parameters "forward_lstm/kernel" ... "backward_lstm/bias" (Keras'
+ * order). The mask is kept with return_sequences. name may be NULL. */
+dc_layer *dc_layer_bidirectional(dc_layer *layer, const char *merge_mode, const char *name);
+/* SimpleRNN, LSTM, GRU with Keras' options and defaults. Inputs (T, I), T may
+ * be -1 (variable); outputs (T, U) with return_sequences, else (U). The input's
+ * mask (x->mask, from Embedding(mask_zero) or Masking) is obeyed, and kept on
+ * the output when it returns sequences. Parameters "kernel",
+ * "recurrent_kernel", "bias" as Keras (GRU reset_after: bias (2,3U)). */
+typedef struct {
+    int units;                         /* required, > 0 */
+    const char *activation;            /* NULL: "tanh"; sigmoid relu linear hard_sigmoid */
+    const char *recurrent_activation;  /* NULL: "sigmoid" (LSTM, GRU) */
+    bool no_bias;                      /* false: use_bias=True as Keras */
+    bool return_sequences;             /* false: the last output (B,U) */
+    bool return_state;                 /* keep the final states: dc_rnn_layer_states */
+    bool go_backwards;
+    bool reset_before;                 /* GRU: false = reset_after=True (Keras' default) */
+    bool no_unit_forget_bias;          /* LSTM: false = unit_forget_bias=True (Keras) */
+    float dropout, recurrent_dropout;  /* in [0, 1), active only in training */
+    const char *kernel_initializer;    /* NULL: "glorot_uniform" */
+    const char *recurrent_initializer; /* NULL: "orthogonal" */
+    const char *bias_initializer;      /* NULL: "zeros" */
+    const char *name;
+} dc_rnn_layer_options;
+dc_layer *dc_layer_simple_rnn(const dc_rnn_layer_options *opt);
+dc_layer *dc_layer_lstm(const dc_rnn_layer_options *opt);
+dc_layer *dc_layer_gru(const dc_rnn_layer_options *opt);
+/* The final states of a recurrent layer's last call (return_state true): h
+ * (B,U) and, for an LSTM, c (B,U) (c may be NULL; *c is NULL for SimpleRNN and
+ * GRU). They live in that call's tape and carry gradients back into it. */
+dc_status dc_rnn_layer_states(const dc_layer *l, dc_tensor **h, dc_tensor **c);
 /* Any layer by its Keras class name ("Dense", "Dropout" ...) and options as
  * strings, e.g. keys {"units","activation"} values {"128","relu"}. Shapes are
  * written "28,28,1". The key "name" names the layer. Errors name the key. */
@@ -615,6 +750,9 @@ const char *dc_loss_name(dc_loss_kind k);     /* "sparse_categorical_crossentrop
  * model files; DC_LOSS_NONE / DC_METRIC_NONE with a message if unknown. */
 dc_loss_kind dc_loss_from_name(const char *name);
 dc_metric_kind dc_metric_from_name(const char *name);
+/* The compiled metrics in compile order (as dc_model_evaluate reports them),
+ * at most cap into out (may be NULL); returns how many (0 if not compiled). */
+int dc_model_metrics(const dc_model *m, dc_metric_kind *out, int cap);
 
 /* What a callback sees at the end of an epoch: "loss", "accuracy",
  * "val_loss", "val_accuracy", "lr" ... */

@@ -26,6 +26,8 @@ echo
 end=$(date +%s)
 echo
 echo "demo: trained in $((trained - start))s, $((end - start))s in all. Files in $OUT/:"
-for f in model.safetensors history.csv curves.png filters.png feature_maps.png; do
-    echo "  $OUT/$f"
+# and feature_maps_<layer>.png, one per convolution, named by the model's layers
+for f in "$OUT/model.safetensors" "$OUT/history.csv" "$OUT/curves.png" "$OUT/filters.png" \
+         "$OUT/feature_maps.png" "$OUT"/feature_maps_*.png; do
+    if [ -e "$f" ]; then echo "  $f"; fi
 done

@@ -322,3 +322,129 @@ TEST(cli_image_folder_keeps_class_names) {
     snprintf(args, sizeof args, "eval %s", tmp("frun/model.safetensors"));
     CHECK(run(args, out, sizeof out) == 0 && strstr(out, "samples: 12"));
 }
+
+/* Small defects a new user met: each message says what is wrong, eval names
+ * the metrics of a file saved through the C API, a batch larger than the data
+ * is clamped with a notice, and `make demo` lists every file it wrote. */
+TEST(cli_new_user_defects) {
+    if (!setup()) SKIP("build/deepc is not built");
+    static char out[1 << 16];
+    char args[4096];
+    /* a model saved with the C API: no deepc_metrics key, the metrics compiled */
+    dc_model *m = dc_sequential_new("capi");
+    dc_model_add(m, dc_layer_flatten());
+    dc_model_add(m, dc_layer_dense(&(dc_dense_options){.units = 3}));
+    dc_compile_options c = {.loss = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
+                            .optimizer = {.kind = DC_OPT_ADAM, .learning_rate = 0.01f},
+                            .metrics = {DC_METRIC_ACCURACY}};
+    CHECK_OK(dc_model_compile(m, &c));
+    CHECK_OK(dc_model_build(m, DC_DIMS(8, 8, 1), 1));
+    CHECK_OK(dc_model_save(m, tmp("capi.safetensors")));
+    dc_model_free(m);
+    snprintf(args, sizeof args, "eval %s --data %s,%s", tmp("capi.safetensors"),
+             tmp("test-images.idx"), tmp("test-labels.idx"));
+    CHECK(run(args, out, sizeof out) == 0);
+    if (!strstr(out, "\naccuracy: ")) test_fail(__FILE__, __LINE__, "eval printed:\n%s", out);
+
+    /* an MLP has no convolutions: visualize says so */
+    snprintf(args, sizeof args, "visualize %s --index 0 --data %s,%s --out %s",
+             tmp("capi.safetensors"), tmp("test-images.idx"), tmp("test-labels.idx"),
+             tmp("capi_vis"));
+    CHECK(run(args, out, sizeof out) == 0);
+    if (!strstr(out, "the model has no convolution layers") || strstr(out, "0 convolution"))
+        test_fail(__FILE__, __LINE__, "visualize printed:\n%s", out);
+    /* filters.png: large, signed weights blue and red on one scale, a colour bar */
+    dc_tensor *img = dc_image_load(tmp("capi_vis/filters.png"), 3);
+    CHECK(img && img->shape[0] >= 150 && img->shape[1] >= 400);
+    int reds = 0, blues = 0;
+    for (int64_t i = 0; img && i < img->shape[0] * img->shape[1]; i++) {
+        const float *p = img->data + i * 3;
+        reds += p[0] > p[2] + 0.3f;
+        blues += p[2] > p[0] + 0.3f;
+    }
+    CHECK(reds > 100 && blues > 100);
+    dc_tensor_free(img);
+
+    /* a model description given where a model file belongs */
+    snprintf(args, sizeof args, "eval %s", tmp("tiny.ini"));
+    CHECK(run(args, out, sizeof out) == 1);
+    CHECK(strstr(out, "is not a safetensors model file") && strstr(out, "deepc train"));
+    CHECK(strstr(out, "absurd") == NULL);
+
+    /* a data path that is not there */
+    snprintf(args, sizeof args, "eval %s --data /no/such/dir", tmp("capi.safetensors"));
+    CHECK(run(args, out, sizeof out) == 1);
+    if (!strstr(out, "'/no/such/dir' does not exist"))
+        test_fail(__FILE__, __LINE__, "eval --data /no/such/dir printed:\n%s", out);
+
+    /* a batch larger than the data: one batch of all, with a notice; 1 thread */
+    snprintf(args, sizeof args, "train %s --out %s --epochs 1 --threads 1 --batch-size 16777216",
+             tmp("tiny.ini"), tmp("bigbatch"));
+    CHECK(run(args, out, sizeof out) == 0);
+    if (!strstr(out, "batch_size 16777216 is more than the 96 training samples"))
+        test_fail(__FILE__, __LINE__, "train printed no notice:\n%s", out);
+    CHECK(strstr(out, "(1 thread)") != NULL && strstr(out, "(1 threads)") == NULL);
+
+    /* make demo's closing list names the feature maps it wrote */
+    if (have_conv()) {
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%.1000s", deepc_path());
+        *strrchr(dir, '/') = '\0';
+        snprintf(args, sizeof args,
+                 "BUILD=%s MODEL=%s OUT=%s EPOCHS=1 sh %s > %s 2>&1", dir, tmp("tiny.ini"),
+                 tmp("demo"), test_path("../scripts/demo.sh"), tmp("demo.txt"));
+        CHECK(system(args) == 0);
+        FILE *f = fopen(tmp("demo.txt"), "r");
+        size_t n = f ? fread(out, 1, sizeof out - 1, f) : 0;
+        out[n] = '\0';
+        if (f) fclose(f);
+        const char *list = strstr(out, "Files in");
+        if (!list || !strstr(list, "demo/feature_maps_conv2d.png") ||
+            !strstr(list, "demo/feature_maps.png"))
+            test_fail(__FILE__, __LINE__, "demo printed:\n%s", out);
+    }
+}
+
+/* A model file keeps its training inputs' statistics; predict warns on an
+ * input far from them (an inverted image: dark bars on white) and suggests
+ * --invert, which takes 1 - x and silences the warning. */
+TEST(cli_predict_warns_on_inputs_unlike_training) {
+    if (!setup()) SKIP("build/deepc is not built");
+    static char out[1 << 16];
+    char args[4096];
+    snprintf(args, sizeof args, "train %s --out %s --epochs 3 --quiet", tmp("tiny.ini"),
+             tmp("statrun"));
+    int rc = run(args, out, sizeof out);
+    CHECK(rc == 0);
+    if (rc) {
+        printf("%s\n", out);
+        return;
+    }
+    dc_safetensors *st = dc_safetensors_load(tmp("statrun/model.safetensors"));
+    const char *stats = st ? dc_safetensors_metadata(st, "deepc_input_stats") : NULL;
+    double mean = -1, sd = -1, lo = -1, hi = -1;
+    CHECK(stats && sscanf(stats, "%lf %lf %lf %lf", &mean, &sd, &lo, &hi) == 4);
+    CHECK(mean > 0.2 && mean < 0.6 && sd > 0.1 && lo >= 0 && lo < 0.05 && hi > 0.95 && hi <= 1);
+    dc_safetensors_free(st);
+    /* a light bar in the middle on black, as trained (class 1), and its inverse */
+    float px[64], inv[64];
+    for (int i = 0; i < 64; i++) {
+        px[i] = (i / 8) / 3 == 1 ? 0.9f : 0.05f;
+        inv[i] = 1.0f - px[i];
+    }
+    CHECK_OK(dc_image_save_png(tmp("bar.png"), px, 8, 8, 1));
+    CHECK_OK(dc_image_save_png(tmp("bar_inverted.png"), inv, 8, 8, 1));
+    snprintf(args, sizeof args, "predict %s %s", tmp("statrun/model.safetensors"), tmp("bar.png"));
+    CHECK(run(args, out, sizeof out) == 0);
+    if (strstr(out, "warning")) test_fail(__FILE__, __LINE__, "a training-like image warned:\n%s", out);
+    snprintf(args, sizeof args, "predict %s %s", tmp("statrun/model.safetensors"),
+             tmp("bar_inverted.png"));
+    CHECK(run(args, out, sizeof out) == 0);
+    if (!strstr(out, "warning: this input is unlike the training images") || !strstr(out, "--invert"))
+        test_fail(__FILE__, __LINE__, "no warning for an inverted image:\n%s", out);
+    snprintf(args, sizeof args, "predict %s %s --invert --top 1", tmp("statrun/model.safetensors"),
+             tmp("bar_inverted.png"));
+    CHECK(run(args, out, sizeof out) == 0);
+    if (strstr(out, "warning") || !strstr(out, " 1. 1 "))
+        test_fail(__FILE__, __LINE__, "--invert:\n%s", out);
+}

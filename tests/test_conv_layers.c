@@ -315,30 +315,28 @@ TEST(fashion_cnn_summary_and_param_counts) {
           k->shape[3] == 36);
     const char *want =
         "Model: \"sequential\"\n"
-        "_________________________________________________________________\n"
-        " Layer (type)                Output Shape              Param #\n"
-        "=================================================================\n"
-        " conv2d (Conv2D)             (None, 26, 26, 24)        240\n"
+        "______________________________________________________________________\n"
+        " Layer (type)                    Output Shape            Param #\n"
+        "======================================================================\n"
+        " conv2d (Conv2D)                 (None, 26, 26, 24)      240\n"
         "\n"
-        " max_pooling2d (MaxPooling2D  (None, 13, 13, 24)       0\n"
-        " )\n"
+        " max_pooling2d (MaxPooling2D)    (None, 13, 13, 24)      0\n"
         "\n"
-        " conv2d_1 (Conv2D)           (None, 11, 11, 36)        7812\n"
+        " conv2d_1 (Conv2D)               (None, 11, 11, 36)      7812\n"
         "\n"
-        " max_pooling2d_1 (MaxPooling  (None, 5, 5, 36)         0\n"
-        " 2D)\n"
+        " max_pooling2d_1 (MaxPooling2D)  (None, 5, 5, 36)        0\n"
         "\n"
-        " flatten (Flatten)           (None, 900)               0\n"
+        " flatten (Flatten)               (None, 900)             0\n"
         "\n"
-        " dense (Dense)               (None, 128)               115328\n"
+        " dense (Dense)                   (None, 128)             115328\n"
         "\n"
-        " dense_1 (Dense)             (None, 10)                1290\n"
+        " dense_1 (Dense)                 (None, 10)              1290\n"
         "\n"
-        "=================================================================\n"
+        "======================================================================\n"
         "Total params: 124,670\n"
         "Trainable params: 124,670\n"
         "Non-trainable params: 0\n"
-        "_________________________________________________________________\n";
+        "______________________________________________________________________\n";
     const char *got = summary_text(m);
     if (strcmp(got, want)) test_fail(__FILE__, __LINE__, "summary:\n%s\nwanted:\n%s", got, want);
     dc_model_free(m);
@@ -353,22 +351,22 @@ TEST(batch_normalization_summary_counts_non_trainable) {
     CHECK_OK(dc_model_build(m, DC_DIMS(10, 10, 3), 1));
     const char *want =
         "Model: \"bn\"\n"
-        "_________________________________________________________________\n"
-        " Layer (type)                Output Shape              Param #\n"
-        "=================================================================\n"
-        " conv2d (Conv2D)             (None, 10, 10, 8)         224\n"
+        "______________________________________________________________________\n"
+        " Layer (type)                    Output Shape            Param #\n"
+        "======================================================================\n"
+        " conv2d (Conv2D)                 (None, 10, 10, 8)       224\n"
         "\n"
-        " batch_normalization (BatchN  (None, 10, 10, 8)        32\n"
-        " ormalization)\n"
+        " batch_normalization             (None, 10, 10, 8)       32\n"
+        " (BatchNormalization)\n"
         "\n"
-        " global_average_pooling2d (G  (None, 8)                0\n"
-        " lobalAveragePooling2D)\n"
+        " global_average_pooling2d        (None, 8)               0\n"
+        " (GlobalAveragePooling2D)\n"
         "\n"
-        "=================================================================\n"
+        "======================================================================\n"
         "Total params: 256\n"
         "Trainable params: 240\n"
         "Non-trainable params: 16\n"
-        "_________________________________________________________________\n";
+        "______________________________________________________________________\n";
     const char *got = summary_text(m);
     if (strcmp(got, want)) test_fail(__FILE__, __LINE__, "summary:\n%s\nwanted:\n%s", got, want);
     /* gamma, beta (trainable) then moving_mean, moving_variance, as Keras orders them */

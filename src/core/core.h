@@ -53,7 +53,11 @@ enum {
     DC_TF_REQUIRES_GRAD = 1u << 0, /* gradient wanted (parameter or watched) */
     DC_TF_OWNS_DATA = 1u << 1,     /* data freed with the tensor */
     DC_TF_OWNS_GRAD = 1u << 2,     /* grad freed with the tensor */
-    DC_TF_IN_ARENA = 1u << 3       /* header lives in a tape arena */
+    DC_TF_IN_ARENA = 1u << 3,      /* header lives in a tape arena */
+    /* an output of a recurrent op: its final states (and their gradients) follow
+     * its data (op_rnn.c); CELL: there are two, h and c */
+    DC_TF_RNN_OUT = 1u << 4,
+    DC_TF_RNN_CELL = 1u << 5
 };
 
 /* Element count of a shape, or -1 if a dim is < 0 or it overflows. */

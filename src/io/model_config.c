@@ -168,7 +168,8 @@ static dc_status parse_bool(const origin *o, const char *v, bool *out) {
 }
 
 /* "28,28,1", "(28, 28, 1)" or "28": whole numbers > 0, at most max. */
-static dc_status parse_dims(const origin *o, const char *v, int max, int *ndim, int64_t *dims) {
+static dc_status parse_dims(const origin *o, const char *v, int max, bool allow_none, int *ndim,
+                            int64_t *dims) {
     const char *p = v;
     while (isspace((unsigned char)*p)) p++;
     bool paren = *p == '(' || *p == '[';
@@ -184,8 +185,9 @@ static dc_status parse_dims(const origin *o, const char *v, int max, int *ndim, 
         char *end;
         errno = 0;
         long long x = strtoll(p, &end, 10);
-        if (end == p || errno == ERANGE || x <= 0 || x > INT_MAX)
-            return bad(o, "'%s' is not a list of whole numbers > 0 like 28,28,1%s", v, NULL);
+        if (allow_none && !strncmp(p, "None", 4)) x = -1, end = (char *)p + 4; /* Keras' None */
+        if (end == p || errno == ERANGE || (x <= 0 && !(allow_none && x == -1)) || x > INT_MAX)
+            return bad(o, "'%s' is not a list of whole numbers > 0 (or None) like 28,28,1%s", v, NULL);
         if (n == max) {
             char m[48];
             snprintf(m, sizeof m, " (at most %d numbers)", max);
@@ -251,7 +253,7 @@ static dc_status model_key(dc_run_config *c, const origin *o, const char *k, con
             return bad(o, "'%s' must be 1 to 63 characters without '/'%s", v, NULL);
         return set_str(o, &c->name, v);
     }
-    if (!strcmp(k, "input_shape")) return parse_dims(o, v, DC_MAX_DIMS - 1, &c->in_ndim, c->in_shape);
+    if (!strcmp(k, "input_shape")) return parse_dims(o, v, DC_MAX_DIMS - 1, true, &c->in_ndim, c->in_shape);
     return unknown_key(o, model_keys);
 }
 
@@ -276,7 +278,7 @@ static dc_status data_key(dc_run_config *c, const origin *o, const char *k, cons
     if (!strcmp(k, "image_size")) {
         int n;
         int64_t d[2];
-        dc_status s = parse_dims(o, v, 2, &n, d);
+        dc_status s = parse_dims(o, v, 2, false, &n, d);
         if (s != DC_OK) return s;
         c->img_h = (int)d[0];
         c->img_w = (int)(n == 2 ? d[1] : d[0]);
@@ -976,6 +978,14 @@ dc_dataset *dc_dataset_load_spec(const char *spec, int height, int width, int ch
     struct stat st;
     if (!comma && stat(a, &st) == 0 && S_ISDIR(st.st_mode))
         return dc_dataset_load_image_folder(a, height, width, channels);
+    if (!comma && stat(a, &st) != 0) {
+        dc_set_error(DC_ERR_IO,
+                     "%s: '%s' %s%s, and is not fashion-mnist, IMAGES,LABELS (IDX files), "
+                     "FILE.csv[,LABEL] or an image folder",
+                     fn, spec, errno == ENOENT ? "does not exist" : "cannot be read: ",
+                     errno == ENOENT ? "" : strerror(errno));
+        return NULL;
+    }
     if (!comma) {
         dc_set_error(DC_ERR_ARG,
                      "%s: '%s' is not fashion-mnist, IMAGES,LABELS (IDX files), FILE.csv[,LABEL] "
@@ -1035,7 +1045,7 @@ dc_model *dc_run_config_build_model(const dc_run_config *c, const dc_dataset *tr
             int64_t ds[DC_MAX_DIMS];
             int dn = dc_dataset_x_shape(train, ds);
             bool same = dn == nd;
-            for (int i = 0; same && i < nd; i++) same = ds[i] == shape[i];
+            for (int i = 0; same && i < nd; i++) same = ds[i] == shape[i] || shape[i] == -1;
             if (!same) {
                 char a[128], b[128];
                 dc_set_error(DC_ERR_SHAPE,

@@ -285,6 +285,43 @@ static dc_tensor *read_tensor(const char *fn, const char *path, FILE *f, uint64_
     return t;
 }
 
+/* A safetensors file starts with a small little-endian length, whose high
+ * bytes are zero; 8 bytes of printable text mean some other file. */
+static bool starts_with_text(const unsigned char lb[8]) {
+    for (int i = 0; i < 8; i++)
+        if (!(lb[i] >= 0x20 && lb[i] < 0x7f) && lb[i] != '\n' && lb[i] != '\r' && lb[i] != '\t' &&
+            lb[i] < 0x80)
+            return false;
+    return true;
+}
+
+/* The message for a text file given as a model: an INI model description
+ * (a "[section]" line among its first lines) is what `deepc train` reads. */
+static void not_safetensors_text(const char *fn, const char *path, FILE *f) {
+    char buf[4097];
+    rewind(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    bool ini = false;
+    for (char *line = buf; line && *line && !ini;) {
+        while (*line == ' ' || *line == '\t') line++;
+        char *nl = strchr(line, '\n');
+        ini = *line == '[' && memchr(line, ']', nl ? (size_t)(nl - line) : strlen(line));
+        line = nl ? nl + 1 : NULL;
+    }
+    if (ini)
+        dc_set_error(DC_ERR_FORMAT,
+                     "%s: %s is not a safetensors model file: it is text that looks like a model "
+                     "description (INI) for `deepc train`; train it first (deepc train %s) and "
+                     "give the model.safetensors it writes",
+                     fn, path, path);
+    else
+        dc_set_error(DC_ERR_FORMAT,
+                     "%s: %s is not a safetensors model file: it starts with text, not the 8-byte "
+                     "header length",
+                     fn, path);
+}
+
 dc_safetensors *dc_safetensors_load(const char *path) {
     const char *fn = "dc_safetensors_load";
     FILE *f = dc_fopen_read(fn, path);
@@ -307,6 +344,10 @@ dc_safetensors *dc_safetensors_load(const char *path) {
     }
     uint64_t hlen = 0;
     for (int i = 0; i < 8; i++) hlen |= (uint64_t)lb[i] << (8 * i);
+    if (hlen > ST_MAX_HEADER && starts_with_text(lb)) {
+        not_safetensors_text(fn, path, f);
+        goto fail;
+    }
     if (hlen > ST_MAX_HEADER) {
         dc_set_error(DC_ERR_FORMAT, "%s: %s: header length %llu at byte offset 0 is absurd "
                      "(more than 100 MB)", fn, path, (unsigned long long)hlen);

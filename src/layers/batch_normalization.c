@@ -72,6 +72,9 @@ dc_status batch_normalization_build(dc_layer *l) {
                             l->name, (long long)o->axis,
                             dc_layer_shape_string(l->in_ndim, l->in_shape, s, sizeof s),
                             l->in_ndim);
+    if (dc_layer_need_fixed(l, l->in_ndim - 1, l->in_ndim, "its parameters are per feature") !=
+        DC_OK)
+        return dc_last_status();
     l->out_ndim = l->in_ndim;
     memcpy(l->out_shape, l->in_shape, sizeof l->out_shape);
     const int64_t c[1] = {l->in_shape[l->in_ndim - 1]};

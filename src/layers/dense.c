@@ -38,6 +38,9 @@ dc_status dense_build(dc_layer *l) {
         return dc_set_error(DC_ERR_SHAPE, "Dense '%s': input %s needs at least one axis", l->name,
                             dc_layer_shape_string(l->in_ndim, l->in_shape, s, sizeof s));
     }
+    if (dc_layer_need_fixed(l, l->in_ndim - 1, l->in_ndim,
+                            "Dense needs its last axis known (its kernel is (last, units))") != DC_OK)
+        return dc_last_status();
     int64_t in = l->in_shape[l->in_ndim - 1];
     l->out_ndim = l->in_ndim;
     memcpy(l->out_shape, l->in_shape, sizeof l->out_shape);

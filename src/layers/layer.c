@@ -31,6 +31,11 @@ void dc_layer_free(dc_layer *l) {
         dc_free(l->cfg_val[i]);
     }
     for (int i = 0; i < l->n_params; i++) dc_tensor_free(l->params[i].t);
+    for (int i = 0; i < 2; i++)
+        if (l->sub[i]) {
+            l->sub[i]->n_params = 0; /* its tensors were this layer's */
+            dc_layer_free(l->sub[i]);
+        }
     dc_free(l->opts);
     dc_free(l);
 }
@@ -48,7 +53,11 @@ static int find_kind(const char *type) {
                    {"MaxPool2D", DC_LAYER_MAX_POOLING2D},
                    {"AvgPool2D", DC_LAYER_AVERAGE_POOLING2D},
                    {"GlobalAvgPool2D", DC_LAYER_GLOBAL_AVERAGE_POOLING2D},
-                   {"GlobalMaxPool2D", DC_LAYER_GLOBAL_MAX_POOLING2D}};
+                   {"GlobalMaxPool2D", DC_LAYER_GLOBAL_MAX_POOLING2D},
+                   {"Convolution1D", DC_LAYER_CONV1D},
+                   {"MaxPool1D", DC_LAYER_MAX_POOLING1D},
+                   {"GlobalAvgPool1D", DC_LAYER_GLOBAL_AVERAGE_POOLING1D},
+                   {"GlobalMaxPool1D", DC_LAYER_GLOBAL_MAX_POOLING1D}};
     for (size_t i = 0; i < sizeof aliases / sizeof *aliases; i++)
         if (!strcmp(type, aliases[i].alias)) return aliases[i].kind;
     return -1;
@@ -346,7 +355,7 @@ dc_status dc_parse_data_format(const dc_layer *l, const char *key, const char *v
 }
 
 dc_status dc_layer_need_image(const dc_layer *l) {
-    if (l->in_ndim == 3) return DC_OK;
+    if (l->in_ndim == 3) return dc_layer_need_fixed(l, 0, 3, "images need a known size");
     char s[128];
     return dc_set_error(DC_ERR_SHAPE, "%s '%s': input %s must be an image (None, H, W, C)",
                         type_name(l), l->name,
@@ -376,8 +385,10 @@ dc_tensor *dc_layer_activate(dc_layer *l, dc_tape *t, dc_tensor *x) {
 
 char *dc_layer_shape_string(int ndim, const int64_t *shape, char *buf, size_t n) {
     size_t len = (size_t)snprintf(buf, n, "(None");
-    for (int i = 0; i < ndim && len < n; i++)
-        len += (size_t)snprintf(buf + len, n - len, ", %lld", (long long)shape[i]);
+    for (int i = 0; i < ndim && len < n; i++) {
+        if (shape[i] == -1) len += (size_t)snprintf(buf + len, n - len, ", None");
+        else len += (size_t)snprintf(buf + len, n - len, ", %lld", (long long)shape[i]);
+    }
     if (len < n) snprintf(buf + len, n - len, ")");
     return buf;
 }

@@ -11,7 +11,7 @@
 /* A parameter a layer declares in build; the model carves its tensor out of
  * the flat buffers and fills it with the initializer. */
 typedef struct {
-    char name[24];     /* "kernel", "bias", "moving_mean" */
+    char name[48];     /* "kernel", "bias", "moving_mean", "forward_lstm/kernel" */
     int ndim;
     int64_t shape[DC_MAX_DIMS];
     bool trainable;    /* false: saved but never optimized (BN moving statistics) */
@@ -44,6 +44,9 @@ struct dc_layer {
      * by dc_layers_fuse). */
     int fused_pool[2];
     bool fused_away;
+    /* Layers this one wraps (Bidirectional's forward and backward RNNs), freed
+     * with it; their parameters are views of this layer's, never their own. */
+    struct dc_layer *sub[2];
 };
 
 /* parse: reads the options (n key/value pairs, "name" already removed); errors
@@ -93,6 +96,9 @@ dc_status dc_parse_shape(const dc_layer *l, const char *key, const char *v, bool
                          int *ndim, int64_t *shape);
 dc_status dc_parse_activation(const dc_layer *l, const char *key, const char *v, dc_act *out);
 dc_status dc_parse_initializer(const dc_layer *l, const char *key, const char *v);
+/* An initializer name "unit_forget:NAME" (set by LSTM, never parsed): NAME,
+ * then 1 on the second quarter (the forget gate of a (4U) bias). */
+#define DC_INIT_UNIT_FORGET "unit_forget:"
 const char *dc_act_name(dc_act a);
 /* x -> act(x) on the tape (linear returns x). */
 dc_tensor *dc_activation_apply(dc_tape *t, dc_tensor *x, dc_act a);
@@ -162,6 +168,26 @@ dc_layer *dc_layer_pool2d_make(const char *fn, const char *type,
 void dc_layers_fuse(dc_layer **layers, int n, bool on);
 /* GlobalAveragePooling2D / GlobalMaxPooling2D: y (B,C) -> (B,1,1,C) if keepdims. */
 dc_tensor *dc_global_pool_keepdims(const dc_layer *l, dc_tape *t, dc_tensor *y);
+
+/* ---- sequences (mask.c) ----
+ * A dim of -1 in in_shape/out_shape is Keras' None: a time axis whose length
+ * each batch sets. */
+/* forward plus Keras' mask rule: a mask the layer set on its output stays;
+ * otherwise a layer that keeps masks (a table in mask.c, by kind) passes the
+ * input's mask on when the output keeps the (B, T) axes; any other layer
+ * drops it (Keras' layers without supports_masking, and those that consume it). */
+dc_tensor *dc_layer_call(dc_layer *l, dc_tape *t, dc_tensor *x, bool training);
+/* In build: DC_OK when in_shape[from, to) holds no None; otherwise an error
+ * naming the layer, its input and why the length must be known. */
+dc_status dc_layer_need_fixed(const dc_layer *l, int from, int to, const char *why);
+/* In build: the input must be a sequence (T, C); T may be None. */
+dc_status dc_layer_need_sequence(const dc_layer *l);
+/* "3", "(3,)" or "[3]": one integer >= 1 (Conv1D, MaxPooling1D: conv1d.c). */
+dc_status dc_parse_one(const dc_layer *l, const char *key, const char *v, int64_t *out);
+/* GlobalAveragePooling1D / GlobalMaxPooling1D: y (B,C) -> (B,1,C) if keepdims. */
+dc_tensor *dc_global_pool1d_keepdims(const dc_layer *l, dc_tape *t, dc_tensor *y);
+/* A (B, T) mask tensor in the tape's arena for x (B, T, ...), or NULL. */
+dc_tensor *dc_mask_new(dc_tape *t, const dc_tensor *x);
 
 /* A copy of the layer's configuration, made with the same type and options. */
 dc_layer *dc_layer_clone_config(const dc_layer *l);

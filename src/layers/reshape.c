@@ -32,6 +32,8 @@ dc_status reshape_parse(dc_layer *l, int n, const char *const *keys, const char 
 
 dc_status reshape_build(dc_layer *l) {
     const reshape_opts *o = l->opts;
+    if (dc_layer_need_fixed(l, 0, l->in_ndim, "Reshape needs every length known") != DC_OK)
+        return dc_last_status();
     int64_t in = 1, known = 1;
     int neg = -1;
     for (int i = 0; i < l->in_ndim; i++) in *= l->in_shape[i];

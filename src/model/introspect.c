@@ -16,6 +16,12 @@ int dc_model_output_shape(const dc_model *m, int64_t *shape) {
     return m->out_ndim;
 }
 
+int dc_model_metrics(const dc_model *m, dc_metric_kind *out, int cap) {
+    if (!m || !m->compiled) return 0;
+    for (int i = 0; out && i < m->n_metrics && i < cap; i++) out[i] = m->copt.metrics[i];
+    return m->n_metrics;
+}
+
 dc_status dc_model_call_collect(dc_model *m, dc_tape *t, dc_tensor *x, dc_tensor **outs, int cap) {
     const char *fn = "dc_model_call_collect";
     if (!m || !t || !x || !outs) return dc_set_error(DC_ERR_ARG, "%s: NULL argument", fn);
@@ -31,7 +37,7 @@ dc_status dc_model_call_collect(dc_model *m, dc_tape *t, dc_tensor *x, dc_tensor
     dc_layers_fuse(m->layers, m->n_layers, false);
     for (int i = 0; i < m->n_layers && h; i++) {
         dc_layer *l = m->layers[i];
-        h = dc_layer_table[l->kind].forward(l, t, h, false);
+        h = dc_layer_call(l, t, h, false);
         outs[i] = h;
     }
     dc_layers_fuse(m->layers, m->n_layers, true);

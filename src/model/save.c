@@ -240,7 +240,9 @@ static dc_model *model_from_arch(const char *fn, const char *path, const char *j
     const cJSON *d;
     cJSON_ArrayForEach(d, ishape) /* out-of-range doubles must not reach the cast */
         shape[nd++] = cJSON_IsNumber(d) && d->valuedouble >= 1 && d->valuedouble < 1e15
-                          ? (int64_t)d->valuedouble : -1;
+                          ? (int64_t)d->valuedouble
+                      : cJSON_IsNumber(d) && d->valuedouble == -1 ? -1 /* None */
+                                                                  : 0;
     char cap[64];
     snprintf(cap, sizeof cap, "the file holds %llu", (unsigned long long)file_weights);
     if (dc_model_build_capped(m, nd, shape, 0, file_weights + (1u << 20), cap) != DC_OK)

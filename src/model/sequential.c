@@ -99,6 +99,32 @@ static void unbuild(dc_model *m) {
     m->built = false;
 }
 
+/* n with thousands separators: "3,528,000,000,000". */
+static const char *group_digits(int64_t n, char out[48]) {
+    char digits[32];
+    int len = snprintf(digits, sizeof digits, "%lld", (long long)n), k = 0;
+    for (int i = 0; i < len; i++) {
+        if (i > 0 && digits[i - 1] != '-' && (len - i) % 3 == 0) out[k++] = ',';
+        out[k++] = digits[i];
+    }
+    out[k] = '\0';
+    return out;
+}
+
+/* "layer 'dense': parameter 'kernel' needs 3,528,000,000,000 weights (14.1 TB);
+ * too many", so a typo in a unit count reads as what it is. */
+static void too_many_weights(const char *layer, const char *param, int64_t k, uint64_t cap) {
+    static const char *const unit[] = {"B", "KB", "MB", "GB", "TB", "PB", "EB"};
+    double bytes = (double)k * sizeof(float);
+    int u = 0;
+    while (bytes >= 1000 && u < 6) bytes /= 1000, u++;
+    char a[48], b[48];
+    dc_set_error(DC_ERR_NOMEM,
+                 "layer '%s': parameter '%s' needs %s weights (%.3g %s of floats); too many (a "
+                 "model holds at most %s)",
+                 layer, param, group_digits(k, a), bytes, unit[u], group_digits((int64_t)cap, b));
+}
+
 static dc_status build_fail(dc_model *m) {
     char msg[512];
     snprintf(msg, sizeof msg, "%s", dc_last_error());
@@ -130,10 +156,11 @@ dc_status dc_model_build_capped(dc_model *m, int ndim, const int64_t *input_shap
         memcpy(shape, first->out_shape, sizeof shape);
     } else {
         memcpy(shape, input_shape, (size_t)ndim * sizeof *shape);
-        for (int i = 0; i < ndim; i++)
-            if (shape[i] <= 0) {
+        for (int i = 0; i < ndim; i++) /* -1: None, a length each batch sets */
+            if (shape[i] <= 0 && shape[i] != -1) {
                 char s[128];
-                return dc_set_error(DC_ERR_SHAPE, "dc_model_build: input shape %s has a dim <= 0",
+                return dc_set_error(DC_ERR_SHAPE,
+                                    "dc_model_build: input shape %s has a dim <= 0 (-1 is None)",
                                     dc_layer_shape_string(ndim, shape, s, sizeof s));
             }
     }
@@ -164,8 +191,7 @@ dc_status dc_model_build_capped(dc_model *m, int ndim, const int64_t *input_shap
                     dc_set_error(DC_ERR_FORMAT, "layer '%s': parameter '%s' needs %lld weights; %s",
                                  l->name, p->name, (long long)k, cap_source);
                 else
-                    dc_set_error(DC_ERR_NOMEM, "layer '%s': %lld more weights are too many",
-                                 l->name, (long long)k);
+                    too_many_weights(l->name, p->name, k, max_weights);
                 return build_fail(m);
             }
             n_all += (size_t)k;
@@ -242,7 +268,7 @@ dc_tensor *dc_model_forward(dc_model *m, dc_tape *t, dc_tensor *x, bool training
     for (int i = 0; i < m->n_layers && x; i++) {
         dc_layer *l = m->layers[i];
         l->act_skip = fused && i == m->n_layers - 1;
-        x = dc_layer_table[l->kind].forward(l, t, x, training);
+        x = dc_layer_call(l, t, x, training);
         l->act_skip = false;
     }
     return x;
@@ -251,7 +277,8 @@ dc_tensor *dc_model_forward(dc_model *m, dc_tape *t, dc_tensor *x, bool training
 dc_status dc_model_check_input(const char *fn, const char *what, const dc_model *m,
                                const dc_tensor *x) {
     bool ok = x->ndim == m->in_ndim + 1;
-    for (int i = 0; ok && i < m->in_ndim; i++) ok = x->shape[i + 1] == m->in_shape[i];
+    for (int i = 0; ok && i < m->in_ndim; i++) /* None (-1) takes any length > 0 */
+        ok = x->shape[i + 1] == m->in_shape[i] || (m->in_shape[i] == -1 && x->shape[i + 1] > 0);
     if (ok) return DC_OK;
     char a[128], b[128];
     return dc_set_error(DC_ERR_SHAPE, "%s: %s %s does not match the model's input %s", fn, what,
@@ -284,29 +311,27 @@ dc_tensor *dc_model_call(dc_model *m, dc_tape *t, dc_tensor *x, bool training) {
 }
 
 static void print_count(FILE *f, const char *label, int64_t n) {
-    char digits[32], out[48];
-    int len = snprintf(digits, sizeof digits, "%lld", (long long)n), k = 0;
-    for (int i = 0; i < len; i++) {
-        if (i > 0 && (len - i) % 3 == 0) out[k++] = ',';
-        out[k++] = digits[i];
-    }
-    out[k] = '\0';
-    fprintf(f, "%s: %s\n", label, out);
+    char out[48];
+    fprintf(f, "%s: %s\n", label, group_digits(n, out));
 }
 
+/* Where the summary's columns end (see row). */
+enum { SUMMARY_COL1 = 33, SUMMARY_COL2 = 57, SUMMARY_WIDTH = 70 };
+
 static void rule(FILE *f, char c) {
-    char line[66];
-    memset(line, c, 65);
-    line[65] = '\0';
+    char line[SUMMARY_WIDTH + 1];
+    memset(line, c, SUMMARY_WIDTH);
+    line[SUMMARY_WIDTH] = '\0';
     fprintf(f, "%s\n", line);
 }
 
-/* One row of Keras' table (print_row): columns end at 29, 55 and 65, each
- * keeping 2 blanks before the next; text too long for its column goes on
- * below, as Keras wraps "max_pooling2d_1 (MaxPooling" / "2D)". Trailing
- * blanks are dropped. */
+/* One row of Keras' table (print_row) with Keras 3's column widths: 31
+ * characters for "name (Type)", 22 for the shape, each column keeping 2
+ * blanks before the next; text too long for its column goes on below, the
+ * first column at its last blank, so "(GlobalAveragePooling2D)" moves down
+ * whole as Keras 3 wraps it. Trailing blanks are dropped. */
 static void row(FILE *f, const char *a, const char *b, const char *c) {
-    static const size_t pos[3] = {29, 55, 65};
+    static const size_t pos[3] = {SUMMARY_COL1, SUMMARY_COL2, SUMMARY_WIDTH};
     const char *left[3] = {a, b, c};
     while (*left[0] || *left[1] || *left[2]) {
         char line[256];
@@ -321,10 +346,16 @@ static void row(FILE *f, const char *a, const char *b, const char *c) {
                 const char *hit = strstr(left[col], brk[k]);
                 if (hit && (size_t)(hit - left[col]) + 2 <= cut) cut = (size_t)(hit - left[col]) + 2;
             }
+            size_t skip = 0;
+            if (col == 0 && cut < avail) { /* break at the last blank that fits */
+                size_t b = cut;
+                while (b > 0 && left[col][b] != ' ') b--;
+                if (b > 0) cut = b, skip = 1;
+            }
             if (col == 0) line[len++] = ' ';
             memcpy(line + len, left[col], cut);
             len += cut;
-            left[col] += cut;
+            left[col] += cut + skip;
             for (size_t k = 0; k < space; k++) line[len++] = ' ';
             while (len < pos[col]) line[len++] = ' ';
         }

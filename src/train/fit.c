@@ -105,8 +105,31 @@ static int64_t per_sample(int ndim, const int64_t *shape) {
     return n;
 }
 
+/* Equal dims, where None (-1) in either matches any length. */
+static bool dims_agree(int an, const int64_t *a, int bn, const int64_t *b) {
+    if (an != bn) return false;
+    for (int i = 0; i < an; i++)
+        if (a[i] != b[i] && a[i] != -1 && b[i] != -1) return false;
+    return true;
+}
+
+/* Labels for outputs with a None axis: sparse labels shaped like the outputs
+ * without the classes (or with a last 1), others shaped like the outputs. */
+static bool variable_labels_fit(const dc_model *m, int y_ndim, const int64_t *y) {
+    if (m->copt.loss != DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY)
+        return dims_agree(m->out_ndim, m->out_shape, y_ndim, y);
+    return m->out_shape[m->out_ndim - 1] >= 2 &&
+           (dims_agree(m->out_ndim - 1, m->out_shape, y_ndim, y) ||
+            (y_ndim == m->out_ndim && y[y_ndim - 1] == 1 &&
+             dims_agree(m->out_ndim - 1, m->out_shape, y_ndim - 1, y)));
+}
+
 /* Checks that labels of per-sample shape y fit the output for the loss. */
 static dc_status check_labels(const char *fn, const dc_model *m, int y_ndim, const int64_t *y) {
+    bool variable = false;
+    for (int i = 0; i < m->out_ndim; i++) variable = variable || m->out_shape[i] == -1;
+    for (int i = 0; i < y_ndim; i++) variable = variable || y[i] == -1;
+    if (variable && variable_labels_fit(m, y_ndim, y)) return DC_OK;
     char so[128], sy[128];
     int64_t C = m->out_shape[m->out_ndim - 1], ny = per_sample(y_ndim, y);
     int64_t no = per_sample(m->out_ndim, m->out_shape);
@@ -143,9 +166,79 @@ static dc_tensor *prob_crossentropy(dc_tape *t, dc_tensor *p, dc_tensor *target)
     return dc_neg(t, dc_mean_all(t, dc_sum(t, dc_mul(t, target, lp), -1, false)));
 }
 
+/* Whether the output's mask covers its positions: out (B, T, C), mask (B, T). */
+static bool has_sequence_mask(const dc_tensor *out) {
+    const dc_tensor *mk = out->mask;
+    return mk && out->ndim == 3 && mk->ndim == 2 && mk->shape[0] == out->shape[0] &&
+           mk->shape[1] == out->shape[1];
+}
+
+/* Keras 3's apply_mask for a 'sum_over_batch_size' loss: real positions weigh
+ * total / valid, padding 0 (0 everywhere when nothing is real), so the mean
+ * over all positions is the mean over the real ones. mask (B,T) -> w (B,T). */
+static dc_tensor *mask_weights(dc_tape *t, const dc_tensor *mask) {
+    dc_tensor *w = dc_tape_tensor(t, mask->ndim, mask->shape);
+    if (!w) return NULL;
+    double valid = 0;
+    for (int64_t i = 0; i < mask->size; i++) valid += mask->data[i] != 0.0f;
+    const float scale = valid > 0 ? (float)mask->size / (float)valid : 0.0f;
+    for (int64_t i = 0; i < mask->size; i++) w->data[i] = mask->data[i] != 0.0f ? scale : 0.0f;
+    return w;
+}
+
+/* -sum(target * log_probs, -1): (B,T,C) -> (B,T) */
+static dc_tensor *xent_rows(dc_tape *t, dc_tensor *target, dc_tensor *log_probs) {
+    return dc_neg(t, dc_sum(t, dc_mul(t, target, log_probs), -1, false));
+}
+
+/* The loss of each position (B,T) of out (B,T,C), as Keras' loss functions
+ * give it before reduction (mean over the last axis for mse and binary). */
+static dc_tensor *position_losses(dc_model *m, dc_out_mode mode, dc_tape *t, dc_tensor *out,
+                                  dc_tensor *y) {
+    const int64_t B = out->shape[0], T = out->shape[1], C = out->shape[2];
+    const bool probs = mode == DC_OUT_PROBS;
+    switch (m->copt.loss) {
+    case DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY:
+    case DC_LOSS_CATEGORICAL_CROSSENTROPY: {
+        dc_tensor *target = m->copt.loss == DC_LOSS_CATEGORICAL_CROSSENTROPY
+                                ? dc_reshape(t, y, 3, out->shape)
+                                : dc_one_hot(t, dc_reshape(t, y, 2, (const int64_t[]){B, T}), (int)C);
+        dc_tensor *lp = probs ? dc_log(t, dc_clip(t, out, 1e-7f, 1.0f - 1e-7f))
+                              : dc_log_softmax(t, out, -1);
+        return xent_rows(t, target, lp);
+    }
+    case DC_LOSS_MSE:
+        return dc_mean(t, dc_square(t, dc_sub(t, out, dc_reshape(t, y, 3, out->shape))), -1, false);
+    case DC_LOSS_BINARY_CROSSENTROPY: {
+        y = dc_reshape(t, y, 3, out->shape);
+        dc_tensor *e;
+        if (probs) { /* -(y log p + (1 - y) log(1 - p)) */
+            dc_tensor *p = dc_clip(t, out, 1e-7f, 1.0f - 1e-7f);
+            dc_tensor *one_y = dc_add_scalar(t, dc_neg(t, y), 1.0f);
+            e = dc_neg(t, dc_add(t, dc_mul(t, y, dc_log(t, p)),
+                                 dc_mul(t, one_y, dc_log(t, dc_add_scalar(t, dc_neg(t, p), 1.0f)))));
+        } else { /* max(x, 0) - x y + log(1 + exp(-|x|)), stable for any logit */
+            e = dc_add(t, dc_sub(t, dc_relu(t, out), dc_mul(t, out, y)),
+                       dc_softplus(t, dc_neg(t, dc_abs(t, out))));
+        }
+        return dc_mean(t, e, -1, false);
+    }
+    default: return NULL;
+    }
+}
+
+// out (B,T,C) with a mask (B,T), y (B,T) or (B,T,C) -> loss (): the weighted mean
+static dc_tensor *masked_loss(dc_model *m, dc_out_mode mode, dc_tape *t, dc_tensor *out,
+                              dc_tensor *y) {
+    dc_tensor *w = mask_weights(t, out->mask);
+    dc_tensor *l = w ? position_losses(m, mode, t, out, y) : NULL;
+    return dc_mean_all(t, dc_mul(t, l, w));
+}
+
 // out (B, ...), y (B, ...) -> loss ()
 static dc_tensor *compute_loss(dc_model *m, dc_out_mode mode, dc_tape *t, dc_tensor *out,
                                dc_tensor *y) {
+    if (has_sequence_mask(out)) return masked_loss(m, mode, t, out, y);
     int64_t C = out->shape[out->ndim - 1], rows = out->size / (C ? C : 1);
     switch (m->copt.loss) {
     case DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY:
@@ -194,11 +287,14 @@ static double out_value(const dc_model *m, dc_out_mode mode, float v) {
     return v;
 }
 
-// out (B, C...), y (B, ...) -> sums in acc
+// out (B, C...), y (B, ...) -> sums in acc; with a sequence mask each position
+// (row of C) counts with its mask value (Keras' sample_weight = mask)
 static void accumulate(const dc_model *m, dc_out_mode mode, dc_accum *acc, const dc_tensor *out,
                        const dc_tensor *y, float loss) {
     int64_t B = out->shape[0], C = out->shape[out->ndim - 1];
     int64_t rows = out->size / (C ? C : 1), ny = y->size / (rows ? rows : 1);
+    const float *mk = has_sequence_mask(out) ? out->mask->data : NULL;
+#define ROW_W(i) (mk ? (double)(mk[i] != 0.0f) : 1.0)
     acc->loss_sum += (double)loss * (double)B;
     acc->loss_n += B;
     for (int k = 0; k < m->n_metrics; k++) {
@@ -208,23 +304,26 @@ static void accumulate(const dc_model *m, dc_out_mode mode, dc_accum *acc, const
             for (int64_t i = 0; i < rows; i++) {
                 int64_t p = argmax(out->data + i * C, C);
                 int64_t l = ny == 1 ? (int64_t)y->data[i] : argmax(y->data + i * C, C);
-                acc->sum[k] += p == l;
+                acc->sum[k] += (p == l) * ROW_W(i);
+                acc->count[k] += ROW_W(i);
             }
-            acc->count[k] += (double)rows;
         } else if (out->size != y->size) {
             continue; /* elementwise metrics need labels shaped like the outputs */
         } else if (kind == DC_METRIC_ACCURACY || kind == DC_METRIC_BINARY_ACCURACY) {
-            for (int64_t i = 0; i < out->size; i++)
-                acc->sum[k] += (out_value(m, mode, out->data[i]) > 0.5) == (y->data[i] > 0.5f);
-            acc->count[k] += (double)out->size;
+            for (int64_t i = 0; i < out->size; i++) {
+                double hit = (out_value(m, mode, out->data[i]) > 0.5) == (y->data[i] > 0.5f);
+                acc->sum[k] += hit * ROW_W(i / C);
+                acc->count[k] += ROW_W(i / C);
+            }
         } else {
             for (int64_t i = 0; i < out->size; i++) {
                 double d = out_value(m, mode, out->data[i]) - y->data[i];
-                acc->sum[k] += kind == DC_METRIC_MAE ? fabs(d) : d * d;
+                acc->sum[k] += (kind == DC_METRIC_MAE ? fabs(d) : d * d) * ROW_W(i / C);
+                acc->count[k] += ROW_W(i / C);
             }
-            acc->count[k] += (double)out->size;
         }
     }
+#undef ROW_W
 }
 
 static dc_tape *ensure_tape(dc_tape **t, bool no_record) {
@@ -266,7 +365,7 @@ static dc_status check_dataset(const char *fn, const char *what, dc_model *m,
     int64_t xs[DC_MAX_DIMS], ys[DC_MAX_DIMS];
     int xn = dc_dataset_x_shape(ds, xs), yn = dc_dataset_y_shape(ds, ys);
     bool ok = xn == m->in_ndim;
-    for (int i = 0; ok && i < xn; i++) ok = xs[i] == m->in_shape[i];
+    for (int i = 0; ok && i < xn; i++) ok = xs[i] == m->in_shape[i] || m->in_shape[i] == -1;
     if (!ok) {
         char a[128], b[128];
         return dc_set_error(DC_ERR_SHAPE, "%s: %s samples %s do not match the model's input %s",
@@ -313,13 +412,16 @@ dc_tensor *dc_model_predict(dc_model *m, const dc_tensor *x, int64_t batch_size)
     int64_t os[DC_MAX_DIMS];
     os[0] = N;
     memcpy(os + 1, m->out_shape, (size_t)m->out_ndim * sizeof *os);
-    dc_tensor *res = dc_tensor_zeros(m->out_ndim + 1, os);
-    dc_tape *t = res ? ensure_tape(&m->infer_tape, true) : NULL;
+    /* a None axis (-1) takes its length from x: the first batch's output says it */
+    bool variable = false;
+    for (int i = 1; i <= m->out_ndim; i++) variable = variable || os[i] == -1;
+    dc_tensor *res = variable ? NULL : dc_tensor_zeros(m->out_ndim + 1, os);
+    dc_tape *t = res || variable ? ensure_tape(&m->infer_tape, true) : NULL;
     if (!t) {
         dc_tensor_free(res);
         return NULL;
     }
-    int64_t per_in = x->size / (N ? N : 1), per_out = res->size / (N ? N : 1);
+    int64_t per_in = x->size / (N ? N : 1), per_out = res ? res->size / (N ? N : 1) : 0;
     for (int64_t s = 0; s < N; s += bs) {
         int64_t n = DC_MIN(bs, N - s);
         dc_tensor view = *x; /* a batch of rows; the no-record tape keeps no pointer to it */
@@ -337,9 +439,16 @@ dc_tensor *dc_model_predict(dc_model *m, const dc_tensor *x, int64_t batch_size)
             dc_tensor_free(res);
             return NULL;
         }
+        if (!res) {
+            memcpy(os + 1, out->shape + 1, (size_t)m->out_ndim * sizeof *os);
+            res = dc_tensor_zeros(m->out_ndim + 1, os);
+            if (!res) return NULL;
+            per_out = res->size / (N ? N : 1);
+        }
         memcpy(res->data + s * per_out, out->data, (size_t)(n * per_out) * sizeof(float));
     }
     dc_tape_reset(t);
+    if (!res) res = dc_tensor_zeros(m->out_ndim + 1, (int64_t[DC_MAX_DIMS]){0}); /* N = 0 */
     return res;
 }
 
@@ -496,6 +605,19 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
             dc_free(vars);
             vars = NULL;
         }
+    }
+    /* Keras takes the whole set as one batch then; said aloud, as that
+     * batch's activations can take far more memory than a user expects */
+    if (bs > dc_dataset_count(tr)) {
+        dc_log_message(DC_LOG_WARN, "%s: batch_size %lld is more than the %lld training samples; "
+                       "each epoch is one batch of %lld", fn, (long long)bs,
+                       (long long)dc_dataset_count(tr), (long long)dc_dataset_count(tr));
+        if (opt->progress && opt->verbose)
+            fprintf(opt->progress,
+                    "Notice: batch_size %lld is more than the %lld training samples; each epoch "
+                    "is one batch of %lld\n",
+                    (long long)bs, (long long)dc_dataset_count(tr), (long long)dc_dataset_count(tr));
+        bs = dc_dataset_count(tr);
     }
     dc_status st = DC_OK;
     dc_batcher *b = dc_batcher_new(tr, bs, !opt->no_shuffle, opt->seed);

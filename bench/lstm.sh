@@ -1,0 +1,39 @@
+#!/bin/sh
+# lstm.sh — the fortunes_lstm net (Embedding(98,64) -> LSTM(256) or GRU(256)
+# -> Dense(98), T 100, batch 64, Adam) trained by deepc and by PyTorch at 1 and
+# 2 threads, each run RUNS times in turn in this one invocation (the machine
+# may be shared: the best of each is kept); prints training tokens/s, the
+# ratio to PyTorch's best thread count, and inference (generation) tokens/s.
+# usage: bench/lstm.sh BUILD_DIR [RESULTS_CSV] [RUNS]
+BUILD=${1:-build}
+CSV=${2:-bench/results/lstm.csv}
+RUNS=${3:-2}
+PY=/usr/bin/python3
+mkdir -p "$(dirname "$CSV")"
+echo "impl,cell,threads,train_tokens_per_s,gen_tokens_per_s,loss" > "$CSV"
+echo "RNN benchmark on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+have_torch=1
+$PY -c "import torch" 2>/dev/null || have_torch=0
+for cell in lstm gru; do
+    for r in $(seq "$RUNS"); do
+        for th in 1 2; do
+            OMP_NUM_THREADS=$th "$BUILD/bench/lstm_bench" --cell $cell --threads $th >> "$CSV"
+            [ $have_torch -eq 1 ] && OMP_NUM_THREADS=$th OPENBLAS_NUM_THREADS=$th MKL_NUM_THREADS=$th \
+                $PY bench/lstm_torch.py --cell $cell --threads $th >> "$CSV"
+        done
+    done
+done
+# best of the runs per (impl, cell, threads), then the ratios
+awk -F, 'NR > 1 { k = $1 "," $2 "," $3; if ($4 > tr[k]) tr[k] = $4; if ($5 > ge[k]) ge[k] = $5 }
+END {
+    for (ci = 1; ci <= 2; ci++) {
+        c = ci == 1 ? "lstm" : "gru"
+        printf "%s training tokens/s:  deepc 1 thread %s, 2 threads %s | PyTorch 1 thread %s, 2 threads %s\n", c,
+            tr["deepc," c ",1"], tr["deepc," c ",2"], tr["torch," c ",1"], tr["torch," c ",2"]
+        t = tr["torch," c ",1"] > tr["torch," c ",2"] ? tr["torch," c ",1"] : tr["torch," c ",2"]
+        if (t > 0) printf "%s ratio: deepc 2 threads / best PyTorch = %.2f (deepc 1 thread / PyTorch 1 thread = %.2f)\n", c,
+            tr["deepc," c ",2"] / t, tr["deepc," c ",1"] / tr["torch," c ",1"]
+        printf "%s generation tokens/s (batch 1, state carried): deepc %s (1 thread) | PyTorch %s (1 thread)\n", c,
+            ge["deepc," c ",1"], ge["torch," c ",1"]
+    }
+}' "$CSV"

@@ -1,0 +1,70 @@
+/* rnn.h — the fused per-step gate kernels of the recurrent ops (LSTM, GRU,
+ * SimpleRNN), forward and backward, on raw rows; no tensors. Built once per
+ * ISA (rnn_body.h) and chosen at run time. Every element is computed alone, so
+ * results never depend on the thread count. */
+#ifndef DC_KERNELS_RNN_H
+#define DC_KERNELS_RNN_H
+#include "../core/cpu.h"
+
+/* Activations of the recurrent ops (the values of dc_rnn_activation, DEFAULT resolved). */
+enum { DC_RNN_K_TANH = 1, DC_RNN_K_SIGMOID, DC_RNN_K_RELU, DC_RNN_K_LINEAR, DC_RNN_K_HARD_SIGMOID };
+
+/* One time step over B rows. Every array is addressed as row b at
+ * ptr + b * stride (a (B,T,X) array sliced at one step has stride T*X; a
+ * (B,U) buffer stride U). Rows whose mask is 0 keep their state: hn = hp,
+ * cn = cp, y = yp (0 when yp is NULL or zero_out). Gate rows: LSTM i,f,c,o;
+ * GRU z,r,h; SimpleRNN one block. */
+typedef struct {
+    int64_t B, U;
+    int act, ract;             /* DC_RNN_K_*: activation, recurrent activation */
+    bool zero_out;             /* masked steps output 0 */
+    const float *m; int64_t ms;        /* mask, or NULL (all real) */
+    float *g; int64_t gs;              /* gates: pre-activations in, activations out */
+    float *r; int64_t rs;              /* GRU: recurrent products (B,3U) / backward dGh */
+    const float *hp; int64_t hps;      /* h_{t-1} */
+    const float *cp; int64_t cps;      /* LSTM c_{t-1} */
+    float *hn; int64_t hns;            /* h_t */
+    float *cn; int64_t cns;            /* LSTM c_t */
+    float *aux; int64_t auxs;          /* LSTM act(c_t); GRU rec_h (after) or r*hd (before) */
+    float *y; int64_t ys;              /* output row of this step */
+    const float *yp; int64_t yps;      /* the previous step's output row, or NULL */
+    const float *rdm; int64_t rdms;    /* recurrent dropout mask, or NULL */
+    /* backward */
+    const float *dy; int64_t dys;      /* gradient of this step's output */
+    float *carry;                      /* (B,U): gradient of the repeated output */
+    float *dh, *dc;                    /* (B,U): gradient of h_t, c_t; dc becomes dc_{t-1} */
+    float *pass;                       /* (B,U): the part of dh_{t-1} not through the GEMM */
+    float *dg; int64_t dgs;            /* gradient of the gate pre-activations */
+} dc_rnn_step;
+
+typedef struct {
+    /* LSTM: g (B,4U) = x W + b + h R -> activations; c, act(c), h, y. */
+    void (*lstm_forward)(const dc_rnn_step *s);
+    /* -> dg (B,4U), dc := dc_{t-1}, pass, carry */
+    void (*lstm_backward)(const dc_rnn_step *s);
+    /* GRU reset_after: g (B,3U) = x W + b_in, r (B,3U) = hd R + b_rec -> g: z, r, hh;
+     * aux = rec_h; h, y. */
+    void (*gru_forward)(const dc_rnn_step *s);
+    /* -> dg (B,3U) input-side, r: dGh (B,3U) recurrent side, pass, carry */
+    void (*gru_backward)(const dc_rnn_step *s);
+    /* GRU reset_before, first half: g[:, :2U] += r (B,2U) (hd R_zr) -> z, r;
+     * aux = r * hd (hd = hp, times rdm when given). */
+    void (*gru_rb_forward_a)(const dc_rnn_step *s);
+    /* second half: g[:, 2U:] += r (B,U) ((r*hd) R_h) -> hh; h, y */
+    void (*gru_rb_forward_b)(const dc_rnn_step *s);
+    /* first half backward: dg z and h parts, pass, carry */
+    void (*gru_rb_backward_a)(const dc_rnn_step *s);
+    /* second half: r holds d(r*hd) (B,U) -> dg r part; r := d(r*hd) * r (the
+     * direct gradient into hd) */
+    void (*gru_rb_backward_b)(const dc_rnn_step *s);
+    /* SimpleRNN: g (B,U) = x W + b + h R -> h = act(g) (kept in g), y */
+    void (*simple_forward)(const dc_rnn_step *s);
+    void (*simple_backward)(const dc_rnn_step *s);
+    /* pass (B,U) += rdm * r (B,U), row b of rdm at rdm + b*rdms (the recurrent
+     * GEMM's gradient through the dropout mask) */
+    void (*add_masked)(const dc_rnn_step *s);
+} dc_rnn_kernels;
+
+const dc_rnn_kernels *dc_rnn_kernels_get(void);
+const dc_rnn_kernels *dc_rnn_kernels_isa(dc_isa isa);
+#endif

@@ -1,0 +1,540 @@
+/* op_rnn.c — the fused recurrent ops (LSTM, GRU, SimpleRNN) and dc_rnn_state.
+ * Forward: the input projection of all steps as one GEMM, then per step one
+ * recurrent GEMM and one fused gate kernel; backward: the steps in reverse
+ * (gate kernel, one GEMM for dh_{t-1}), then one GEMM each for the weights and
+ * the input. Arrays are (B,T,X) indexed by input time t, so the final GEMMs
+ * pair x, h_{t-1} and the gate gradients row by row in either direction. */
+#include "op.h"
+#include "../kernels/gemm.h"
+#include "../kernels/reduce.h"
+#include "../kernels/rnn.h"
+#include <string.h>
+
+/* Inputs: x, kernel, recurrent_kernel, then those present (attrs i[5] bits):
+ * bias, h0, c0, mask, recurrent dropout mask. attrs: i[0] activation, i[1]
+ * recurrent activation (DC_RNN_K_*), i[2] go_backwards, i[3] reset_before
+ * (GRU), i[4] zero_output_for_mask, i[5] the bits below.
+ * The output's data is replaced in forward by a block that holds the
+ * sequence (B,T,U), then the final states (B,U) each, then (when a gradient
+ * is recorded) their gradients: dc_rnn_state reads and feeds them. */
+enum { IN_BIAS = 1, IN_H0 = 2, IN_C0 = 4, IN_MASK = 8, IN_RDM = 16 };
+
+typedef struct {
+    int kind; /* DC_OP_LSTM, DC_OP_GRU, DC_OP_SIMPLE_RNN */
+    int64_t B, T, I, U, G;
+    int nst; /* states: 2 for LSTM */
+    dc_tensor *x, *w, *r, *bias, *h0, *c0, *mask, *rdm;
+} rnn_dims;
+
+/* What forward keeps for backward (arena). (B,T,X) arrays by input time. */
+typedef struct {
+    float *gates;  /* (B,T,G) gate activations */
+    float *hprev;  /* (B,T,U) h entering each step */
+    float *hd;     /* (B,T,U) hprev * recurrent dropout mask, or NULL (= hprev) */
+    float *cprev;  /* (B,T,U) LSTM c entering each step */
+    float *aux;    /* (B,T,U) LSTM act(c_t); GRU rec_h (reset_after) or r*hd (reset_before) */
+    float *rec;    /* (B,G) per-step scratch: GRU recurrent products, backward GEMM output */
+    float *zero;   /* (B,U) zeros: the initial state when none is given */
+    float *dg;     /* (B,T,G) gate gradients (input side) */
+    float *dgh;    /* (B,T,G) GRU reset_after: gate gradients on the recurrent side */
+    float *bufs;   /* (4,B,U) backward: dh, pass, dc, carry */
+    float *rp;     /* recurrent_kernel as GEMM panels (forward), see pack_panels */
+    float *rtp;    /* its transpose as panels (backward) */
+} rnn_saved;
+
+/* The per-step GEMMs read the recurrent kernel 100s of times: read in place,
+ * each k of a 32-column panel sits on another 4 KiB page, and packing it per
+ * call copies 1 MiB per step. So it is packed once per op call into (K,32)
+ * panels, and each panel is one GEMM with B contiguous (2x faster, measured
+ * at B 64, U 256); the panels are shared among threads. */
+#define RNN_PANEL 32
+static int64_t panels_size(int64_t K, int64_t N) {
+    return K * ((N + RNN_PANEL - 1) / RNN_PANEL) * RNN_PANEL;
+}
+
+// B (K,N): element (k,j) at src[k*ld + j], or src[j*ld + k] when trans -> panels (K,32)...
+static void pack_panels(const float *src, int64_t ld, bool trans, int64_t K, int64_t N,
+                        float *dst) {
+    for (int64_t p0 = 0; p0 < N; p0 += RNN_PANEL) {
+        float *d = dst + p0 * K;
+        const int64_t w = DC_MIN((int64_t)RNN_PANEL, N - p0);
+        for (int64_t k = 0; k < K; k++) {
+            float *dk = d + k * RNN_PANEL;
+            for (int64_t j = 0; j < w; j++)
+                dk[j] = trans ? src[(p0 + j) * ld + k] : src[k * ld + p0 + j];
+            for (int64_t j = w; j < RNN_PANEL; j++) dk[j] = 0.0f;
+        }
+    }
+}
+
+/* Packing pays over many steps; a call of one step (generation, batch 1)
+ * reads the kernel in place instead. */
+#define RNN_PACK_MIN_T 8
+
+/* The recurrent kernel for a GEMM: packed panels, or (raw) its (K,N) or, when
+ * trans, its transpose read in place with row stride ld. */
+typedef struct {
+    const float *panels, *raw;
+    int64_t ld;
+    bool trans;
+} rnn_rk;
+
+// C (M,N) = A (M,K) @ panels (K,N) + beta C (+ bias): one GEMM per panel, panels over threads
+static void gemm_panels(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                        rnn_rk rk, float beta, float *C, int64_t ldc, const float *bias) {
+    if (!rk.panels) {
+        dc_gemm_epilogue ep = {.bias = bias, .act = DC_EPI_NONE};
+        dc_gemm_ex(false, rk.trans, M, N, K, 1.0f, A, lda, rk.raw, rk.ld, beta, C, ldc, &ep);
+        return;
+    }
+    const float *P = rk.panels;
+    const int64_t np = (N + RNN_PANEL - 1) / RNN_PANEL;
+    const bool par = np > 1 && (double)M * (double)N * (double)K >= (double)(1 << 20);
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t p = 0; p < np; p++) {
+        const int64_t j0 = p * RNN_PANEL, w = DC_MIN((int64_t)RNN_PANEL, N - j0);
+        dc_gemm_epilogue ep = {.bias = bias ? bias + j0 : NULL, .act = DC_EPI_NONE};
+        dc_gemm_ex(false, false, M, w, K, 1.0f, A, lda, P + j0 * K, RNN_PANEL, beta, C + j0, ldc,
+                   &ep);
+    }
+}
+
+static int gate_count(int op) { return op == DC_OP_LSTM ? 4 : op == DC_OP_GRU ? 3 : 1; }
+
+static rnn_dims rnn_get_dims(const dc_node *n) {
+    rnn_dims d;
+    memset(&d, 0, sizeof d);
+    d.kind = n->op;
+    d.x = n->in[0], d.w = n->in[1], d.r = n->in[2];
+    int k = 3, f = (int)n->a.i[5];
+    if ((f & IN_BIAS) && k < n->n_in) d.bias = n->in[k++];
+    if ((f & IN_H0) && k < n->n_in) d.h0 = n->in[k++];
+    if ((f & IN_C0) && k < n->n_in) d.c0 = n->in[k++];
+    if ((f & IN_MASK) && k < n->n_in) d.mask = n->in[k++];
+    if ((f & IN_RDM) && k < n->n_in) d.rdm = n->in[k++];
+    d.B = d.x->ndim == 3 ? d.x->shape[0] : 0;
+    d.T = d.x->ndim == 3 ? d.x->shape[1] : 0;
+    d.I = d.x->ndim == 3 ? d.x->shape[2] : 0;
+    d.U = d.r->ndim == 2 ? d.r->shape[0] : 0;
+    d.G = gate_count(n->op) * d.U;
+    d.nst = n->op == DC_OP_LSTM ? 2 : 1;
+    return d;
+}
+
+static int popcount5(int f) {
+    int c = 0;
+    for (int i = 0; i < 5; i++) c += (f >> i) & 1;
+    return c;
+}
+
+static dc_status shape_err(const char *fn, const char *what, const dc_tensor *a, const char *want,
+                           const dc_tensor *x) {
+    char sa[128], sx[128];
+    return dc_set_error(DC_ERR_SHAPE, "%s: %s %s must be %s (x %s)", fn, what,
+                        dc_shape_string(a->ndim, a->shape, sa, sizeof sa), want,
+                        dc_shape_string(x->ndim, x->shape, sx, sizeof sx));
+}
+
+static bool is2(const dc_tensor *t, int64_t a, int64_t b) {
+    return t->ndim == 2 && t->shape[0] == a && t->shape[1] == b;
+}
+
+// x (B,T,I), kernel (I,G), recurrent_kernel (U,G) ... -> (B,T,U)
+dc_status dc_rnn_shape(const dc_node *n, int *ndim, int64_t *shape) {
+    const char *fn = dc_op_fn_name(n->op);
+    const int f = (int)n->a.i[5];
+    if (n->n_in != 3 + popcount5(f))
+        return dc_set_error(DC_ERR_ARG, "%s: %d inputs for the options given", fn, n->n_in);
+    for (int i = 0; i < 2; i++)
+        if (n->a.i[i] < DC_RNN_K_TANH || n->a.i[i] > DC_RNN_K_HARD_SIGMOID)
+            return dc_set_error(DC_ERR_ARG, "%s: %s %lld is not a dc_rnn_activation", fn,
+                                i ? "recurrent_activation" : "activation",
+                                (long long)n->a.i[i]);
+    rnn_dims d = rnn_get_dims(n);
+    char s1[128], s2[128], want[96];
+    if (d.x->ndim != 3)
+        return dc_set_error(DC_ERR_SHAPE, "%s: x %s must be (batch, time, features)", fn,
+                            dc_shape_string(d.x->ndim, d.x->shape, s1, sizeof s1));
+    if (d.r->ndim != 2 || d.r->shape[0] < 1 || d.r->shape[1] != d.G)
+        return dc_set_error(DC_ERR_SHAPE, "%s: recurrent_kernel %s must be (units, %d*units)", fn,
+                            dc_shape_string(d.r->ndim, d.r->shape, s1, sizeof s1),
+                            gate_count(n->op));
+    if (!is2(d.w, d.I, d.G))
+        return dc_set_error(DC_ERR_SHAPE, "%s: kernel %s must be (%lld, %lld) for x %s and "
+                            "recurrent_kernel (%lld, %lld)", fn,
+                            dc_shape_string(d.w->ndim, d.w->shape, s1, sizeof s1),
+                            (long long)d.I, (long long)d.G,
+                            dc_shape_string(d.x->ndim, d.x->shape, s2, sizeof s2),
+                            (long long)d.U, (long long)d.G);
+    if (d.bias) {
+        bool two = n->op == DC_OP_GRU && !n->a.i[3];
+        bool ok = two ? is2(d.bias, 2, d.G) : d.bias->ndim == 1 && d.bias->shape[0] == d.G;
+        if (!ok) {
+            snprintf(want, sizeof want, two ? "(2, %lld)" : "(%lld)", (long long)d.G);
+            return shape_err(fn, "bias", d.bias, want, d.x);
+        }
+    }
+    snprintf(want, sizeof want, "(%lld, %lld)", (long long)d.B, (long long)d.U);
+    if (d.h0 && !is2(d.h0, d.B, d.U)) return shape_err(fn, "h0", d.h0, want, d.x);
+    if (d.c0 && !is2(d.c0, d.B, d.U)) return shape_err(fn, "c0", d.c0, want, d.x);
+    if (d.rdm && !is2(d.rdm, d.B, d.U))
+        return shape_err(fn, "recurrent_dropout_mask", d.rdm, want, d.x);
+    if (d.mask && !is2(d.mask, d.B, d.T)) {
+        snprintf(want, sizeof want, "(%lld, %lld)", (long long)d.B, (long long)d.T);
+        return shape_err(fn, "mask", d.mask, want, d.x);
+    }
+    *ndim = 3;
+    shape[0] = d.B, shape[1] = d.T, shape[2] = d.U;
+    return DC_OK;
+}
+
+static float *alloc_f(dc_node *n, int64_t count) {
+    return dc_node_alloc(n, (size_t)(count > 0 ? count : 1) * sizeof(float));
+}
+
+/* The arrays of rnn_saved this op needs; the gradient ones only when recorded. */
+static dc_status rnn_alloc(dc_node *n, const rnn_dims *d, rnn_saved *s, bool grad) {
+    const int64_t BT = d->B * d->T, BU = d->B * d->U;
+    memset(s, 0, sizeof *s);
+    s->gates = alloc_f(n, BT * d->G);
+    s->hprev = alloc_f(n, BT * d->U);
+    s->hd = d->rdm ? alloc_f(n, BT * d->U) : NULL;
+    s->cprev = d->kind == DC_OP_LSTM ? alloc_f(n, BT * d->U) : NULL;
+    s->aux = d->kind != DC_OP_SIMPLE_RNN ? alloc_f(n, BT * d->U) : NULL;
+    s->rec = alloc_f(n, d->B * d->G);
+    s->zero = alloc_f(n, BU);
+    /* reset_before packs two parts, each rounded up to whole panels */
+    const int64_t U = d->U, G = d->G;
+    const bool packed = d->T >= RNN_PACK_MIN_T;
+    s->rp = packed ? alloc_f(n, DC_MAX(panels_size(U, G), panels_size(U, 2 * U) + panels_size(U, U)))
+                   : NULL;
+    if ((packed && !s->rp) || !s->gates || !s->hprev || (d->rdm && !s->hd) || (d->kind == DC_OP_LSTM && !s->cprev) ||
+        (d->kind != DC_OP_SIMPLE_RNN && !s->aux) || !s->rec || !s->zero)
+        return DC_ERR_NOMEM;
+    memset(s->zero, 0, (size_t)BU * sizeof(float));
+    if (grad) {
+        s->dg = alloc_f(n, BT * d->G);
+        s->dgh = d->kind == DC_OP_GRU ? alloc_f(n, BT * d->G) : NULL;
+        s->bufs = alloc_f(n, 4 * BU);
+        s->rtp = packed ? alloc_f(n, DC_MAX(panels_size(G, U),
+                                            panels_size(2 * U, U) + panels_size(U, U)))
+                        : NULL;
+        if ((packed && !s->rtp) || !s->dg || (d->kind == DC_OP_GRU && !s->dgh) || !s->bufs) return DC_ERR_NOMEM;
+    }
+    return DC_OK;
+}
+
+static dc_status check_mask(const rnn_dims *d) {
+    if (!d->mask) return DC_OK;
+    const float *m = d->mask->data;
+    for (int64_t i = 0; i < d->mask->size; i++)
+        if (m[i] != 0.0f && m[i] != 1.0f)
+            return dc_set_error(DC_ERR_ARG,
+                                "%s: mask[%lld][%lld] is %g; a mask holds 1 (real step) or 0 "
+                                "(padding)",
+                                d->kind == DC_OP_LSTM  ? "dc_lstm"
+                                : d->kind == DC_OP_GRU ? "dc_gru"
+                                                       : "dc_simple_rnn",
+                                (long long)(i / d->T), (long long)(i % d->T), (double)m[i]);
+    return DC_OK;
+}
+
+/* Final states after the sequence: ext + BTU + k*BU; gradients after them. */
+static float *state_ptr(const rnn_dims *d, float *ext, int k) {
+    return ext + d->B * d->T * d->U + (int64_t)k * d->B * d->U;
+}
+
+/* Copies the (B,U) state `src` (row stride U) into rows of dst (row stride ds). */
+static void copy_rows(float *dst, int64_t ds, const float *src, int64_t B, int64_t U) {
+    for (int64_t b = 0; b < B; b++) memcpy(dst + b * ds, src + b * U, (size_t)U * sizeof(float));
+}
+
+static int64_t step_time(const dc_node *n, int64_t T, int64_t s) {
+    return n->a.i[2] ? T - 1 - s : s;
+}
+
+static dc_status rnn_forward(dc_node *n) {
+    rnn_dims d = rnn_get_dims(n);
+    dc_status st = check_mask(&d);
+    if (st != DC_OK) return st;
+    const bool grad = n->out->grad != NULL;
+    const int64_t B = d.B, T = d.T, I = d.I, U = d.U, G = d.G, BU = B * U, BTU = B * T * U;
+    float *ext = alloc_f(n, BTU + (grad ? 2 : 1) * d.nst * BU);
+    rnn_saved *s = dc_node_alloc(n, sizeof *s);
+    if (!ext || !s || rnn_alloc(n, &d, s, grad) != DC_OK) return DC_ERR_NOMEM;
+    n->saved = s;
+    n->out->data = ext;
+    n->out->flags |= DC_TF_RNN_OUT | (d.nst == 2 ? DC_TF_RNN_CELL : 0u);
+    if (grad) memset(state_ptr(&d, ext, d.nst), 0, (size_t)(d.nst * BU) * sizeof(float));
+    const bool gru_after = d.kind == DC_OP_GRU && !n->a.i[3];
+    const bool gru_before = d.kind == DC_OP_GRU && n->a.i[3];
+    const float *bias = d.bias ? d.bias->data : NULL;
+
+    /* x (B*T,I) @ kernel (I,G) + input bias -> gates (B*T,G): all steps at once */
+    dc_gemm_epilogue ep = {.bias = bias, .act = DC_EPI_NONE};
+    dc_gemm_ex(false, false, B * T, G, I, 1.0f, d.x->data, I, d.w->data, G, 0.0f, s->gates, G,
+               &ep);
+    const float *h0 = d.h0 ? d.h0->data : s->zero, *c0 = d.c0 ? d.c0->data : s->zero;
+    float *hT = state_ptr(&d, ext, 0), *cT = d.nst == 2 ? state_ptr(&d, ext, 1) : NULL;
+    if (T == 0) {
+        memcpy(hT, h0, (size_t)BU * sizeof(float));
+        if (cT) memcpy(cT, c0, (size_t)BU * sizeof(float));
+        return DC_OK;
+    }
+    const int64_t t0 = step_time(n, T, 0);
+    copy_rows(s->hprev + t0 * U, T * U, h0, B, U);
+    if (s->cprev) copy_rows(s->cprev + t0 * U, T * U, c0, B, U);
+    const dc_rnn_kernels *k = dc_rnn_kernels_get();
+    const float *R = d.r->data;
+    /* reset_before: (U,2U) for z, r then (U,U) for h, each as its own panels */
+    const bool packed = T >= RNN_PACK_MIN_T;
+    float *rp_h = s->rp + panels_size(U, 2 * U);
+    if (packed && gru_before) {
+        pack_panels(R, G, false, U, 2 * U, s->rp);
+        pack_panels(R + 2 * U, G, false, U, U, rp_h);
+    } else if (packed) {
+        pack_panels(R, G, false, U, G, s->rp);
+    }
+    const rnn_rk rk_all = {packed ? s->rp : NULL, R, G, false};
+    const rnn_rk rk_h = {packed ? rp_h : NULL, R + 2 * U, G, false};
+    const float *rec_bias = gru_after && bias ? bias + G : NULL;
+    for (int64_t sp = 0; sp < T; sp++) {
+        const int64_t t = step_time(n, T, sp);
+        const bool last = sp == T - 1;
+        const int64_t tn = last ? 0 : step_time(n, T, sp + 1);
+        dc_rnn_step st_ = {
+            .B = B, .U = U, .act = (int)n->a.i[0], .ract = (int)n->a.i[1],
+            .zero_out = n->a.i[4] != 0,
+            .m = d.mask ? d.mask->data + t : NULL, .ms = T,
+            .g = s->gates + t * G, .gs = T * G,
+            .r = s->rec, .rs = gru_before ? 2 * U : G,
+            .hp = s->hprev + t * U, .hps = T * U,
+            .cp = s->cprev ? s->cprev + t * U : NULL, .cps = T * U,
+            .hn = last ? hT : s->hprev + tn * U, .hns = last ? U : T * U,
+            .cn = !s->cprev ? NULL : last ? cT : s->cprev + tn * U, .cns = last ? U : T * U,
+            .aux = s->aux ? s->aux + t * U : NULL, .auxs = T * U,
+            .y = ext + sp * U, .ys = T * U,
+            .yp = sp ? ext + (sp - 1) * U : NULL, .yps = T * U,
+            .rdm = d.rdm ? d.rdm->data : NULL, .rdms = U,
+        };
+        /* the recurrent GEMM's left operand: h_{t-1}, through the dropout mask */
+        const float *A = s->hprev + t * U;
+        if (d.rdm) {
+            float *hd = s->hd + t * U;
+            for (int64_t b = 0; b < B; b++)
+                for (int64_t j = 0; j < U; j++)
+                    hd[b * T * U + j] = A[b * T * U + j] * d.rdm->data[b * U + j];
+            A = hd;
+        }
+        if (d.kind == DC_OP_LSTM || d.kind == DC_OP_SIMPLE_RNN) {
+            gemm_panels(B, G, U, A, T * U, rk_all, 1.0f, st_.g, T * G, NULL);
+            if (d.kind == DC_OP_LSTM) k->lstm_forward(&st_);
+            else k->simple_forward(&st_);
+        } else if (gru_after) {
+            gemm_panels(B, G, U, A, T * U, rk_all, 0.0f, s->rec, G, rec_bias);
+            k->gru_forward(&st_);
+        } else {
+            gemm_panels(B, 2 * U, U, A, T * U, rk_all, 0.0f, s->rec, 2 * U, NULL);
+            k->gru_rb_forward_a(&st_);
+            st_.rs = U;
+            gemm_panels(B, U, U, st_.aux, T * U, rk_h, 0.0f, s->rec, U, NULL);
+            k->gru_rb_forward_b(&st_);
+        }
+    }
+    return DC_OK;
+}
+
+dc_status dc_lstm_forward(dc_node *n) { return rnn_forward(n); }
+dc_status dc_gru_forward(dc_node *n) { return rnn_forward(n); }
+dc_status dc_simple_rnn_forward(dc_node *n) { return rnn_forward(n); }
+
+/* grad (G,) += column sums of g (rows, G), rows in order */
+static void add_col_sums(const float *g, int64_t rows, int64_t G, float *grad) {
+    const dc_reduce_kernels *k = dc_reduce_kernels_get();
+    enum { BLK = 256 };
+    float part[BLK];
+    for (int64_t j0 = 0; j0 < G; j0 += BLK) {
+        const int64_t w = DC_MIN((int64_t)BLK, G - j0);
+        k->col_sum(g + j0, rows, w, G, 1.0f, part);
+        for (int64_t j = 0; j < w; j++) grad[j0 + j] += part[j];
+    }
+}
+
+void dc_rnn_backward(dc_node *n) {
+    rnn_dims d = rnn_get_dims(n);
+    rnn_saved *s = n->saved;
+    const int64_t B = d.B, T = d.T, I = d.I, U = d.U, G = d.G, BU = B * U;
+    const bool gru_after = d.kind == DC_OP_GRU && !n->a.i[3];
+    const bool gru_before = d.kind == DC_OP_GRU && n->a.i[3];
+    float *ext = n->out->data;
+    float *dh = s->bufs, *pass = s->bufs + BU, *dc = s->bufs + 2 * BU, *carry = s->bufs + 3 * BU;
+    memcpy(dh, state_ptr(&d, ext, d.nst), (size_t)BU * sizeof(float));
+    if (d.nst == 2) memcpy(dc, state_ptr(&d, ext, d.nst + 1), (size_t)BU * sizeof(float));
+    memset(carry, 0, (size_t)BU * sizeof(float));
+    const dc_rnn_kernels *k = dc_rnn_kernels_get();
+    const float *R = d.r->data;
+    /* R^T as panels: (G,U), or for reset_before (2U,U) for z, r then (U,U) for h */
+    const bool packed = T >= RNN_PACK_MIN_T;
+    float *rtp_h = s->rtp + panels_size(2 * U, U);
+    if (packed && gru_before) {
+        pack_panels(R, G, true, 2 * U, U, s->rtp);
+        pack_panels(R + 2 * U, G, true, U, U, rtp_h);
+    } else if (packed) {
+        pack_panels(R, G, true, G, U, s->rtp);
+    }
+    const rnn_rk rkt_all = {packed ? s->rtp : NULL, R, G, true};
+    const rnn_rk rkt_h = {packed ? rtp_h : NULL, R + 2 * U, G, true};
+    for (int64_t sp = T - 1; sp >= 0; sp--) {
+        const int64_t t = step_time(n, T, sp);
+        dc_rnn_step st_ = {
+            .B = B, .U = U, .act = (int)n->a.i[0], .ract = (int)n->a.i[1],
+            .zero_out = n->a.i[4] != 0,
+            .m = d.mask ? d.mask->data + t : NULL, .ms = T,
+            .g = s->gates + t * G, .gs = T * G,
+            .r = gru_after ? s->dgh + t * G : s->rec, .rs = gru_after ? T * G : U,
+            .hp = s->hprev + t * U, .hps = T * U,
+            .cp = s->cprev ? s->cprev + t * U : NULL, .cps = T * U,
+            .aux = s->aux ? s->aux + t * U : NULL, .auxs = T * U,
+            .rdm = d.rdm ? d.rdm->data : NULL, .rdms = U,
+            .dy = n->out->grad + sp * U, .dys = T * U,
+            .carry = carry, .dh = dh, .dc = dc, .pass = pass,
+            .dg = s->dg + t * G, .dgs = T * G,
+        };
+        /* the gradient of h_{t-1} through the recurrent GEMM: dGrec (B,G) R^T */
+        const float *dgrec = gru_after ? st_.r : st_.dg;
+        if (d.kind == DC_OP_LSTM) k->lstm_backward(&st_);
+        else if (d.kind == DC_OP_SIMPLE_RNN) k->simple_backward(&st_);
+        else if (gru_after) k->gru_backward(&st_);
+        if (gru_before) {
+            k->gru_rb_backward_a(&st_);
+            gemm_panels(B, U, U, st_.dg + 2 * U, T * G, rkt_h, 0.0f, s->rec, U, NULL);
+            k->gru_rb_backward_b(&st_);
+            gemm_panels(B, U, 2 * U, st_.dg, T * G, rkt_all, 1.0f, s->rec, U, NULL);
+            st_.r = s->rec, st_.rs = U;
+            k->add_masked(&st_);
+        } else if (d.rdm) {
+            gemm_panels(B, U, G, dgrec, T * G, rkt_all, 0.0f, s->rec, U, NULL);
+            st_.r = s->rec, st_.rs = U;
+            k->add_masked(&st_);
+        } else {
+            gemm_panels(B, U, G, dgrec, T * G, rkt_all, 1.0f, pass, U, NULL);
+        }
+        float *tmp = dh;
+        dh = pass, pass = tmp;
+    }
+    if (d.h0 && d.h0->grad)
+        for (int64_t i = 0; i < BU; i++) d.h0->grad[i] += dh[i];
+    if (d.c0 && d.c0->grad)
+        for (int64_t i = 0; i < BU; i++) d.c0->grad[i] += dc[i];
+    const int64_t BT = B * T;
+    if (BT == 0) return;
+    const float *hA = s->hd ? s->hd : s->hprev;
+    if (d.w->grad) dc_gemm(true, false, I, G, BT, 1.0f, d.x->data, I, s->dg, G, 1.0f, d.w->grad, G);
+    if (d.r->grad) {
+        if (gru_before) {
+            dc_gemm(true, false, U, 2 * U, BT, 1.0f, hA, U, s->dg, G, 1.0f, d.r->grad, G);
+            dc_gemm(true, false, U, U, BT, 1.0f, s->aux, U, s->dg + 2 * U, G, 1.0f,
+                    d.r->grad + 2 * U, G);
+        } else {
+            dc_gemm(true, false, U, G, BT, 1.0f, hA, U, gru_after ? s->dgh : s->dg, G, 1.0f,
+                    d.r->grad, G);
+        }
+    }
+    if (d.x->grad) dc_gemm(false, true, BT, I, G, 1.0f, s->dg, G, d.w->data, G, 1.0f, d.x->grad, I);
+    if (d.bias && d.bias->grad) {
+        add_col_sums(s->dg, BT, G, d.bias->grad);
+        if (gru_after) add_col_sums(s->dgh, BT, G, d.bias->grad + G);
+    }
+}
+
+/* ---- dc_rnn_state: a final state of a recurrent op's output ---- */
+
+// rnn_out (B,T,U) -> (B,U); attrs i[0] which state
+dc_status dc_rnn_state_shape(const dc_node *n, int *ndim, int64_t *shape) {
+    const dc_tensor *y = n->in[0];
+    char sy[128];
+    if (!(y->flags & DC_TF_RNN_OUT) || y->ndim != 3)
+        return dc_set_error(DC_ERR_ARG,
+                            "dc_rnn_state: rnn_out %s is not an output of dc_lstm, dc_gru or "
+                            "dc_simple_rnn",
+                            dc_shape_string(y->ndim, y->shape, sy, sizeof sy));
+    const int nst = (y->flags & DC_TF_RNN_CELL) ? 2 : 1;
+    if (n->a.i[0] < 0 || n->a.i[0] >= nst)
+        return dc_set_error(DC_ERR_ARG, "dc_rnn_state: state %lld of %s (0 is h%s)",
+                            (long long)n->a.i[0], nst == 2 ? "an LSTM" : "a GRU or SimpleRNN",
+                            nst == 2 ? ", 1 is c" : "; it has no other");
+    *ndim = 2;
+    shape[0] = y->shape[0], shape[1] = y->shape[2];
+    return DC_OK;
+}
+
+static float *rnn_state_of(const dc_tensor *y, int which, bool grad) {
+    const int64_t BU = y->shape[0] * y->shape[2];
+    const int nst = (y->flags & DC_TF_RNN_CELL) ? 2 : 1;
+    return y->data + y->size + (int64_t)(which + (grad ? nst : 0)) * BU;
+}
+
+dc_status dc_rnn_state_forward(dc_node *n) {
+    memcpy(n->out->data, rnn_state_of(n->in[0], (int)n->a.i[0], false),
+           (size_t)n->out->size * sizeof(float));
+    return DC_OK;
+}
+
+void dc_rnn_state_backward(dc_node *n) {
+    if (!n->in[0]->grad) return;
+    float *g = rnn_state_of(n->in[0], (int)n->a.i[0], true);
+    for (int64_t i = 0; i < n->out->size; i++) g[i] += n->out->grad[i];
+}
+
+dc_tensor *dc_rnn_state(dc_tape *t, dc_tensor *rnn_out, int which) {
+    dc_op_attrs at;
+    memset(&at, 0, sizeof at);
+    at.i[0] = which;
+    return dc_op_apply(t, DC_OP_RNN_STATE, 1, &rnn_out, &at);
+}
+
+/* ---- public entry points ---- */
+
+static int resolve_act(dc_rnn_activation a, int dflt) {
+    return a == DC_RNN_ACT_DEFAULT ? dflt : (int)a; /* DC_RNN_K_* share the values */
+}
+
+static dc_tensor *rnn_apply(dc_tape *t, dc_op_id op, dc_tensor *x, dc_tensor *w, dc_tensor *r,
+                            dc_tensor *bias, dc_tensor *h0, dc_tensor *c0,
+                            const dc_rnn_options *opt) {
+    dc_rnn_options o;
+    memset(&o, 0, sizeof o);
+    if (opt) o = *opt;
+    dc_op_attrs at;
+    memset(&at, 0, sizeof at);
+    at.i[0] = resolve_act(o.activation, DC_RNN_K_TANH);
+    at.i[1] = resolve_act(o.recurrent_activation, DC_RNN_K_SIGMOID);
+    at.i[2] = o.go_backwards;
+    at.i[3] = o.reset_before;
+    at.i[4] = o.zero_output_for_mask;
+    dc_tensor *in[8] = {x, w, r};
+    int n = 3, f = 0;
+    if (bias) in[n++] = bias, f |= IN_BIAS;
+    if (h0) in[n++] = h0, f |= IN_H0;
+    if (c0) in[n++] = c0, f |= IN_C0;
+    if (o.mask) in[n++] = (dc_tensor *)o.mask, f |= IN_MASK;
+    if (o.recurrent_dropout_mask) in[n++] = (dc_tensor *)o.recurrent_dropout_mask, f |= IN_RDM;
+    at.i[5] = f;
+    return dc_op_apply(t, op, n, in, &at);
+}
+
+dc_tensor *dc_lstm(dc_tape *t, dc_tensor *x, dc_tensor *kernel, dc_tensor *recurrent_kernel,
+                   dc_tensor *bias, dc_tensor *h0, dc_tensor *c0, const dc_rnn_options *opt) {
+    return rnn_apply(t, DC_OP_LSTM, x, kernel, recurrent_kernel, bias, h0, c0, opt);
+}
+
+dc_tensor *dc_gru(dc_tape *t, dc_tensor *x, dc_tensor *kernel, dc_tensor *recurrent_kernel,
+                  dc_tensor *bias, dc_tensor *h0, const dc_rnn_options *opt) {
+    return rnn_apply(t, DC_OP_GRU, x, kernel, recurrent_kernel, bias, h0, NULL, opt);
+}
+
+dc_tensor *dc_simple_rnn(dc_tape *t, dc_tensor *x, dc_tensor *kernel,
+                         dc_tensor *recurrent_kernel, dc_tensor *bias, dc_tensor *h0,
+                         const dc_rnn_options *opt) {
+    return rnn_apply(t, DC_OP_SIMPLE_RNN, x, kernel, recurrent_kernel, bias, h0, NULL, opt);
+}
