@@ -1217,24 +1217,16 @@ dc_status dc_model_file_set_metadata(const char *path, const char *const *keys,
     {
         /* the data keeps its 8-byte alignment: pad the header with blanks */
         size_t jl = strlen(out), padded = (jl + 7) & ~(size_t)7;
-        char tmp[PATH_MAX + 8];
-        snprintf(tmp, sizeof tmp, "%s.tmp", path);
-        FILE *w = fopen(tmp, "wb");
-        if (!w) {
-            s = dc_set_error(DC_ERR_IO, "%s: cannot write '%s': %s", fn, tmp, strerror(errno));
-            goto done;
-        }
+        dc_atomic_file af; /* the same one-commit write as every other file */
         uint8_t nb[8];
         for (int i = 0; i < 8; i++) nb[i] = (uint8_t)((uint64_t)padded >> (8 * i));
-        bool ok = fwrite(nb, 1, 8, w) == 8 && fwrite(out, 1, jl, w) == jl;
-        for (size_t i = jl; ok && i < padded; i++) ok = fputc(' ', w) != EOF;
-        ok = ok && fwrite(data, 1, dlen, w) == dlen;
-        ok = ok && fflush(w) == 0 && fsync(fileno(w)) == 0;
-        ok = (fclose(w) == 0) && ok;
-        if (!ok || rename(tmp, path) != 0) {
-            remove(tmp);
-            s = dc_set_error(DC_ERR_IO, "%s: cannot write '%s': %s", fn, path, strerror(errno));
-        }
+        static const char blanks[8] = "        ";
+        s = dc_atomic_open(&af, fn, path);
+        if (s == DC_OK) s = dc_atomic_write(&af, nb, 8);
+        if (s == DC_OK) s = dc_atomic_write(&af, out, jl);
+        if (s == DC_OK && padded > jl) s = dc_atomic_write(&af, blanks, padded - jl);
+        if (s == DC_OK) s = dc_atomic_write(&af, data, dlen);
+        if (af.tmp) s = dc_atomic_commit(&af);
     }
 done:
     if (f) fclose(f);
