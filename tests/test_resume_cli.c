@@ -135,6 +135,16 @@ TEST(cli_sigint_writes_a_checkpoint_and_resume_is_bit_exact) {
     CHECK(finish(start(p("m.ini"), p("run"), "--resume", p("resume.log"))) == 0);
     CHECK(same_weights(p("ref/model.safetensors"), p("run/model.safetensors")));
     CHECK(count_lines(p("run/history.csv")) == 41);
+    /* a second Ctrl-C stops at once; the last checkpoint on disk stays whole */
+    pid = start(p("m.ini"), p("twice"), NULL, p("twice.log"));
+    for (int i = 0; i < 20000 && access(p("twice/checkpoint.safetensors"), F_OK) != 0; i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    kill(pid, SIGINT);
+    kill(pid, SIGINT);
+    CHECK(finish(pid) == 130);
+    dc_model *ck = dc_model_load(p("twice/checkpoint.safetensors"));
+    CHECK(ck != NULL);
+    dc_model_free(ck);
     /* nothing to resume from */
     CHECK(finish(start(p("m.ini"), p("none"), "--resume", p("none.log"))) == 1);
 }
