@@ -827,7 +827,9 @@ typedef struct {
      * (initial_epoch is then taken from it) and ends with the same weights,
      * bit for bit, as the run that was never stopped, given the same model
      * file, data, seed, batch size and callbacks (checked). The history fit
-     * returns then holds the earlier epochs too. */
+     * returns then holds the earlier epochs too. A run that reached its
+     * epochs resumes with a larger `epochs` to train on; one that a callback
+     * stopped (EarlyStopping) stays stopped. */
     const char *checkpoint_path;
     const char *resume_from;
 } dc_fit_options;

@@ -737,7 +737,9 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
         if (dc_callbacks_epoch_end(cbs, &fl.logs, h, &st)) m->stop_training = true;
         if (st != DC_OK) goto done;
         if (opt->checkpoint_path) {
-            dc_fit_pos p = {.epoch = epoch + 1, .done = m->stop_training || epoch + 1 >= epochs};
+            /* done: stopped by a callback; a run that reached `epochs` can be
+             * resumed with more of them */
+            dc_fit_pos p = {.epoch = epoch + 1, .done = m->stop_training};
             if ((st = dc_fit_state_save(opt->checkpoint_path, m, cbs, h, &p, &su)) != DC_OK)
                 goto done;
         }
