@@ -170,6 +170,11 @@ TEST(resume_refuses_another_run) {
     CHECK_ERR(dc_model_fit(m, ds, &(dc_fit_options){.epochs = 3, .seed = 1, .batch_size = 8,
                                                     .resume_from = ckpt}, NULL),
               DC_ERR_FORMAT, "batch size");
+    /* a finished run goes on when given more epochs, its history appended */
+    dc_history *h = NULL;
+    CHECK_OK(dc_model_fit(m, ds, &(dc_fit_options){.epochs = 3, .seed = 1, .resume_from = ckpt}, &h));
+    CHECK(dc_history_epochs(h) == 3);
+    dc_history_free(h);
     dc_model_free(m);
     dc_dataset_free(ds);
 }
