@@ -824,10 +824,35 @@ typedef struct {
     /* also log perplexity = exp(loss) and val_perplexity (language models:
      * the loss per token is a crossentropy) */
     bool perplexity;
+    /* Resume checkpoints, as Keras' BackupAndRestore. checkpoint_path: fit
+     * writes there (atomically) after every epoch and when a stop is
+     * requested mid-epoch: weights, optimizer state and schedule position,
+     * every layer's RNG (Dropout, RandomFlip), the callbacks' state
+     * (EarlyStopping's wait, best and best weights, ReduceLROnPlateau's
+     * counters, ModelCheckpoint's best), the history so far and the batch
+     * reached. resume_from: such a file; fit continues where it was written
+     * (initial_epoch is then taken from it) and ends with the same weights,
+     * bit for bit, as the run that was never stopped, given the same model
+     * file, data, seed, batch size and callbacks (checked). The history fit
+     * returns then holds the earlier epochs too. A run that reached its
+     * epochs resumes with a larger `epochs` to train on; one that a callback
+     * stopped (EarlyStopping) stays stopped. */
+    const char *checkpoint_path;
+    const char *resume_from;
 } dc_fit_options;
 
+/* Asks the fit running on m (or the next one) to stop after its current
+ * batch, as Keras' model.stop_training: fit writes its checkpoint_path (at
+ * that batch) and returns DC_OK with the finished epochs' history. Only sets
+ * a flag: safe from a signal handler or another thread. The library installs
+ * no signal handler itself. */
+void dc_model_request_stop(dc_model *m);
+
 /* Trains; builds the model from the data's shape when it is not built yet.
- * *out (may be NULL) receives a history the caller frees. */
+ * *out (may be NULL) receives a history the caller frees. With a
+ * TerminateOnNaN callback, a loss or gradient that is NaN or Inf stops fit
+ * before that batch's step: DC_ERR_NUMERIC naming the epoch and batch, the
+ * weights left as they were before it (the last finite ones). */
 dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_options *opt,
                        dc_history **out);
 /* Mean loss and metrics (in compile order; metrics may be NULL) over ds. */
@@ -853,6 +878,13 @@ void dc_history_free(dc_history *h);
  * the training config as JSON in __metadata__, so dc_model_load needs only
  * the file. A checkpoint also keeps the optimizer state and the epoch. */
 dc_status dc_model_save(const dc_model *m, const char *path);
+/* dc_model_save with n more "__metadata__" keys (not deepc's own), all in the
+ * same single atomic write. Every file deepc writes (models, checkpoints,
+ * history CSV, PNGs) goes whole to "path.tmp", is fsynced and renamed over
+ * path, so a crash or a full disk leaves the previous file intact; a failure
+ * is DC_ERR_IO naming the path, and the model is untouched (retry at will). */
+dc_status dc_model_save_with_metadata(const dc_model *m, const char *path,
+                                      const char *const *keys, const char *const *values, int n);
 dc_status dc_model_save_checkpoint(dc_model *m, const char *path, int epoch);
 dc_model *dc_model_load(const char *path); /* caller frees */
 /* Loads a checkpoint into a built, compiled model of the same architecture;

@@ -4,6 +4,7 @@
 #include "dataset.h"
 #include "../tensor/tensor.h"
 #include "../kernels/elementwise.h"
+#include <math.h>
 #include <string.h>
 
 char *dc_ds_strdup(const char *s) {
@@ -86,6 +87,18 @@ dc_dataset *dc_dataset_from_arrays(const float *x, int x_ndim, const int64_t *x_
         dc_mul_overflows((size_t)n, (size_t)ys, &yb) || dc_mul_overflows(yb, sizeof(float), &yb)) {
         dc_set_error(DC_ERR_SHAPE, "%s: %lld samples of this shape overflow", fn, (long long)n);
         return NULL;
+    }
+    /* a NaN or Inf would surface epochs later as a NaN loss: say where it is now */
+    for (int64_t i = 0; i < n; i++) {
+        const float *v[2] = {x + i * xs, y + i * ys};
+        for (int k = 0; k < 2; k++)
+            for (int64_t j = 0; j < (k ? ys : xs); j++)
+                if (!isfinite(v[k][j])) {
+                    dc_set_error(DC_ERR_ARG, "%s: sample %lld: %s value %lld is %g (NaN and Inf "
+                                 "cannot be trained on)", fn, (long long)i, k ? "label" : "input",
+                                 (long long)j, (double)v[k][j]);
+                    return NULL;
+                }
     }
     dc_ds_storage *s = dc_calloc(1, sizeof *s);
     if (!s) {

@@ -63,7 +63,8 @@ struct dc_run_config {
     char *rl_monitor;
     float rl_factor, rl_min_lr, rl_min_delta;
     int rl_patience, rl_cooldown;
-    dc_callback callbacks[2];
+    bool terminate_on_nan; /* [train] terminate_on_nan, true unless set false */
+    dc_callback callbacks[3];
     /* layer sections in order */
     layer_ref *layers;
     int n_layers;
@@ -239,7 +240,7 @@ static const char *const train_keys =
     "initial_accumulator_value, centered, weight_decay, clipnorm, global_clipnorm, clipvalue, "
     "learning_rate_schedule, decay_steps, decay_rate, staircase, alpha, warmup_steps, "
     "warmup_target, loss, from_logits, metrics, batch_size, epochs, seed, shuffle, verbose, "
-    "steps_per_epoch";
+    "terminate_on_nan, steps_per_epoch";
 static const char *const es_keys = "monitor, patience, min_delta, restore_best_weights";
 static const char *const rl_keys = "monitor, factor, patience, min_delta, cooldown, min_lr";
 
@@ -427,6 +428,7 @@ static dc_status train_key(dc_run_config *c, const origin *o, const char *k, con
     if (!strcmp(k, "seed")) return parse_u64(o, v, &c->seed);
     if (!strcmp(k, "shuffle")) return parse_bool(o, v, &c->shuffle);
     if (!strcmp(k, "verbose")) return parse_int(o, v, 0, 2, &c->verbose);
+    if (!strcmp(k, "terminate_on_nan")) return parse_bool(o, v, &c->terminate_on_nan);
     return unknown_key(o, train_keys);
 }
 
@@ -672,6 +674,7 @@ static dc_run_config *from_doc(dc_ini_doc *doc) {
     c->epochs = 1;
     c->batch_size = 32;
     c->shuffle = true;
+    c->terminate_on_nan = true;
     c->verbose = 1;
     c->from_logits = true;
     c->es_patience = 0;
@@ -1209,6 +1212,10 @@ dc_status dc_run_config_fit_options(dc_run_config *c, const dc_dataset *test, dc
         cb->cooldown = c->rl_cooldown;
         cb->min_lr = c->rl_min_lr;
     }
+    if (c->terminate_on_nan) {
+        memset(&c->callbacks[n], 0, sizeof c->callbacks[n]);
+        c->callbacks[n++].kind = DC_CB_TERMINATE_ON_NAN;
+    }
     out->callbacks = n ? c->callbacks : NULL;
     out->n_callbacks = n;
     return DC_OK;
@@ -1284,24 +1291,16 @@ dc_status dc_model_file_set_metadata(const char *path, const char *const *keys,
     {
         /* the data keeps its 8-byte alignment: pad the header with blanks */
         size_t jl = strlen(out), padded = (jl + 7) & ~(size_t)7;
-        char tmp[PATH_MAX + 8];
-        snprintf(tmp, sizeof tmp, "%s.tmp", path);
-        FILE *w = fopen(tmp, "wb");
-        if (!w) {
-            s = dc_set_error(DC_ERR_IO, "%s: cannot write '%s': %s", fn, tmp, strerror(errno));
-            goto done;
-        }
+        dc_atomic_file af; /* the same one-commit write as every other file */
         uint8_t nb[8];
         for (int i = 0; i < 8; i++) nb[i] = (uint8_t)((uint64_t)padded >> (8 * i));
-        bool ok = fwrite(nb, 1, 8, w) == 8 && fwrite(out, 1, jl, w) == jl;
-        for (size_t i = jl; ok && i < padded; i++) ok = fputc(' ', w) != EOF;
-        ok = ok && fwrite(data, 1, dlen, w) == dlen;
-        ok = ok && fflush(w) == 0 && fsync(fileno(w)) == 0;
-        ok = (fclose(w) == 0) && ok;
-        if (!ok || rename(tmp, path) != 0) {
-            remove(tmp);
-            s = dc_set_error(DC_ERR_IO, "%s: cannot write '%s': %s", fn, path, strerror(errno));
-        }
+        static const char blanks[8] = "        ";
+        s = dc_atomic_open(&af, fn, path);
+        if (s == DC_OK) s = dc_atomic_write(&af, nb, 8);
+        if (s == DC_OK) s = dc_atomic_write(&af, out, jl);
+        if (s == DC_OK && padded > jl) s = dc_atomic_write(&af, blanks, padded - jl);
+        if (s == DC_OK) s = dc_atomic_write(&af, data, dlen);
+        if (af.tmp) s = dc_atomic_commit(&af);
     }
 done:
     if (f) fclose(f);
