@@ -17,9 +17,9 @@ $PY -c "import torch" 2>/dev/null || have_torch=0
 for cell in lstm gru; do
     for r in $(seq "$RUNS"); do
         for th in 1 2; do
-            OMP_NUM_THREADS=$th "$BUILD/bench/lstm_bench" --cell $cell --threads $th >> "$CSV"
+            OMP_NUM_THREADS=$th "$BUILD/bench/lstm_bench" --cell $cell --threads $th --steps 3 --reps 2 >> "$CSV"
             [ $have_torch -eq 1 ] && OMP_NUM_THREADS=$th OPENBLAS_NUM_THREADS=$th MKL_NUM_THREADS=$th \
-                $PY bench/lstm_torch.py --cell $cell --threads $th >> "$CSV"
+                $PY bench/lstm_torch.py --cell $cell --threads $th --steps 3 --reps 2 >> "$CSV"
         done
     done
 done

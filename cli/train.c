@@ -3,15 +3,19 @@
  * printing Keras' progress and, at the end, the test loss and accuracy. */
 #include "cli.h"
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char *const VERB = "train";
 
 static void help(FILE *f) {
     fprintf(f,
             "usage: deepc train FILE.ini [--epochs N] [--batch-size N] [--out DIR] [--seed S]\n"
-            "                   [--threads N] [--quiet]\n"
+            "                   [--steps-per-epoch N] [--threads N] [--quiet]\n"
+            "                   [--resume [CHECKPOINT]] [--no-checkpoint]\n"
             "\n"
             "Trains the model described in FILE.ini (docs/model-files.md) and writes into DIR\n"
             "(default runs/<FILE without .ini>/):\n"
@@ -19,13 +23,24 @@ static void help(FILE *f) {
             "                     the training inputs' statistics (for predict's warnings)\n"
             "  history.csv        loss and metrics per epoch\n"
             "  curves.png         the training curves\n"
+            "  checkpoint.safetensors  written after every epoch and on Ctrl-C, to resume from\n"
             "\n"
             "  --epochs N       override [train] epochs\n"
             "  --batch-size N   override [train] batch_size\n"
+            "  --steps-per-epoch N  an epoch is N batches (Keras' steps_per_epoch; the data\n"
+            "                   runs on across epochs): for quick runs and benchmarks\n"
             "  --seed S         override [train] seed (weights and shuffling)\n"
             "  --threads N      threads to use (default: all cores)\n"
             "  --out DIR        where the files go\n"
-            "  --quiet          no progress, only the result\n");
+            "  --quiet          no progress, only the result\n"
+            "  --resume [CHECKPOINT]  continue a stopped run where it stopped (default:\n"
+            "                   DIR/checkpoint.safetensors); same file, data and options\n"
+            "  --no-checkpoint  write no checkpoint (a stopped run cannot be resumed)\n"
+            "\n"
+            "Ctrl-C (or SIGTERM) finishes the current batch, writes the checkpoint and\n"
+            "history.csv, says how to resume and exits with 130 (143); a second Ctrl-C\n"
+            "stops at once, leaving the files of the last checkpoint. A NaN or Inf loss\n"
+            "stops training with exit status 1 ([train] terminate_on_nan = false: go on).\n");
 }
 
 /* The run's name from the file: "models/fashion_cnn.ini" -> "fashion_cnn". */
@@ -37,9 +52,10 @@ static void stem(const char *path, char *out, size_t n) {
     if (len > 4 && cli_ends_with(out, ".ini")) out[len - 4] = '\0';
 }
 
-/* Class names, data spec, metrics and output kind into the saved model file. */
-static bool add_metadata(const char *path, const dc_run_config *cfg, const dc_dataset *train,
-                         const char *ini) {
+/* The model file with its class names, data spec, metrics and output kind,
+ * in one atomic write (a crash leaves the old file or the new, whole). */
+static bool save_model(const dc_model *m, const char *path, const dc_run_config *cfg,
+                       const dc_dataset *train, const char *ini) {
     char spec[8192], metrics[128] = "", *names = NULL;
     dc_run_config_test_spec(cfg, spec, sizeof spec);
     int nc = dc_dataset_num_classes(train);
@@ -77,16 +93,37 @@ static bool add_metadata(const char *path, const dc_run_config *cfg, const dc_da
     const char *keys[6] = {CLI_META_DATA, CLI_META_CLASSES, CLI_META_METRICS, CLI_META_OUTPUT,
                            CLI_META_SOURCE, CLI_META_STATS};
     const char *vals[6] = {spec, names, metrics, out, ini, stats_text};
-    dc_status s = dc_model_file_set_metadata(path, keys, vals, 6);
+    dc_status s = dc_model_save_with_metadata(m, path, keys, vals, 6);
     free(names);
     return s == DC_OK;
 }
 
+/* Ctrl-C / SIGTERM: the first asks fit to stop after its batch; the second
+ * exits at once (the files on disk are whole: every write is atomic). */
+static volatile sig_atomic_t stop_signal = 0;
+static dc_model *volatile running_model = NULL;
+
+static void on_stop_signal(int sig) {
+    if (stop_signal) _exit(128 + sig);
+    stop_signal = sig;
+    if (running_model) dc_model_request_stop(running_model);
+}
+
+static void catch_stop_signals(bool on) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on ? on_stop_signal : SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 int cli_train(int argc, char **argv) {
     const char *out_dir = NULL;
-    long long epochs = 0, seed = -1;
+    long long epochs = 0, seed = -1, steps_per_epoch = 0;
     cli_run_args ra = {0};
-    bool quiet = false;
+    bool quiet = false, resume = false, no_checkpoint = false;
+    const char *resume_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (cli_is_help(a)) {
@@ -95,6 +132,10 @@ int cli_train(int argc, char **argv) {
         } else if (!strcmp(a, "--epochs")) {
             if (!(v = cli_value(VERB, argc, argv, &i)) || !cli_int(VERB, a, v, 1, 1000000, &epochs))
                 return CLI_USAGE;
+        } else if (!strcmp(a, "--steps-per-epoch")) {
+            if (!(v = cli_value(VERB, argc, argv, &i)) ||
+                !cli_int(VERB, a, v, 1, INT64_MAX / 2, &steps_per_epoch))
+                return CLI_USAGE;
         } else if (!strcmp(a, "--seed")) {
             if (!(v = cli_value(VERB, argc, argv, &i)) || !cli_int(VERB, a, v, 0, INT64_MAX, &seed))
                 return CLI_USAGE;
@@ -102,6 +143,12 @@ int cli_train(int argc, char **argv) {
             if (!(out_dir = cli_value(VERB, argc, argv, &i))) return CLI_USAGE;
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
             quiet = true;
+        } else if (!strcmp(a, "--resume")) {
+            resume = true; /* an optional CHECKPOINT: the next word, unless an option or the .ini */
+            if (i + 1 < argc && argv[i + 1][0] != '-' && !cli_ends_with(argv[i + 1], ".ini"))
+                resume_path = argv[++i];
+        } else if (!strcmp(a, "--no-checkpoint")) {
+            no_checkpoint = true;
         } else if (!cli_run_arg(VERB, argc, argv, &i, &ra)) {
             return CLI_USAGE;
         }
@@ -126,6 +173,10 @@ int cli_train(int argc, char **argv) {
         snprintf(num, sizeof num, "%lld", batch);
         if (dc_run_config_set(cfg, "train", "batch_size", num) != DC_OK) goto fail;
     }
+    if (steps_per_epoch) {
+        snprintf(num, sizeof num, "%lld", steps_per_epoch);
+        if (dc_run_config_set(cfg, "train", "steps_per_epoch", num) != DC_OK) goto fail;
+    }
     if (seed >= 0) {
         snprintf(num, sizeof num, "%lld", seed);
         if (dc_run_config_set(cfg, "train", "seed", num) != DC_OK) goto fail;
@@ -138,11 +189,21 @@ int cli_train(int argc, char **argv) {
         dc_run_config_free(cfg);
         return CLI_FAIL;
     }
+    char ckpt[4200];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", dir);
+    if (resume && !resume_path) resume_path = ckpt;
+    if (resume && access(resume_path, R_OK) != 0) {
+        fprintf(stderr, "deepc %s: no checkpoint '%s' to resume from (a run writes one after "
+                "each epoch unless --no-checkpoint)\n", VERB, resume_path);
+        goto done;
+    }
     if (dc_run_config_load_data(cfg, &train, &test) != DC_OK) goto fail;
     if (!(m = dc_run_config_build_model(cfg, train))) goto fail;
     dc_fit_options fo;
     if (dc_run_config_fit_options(cfg, test, &fo) != DC_OK) goto fail;
     fo.progress = quiet ? NULL : stdout;
+    fo.checkpoint_path = no_checkpoint ? NULL : ckpt;
+    fo.resume_from = resume ? resume_path : NULL;
     if (!quiet) {
         dc_model_summary(m, stdout);
         printf("Training on %lld samples", (long long)dc_dataset_count(train));
@@ -153,13 +214,34 @@ int cli_train(int argc, char **argv) {
         printf(" (%d thread%s)\n", dc_get_num_threads(), dc_get_num_threads() == 1 ? "" : "s");
         fflush(stdout);
     }
-    if (dc_model_fit(m, train, &fo, &h) != DC_OK) goto fail;
+    running_model = m;
+    catch_stop_signals(true);
+    dc_status fit_status = dc_model_fit(m, train, &fo, &h);
+    running_model = NULL;
+    if (fit_status != DC_OK) goto fail;
 
     char path[4200], csv[4200], png[4200];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     snprintf(csv, sizeof csv, "%s/history.csv", dir);
     snprintf(png, sizeof png, "%s/curves.png", dir);
-    if (dc_model_save(m, path) != DC_OK || !add_metadata(path, cfg, train, file)) goto fail;
+    if (stop_signal) { /* the checkpoint is written; the history so far too */
+        if (dc_history_write_csv(h, csv) != DC_OK) goto fail;
+        int ne = dc_history_epochs(h);
+        printf("\nStopped by %s after %d finished epoch%s", stop_signal == SIGINT ? "Ctrl-C" : "SIGTERM",
+               ne, ne == 1 ? "" : "s");
+        if (fo.checkpoint_path)
+            printf("; wrote %s and %s.\nResume with the same options and: deepc train %s "
+                   "--resume%s%s\n", ckpt, csv, file, out_dir ? " --out " : "",
+                   out_dir ? out_dir : "");
+        else
+            printf(" (--no-checkpoint: nothing to resume from).\n");
+        rc = 128 + stop_signal;
+        goto done;
+    }
+    if (!save_model(m, path, cfg, train, file)) goto fail;
+    if (dc_run_config_text_vectorizer(cfg) &&
+        dc_model_file_set_text_vectorizer(path, dc_run_config_text_vectorizer(cfg)) != DC_OK)
+        goto fail;
     if (dc_history_write_csv(h, csv) != DC_OK) goto fail;
     int ne = dc_history_epochs(h);
     if (dc_plot_history(png, NULL, dc_history_get(h, "loss"), dc_history_get(h, "val_loss"),
@@ -174,6 +256,7 @@ int cli_train(int argc, char **argv) {
         const char *mn[DC_MAX_METRICS];
         int n_m = dc_run_config_metrics(cfg, mn, DC_MAX_METRICS);
         printf("Test loss: %.4f", (double)loss);
+        if (fo.perplexity) printf(" - test perplexity: %.3f", exp((double)loss));
         for (int i = 0; i < n_m && i < DC_MAX_METRICS; i++)
             printf(" - test %s: %.4f", mn[i], (double)metrics[i]);
         printf(" (%lld samples)\n", (long long)dc_dataset_count(test));
@@ -184,6 +267,7 @@ int cli_train(int argc, char **argv) {
 fail:
     rc = cli_fail(VERB);
 done:
+    catch_stop_signals(false);
     dc_history_free(h);
     dc_model_free(m);
     dc_dataset_free(train);

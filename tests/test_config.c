@@ -130,7 +130,8 @@ TEST(config_reads_every_section) {
     }
     dc_fit_options fo;
     CHECK_OK(dc_run_config_fit_options(c, NULL, &fo));
-    CHECK(fo.epochs == 5 && fo.batch_size == 16 && fo.n_callbacks == 1);
+    CHECK(fo.epochs == 5 && fo.batch_size == 16 && fo.n_callbacks == 2);
+    CHECK(fo.n_callbacks == 2 && fo.callbacks[1].kind == DC_CB_TERMINATE_ON_NAN); /* by default */
     CHECK(fo.callbacks && fo.callbacks[0].kind == DC_CB_EARLY_STOPPING &&
           fo.callbacks[0].patience == 2 && !strcmp(fo.callbacks[0].monitor, "loss"));
     dc_model_free(mod);

@@ -406,6 +406,8 @@ TEST(data_csv_bad) {
         {"a,b,c\n1,,0\n", NULL, "column 2 (\"b\"): \"\""},
         {"a,b,c\n1,1e999,0\n", NULL, "not a finite number"},
         {"a,b\n1,\n", NULL, "the label is empty"},
+        {"a,b,c\n1,2,0\n3,1e39,1\n", NULL, "\"1e39\" is not a finite number (sample 1)"},
+        {"a,b\n1,2\n3,inf\n", NULL, "the label \"inf\" is not a finite number (sample 1)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *p = write_text("bad.csv", cases[i].text);

@@ -78,3 +78,57 @@ TEST(rnn_matches_pytorch) {
     for (int ci = 0; ci < cases; ci++) run_case(f, ci);
     ref_free(f);
 }
+
+/* The layers against Keras 3 (tests/ref/ref_rnn_keras.py): masks with holes,
+ * go_backwards, return_sequences, hard_sigmoid, both GRU forms. */
+TEST(rnn_layers_match_keras) {
+    ref_file *f = ref_load("ref/data/rnn_keras.txt");
+    if (!f) return;
+    const dc_tensor *x = ref_get(f, "x"), *mask = ref_get(f, "mask"), *nc = ref_get(f, "ncases");
+    if (!x || !mask || !nc) {
+        ref_free(f);
+        return;
+    }
+    const char *types[] = {"LSTM", "GRU", "SimpleRNN"};
+    for (int ci = 0; ci < (int)nc->data[0]; ci++) {
+        char key[64];
+#define REF(name) (snprintf(key, sizeof key, "c%d_%s", ci, name), ref_get(f, key))
+        const dc_tensor *meta = REF("meta"), *want = REF("y");
+        if (!meta || !want) break;
+        const int kind = (int)meta->data[0];
+        const char *k[5] = {"units", "go_backwards", "return_sequences"}, *v[5] = {"5"};
+        v[1] = meta->data[1] != 0 ? "true" : "false";
+        v[2] = meta->data[2] != 0 ? "true" : "false";
+        int n = 3;
+        if (meta->data[3] != 0) k[n] = "recurrent_activation", v[n++] = "hard_sigmoid";
+        if (kind == 1) k[n] = "reset_after", v[n++] = meta->data[4] != 0 ? "true" : "false";
+        dc_layer *l = dc_layer_from_config(types[kind], k, v, n);
+        dc_model *m = dc_sequential_new("keras_check");
+        CHECK_OK(dc_model_add(m, l));
+        CHECK_OK(dc_model_build(m, 2, (const int64_t[]){x->shape[1], x->shape[2]}, 1));
+        const char *pn[3] = {"kernel", "recurrent_kernel", "bias"};
+        for (int i = 0; i < 3; i++) {
+            const dc_tensor *src = REF(pn[i]);
+            dc_tensor *dst = dc_layer_param(l, i);
+            CHECK(src && dst && src->size == dst->size);
+            if (src && dst && src->size == dst->size) CHECK_OK(dc_tensor_copy(dst, src));
+        }
+#undef REF
+        dc_tape *t = dc_tape_new(&(dc_tape_options){.no_record = true});
+        dc_tensor *xm = dc_tape_tensor(t, x->ndim, x->shape), *mm = dc_tape_tensor(t, 2, mask->shape);
+        memcpy(xm->data, x->data, (size_t)x->size * sizeof(float));
+        memcpy(mm->data, mask->data, (size_t)mask->size * sizeof(float));
+        xm->mask = mm;
+        dc_tensor *y = dc_model_call(m, t, xm, false);
+        CHECK(y && y->size == want->size);
+        if (y && y->size == want->size) {
+            double r = test_close_ratio(y->data, want->data, y->size, 2e-6, 1e-5);
+            if (!(r <= 1.0))
+                test_fail(__FILE__, __LINE__, "Keras case %d (%s): off by %.3g x tolerance", ci,
+                          types[kind], r);
+        }
+        dc_tape_free(t);
+        dc_model_free(m);
+    }
+    ref_free(f);
+}

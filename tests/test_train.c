@@ -279,17 +279,25 @@ TEST(history_csv_callbacks_and_lr_reduction) {
 TEST(terminate_on_nan_stops_at_once) {
     float x[40 * 2], y[40];
     for (int i = 0; i < 40; i++) x[2 * i] = x[2 * i + 1] = (float)i, y[i] = (float)(i % 3);
-    x[0] = NAN;
+    x[0] = NAN; /* refused at load, with the sample's index */
+    CHECK(dc_dataset_from_arrays(x, DC_DIMS(2), y, 0, NULL, 40, false) == NULL);
+    CHECK_MSG("sample 0");
+    x[0] = 3e38f; /* finite, but the logits overflow */
     dc_dataset *ds = dc_dataset_from_arrays(x, DC_DIMS(2), y, 0, NULL, 40, false);
-    dc_model *m = dc_sequential_new(NULL); /* linear, so the NaN reaches the loss */
+    dc_model *m = dc_sequential_new(NULL); /* linear, so the overflow reaches the loss */
     dc_model_add(m, dc_layer_dense(&(dc_dense_options){.units = 3}));
     CHECK_OK(dc_model_compile(m, &adam_scce));
     probe p = {0};
     dc_callback cbs[2] = {{.kind = DC_CB_TERMINATE_ON_NAN},
                           {.kind = DC_CB_LAMBDA, .on_batch_end = probe_batch, .user = &p}};
-    dc_history *h;
-    CHECK_OK(dc_model_fit(m, ds, &(dc_fit_options){.epochs = 5, .batch_size = 40, .no_shuffle = true, .callbacks = cbs, .n_callbacks = 2}, &h));
-    CHECK(p.batches == 1 && dc_history_epochs(h) == 1);
+    dc_history *h = NULL;
+    CHECK_ERR(dc_model_fit(m, ds, &(dc_fit_options){.epochs = 5, .batch_size = 40, .no_shuffle = true, .callbacks = cbs, .n_callbacks = 2}, &h),
+              DC_ERR_NUMERIC, ", batch 1: ");
+    CHECK(p.batches < 5 && h == NULL); /* stopped before the last epoch's step */
+    float *w = NULL;
+    size_t nw = 0;
+    CHECK_OK(dc_model_all_weights(m, &w, &nw));
+    for (size_t i = 0; i < nw; i++) CHECK(isfinite(w[i]));
     dc_history_free(h);
     dc_model_free(m);
     dc_dataset_free(ds);
@@ -881,4 +889,59 @@ TEST(model_file_with_extreme_numbers_never_crashes) {
     dc_tensor_free(x);
     free(hdr);
     free(mut);
+}
+
+static bool count_batch(dc_model *m, int epoch, int64_t batch, float loss, void *user) {
+    (void)m, (void)loss;
+    int *per_epoch = user;
+    if (epoch >= 0 && epoch < 8) per_epoch[epoch] = (int)batch + 1;
+    return false;
+}
+
+/* Weights after fit with the given epochs and steps_per_epoch (0: whole passes). */
+static float *weights_after(dc_dataset *ds, int epochs, int64_t steps, int *per_epoch,
+                            dc_history **h) {
+    dc_model *m = classifier(NULL);
+    float *w = NULL, *copy = NULL;
+    size_t n = 0;
+    dc_callback cb = {.kind = DC_CB_LAMBDA, .on_batch_end = count_batch, .user = per_epoch};
+    if (dc_model_compile(m, &adam_scce) == DC_OK &&
+        dc_model_fit(m, ds, &(dc_fit_options){.epochs = epochs, .steps_per_epoch = steps,
+                                              .seed = 9, .callbacks = &cb, .n_callbacks = 1},
+                     h) == DC_OK &&
+        dc_model_all_weights(m, &w, &n) == DC_OK && (copy = malloc(n * sizeof *copy)))
+        memcpy(copy, w, n * sizeof *copy);
+    dc_model_free(m);
+    return copy;
+}
+
+TEST(steps_per_epoch_cuts_one_running_stream_into_epochs) {
+    dc_dataset *ds = blobs(100, 4); /* batches of 32: 4 per pass, the last of 4 samples */
+    int per[8] = {0};
+    dc_history *h1 = NULL, *h2 = NULL, *h3 = NULL;
+    float *pass = weights_after(ds, 2, 0, per, &h1);      /* two whole passes: 8 batches */
+    CHECK(per[0] == 4 && per[1] == 4);
+    float *cut = weights_after(ds, 4, 2, per, &h2);       /* the same 8 batches, 2 per epoch */
+    CHECK(per[0] == 2 && per[1] == 2 && per[2] == 2 && per[3] == 2);
+    float *across = weights_after(ds, 2, 3, per, &h3);    /* 6 batches: the pass runs on */
+    CHECK(per[0] == 3 && per[1] == 3);
+    CHECK(pass && cut && across);
+    if (pass && cut) CHECK(!memcmp(pass, cut, (2 * 16 + 16 + 16 * 3 + 3) * sizeof(float)));
+    if (pass && across) CHECK(memcmp(pass, across, (2 * 16 + 16 + 16 * 3 + 3) * sizeof(float)));
+    CHECK(h2 && dc_history_epochs(h2) == 4);
+    const float *sec = h2 ? dc_history_get(h2, "seconds") : NULL;
+    CHECK(sec != NULL);
+    for (int e = 0; sec && e < 4; e++) CHECK(sec[e] >= 0.0f && sec[e] < 60.0f);
+    dc_model *m = classifier(NULL);
+    CHECK_OK(dc_model_compile(m, &adam_scce));
+    CHECK_ERR(dc_model_fit(m, ds, &(dc_fit_options){.steps_per_epoch = -1}, NULL), DC_ERR_ARG,
+              "steps_per_epoch -1");
+    dc_model_free(m);
+    free(pass);
+    free(cut);
+    free(across);
+    dc_history_free(h1);
+    dc_history_free(h2);
+    dc_history_free(h3);
+    dc_dataset_free(ds);
 }

@@ -73,4 +73,28 @@ dc_status dc_shape_check(const char *fn, int ndim, const int64_t *shape);
 #define DC_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define DC_MAX(a, b) ((a) > (b) ? (a) : (b))
 
+
+/* Files written whole or not at all (atomic.c): bytes go to "path.tmp" (a
+ * leftover one is removed first), which commit fsyncs, renames over path and
+ * whose folder it fsyncs; any failure removes the tmp and keeps the old file.
+ * Writers that take a file name (PLplot, libpng) write to a->tmp after begin. */
+typedef struct {
+    const char *fn, *path;
+    char *tmp;
+    FILE *f;            /* after dc_atomic_open */
+    uint64_t written;   /* bytes through dc_atomic_write */
+    int failed;         /* errno of a failed write */
+} dc_atomic_file;
+dc_status dc_atomic_begin(dc_atomic_file *a, const char *fn, const char *path);
+dc_status dc_atomic_open(dc_atomic_file *a, const char *fn, const char *path);
+dc_status dc_atomic_write(dc_atomic_file *a, const void *p, size_t n);
+dc_status dc_atomic_commit(dc_atomic_file *a);
+void dc_atomic_abort(dc_atomic_file *a);
+/* Tests only: called before opening, before each chunk dc_atomic_write
+ * writes, before the rename and after it; a non-zero errno makes that step
+ * fail as if the system had (the last one is only a point to stop at). */
+enum { DC_IO_STAGE_OPEN, DC_IO_STAGE_WRITE, DC_IO_STAGE_COMMIT, DC_IO_STAGE_RENAMED };
+typedef int (*dc_io_hook_fn)(int stage, const char *tmp, uint64_t offset, size_t n);
+extern dc_io_hook_fn dc_io_test_hook;
+
 #endif

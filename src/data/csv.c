@@ -183,15 +183,24 @@ dc_dataset *dc_dataset_load_csv(const char *path, const char *label_column) {
         for (int c = 0, k = 0; c < ncols; c++) {
             if (c == label) continue;
             double v;
-            if (!parse_number(fields[c], &v)) {
+            if (!parse_number(fields[c], &v) || !isfinite((float)v)) {
                 dc_set_error(DC_ERR_FORMAT, "%s: %s:%d: column %d (\"%s\"): \"%s\" is not a "
-                             "finite number", fn, path, lineno, c + 1, header[c], fields[c]);
+                             "finite number (sample %lld)", fn, path, lineno, c + 1, header[c],
+                             fields[c], (long long)rows);
                 goto done;
             }
             xr[k++] = (float)v;
         }
         labels[rows] = fields[label];
         double v;
+        char *end;
+        v = strtod(fields[label], &end);
+        if (fields[label][0] && !*end && !isfinite((float)v)) { /* "nan", "inf", 1e300 */
+            dc_set_error(DC_ERR_FORMAT, "%s: %s:%d: column %d (\"%s\"): the label \"%s\" is "
+                         "not a finite number (sample %lld)", fn, path, lineno, label + 1,
+                         header[label], fields[label], (long long)rows);
+            goto done;
+        }
         if (numeric_labels && parse_number(fields[label], &v)) s->y[rows] = (float)v;
         else numeric_labels = false;
         if (!fields[label][0]) {

@@ -243,8 +243,9 @@ static void pngw_on_error(png_structp png, png_const_charp msg) {
 
 dc_status dc_png_write_u8(const char *fn, const char *path, const uint8_t *pix, int h, int w,
                           int c) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return dc_set_error(DC_ERR_IO, "%s: cannot create %s: %s", fn, path, strerror(errno));
+    dc_atomic_file af; /* written whole to a tmp, then renamed over path */
+    if (dc_atomic_open(&af, fn, path) != DC_OK) return dc_last_status();
+    FILE *f = af.f;
     png_wctx *ctx = dc_calloc(1, sizeof *ctx);
     png_structp png = ctx ? png_create_write_struct(PNG_LIBPNG_VER_STRING, ctx, pngw_on_error,
                                                     png_on_warning)
@@ -269,9 +270,8 @@ dc_status dc_png_write_u8(const char *fn, const char *path, const uint8_t *pix, 
 done:
     if (png) png_destroy_write_struct(&png, info ? &info : NULL);
     dc_free(ctx);
-    if (fclose(f) != 0 && s == DC_OK)
-        s = dc_set_error(DC_ERR_IO, "%s: writing %s failed: %s", fn, path, strerror(errno));
-    if (s != DC_OK) remove(path);
+    if (s == DC_OK) s = dc_atomic_commit(&af);
+    else dc_atomic_abort(&af);
     return s;
 }
 

@@ -230,8 +230,15 @@ static dc_status plot_panels(const char *fn, const char *path, const plot_panel 
     double *volatile buf = dc_malloc(2 * (size_t)maxn * sizeof(double));
     if (!buf) return dc_set_error(DC_ERR_NOMEM, "%s: out of memory", fn);
     plot_session ps;
+    ps.stream = -1;
     jmp_buf jb;
-    volatile dc_status s = plot_begin(fn, &ps, path, width, height, np);
+    dc_atomic_file af; /* PLplot writes the tmp; the commit puts it in place whole */
+    volatile dc_status s = dc_atomic_begin(&af, fn, path);
+    if (s != DC_OK) {
+        dc_free(buf);
+        return s;
+    }
+    s = plot_begin(fn, &ps, af.tmp, width, height, np);
     if (s != DC_OK) goto out;
     plot_jmp = &jb;
     if (setjmp(jb)) {
@@ -247,7 +254,8 @@ out:
     plot_jmp = NULL;
     if (ps.stream >= 0) plot_end(&ps);
     dc_free(buf);
-    if (s != DC_OK) remove(path);
+    if (s == DC_OK) s = dc_atomic_commit(&af);
+    else dc_atomic_abort(&af);
     return s;
 }
 

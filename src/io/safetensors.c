@@ -1,5 +1,5 @@
 /* safetensors.c — the safetensors checkpoint format: writing (atomically, via a
- * fsynced temporary file and rename) and reading with every header field
+ * fsynced temporary file and rename, core/atomic.c) and reading with every header field
  * checked against the bytes present. Assumes a little-endian host (x86, ARM). */
 #include "../core/core.h"
 #include "../tensor/tensor.h"
@@ -30,10 +30,6 @@ static char *st_strdup(const char *s) {
 }
 
 /* ---- writing ---- */
-
-static dc_status write_all(FILE *f, const void *p, size_t n) {
-    return fwrite(p, 1, n, f) == n ? DC_OK : DC_ERR_IO;
-}
 
 dc_status dc_safetensors_save(const char *path, dc_tensor *const *tensors, int n,
                               const char *const *meta_keys, const char *const *meta_values,
@@ -89,59 +85,20 @@ dc_status dc_safetensors_save(const char *path, dc_tensor *const *tensors, int n
     size_t jlen = strlen(json);
     size_t hlen = (jlen + 7) & ~(size_t)7; /* the data starts 8-byte aligned */
 
-    size_t plen = strlen(path);
-    char *tmp = dc_malloc(plen + 5);
-    if (!tmp) {
-        cJSON_free(json);
-        return dc_set_error(DC_ERR_NOMEM, "%s: out of memory", fn);
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    dc_status s = DC_OK;
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        s = dc_set_error(DC_ERR_IO, "%s: cannot create %s: %s", fn, tmp, strerror(errno));
-        goto out;
-    }
+    dc_atomic_file af;
+    dc_status s = dc_atomic_open(&af, fn, path);
+    if (s != DC_OK) goto out;
     unsigned char lenbytes[8];
     for (int i = 0; i < 8; i++) lenbytes[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
-    s = write_all(f, lenbytes, 8);
-    if (s == DC_OK) s = write_all(f, json, jlen);
-    for (size_t i = jlen; s == DC_OK && i < hlen; i++) s = fputc(' ', f) == ' ' ? DC_OK : DC_ERR_IO;
+    static const char blanks[8] = "        ";
+    s = dc_atomic_write(&af, lenbytes, 8);
+    if (s == DC_OK) s = dc_atomic_write(&af, json, jlen);
+    if (s == DC_OK && hlen > jlen) s = dc_atomic_write(&af, blanks, hlen - jlen);
     for (int i = 0; s == DC_OK && i < n; i++)
-        s = write_all(f, tensors[i]->data, (size_t)tensors[i]->size * sizeof(float));
-    if (s == DC_OK && fflush(f) != 0) s = DC_ERR_IO;
-    if (s == DC_OK && fsync(fileno(f)) != 0) s = DC_ERR_IO;
-    int err = errno;
-    if (fclose(f) != 0 && s == DC_OK) {
-        s = DC_ERR_IO;
-        err = errno;
-    }
-    if (s != DC_OK) {
-        remove(tmp);
-        s = dc_set_error(DC_ERR_IO, "%s: writing %s failed: %s", fn, tmp, strerror(err));
-        goto out;
-    }
-    if (rename(tmp, path) != 0) {
-        err = errno;
-        remove(tmp);
-        s = dc_set_error(DC_ERR_IO, "%s: cannot rename %s to %s: %s", fn, tmp, path, strerror(err));
-        goto out;
-    }
-    /* Make the rename itself durable. */
-    char *slash = strrchr(tmp, '/');
-    if (slash) {
-        if (slash == tmp) slash[1] = '\0';
-        else slash[0] = '\0';
-    }
-    int dfd = open(slash ? tmp : ".", O_RDONLY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
+        s = dc_atomic_write(&af, tensors[i]->data, (size_t)tensors[i]->size * sizeof(float));
+    s = dc_atomic_commit(&af); /* after a failed write: removes the tmp, keeps the error */
 out:
     cJSON_free(json);
-    dc_free(tmp);
     return s;
 }
 

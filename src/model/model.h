@@ -3,6 +3,7 @@
  * compile and fit keep between calls. */
 #ifndef DC_MODEL_H
 #define DC_MODEL_H
+#include <signal.h>
 #include "../layers/layer.h"
 
 /* How the loss reads the model's output. */
@@ -38,6 +39,7 @@ struct dc_model {
     dc_tape *tape;       /* the training tape, reused every step */
     dc_tape *infer_tape; /* evaluate / predict */
     bool stop_training;
+    volatile sig_atomic_t stop_requested; /* dc_model_request_stop, from a signal handler too */
 };
 
 /* model(x) with the last activation skipped when the loss absorbed it (fused). */
@@ -53,4 +55,11 @@ dc_status dc_model_check_input(const char *fn, const char *what, const dc_model 
                                const dc_tensor *x);
 /* Architecture as JSON (the caller frees with dc_free), for model files. */
 char *dc_model_architecture_json(const dc_model *m);
+/* A model file with extra tensors and extra metadata, in one atomic write
+ * (checkpoints, fit's resume state, the CLI's keys); fn names the caller. */
+dc_status dc_model_save_extra(const char *fn, const dc_model *m, const char *path,
+                              dc_tensor *const *extra, int n_extra, const char *const *keys,
+                              const char *const *vals, int n_meta);
+/* The optimizer state as the tensor "optimizer/state" (caller frees), or NULL. */
+dc_tensor *dc_model_optimizer_state_tensor(const char *fn, dc_model *m);
 #endif

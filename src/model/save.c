@@ -95,51 +95,86 @@ static char *training_json(const dc_model *m) {
     return s;
 }
 
-static dc_status save(const char *fn, const dc_model *m, const char *path, dc_tensor *extra,
-                      int epoch) {
+dc_status dc_model_save_extra(const char *fn, const dc_model *m, const char *path,
+                              dc_tensor *const *extra, int n_extra, const char *const *keys,
+                              const char *const *vals, int n_meta) {
     if (!m || !path) return dc_set_error(DC_ERR_ARG, "%s: %s is NULL", fn, m ? "path" : "model");
     if (!m->built) return dc_set_error(DC_ERR_STATE, "%s: model '%s' is not built", fn, m->name);
-    dc_tensor **ts = dc_malloc((size_t)(m->n_params + 1) * sizeof *ts);
+    if (n_extra < 0 || n_meta < 0 || (n_extra && !extra) || (n_meta && (!keys || !vals)))
+        return dc_set_error(DC_ERR_ARG, "%s: extra tensors or metadata are NULL", fn);
+    for (int i = 0; i < n_meta; i++)
+        if (keys[i] && (!strcmp(keys[i], ARCH_KEY) || !strcmp(keys[i], TRAIN_KEY)))
+            return dc_set_error(DC_ERR_ARG, "%s: metadata key '%s' is deepc's own", fn, keys[i]);
+    dc_tensor **ts = dc_malloc((size_t)(m->n_params + n_extra + 1) * sizeof *ts);
+    const char **mk = dc_malloc((size_t)(n_meta + 2) * sizeof *mk);
+    const char **mv = dc_malloc((size_t)(n_meta + 2) * sizeof *mv);
     char *arch = arch_json(m), *train = m->compiled ? training_json(m) : NULL;
-    if (!ts || !arch || (m->compiled && !train)) {
-        dc_free(ts);
-        cJSON_free(arch);
-        cJSON_free(train);
-        return dc_set_error(DC_ERR_NOMEM, "%s: out of memory", fn);
+    dc_status s = DC_OK;
+    if (!ts || !mk || !mv || !arch || (m->compiled && !train)) {
+        s = dc_set_error(DC_ERR_NOMEM, "%s: out of memory", fn);
+        goto out;
     }
-    int n = 0;
+    int n = 0, nm = 0;
     for (int i = 0; i < m->n_params; i++) ts[n++] = m->params[i]->t;
-    if (extra) ts[n++] = extra;
-    char ep[32];
-    snprintf(ep, sizeof ep, "%d", epoch);
-    const char *keys[3] = {ARCH_KEY, TRAIN_KEY, EPOCH_KEY}, *vals[3] = {arch, train, ep};
-    int n_meta = train ? (extra ? 3 : 2) : 1;
-    dc_status s = dc_safetensors_save(path, ts, n, keys, vals, n_meta);
+    for (int i = 0; i < n_extra; i++) ts[n++] = extra[i];
+    mk[nm] = ARCH_KEY;
+    mv[nm++] = arch;
+    if (train) {
+        mk[nm] = TRAIN_KEY;
+        mv[nm++] = train;
+    }
+    for (int i = 0; i < n_meta; i++) {
+        mk[nm] = keys[i];
+        mv[nm++] = vals[i];
+    }
+    s = dc_safetensors_save(path, ts, n, mk, mv, nm);
     if (s != DC_OK) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", dc_last_error());
         dc_set_error(s, "%s: %s", fn, msg);
     }
+out:
     dc_free(ts);
+    dc_free(mk);
+    dc_free(mv);
     cJSON_free(arch);
     cJSON_free(train);
     return s;
 }
 
 dc_status dc_model_save(const dc_model *m, const char *path) {
-    return save("dc_model_save", m, path, NULL, 0);
+    return dc_model_save_extra("dc_model_save", m, path, NULL, 0, NULL, NULL, 0);
+}
+
+dc_status dc_model_save_with_metadata(const dc_model *m, const char *path,
+                                      const char *const *keys, const char *const *values, int n) {
+    return dc_model_save_extra("dc_model_save_with_metadata", m, path, NULL, 0, keys, values, n);
+}
+
+dc_tensor *dc_model_optimizer_state_tensor(const char *fn, dc_model *m) {
+    if (!m || !m->compiled || !m->opt) {
+        dc_set_error(DC_ERR_STATE, "%s: the model needs to be compiled and trained (it has no optimizer state)", fn);
+        return NULL;
+    }
+    size_t n = dc_optimizer_state_size(m->opt);
+    dc_tensor *st = dc_tensor_zeros(1, (const int64_t[]){(int64_t)(n ? n : 1)});
+    if (!st) return NULL;
+    dc_tensor_set_name(st, OPT_STATE);
+    if (n && dc_optimizer_get_state(m->opt, st->data, n) != DC_OK) {
+        dc_tensor_free(st);
+        return NULL;
+    }
+    return st;
 }
 
 dc_status dc_model_save_checkpoint(dc_model *m, const char *path, int epoch) {
     const char *fn = "dc_model_save_checkpoint";
-    if (!m || !m->compiled || !m->opt)
-        return dc_set_error(DC_ERR_STATE, "%s: the model needs to be compiled and trained (it has no optimizer state)", fn);
-    size_t n = dc_optimizer_state_size(m->opt);
-    dc_tensor *st = dc_tensor_zeros(1, (const int64_t[]){(int64_t)(n ? n : 1)});
+    dc_tensor *st = dc_model_optimizer_state_tensor(fn, m);
     if (!st) return dc_last_status();
-    dc_tensor_set_name(st, OPT_STATE);
-    dc_status s = n ? dc_optimizer_get_state(m->opt, st->data, n) : DC_OK;
-    if (s == DC_OK) s = save(fn, m, path, st, epoch);
+    char ep[32];
+    snprintf(ep, sizeof ep, "%d", epoch);
+    const char *k = EPOCH_KEY, *v = ep;
+    dc_status s = dc_model_save_extra(fn, m, path, &st, 1, &k, &v, 1);
     dc_tensor_free(st);
     return s;
 }

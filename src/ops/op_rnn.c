@@ -2,13 +2,18 @@
  * Forward: the input projection of all steps as one GEMM, then per step one
  * recurrent GEMM and one fused gate kernel; backward: the steps in reverse
  * (gate kernel, one GEMM for dh_{t-1}), then one GEMM each for the weights and
- * the input. Arrays are (B,T,X) indexed by input time t, so the final GEMMs
- * pair x, h_{t-1} and the gate gradients row by row in either direction. */
+ * the input. Saved arrays are time-major (T,B,X) by input time t, so each
+ * step's rows are contiguous for its GEMMs (strided rows, at page multiples,
+ * halved their speed) and the final GEMMs pair x (copied time-major),
+ * h_{t-1} and the gate gradients row by row, in either direction. */
 #include "op.h"
 #include "../kernels/gemm.h"
 #include "../kernels/reduce.h"
 #include "../kernels/rnn.h"
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* Inputs: x, kernel, recurrent_kernel, then those present (attrs i[5] bits):
  * bias, h0, c0, mask, recurrent dropout mask. attrs: i[0] activation, i[1]
@@ -26,17 +31,18 @@ typedef struct {
     dc_tensor *x, *w, *r, *bias, *h0, *c0, *mask, *rdm;
 } rnn_dims;
 
-/* What forward keeps for backward (arena). (B,T,X) arrays by input time. */
+/* What forward keeps for backward (arena). (T,B,X) arrays by input time. */
 typedef struct {
-    float *gates;  /* (B,T,G) gate activations */
-    float *hprev;  /* (B,T,U) h entering each step */
-    float *hd;     /* (B,T,U) hprev * recurrent dropout mask, or NULL (= hprev) */
-    float *cprev;  /* (B,T,U) LSTM c entering each step */
-    float *aux;    /* (B,T,U) LSTM act(c_t); GRU rec_h (reset_after) or r*hd (reset_before) */
+    float *xt;     /* (T,B,I) x, time-major; backward reuses it for dx */
+    float *gates;  /* (T,B,G) gate activations */
+    float *hprev;  /* (T,B,U) h entering each step */
+    float *hd;     /* (T,B,U) hprev * recurrent dropout mask, or NULL (= hprev) */
+    float *cprev;  /* (T,B,U) LSTM c entering each step */
+    float *aux;    /* (T,B,U) LSTM act(c_t); GRU rec_h (reset_after) or r*hd (reset_before) */
     float *rec;    /* (B,G) per-step scratch: GRU recurrent products, backward GEMM output */
     float *zero;   /* (B,U) zeros: the initial state when none is given */
-    float *dg;     /* (B,T,G) gate gradients (input side) */
-    float *dgh;    /* (B,T,G) GRU reset_after: gate gradients on the recurrent side */
+    float *dg;     /* (T,B,G) gate gradients (input side) */
+    float *dgh;    /* (T,B,G) GRU reset_after: gate gradients on the recurrent side */
     float *bufs;   /* (4,B,U) backward: dh, pass, dc, carry */
     float *rp;     /* recurrent_kernel as GEMM panels (forward), see pack_panels */
     float *rtp;    /* its transpose as panels (backward) */
@@ -81,7 +87,8 @@ typedef struct {
 
 // C (M,N) = A (M,K) @ panels (K,N) + beta C (+ bias): one GEMM per panel, panels over threads
 static void gemm_panels(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                        rnn_rk rk, float beta, float *C, int64_t ldc, const float *bias) {
+                        rnn_rk rk, float beta, float *C, int64_t ldc, const float *bias,
+                        bool allow_par) {
     if (!rk.panels) {
         dc_gemm_epilogue ep = {.bias = bias, .act = DC_EPI_NONE};
         dc_gemm_ex(false, rk.trans, M, N, K, 1.0f, A, lda, rk.raw, rk.ld, beta, C, ldc, &ep);
@@ -89,7 +96,7 @@ static void gemm_panels(int64_t M, int64_t N, int64_t K, const float *A, int64_t
     }
     const float *P = rk.panels;
     const int64_t np = (N + RNN_PANEL - 1) / RNN_PANEL;
-    const bool par = np > 1 && (double)M * (double)N * (double)K >= (double)(1 << 20);
+    const bool par = allow_par && np > 1 && (double)M * (double)N * (double)K >= (double)(1 << 20);
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t p = 0; p < np; p++) {
         const int64_t j0 = p * RNN_PANEL, w = DC_MIN((int64_t)RNN_PANEL, N - j0);
@@ -196,6 +203,7 @@ static float *alloc_f(dc_node *n, int64_t count) {
 static dc_status rnn_alloc(dc_node *n, const rnn_dims *d, rnn_saved *s, bool grad) {
     const int64_t BT = d->B * d->T, BU = d->B * d->U;
     memset(s, 0, sizeof *s);
+    s->xt = alloc_f(n, BT * d->I);
     s->gates = alloc_f(n, BT * d->G);
     s->hprev = alloc_f(n, BT * d->U);
     s->hd = d->rdm ? alloc_f(n, BT * d->U) : NULL;
@@ -208,7 +216,7 @@ static dc_status rnn_alloc(dc_node *n, const rnn_dims *d, rnn_saved *s, bool gra
     const bool packed = d->T >= RNN_PACK_MIN_T;
     s->rp = packed ? alloc_f(n, DC_MAX(panels_size(U, G), panels_size(U, 2 * U) + panels_size(U, U)))
                    : NULL;
-    if ((packed && !s->rp) || !s->gates || !s->hprev || (d->rdm && !s->hd) || (d->kind == DC_OP_LSTM && !s->cprev) ||
+    if ((packed && !s->rp) || !s->xt || !s->gates || !s->hprev || (d->rdm && !s->hd) || (d->kind == DC_OP_LSTM && !s->cprev) ||
         (d->kind != DC_OP_SIMPLE_RNN && !s->aux) || !s->rec || !s->zero)
         return DC_ERR_NOMEM;
     memset(s->zero, 0, (size_t)BU * sizeof(float));
@@ -244,13 +252,99 @@ static float *state_ptr(const rnn_dims *d, float *ext, int k) {
     return ext + d->B * d->T * d->U + (int64_t)k * d->B * d->U;
 }
 
-/* Copies the (B,U) state `src` (row stride U) into rows of dst (row stride ds). */
-static void copy_rows(float *dst, int64_t ds, const float *src, int64_t B, int64_t U) {
-    for (int64_t b = 0; b < B; b++) memcpy(dst + b * ds, src + b * U, (size_t)U * sizeof(float));
+// x (B,T,I) -> xt (T,B,I)
+static void transpose_bt(const float *x, int64_t B, int64_t T, int64_t I, float *xt) {
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t b = 0; b < B; b++)
+            memcpy(xt + (t * B + b) * I, x + (b * T + t) * I, (size_t)I * sizeof(float));
 }
 
 static int64_t step_time(const dc_node *n, int64_t T, int64_t s) {
     return n->a.i[2] ? T - 1 - s : s;
+}
+
+/* One op call's pieces for the step loops over a range of batch rows. */
+typedef struct {
+    const dc_node *n;
+    const rnn_dims *d;
+    rnn_saved *s;
+    float *ext;
+    rnn_rk rk_all, rk_h; /* forward: R; backward: R^T */
+    const float *rec_bias;
+    bool gru_after, gru_before;
+    const dc_rnn_kernels *k;
+} rnn_run;
+
+/* Threads for the step loops: batch rows are independent through time, so
+ * each thread runs every step on its own rows with no barrier per step (a
+ * barrier per step costs a time slice when the machine is busy); each row's
+ * arithmetic is the same whatever the split, so the bits are too. */
+#define RNN_MIN_ROWS 8
+static int rnn_threads(int64_t B) {
+#ifdef _OPENMP
+    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+    return (int)DC_MAX(1, DC_MIN((int64_t)nt, B / RNN_MIN_ROWS));
+#else
+    (void)B;
+    return 1;
+#endif
+}
+
+// rows [b0,b1) of every step, forward; par: the GEMMs may use threads
+static void forward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
+    const dc_node *n = r->n;
+    const rnn_dims *dp = r->d;
+    const rnn_dims d = *dp;
+    rnn_saved *s = r->s;
+    float *ext = r->ext;
+    const int64_t B = d.B, T = d.T, U = d.U, G = d.G, BU = B * U, BG = B * G, nb = b1 - b0;
+    const bool gru_after = r->gru_after, gru_before = r->gru_before;
+    const rnn_rk rk_all = r->rk_all, rk_h = r->rk_h;
+    const float *rec_bias = r->rec_bias;
+    const dc_rnn_kernels *k = r->k;
+    float *hT = state_ptr(&d, ext, 0), *cT = d.nst == 2 ? state_ptr(&d, ext, 1) : NULL;
+    if (nb <= 0) return;
+    for (int64_t sp = 0; sp < T; sp++) {
+        const int64_t t = step_time(n, T, sp);
+        const bool last = sp == T - 1;
+        const int64_t tn = last ? 0 : step_time(n, T, sp + 1);
+        dc_rnn_step st_ = {
+            .B = nb, .U = U, .act = (int)n->a.i[0], .ract = (int)n->a.i[1],
+            .zero_out = n->a.i[4] != 0,
+            .m = d.mask ? d.mask->data + b0 * T + t : NULL, .ms = T,
+            .g = s->gates + t * BG + b0 * G, .gs = G,
+            .r = s->rec + b0 * G, .rs = gru_before ? 2 * U : G,
+            .hp = s->hprev + t * BU + b0 * U, .hps = U,
+            .cp = s->cprev ? s->cprev + t * BU + b0 * U : NULL, .cps = U,
+            .hn = (last ? hT : s->hprev + tn * BU) + b0 * U, .hns = U,
+            .cn = !s->cprev ? NULL : (last ? cT : s->cprev + tn * BU) + b0 * U, .cns = U,
+            .aux = s->aux ? s->aux + t * BU + b0 * U : NULL, .auxs = U,
+            .y = ext + b0 * T * U + sp * U, .ys = T * U,
+            .yp = sp ? ext + b0 * T * U + (sp - 1) * U : NULL, .yps = T * U,
+            .rdm = d.rdm ? d.rdm->data + b0 * U : NULL, .rdms = U,
+        };
+        /* the recurrent GEMM's left operand: h_{t-1}, through the dropout mask */
+        const float *A = s->hprev + t * BU + b0 * U;
+        if (d.rdm) {
+            float *hd = s->hd + t * BU + b0 * U;
+            for (int64_t i = 0; i < nb * U; i++) hd[i] = A[i] * d.rdm->data[b0 * U + i];
+            A = hd;
+        }
+        if (d.kind == DC_OP_LSTM || d.kind == DC_OP_SIMPLE_RNN) {
+            gemm_panels(nb, G, U, A, U, rk_all, 1.0f, st_.g, G, NULL, par);
+            if (d.kind == DC_OP_LSTM) k->lstm_forward(&st_);
+            else k->simple_forward(&st_);
+        } else if (gru_after) {
+            gemm_panels(nb, G, U, A, U, rk_all, 0.0f, st_.r, G, rec_bias, par);
+            k->gru_forward(&st_);
+        } else {
+            gemm_panels(nb, 2 * U, U, A, U, rk_all, 0.0f, st_.r, 2 * U, NULL, par);
+            k->gru_rb_forward_a(&st_);
+            st_.rs = U;
+            gemm_panels(nb, U, U, st_.aux, U, rk_h, 0.0f, st_.r, U, NULL, par);
+            k->gru_rb_forward_b(&st_);
+        }
+    }
 }
 
 static dc_status rnn_forward(dc_node *n) {
@@ -272,7 +366,8 @@ static dc_status rnn_forward(dc_node *n) {
 
     /* x (B*T,I) @ kernel (I,G) + input bias -> gates (B*T,G): all steps at once */
     dc_gemm_epilogue ep = {.bias = bias, .act = DC_EPI_NONE};
-    dc_gemm_ex(false, false, B * T, G, I, 1.0f, d.x->data, I, d.w->data, G, 0.0f, s->gates, G,
+    transpose_bt(d.x->data, B, T, I, s->xt);
+    dc_gemm_ex(false, false, B * T, G, I, 1.0f, s->xt, I, d.w->data, G, 0.0f, s->gates, G,
                &ep);
     const float *h0 = d.h0 ? d.h0->data : s->zero, *c0 = d.c0 ? d.c0->data : s->zero;
     float *hT = state_ptr(&d, ext, 0), *cT = d.nst == 2 ? state_ptr(&d, ext, 1) : NULL;
@@ -282,8 +377,8 @@ static dc_status rnn_forward(dc_node *n) {
         return DC_OK;
     }
     const int64_t t0 = step_time(n, T, 0);
-    copy_rows(s->hprev + t0 * U, T * U, h0, B, U);
-    if (s->cprev) copy_rows(s->cprev + t0 * U, T * U, c0, B, U);
+    memcpy(s->hprev + t0 * BU, h0, (size_t)BU * sizeof(float));
+    if (s->cprev) memcpy(s->cprev + t0 * BU, c0, (size_t)BU * sizeof(float));
     const dc_rnn_kernels *k = dc_rnn_kernels_get();
     const float *R = d.r->data;
     /* reset_before: (U,2U) for z, r then (U,U) for h, each as its own panels */
@@ -298,48 +393,18 @@ static dc_status rnn_forward(dc_node *n) {
     const rnn_rk rk_all = {packed ? s->rp : NULL, R, G, false};
     const rnn_rk rk_h = {packed ? rp_h : NULL, R + 2 * U, G, false};
     const float *rec_bias = gru_after && bias ? bias + G : NULL;
-    for (int64_t sp = 0; sp < T; sp++) {
-        const int64_t t = step_time(n, T, sp);
-        const bool last = sp == T - 1;
-        const int64_t tn = last ? 0 : step_time(n, T, sp + 1);
-        dc_rnn_step st_ = {
-            .B = B, .U = U, .act = (int)n->a.i[0], .ract = (int)n->a.i[1],
-            .zero_out = n->a.i[4] != 0,
-            .m = d.mask ? d.mask->data + t : NULL, .ms = T,
-            .g = s->gates + t * G, .gs = T * G,
-            .r = s->rec, .rs = gru_before ? 2 * U : G,
-            .hp = s->hprev + t * U, .hps = T * U,
-            .cp = s->cprev ? s->cprev + t * U : NULL, .cps = T * U,
-            .hn = last ? hT : s->hprev + tn * U, .hns = last ? U : T * U,
-            .cn = !s->cprev ? NULL : last ? cT : s->cprev + tn * U, .cns = last ? U : T * U,
-            .aux = s->aux ? s->aux + t * U : NULL, .auxs = T * U,
-            .y = ext + sp * U, .ys = T * U,
-            .yp = sp ? ext + (sp - 1) * U : NULL, .yps = T * U,
-            .rdm = d.rdm ? d.rdm->data : NULL, .rdms = U,
-        };
-        /* the recurrent GEMM's left operand: h_{t-1}, through the dropout mask */
-        const float *A = s->hprev + t * U;
-        if (d.rdm) {
-            float *hd = s->hd + t * U;
-            for (int64_t b = 0; b < B; b++)
-                for (int64_t j = 0; j < U; j++)
-                    hd[b * T * U + j] = A[b * T * U + j] * d.rdm->data[b * U + j];
-            A = hd;
+    rnn_run run = {n, &d, s, ext, rk_all, rk_h, rec_bias, gru_after, gru_before, k};
+    const int nt = rnn_threads(B);
+    if (nt > 1) {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+        {
+            const int64_t nth = omp_get_num_threads(), id = omp_get_thread_num();
+            forward_rows(&run, B * id / nth, B * (id + 1) / nth, false);
         }
-        if (d.kind == DC_OP_LSTM || d.kind == DC_OP_SIMPLE_RNN) {
-            gemm_panels(B, G, U, A, T * U, rk_all, 1.0f, st_.g, T * G, NULL);
-            if (d.kind == DC_OP_LSTM) k->lstm_forward(&st_);
-            else k->simple_forward(&st_);
-        } else if (gru_after) {
-            gemm_panels(B, G, U, A, T * U, rk_all, 0.0f, s->rec, G, rec_bias);
-            k->gru_forward(&st_);
-        } else {
-            gemm_panels(B, 2 * U, U, A, T * U, rk_all, 0.0f, s->rec, 2 * U, NULL);
-            k->gru_rb_forward_a(&st_);
-            st_.rs = U;
-            gemm_panels(B, U, U, st_.aux, T * U, rk_h, 0.0f, s->rec, U, NULL);
-            k->gru_rb_forward_b(&st_);
-        }
+#endif
+    } else {
+        forward_rows(&run, 0, B, true);
     }
     return DC_OK;
 }
@@ -357,6 +422,58 @@ static void add_col_sums(const float *g, int64_t rows, int64_t G, float *grad) {
         const int64_t w = DC_MIN((int64_t)BLK, G - j0);
         k->col_sum(g + j0, rows, w, G, 1.0f, part);
         for (int64_t j = 0; j < w; j++) grad[j0 + j] += part[j];
+    }
+}
+
+// rows [b0,b1) of every step in reverse, backward; par: the GEMMs may use threads
+static void backward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
+    const dc_node *n = r->n;
+    const rnn_dims d = *r->d;
+    rnn_saved *s = r->s;
+    const int64_t B = d.B, T = d.T, U = d.U, G = d.G, BU = B * U, BG = B * G, nb = b1 - b0;
+    const bool gru_after = r->gru_after, gru_before = r->gru_before;
+    const rnn_rk rkt_all = r->rk_all, rkt_h = r->rk_h;
+    const dc_rnn_kernels *k = r->k;
+    if (nb <= 0) return;
+    float *dh = s->bufs + b0 * U, *pass = s->bufs + BU + b0 * U, *dc = s->bufs + 2 * BU + b0 * U,
+          *carry = s->bufs + 3 * BU + b0 * U, *rec = s->rec + b0 * G;
+    for (int64_t sp = T - 1; sp >= 0; sp--) {
+        const int64_t t = step_time(n, T, sp);
+        dc_rnn_step st_ = {
+            .B = nb, .U = U, .act = (int)n->a.i[0], .ract = (int)n->a.i[1],
+            .zero_out = n->a.i[4] != 0,
+            .m = d.mask ? d.mask->data + b0 * T + t : NULL, .ms = T,
+            .g = s->gates + t * BG + b0 * G, .gs = G,
+            .r = gru_after ? s->dgh + t * BG + b0 * G : s->rec + b0 * G, .rs = gru_after ? G : U,
+            .hp = s->hprev + t * BU + b0 * U, .hps = U,
+            .cp = s->cprev ? s->cprev + t * BU + b0 * U : NULL, .cps = U,
+            .aux = s->aux ? s->aux + t * BU + b0 * U : NULL, .auxs = U,
+            .rdm = d.rdm ? d.rdm->data + b0 * U : NULL, .rdms = U,
+            .dy = n->out->grad + b0 * T * U + sp * U, .dys = T * U,
+            .carry = carry, .dh = dh, .dc = dc, .pass = pass,
+            .dg = s->dg + t * BG + b0 * G, .dgs = G,
+        };
+        /* the gradient of h_{t-1} through the recurrent GEMM: dGrec (B,G) R^T */
+        const float *dgrec = gru_after ? st_.r : st_.dg;
+        if (d.kind == DC_OP_LSTM) k->lstm_backward(&st_);
+        else if (d.kind == DC_OP_SIMPLE_RNN) k->simple_backward(&st_);
+        else if (gru_after) k->gru_backward(&st_);
+        if (gru_before) {
+            k->gru_rb_backward_a(&st_);
+            gemm_panels(nb, U, U, st_.dg + 2 * U, G, rkt_h, 0.0f, rec, U, NULL, par);
+            k->gru_rb_backward_b(&st_);
+            gemm_panels(nb, U, 2 * U, st_.dg, G, rkt_all, 1.0f, rec, U, NULL, par);
+            st_.r = rec, st_.rs = U;
+            k->add_masked(&st_);
+        } else if (d.rdm) {
+            gemm_panels(nb, U, G, dgrec, G, rkt_all, 0.0f, rec, U, NULL, par);
+            st_.r = rec, st_.rs = U;
+            k->add_masked(&st_);
+        } else {
+            gemm_panels(nb, U, G, dgrec, G, rkt_all, 1.0f, pass, U, NULL, par);
+        }
+        float *tmp = dh;
+        dh = pass, pass = tmp;
     }
 }
 
@@ -384,44 +501,20 @@ void dc_rnn_backward(dc_node *n) {
     }
     const rnn_rk rkt_all = {packed ? s->rtp : NULL, R, G, true};
     const rnn_rk rkt_h = {packed ? rtp_h : NULL, R + 2 * U, G, true};
-    for (int64_t sp = T - 1; sp >= 0; sp--) {
-        const int64_t t = step_time(n, T, sp);
-        dc_rnn_step st_ = {
-            .B = B, .U = U, .act = (int)n->a.i[0], .ract = (int)n->a.i[1],
-            .zero_out = n->a.i[4] != 0,
-            .m = d.mask ? d.mask->data + t : NULL, .ms = T,
-            .g = s->gates + t * G, .gs = T * G,
-            .r = gru_after ? s->dgh + t * G : s->rec, .rs = gru_after ? T * G : U,
-            .hp = s->hprev + t * U, .hps = T * U,
-            .cp = s->cprev ? s->cprev + t * U : NULL, .cps = T * U,
-            .aux = s->aux ? s->aux + t * U : NULL, .auxs = T * U,
-            .rdm = d.rdm ? d.rdm->data : NULL, .rdms = U,
-            .dy = n->out->grad + sp * U, .dys = T * U,
-            .carry = carry, .dh = dh, .dc = dc, .pass = pass,
-            .dg = s->dg + t * G, .dgs = T * G,
-        };
-        /* the gradient of h_{t-1} through the recurrent GEMM: dGrec (B,G) R^T */
-        const float *dgrec = gru_after ? st_.r : st_.dg;
-        if (d.kind == DC_OP_LSTM) k->lstm_backward(&st_);
-        else if (d.kind == DC_OP_SIMPLE_RNN) k->simple_backward(&st_);
-        else if (gru_after) k->gru_backward(&st_);
-        if (gru_before) {
-            k->gru_rb_backward_a(&st_);
-            gemm_panels(B, U, U, st_.dg + 2 * U, T * G, rkt_h, 0.0f, s->rec, U, NULL);
-            k->gru_rb_backward_b(&st_);
-            gemm_panels(B, U, 2 * U, st_.dg, T * G, rkt_all, 1.0f, s->rec, U, NULL);
-            st_.r = s->rec, st_.rs = U;
-            k->add_masked(&st_);
-        } else if (d.rdm) {
-            gemm_panels(B, U, G, dgrec, T * G, rkt_all, 0.0f, s->rec, U, NULL);
-            st_.r = s->rec, st_.rs = U;
-            k->add_masked(&st_);
-        } else {
-            gemm_panels(B, U, G, dgrec, T * G, rkt_all, 1.0f, pass, U, NULL);
+    rnn_run run = {n, &d, s, ext, rkt_all, rkt_h, NULL, gru_after, gru_before, k};
+    const int nt = rnn_threads(B);
+    if (nt > 1) {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+        {
+            const int64_t nth = omp_get_num_threads(), id = omp_get_thread_num();
+            backward_rows(&run, B * id / nth, B * (id + 1) / nth, false);
         }
-        float *tmp = dh;
-        dh = pass, pass = tmp;
+#endif
+    } else {
+        backward_rows(&run, 0, B, true);
     }
+    dh = T % 2 ? pass : dh; /* where the last swap left the gradient of h0 */
     if (d.h0 && d.h0->grad)
         for (int64_t i = 0; i < BU; i++) d.h0->grad[i] += dh[i];
     if (d.c0 && d.c0->grad)
@@ -429,7 +522,7 @@ void dc_rnn_backward(dc_node *n) {
     const int64_t BT = B * T;
     if (BT == 0) return;
     const float *hA = s->hd ? s->hd : s->hprev;
-    if (d.w->grad) dc_gemm(true, false, I, G, BT, 1.0f, d.x->data, I, s->dg, G, 1.0f, d.w->grad, G);
+    if (d.w->grad) dc_gemm(true, false, I, G, BT, 1.0f, s->xt, I, s->dg, G, 1.0f, d.w->grad, G);
     if (d.r->grad) {
         if (gru_before) {
             dc_gemm(true, false, U, 2 * U, BT, 1.0f, hA, U, s->dg, G, 1.0f, d.r->grad, G);
@@ -440,7 +533,15 @@ void dc_rnn_backward(dc_node *n) {
                     d.r->grad, G);
         }
     }
-    if (d.x->grad) dc_gemm(false, true, BT, I, G, 1.0f, s->dg, G, d.w->data, G, 1.0f, d.x->grad, I);
+    if (d.x->grad) { /* time-major into scratch (the xt copy is done with), then added back */
+        dc_gemm(false, true, BT, I, G, 1.0f, s->dg, G, d.w->data, G, 0.0f, s->xt, I);
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t t = 0; t < T; t++) {
+                float *gx = d.x->grad + (b * T + t) * I;
+                const float *src = s->xt + (t * B + b) * I;
+                for (int64_t j = 0; j < I; j++) gx[j] += src[j];
+            }
+    }
     if (d.bias && d.bias->grad) {
         add_col_sums(s->dg, BT, G, d.bias->grad);
         if (gru_after) add_col_sums(s->dgh, BT, G, d.bias->grad + G);

@@ -37,12 +37,14 @@ static bool monitors(dc_callback_kind k) {
            k == DC_CB_REDUCE_LR_ON_PLATEAU;
 }
 
-void dc_callbacks_end(dc_cb_state *s) {
+void dc_callbacks_end(dc_cb_state *s, bool finished) {
     if (!s) return;
     for (int i = 0; i < s->n; i++) {
         cb_one *c = &s->cb[i];
-        /* Keras 3 restores at the end of training too, not only on an early stop */
-        if (c->o.kind == DC_CB_EARLY_STOPPING && c->o.restore_best_weights && c->best_epoch >= 0)
+        /* Keras 3 restores at the end of training too, not only on an early
+         * stop; a run stopped to be resumed is not at its end */
+        if (finished && c->o.kind == DC_CB_EARLY_STOPPING && c->o.restore_best_weights &&
+            c->best_epoch >= 0)
             memcpy(s->m->weights, c->best_weights, s->m->n_weights * sizeof(float));
         dc_free(c->best_weights);
         if (c->csv) fclose(c->csv);
@@ -170,7 +172,7 @@ fail:
         dc_status st = dc_last_status();
         snprintf(msg, sizeof msg, "%s", dc_last_error());
         for (int i = 0; i < s->n; i++) s->cb[i].best_epoch = -1; /* restore nothing */
-        dc_callbacks_end(s);
+        dc_callbacks_end(s, false);
         dc_set_error(st, "%s", msg);
     }
     return NULL;
@@ -279,4 +281,32 @@ bool dc_callbacks_epoch_end(dc_cb_state *s, const dc_logs *logs, const dc_histor
         }
     }
     return stop;
+}
+
+bool dc_callbacks_terminate_on_nan(const dc_cb_state *s) {
+    for (int i = 0; s && i < s->n; i++)
+        if (s->cb[i].o.kind == DC_CB_TERMINATE_ON_NAN) return true;
+    return false;
+}
+
+int dc_callbacks_count(const dc_cb_state *s) { return s ? s->n : 0; }
+
+void dc_callbacks_get_state(const dc_cb_state *s, int i, dc_cb_saved *out) {
+    const cb_one *c = &s->cb[i];
+    out->kind = (int)c->o.kind;
+    out->best = c->best;
+    out->wait = c->wait;
+    out->cooldown_left = c->cooldown_left;
+    out->best_epoch = c->best_epoch;
+    out->best_weights = c->best_weights;
+}
+
+void dc_callbacks_set_state(dc_cb_state *s, int i, const dc_cb_saved *in) {
+    cb_one *c = &s->cb[i];
+    c->best = in->best;
+    c->wait = in->wait;
+    c->cooldown_left = in->cooldown_left;
+    c->best_epoch = in->best_epoch;
+    if (c->best_weights && in->best_weights)
+        memcpy(c->best_weights, in->best_weights, s->m->n_weights * sizeof(float));
 }

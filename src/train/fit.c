@@ -271,14 +271,6 @@ static dc_tensor *compute_loss(dc_model *m, dc_out_mode mode, dc_tape *t, dc_ten
     return NULL;
 }
 
-/* Metric sums over an epoch: value = sum / count. */
-typedef struct {
-    double loss_sum;
-    int64_t loss_n;
-    double sum[DC_MAX_METRICS];
-    double count[DC_MAX_METRICS];
-} dc_accum;
-
 static int64_t argmax(const float *x, int64_t n) {
     int64_t b = 0;
     for (int64_t i = 1; i < n; i++)
@@ -466,6 +458,7 @@ typedef struct {
     dc_logs logs;            /* keys point into names */
     char names[DC_MAX_LOGS][DC_HIST_KEY];
     int i_loss, i_metric[DC_MAX_METRICS], i_val_loss, i_val_metric[DC_MAX_METRICS], i_lr;
+    int i_ppl, i_val_ppl; /* perplexity = exp(loss), or -1 */
 } fit_logs;
 
 static int add_key(fit_logs *fl, const char *prefix, const char *name) {
@@ -476,7 +469,7 @@ static int add_key(fit_logs *fl, const char *prefix, const char *name) {
     return i;
 }
 
-static void fit_logs_init(fit_logs *fl, const dc_model *m, bool val) {
+static void fit_logs_init(fit_logs *fl, const dc_model *m, bool val, bool ppl) {
     memset(fl, 0, sizeof *fl);
     fl->i_loss = add_key(fl, "", "loss");
     for (int k = 0; k < m->n_metrics; k++)
@@ -485,6 +478,8 @@ static void fit_logs_init(fit_logs *fl, const dc_model *m, bool val) {
     for (int k = 0; k < m->n_metrics; k++)
         fl->i_val_metric[k] = val ? add_key(fl, "val_", dc_metric_name(m->copt.metrics[k])) : -1;
     fl->i_lr = add_key(fl, "", "lr");
+    fl->i_ppl = ppl ? add_key(fl, "", "perplexity") : -1;
+    fl->i_val_ppl = ppl && val ? add_key(fl, "", "val_perplexity") : -1;
 }
 
 static void set_train_logs(fit_logs *fl, const dc_model *m, const dc_accum *acc) {
@@ -492,6 +487,7 @@ static void set_train_logs(fit_logs *fl, const dc_model *m, const dc_accum *acc)
     for (int k = 0; k < m->n_metrics; k++)
         fl->logs.values[fl->i_metric[k]] =
             acc->count[k] > 0 ? (float)(acc->sum[k] / acc->count[k]) : NAN;
+    if (fl->i_ppl >= 0) fl->logs.values[fl->i_ppl] = expf(fl->logs.values[fl->i_loss]);
 }
 
 /* A history holding fit's keys: the fixed columns, then the other metrics. */
@@ -509,12 +505,49 @@ static dc_history *history_for(const fit_logs *fl, int epochs) {
     return h;
 }
 
+void dc_model_request_stop(dc_model *m) {
+    if (m) m->stop_requested = 1;
+}
+
+/* Whether n floats are all finite. NaN and Inf have every exponent bit set,
+ * and only then does adding 1 to the exponent carry into the sign bit: an
+ * integer OR, which the compiler vectorizes (a float sum would be a serial
+ * chain). */
+static bool all_finite(const float *x, size_t n) {
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        union { float f; uint32_t u; } v = {x[i]}; /* C11's type punning */
+        bad |= (v.u & 0x7f800000u) + 0x00800000u;
+    }
+    return !(bad & 0x80000000u);
+}
+
+static dc_status numeric_stop(const char *fn, int epoch, int64_t batch, const char *what,
+                              double v) {
+    return dc_set_error(DC_ERR_NUMERIC,
+                        "%s: epoch %d, batch %lld: %s %g (TerminateOnNaN): training stopped; "
+                        "the weights are the last finite ones, from before this batch's step",
+                        fn, epoch + 1, (long long)batch + 1, what, v);
+}
+
 int64_t dc_fit_split_train_count(int64_t n, float validation_split) {
     /* the split as the user wrote it (0.2f is 0.2000000029...), so that
      * floor(n * (1 - split)) gives Keras' count */
     char buf[32];
     snprintf(buf, sizeof buf, "%.7g", (double)validation_split);
     return (int64_t)floor((double)n * (1.0 - strtod(buf, NULL)));
+}
+
+/* The next training batch. With steps_per_epoch (Keras' steps_per_epoch) an
+ * epoch is that many batches drawn from one running stream: the batcher is
+ * not rewound between epochs, and at the end of the data it starts its next
+ * shuffled pass, so a short epoch never sees the same batches twice in a row. */
+static int64_t next_train_batch(dc_batcher *b, int64_t steps_per_epoch, int64_t done,
+                                dc_tensor **x, dc_tensor **y) {
+    if (steps_per_epoch <= 0) return dc_batcher_next(b, x, y);
+    if (done >= steps_per_epoch) return 0;
+    int64_t n = dc_batcher_next(b, x, y);
+    return n > 0 ? n : dc_batcher_next(b, x, y);
 }
 
 dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_options *opt,
@@ -529,6 +562,13 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
     if (opt->initial_epoch < 0 || opt->initial_epoch >= epochs)
         return dc_set_error(DC_ERR_ARG, "%s: initial_epoch %d must be in [0, epochs %d)", fn,
                             opt->initial_epoch, epochs);
+    if (opt->steps_per_epoch < 0)
+        return dc_set_error(DC_ERR_ARG, "%s: steps_per_epoch %lld must not be negative", fn,
+                            (long long)opt->steps_per_epoch);
+    if (opt->steps_per_epoch > 0 && opt->resume_from)
+        return dc_set_error(DC_ERR_UNSUPPORTED,
+                            "%s: resuming a run with steps_per_epoch is not supported yet (its "
+                            "batches run on across epochs)", fn);
     if (opt->epochs < 0 || opt->batch_size < 0 || opt->n_callbacks < 0 ||
         (opt->n_callbacks > 0 && !opt->callbacks))
         return dc_set_error(DC_ERR_ARG, "%s: epochs %d, batch_size %lld and n_callbacks %d must not be negative",
@@ -612,10 +652,12 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
     dc_batcher *b = dc_batcher_new(tr, bs, !opt->no_shuffle, opt->seed);
     dc_batcher *vb = val ? dc_batcher_new(val, bs, false, 0) : NULL;
     fit_logs fl;
-    fit_logs_init(&fl, m, val != NULL);
+    fit_logs_init(&fl, m, val != NULL, opt->perplexity);
     dc_history *h = history_for(&fl, epochs - opt->initial_epoch);
     if (h) h->first_epoch = opt->initial_epoch;
     dc_cb_state *cbs = NULL;
+    float *before_step = NULL;
+    bool interrupted = false; /* by dc_model_request_stop, to be resumed */
     if (!b || (val && !vb) || !h) {
         st = dc_last_status() != DC_OK ? dc_last_status() : DC_ERR_NOMEM;
         goto done;
@@ -627,26 +669,49 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
     }
     dc_out_mode mode = out_mode(m);
     dc_progress prog = {.f = opt->progress, .verbose = opt->progress ? opt->verbose : 0};
-    int64_t steps = dc_batcher_num_batches(b);
+    int64_t steps = opt->steps_per_epoch > 0 ? opt->steps_per_epoch : dc_batcher_num_batches(b);
     m->stop_training = false;
-    for (int epoch = opt->initial_epoch; epoch < epochs && !m->stop_training; epoch++) {
+    bool nan_stop = dc_callbacks_terminate_on_nan(cbs);
+    /* TerminateOnNaN keeps the weights of before a step that makes them NaN */
+    before_step = nan_stop ? dc_malloc((m->n_trainable ? m->n_trainable : 1) * sizeof(float)) : NULL;
+    if (nan_stop && !before_step) {
+        st = dc_set_error(DC_ERR_NOMEM, "%s: out of memory", fn);
+        goto done;
+    }
+    dc_fit_setup su = {opt->seed, !opt->no_shuffle, dc_dataset_count(tr), bs};
+    dc_fit_pos pos = {.epoch = opt->initial_epoch};
+    if (opt->resume_from) {
+        if ((st = dc_fit_state_load(opt->resume_from, m, cbs, h, &pos, &su)) != DC_OK) goto done;
+        for (int e = 0; e < pos.epoch; e++) dc_batcher_reset(b); /* epoch k's order: k+1 shuffles */
+        m->stop_training = pos.done;
+    }
+    for (int epoch = pos.epoch; epoch < epochs && !m->stop_training; epoch++) {
         dc_accum acc;
         memset(&acc, 0, sizeof acc);
-        float lr = dc_optimizer_learning_rate(m->opt);
+        bool mid = epoch == pos.epoch && pos.batch > 0; /* resumed inside this epoch */
+        if (mid) acc = pos.acc;
+        float lr = mid ? pos.lr : dc_optimizer_learning_rate(m->opt);
         for (int k = 0; k < fl.logs.n; k++) fl.logs.values[k] = NAN; /* no stale val_ values */
         double t0 = dc_now();
         dc_progress_epoch_begin(&prog, epoch, epochs, steps);
-        dc_batcher_reset(b);
+        if (opt->steps_per_epoch <= 0) dc_batcher_reset(b);
         dc_tensor *x, *y;
         int64_t batch = 0;
-        while (!m->stop_training && dc_batcher_next(b, &x, &y) > 0) {
+        for (; mid && batch < pos.batch && dc_batcher_next(b, &x, &y) > 0; batch++) {}
+        while (!m->stop_training && next_train_batch(b, opt->steps_per_epoch, batch, &x, &y) > 0) {
             dc_tape *t = m->tape;
             dc_tape_reset(t);
             dc_tensor *o = dc_model_forward(m, t, x, true, mode == DC_OUT_FUSED);
             dc_tensor *loss = o ? compute_loss(m, mode, t, o, y) : NULL;
             dc_model_zero_grad(m);
-            if (!loss || dc_tape_status(t) != DC_OK ||
-                dc_tape_backward(t, loss) != DC_OK ||
+            bool failed = !loss || dc_tape_status(t) != DC_OK;
+            if (!failed && nan_stop && !isfinite(loss->data[0])) {
+                st = numeric_stop(fn, epoch, batch, "the loss is", loss->data[0]);
+                goto done;
+            }
+            failed = failed || dc_tape_backward(t, loss) != DC_OK;
+            if (!failed && before_step) memcpy(before_step, m->weights, m->n_trainable * sizeof(float));
+            if (failed ||
                 (vars ? dc_optimizer_apply(m->opt, vars, n_vars)
                       : dc_optimizer_step(m->opt, m->weights, m->grads, m->n_trainable)) != DC_OK) {
                 char msg[512];
@@ -658,6 +723,12 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
                                   (long long)batch + 1, msg);
                 goto done;
             }
+            if (before_step && !all_finite(m->weights, m->n_trainable)) { /* the step overflowed */
+                memcpy(m->weights, before_step, m->n_trainable * sizeof(float));
+                st = numeric_stop(fn, epoch, batch, "the step made weights NaN or Inf; loss",
+                                  loss->data[0]);
+                goto done;
+            }
             accumulate(m, mode, &acc, o, y, loss->data[0]);
             if (prog.verbose == 1) {
                 set_train_logs(&fl, m, &acc);
@@ -665,6 +736,14 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
             }
             if (dc_callbacks_batch_end(cbs, epoch, batch, loss->data[0])) m->stop_training = true;
             batch++;
+            if (m->stop_requested && batch < steps) { /* a mid-epoch checkpoint to resume at */
+                m->stop_requested = 0;
+                interrupted = true;
+                dc_fit_pos p = {.epoch = epoch, .batch = batch, .acc = acc, .lr = lr};
+                if (opt->checkpoint_path)
+                    st = dc_fit_state_save(opt->checkpoint_path, m, cbs, h, &p, &su);
+                goto done;
+            }
         }
         set_train_logs(&fl, m, &acc);
         if (vb) {
@@ -672,6 +751,7 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
             st = run_eval(fn, m, vb, &vl, vm);
             if (st != DC_OK) goto done;
             fl.logs.values[fl.i_val_loss] = vl;
+            if (fl.i_val_ppl >= 0) fl.logs.values[fl.i_val_ppl] = expf(vl);
             for (int k = 0; k < m->n_metrics; k++) fl.logs.values[fl.i_val_metric[k]] = vm[k];
         }
         fl.logs.values[fl.i_lr] = lr;
@@ -680,10 +760,24 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
         dc_progress_epoch_end(&prog, &fl.logs);
         if (dc_callbacks_epoch_end(cbs, &fl.logs, h, &st)) m->stop_training = true;
         if (st != DC_OK) goto done;
+        if (opt->checkpoint_path) {
+            /* done: stopped by a callback; a run that reached `epochs` can be
+             * resumed with more of them */
+            dc_fit_pos p = {.epoch = epoch + 1, .done = m->stop_training};
+            if ((st = dc_fit_state_save(opt->checkpoint_path, m, cbs, h, &p, &su)) != DC_OK)
+                goto done;
+        }
+        if (m->stop_requested && epoch + 1 < epochs) {
+            m->stop_requested = 0;
+            interrupted = true;
+            break;
+        }
     }
 done:
     dc_free(vars);
-    dc_callbacks_end(cbs);
+    dc_free(before_step);
+    dc_callbacks_end(cbs, st == DC_OK && !interrupted);
+    m->stop_requested = 0; /* a request is for this fit, not the next */
     dc_batcher_free(b);
     dc_batcher_free(vb);
     dc_dataset_free(tr_view);

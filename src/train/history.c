@@ -107,12 +107,11 @@ void dc_history_csv_row(const dc_history *h, int epoch, FILE *f) {
 
 dc_status dc_history_write_csv(const dc_history *h, const char *path) {
     if (!h || !path) return dc_set_error(DC_ERR_ARG, "dc_history_write_csv: %s is NULL", h ? "path" : "history");
-    FILE *f = fopen(path, "w");
-    if (!f) return dc_set_error(DC_ERR_IO, "dc_history_write_csv: cannot open '%s' for writing", path);
-    dc_history_csv_header(h, f);
-    for (int e = 0; e < h->epochs; e++) dc_history_csv_row(h, e, f);
-    if (fclose(f) != 0) return dc_set_error(DC_ERR_IO, "dc_history_write_csv: cannot write '%s'", path);
-    return DC_OK;
+    dc_atomic_file af;
+    if (dc_atomic_open(&af, "dc_history_write_csv", path) != DC_OK) return dc_last_status();
+    dc_history_csv_header(h, af.f);
+    for (int e = 0; e < h->epochs; e++) dc_history_csv_row(h, e, af.f);
+    return dc_atomic_commit(&af);
 }
 
 dc_status dc_history_plot(const dc_history *h, const char *path) {

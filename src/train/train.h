@@ -40,8 +40,56 @@ bool dc_callbacks_batch_end(dc_cb_state *s, int epoch, int64_t batch, float loss
  * sets *status. */
 bool dc_callbacks_epoch_end(dc_cb_state *s, const dc_logs *logs, const dc_history *h,
                             dc_status *status);
-/* Restores best weights when asked, closes files, frees the state. */
-void dc_callbacks_end(dc_cb_state *s);
+/* Restores best weights when asked and the run is finished (not stopped to
+ * be resumed), closes files, frees the state. */
+void dc_callbacks_end(dc_cb_state *s, bool finished);
+/* Whether a TerminateOnNaN is among them: fit then stops before a step whose
+ * loss or gradients are not finite. */
+bool dc_callbacks_terminate_on_nan(const dc_cb_state *s);
+/* The state a resumed fit needs, per callback (best_weights: n_weights floats
+ * owned by the callback, or NULL). */
+typedef struct {
+    int kind;
+    float best;
+    int wait, cooldown_left, best_epoch;
+    float *best_weights;
+} dc_cb_saved;
+int dc_callbacks_count(const dc_cb_state *s);
+void dc_callbacks_get_state(const dc_cb_state *s, int i, dc_cb_saved *out);
+void dc_callbacks_set_state(dc_cb_state *s, int i, const dc_cb_saved *in);
+
+/* Metric sums over an epoch: value = sum / count. */
+typedef struct {
+    double loss_sum;
+    int64_t loss_n;
+    double sum[DC_MAX_METRICS];
+    double count[DC_MAX_METRICS];
+} dc_accum;
+
+/* Where a fit stands, for its resume checkpoint: the epoch in progress (or
+ * next), the batches of it done, their sums, and whether training ended. */
+typedef struct {
+    int epoch;
+    int64_t batch;
+    bool done;
+    dc_accum acc;
+    float lr; /* the rate at the start of the epoch, which its history row shows */
+} dc_fit_pos;
+/* What must match between the run that wrote a checkpoint and the one that
+ * resumes it, so that the batches come in the same order. */
+typedef struct {
+    uint64_t seed;
+    bool shuffle;
+    int64_t n_train, batch_size;
+} dc_fit_setup;
+/* Writes weights, optimizer state, every layer's RNG, the callbacks' state,
+ * the history and pos to path in one atomic write (fit_state.c). */
+dc_status dc_fit_state_save(const char *path, dc_model *m, const dc_cb_state *cbs,
+                            const dc_history *h, const dc_fit_pos *pos, const dc_fit_setup *su);
+/* Reads it back into a model, callbacks and an empty history made for the
+ * same fit; everything is checked before anything changes. */
+dc_status dc_fit_state_load(const char *path, dc_model *m, dc_cb_state *cbs, dc_history *h,
+                            dc_fit_pos *pos, const dc_fit_setup *su);
 
 /* Progress display (progress.c). */
 typedef struct {

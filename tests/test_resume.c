@@ -1,0 +1,223 @@
+/* test_resume.c — fit's resume checkpoints: a run stopped after an epoch, or in
+ * the middle of one, and resumed, ends with the weights and history of the run
+ * never stopped, bit for bit (schedule, shuffling, Dropout, EarlyStopping with
+ * restored weights, ReduceLROnPlateau); and TerminateOnNaN's error status. */
+#include "test.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static dc_dataset *blobs(int64_t n, uint64_t seed) {
+    float *x = malloc((size_t)n * 2 * sizeof(float)), *y = malloc((size_t)n * sizeof(float));
+    const float cx[3] = {-1.0f, 1.0f, 0.0f}, cy[3] = {0.0f, 0.0f, 1.2f};
+    dc_rng r;
+    dc_rng_seed(&r, seed);
+    for (int64_t i = 0; i < n; i++) {
+        int c = (int)dc_rng_below(&r, 3);
+        x[2 * i] = cx[c] + 0.8f * (float)dc_rng_normal(&r);
+        x[2 * i + 1] = cy[c] + 0.8f * (float)dc_rng_normal(&r);
+        y[i] = (float)c;
+    }
+    dc_dataset *ds = dc_dataset_from_arrays(x, DC_DIMS(2), y, 0, NULL, n, true);
+    free(x);
+    free(y);
+    return ds;
+}
+
+static const dc_lr_schedule decay = {.kind = DC_LR_EXPONENTIAL, .initial_learning_rate = 0.05f,
+                                     .decay_steps = 7, .decay_rate = 0.8f};
+
+static dc_model *model(void) {
+    dc_model *m = dc_sequential_new(NULL);
+    dc_model_add(m, dc_layer_dense(&(dc_dense_options){.units = 16, .activation = "relu"}));
+    dc_model_add(m, dc_layer_dropout(0.3f));
+    dc_model_add(m, dc_layer_dense(&(dc_dense_options){.units = 3}));
+    dc_compile_options c = {.loss = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
+                            .optimizer = {.kind = DC_OPT_ADAM, .schedule = &decay},
+                            .metrics = {DC_METRIC_ACCURACY}};
+    if (dc_model_compile(m, &c) != DC_OK) test_fail(__FILE__, __LINE__, "%s", dc_last_error());
+    return m;
+}
+
+/* When to ask for a stop: after batch `batch` (1-based) of epoch `epoch` (0-based). */
+typedef struct {
+    int epoch;
+    int64_t batch;
+} stop_at;
+
+static bool request_stop(dc_model *m, int epoch, int64_t batch, float loss, void *user) {
+    (void)loss;
+    const stop_at *s = user;
+    if (s && epoch == s->epoch && batch + 1 == s->batch) dc_model_request_stop(m);
+    return false;
+}
+
+/* One fit of 7 epochs; callbacks the same in every run (the lambda only asks). */
+static dc_status run(dc_model *m, dc_dataset *ds, const char *ckpt, const char *resume,
+                     stop_at *stop, dc_history **h) {
+    dc_callback cbs[3] = {
+        {.kind = DC_CB_EARLY_STOPPING, .monitor = "val_loss", .patience = 3, .min_delta = 0.004f,
+         .restore_best_weights = true},
+        {.kind = DC_CB_REDUCE_LR_ON_PLATEAU, .monitor = "loss", .patience = 1, .factor = 0.5f,
+         .min_delta = 0.01f},
+        {.kind = DC_CB_LAMBDA, .on_batch_end = request_stop, .user = stop}};
+    dc_fit_options o = {.epochs = 7, .batch_size = 16, .validation_split = 0.25f, .seed = 11,
+                        .callbacks = cbs, .n_callbacks = 3, .checkpoint_path = ckpt,
+                        .resume_from = resume};
+    return dc_model_fit(m, ds, &o, h);
+}
+
+static float *weights_copy(dc_model *m, size_t *n) {
+    float *w = NULL;
+    if (dc_model_all_weights(m, &w, n) != DC_OK) return NULL;
+    float *c = malloc(*n * sizeof *c);
+    if (c) memcpy(c, w, *n * sizeof *c);
+    return c;
+}
+
+static bool same_history(const dc_history *a, const dc_history *b) {
+    if (dc_history_epochs(a) != dc_history_epochs(b)) return false;
+    const char *keys[] = {"loss", "accuracy", "val_loss", "val_accuracy", "lr"};
+    for (int k = 0; k < 5; k++) {
+        const float *x = dc_history_get(a, keys[k]), *y = dc_history_get(b, keys[k]);
+        if (!x || !y || memcmp(x, y, (size_t)dc_history_epochs(a) * sizeof *x)) return false;
+    }
+    return true;
+}
+
+TEST(resume_after_an_epoch_and_mid_epoch_is_bit_exact) {
+    dc_dataset *ds = blobs(200, 4);
+    char ckpt[1024], ref_ckpt[1024];
+    snprintf(ckpt, sizeof ckpt, "%s/resume_ckpt.safetensors", test_tmpdir());
+    snprintf(ref_ckpt, sizeof ref_ckpt, "%s/resume_ref.safetensors", test_tmpdir());
+
+    /* the run never stopped */
+    dc_model *ref = model();
+    dc_history *href = NULL;
+    CHECK_OK(run(ref, ds, ref_ckpt, NULL, NULL, &href));
+    size_t n = 0, n2 = 0;
+    float *want = weights_copy(ref, &n);
+    const float *lr = dc_history_get(href, "lr");
+    int ne = dc_history_epochs(href);
+    CHECK(ne >= 5);                     /* the stops below fall inside the run */
+    CHECK(lr && lr[ne - 1] < lr[0]);    /* the schedule and the plateau both moved it */
+
+    /* stopped at the end of epoch 2 (its last batch: 150 / 16 = 10 batches) */
+    dc_model *a = model();
+    dc_history *ha = NULL;
+    stop_at s1 = {1, 10};
+    CHECK_OK(run(a, ds, ckpt, NULL, &s1, &ha));
+    CHECK(dc_history_epochs(ha) == 2);
+    dc_history_free(ha);
+    dc_model_free(a);
+
+    /* resumed into a fresh model, stopped again in the middle of epoch 4 */
+    dc_model *b = model();
+    dc_history *hb = NULL;
+    stop_at s2 = {3, 4};
+    CHECK_OK(run(b, ds, ckpt, ckpt, &s2, &hb));
+    CHECK(dc_history_epochs(hb) == 3);
+    dc_history_free(hb);
+    dc_model_free(b);
+
+    /* resumed at batch 5 of epoch 4, to the end */
+    dc_model *c = model();
+    dc_history *hc = NULL;
+    CHECK_OK(run(c, ds, ckpt, ckpt, NULL, &hc));
+    float *got = weights_copy(c, &n2);
+    CHECK(want && got && n == n2);
+    if (want && got && n == n2) CHECK(memcmp(want, got, n * sizeof *want) == 0);
+    CHECK(same_history(href, hc));
+
+    /* a checkpoint of a finished run resumes to nothing more, same weights */
+    dc_model *d = model();
+    dc_history *hd = NULL;
+    CHECK_OK(run(d, ds, NULL, ref_ckpt, NULL, &hd));
+    float *got2 = weights_copy(d, &n2);
+    if (want && got2 && n == n2) CHECK(memcmp(want, got2, n * sizeof *want) == 0);
+    CHECK(same_history(href, hd));
+
+    free(want);
+    free(got);
+    free(got2);
+    dc_history_free(href);
+    dc_history_free(hc);
+    dc_history_free(hd);
+    dc_model_free(ref);
+    dc_model_free(c);
+    dc_model_free(d);
+    dc_dataset_free(ds);
+}
+
+TEST(resume_refuses_another_run) {
+    dc_dataset *ds = blobs(100, 2);
+    char ckpt[1024], plain[1024];
+    snprintf(ckpt, sizeof ckpt, "%s/resume_other.safetensors", test_tmpdir());
+    snprintf(plain, sizeof plain, "%s/resume_plain.safetensors", test_tmpdir());
+    dc_model *m = model();
+    CHECK_OK(dc_model_fit(m, ds, &(dc_fit_options){.epochs = 2, .seed = 1, .checkpoint_path = ckpt},
+                          NULL));
+    CHECK_OK(dc_model_save(m, plain));
+    dc_model_free(m);
+    m = model();
+    CHECK_ERR(dc_model_fit(m, ds, &(dc_fit_options){.epochs = 3, .seed = 2, .resume_from = ckpt},
+                           NULL),
+              DC_ERR_FORMAT, "seed 1");
+    CHECK_ERR(dc_model_fit(m, ds, &(dc_fit_options){.epochs = 3, .seed = 1, .resume_from = plain},
+                           NULL),
+              DC_ERR_FORMAT, "no fit state");
+    CHECK_ERR(dc_model_fit(m, ds, &(dc_fit_options){.epochs = 3, .seed = 1, .batch_size = 8,
+                                                    .resume_from = ckpt}, NULL),
+              DC_ERR_FORMAT, "batch size");
+    /* a finished run goes on when given more epochs, its history appended */
+    dc_history *h = NULL;
+    CHECK_OK(dc_model_fit(m, ds, &(dc_fit_options){.epochs = 3, .seed = 1, .resume_from = ckpt}, &h));
+    CHECK(dc_history_epochs(h) == 3);
+    dc_history_free(h);
+    dc_model_free(m);
+    dc_dataset_free(ds);
+}
+
+/* A regression whose loss overflows: TerminateOnNaN stops it with an error
+ * naming epoch and batch, and the weights stay finite. */
+TEST(terminate_on_nan_returns_a_numeric_error_with_finite_weights) {
+    enum { N = 64 };
+    float x[N * 2], y[N];
+    for (int i = 0; i < N; i++) {
+        x[2 * i] = (float)(i % 7) - 3.0f;
+        x[2 * i + 1] = (float)(i % 5);
+        y[i] = 100.0f * x[2 * i] - 50.0f * x[2 * i + 1];
+    }
+    dc_dataset *ds = dc_dataset_from_arrays(x, DC_DIMS(2), y, DC_DIMS(1), N, false);
+    for (int with = 0; with < 2; with++) {
+        dc_model *m = dc_sequential_new(NULL);
+        dc_model_add(m, dc_layer_dense(&(dc_dense_options){.units = 1}));
+        CHECK_OK(dc_model_compile(m, &(dc_compile_options){
+                                         .loss = DC_LOSS_MSE,
+                                         .optimizer = {.kind = DC_OPT_SGD, .learning_rate = 10.0f}}));
+        dc_callback nan = {.kind = DC_CB_TERMINATE_ON_NAN};
+        dc_history *h = NULL;
+        dc_status s = dc_model_fit(m, ds, &(dc_fit_options){.epochs = 20, .batch_size = 8,
+                                                           .callbacks = &nan, .n_callbacks = with},
+                                   &h);
+        float *w = NULL;
+        size_t n = 0;
+        CHECK_OK(dc_model_all_weights(m, &w, &n));
+        bool finite = true;
+        for (size_t i = 0; i < n; i++) finite = finite && isfinite(w[i]);
+        if (with) {
+            CHECK(s == DC_ERR_NUMERIC);
+            CHECK_MSG(", batch ");
+            CHECK_MSG("TerminateOnNaN");
+            CHECK(h == NULL);
+            CHECK(finite);
+        } else { /* without it, the run goes on to the end: what the CLI no longer does */
+            CHECK(s == DC_OK);
+            CHECK(!finite);
+        }
+        dc_history_free(h);
+        dc_model_free(m);
+    }
+    dc_dataset_free(ds);
+}
