@@ -225,12 +225,39 @@ static void image_seeds(void) {
     free(jpg);
 }
 
-int main(void) {
+static void text_seeds(void) {
+    const char *a = "text,label\nthe cat sat,0\n\"a dog, barking\",1\n\"say \"\"hi\"\"\",0\n";
+    const char *b = "text\tlabel\nfirst line\tpos\nsecond\tneg\n";
+    put("text_csv", "quoted.csv", a, strlen(a));
+    put("text_csv", "labels.tsv", b, strlen(b));
+    const char *texts[3] = {"The cat sat on the mat.", "A dog barks; the cat runs!", "mat mat cat"};
+    const dc_text_vectorizer_options modes[2] = {{.output_sequence_length = 6},
+                                                 {.output_mode = DC_TEXT_TF_IDF}};
+    const char *names[2] = {"int_len6.json", "tf_idf.json"};
+    for (int i = 0; i < 2; i++) {
+        dc_text_vectorizer *v = dc_text_vectorizer_new(&modes[i]);
+        if (!v || dc_text_vectorizer_adapt(v, texts, 3) != DC_OK) {
+            fprintf(stderr, "make_seeds: %s\n", dc_last_error());
+            exit(1);
+        }
+        char *json = dc_text_vectorizer_to_json(v);
+        put("vectorizer", names[i], json, strlen(json));
+        dc_string_free(json);
+        dc_text_vectorizer_free(v);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "text") == 0) { /* only the text seeds */
+        text_seeds();
+        return 0;
+    }
     mkdir("tests/fuzz/corpus", 0755);
     idx_seeds();
     csv_seeds();
     ini_seeds();
     model_seeds();
     image_seeds();
+    text_seeds();
     return 0;
 }

@@ -255,6 +255,35 @@ int fuzz_image_folder(const uint8_t *data, size_t size) {
     return 0;
 }
 
+/* TextVectorization JSON (as model files keep it): parsed, written back, and
+ * one text encoded. */
+int fuzz_vectorizer(const uint8_t *data, size_t size) {
+    char *text = malloc(size + 1);
+    if (!text) return 0;
+    memcpy(text, data, size);
+    text[size] = '\0';
+    dc_text_vectorizer *v = dc_text_vectorizer_from_json(text);
+    free(text);
+    if (!v) return 0;
+    dc_string_free(dc_text_vectorizer_to_json(v));
+    int64_t n = dc_text_vectorizer_output_size(v);
+    if (n > 0 && n <= 4096) {
+        float *out = malloc((size_t)n * sizeof(float));
+        if (out) dc_text_vectorizer_encode(v, "The quick brown fox, the lazy dog.", out, n);
+        free(out);
+    }
+    dc_text_vectorizer_free(v);
+    return 0;
+}
+
+/* Text CSV / TSV (text and label columns). */
+int fuzz_text_csv(const uint8_t *data, size_t size) {
+    const char *p = fuzz_put(0, data, size);
+    dc_text_set_free(dc_text_set_load_csv(p, "text", "label", ','));
+    dc_text_set_free(dc_text_set_load_csv(p, "text", NULL, '\t'));
+    return 0;
+}
+
 /* Every target by the name of its corpus and regression folders. */
 static const struct {
     const char *name;
@@ -262,6 +291,7 @@ static const struct {
 } fuzz_targets[] = {
     {"idx", fuzz_idx},     {"csv", fuzz_csv},     {"ini", fuzz_ini},
     {"model", fuzz_model}, {"checkpoint", fuzz_checkpoint}, {"image", fuzz_image},
-    {"image_folder", fuzz_image_folder},
+    {"image_folder", fuzz_image_folder}, {"vectorizer", fuzz_vectorizer},
+    {"text_csv", fuzz_text_csv},
 };
 #define FUZZ_N_TARGETS ((int)(sizeof fuzz_targets / sizeof fuzz_targets[0]))
