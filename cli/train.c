@@ -15,7 +15,7 @@ static void help(FILE *f) {
     fprintf(f,
             "usage: deepc train FILE.ini [--epochs N] [--batch-size N] [--out DIR] [--seed S]\n"
             "                   [--steps-per-epoch N] [--threads N] [--quiet]\n"
-            "                   [--resume [CHECKPOINT]] [--no-checkpoint]\n"
+            "                   [--resume [CHECKPOINT]] [--no-checkpoint] [--tensorboard]\n"
             "\n"
             "Trains the model described in FILE.ini (docs/model-files.md) and writes into DIR\n"
             "(default runs/<FILE without .ini>/):\n"
@@ -36,6 +36,10 @@ static void help(FILE *f) {
             "  --resume [CHECKPOINT]  continue a stopped run where it stopped (default:\n"
             "                   DIR/checkpoint.safetensors); same file, data and options\n"
             "  --no-checkpoint  write no checkpoint (a stopped run cannot be resumed)\n"
+            "  --tensorboard    TensorBoard logs in DIR/logs (train/, validation/): loss,\n"
+            "                   metrics and learning rate per epoch and per batch, weight\n"
+            "                   histograms per epoch, the first Conv2D's filters at the end\n"
+            "                   (view with: tensorboard --logdir DIR/logs)\n"
             "\n"
             "Ctrl-C (or SIGTERM) finishes the current batch, writes the checkpoint and\n"
             "history.csv, says how to resume and exits with 130 (143); a second Ctrl-C\n"
@@ -100,6 +104,61 @@ static bool save_model(const dc_model *m, const char *path, const dc_run_config 
 
 /* Ctrl-C / SIGTERM: the first asks fit to stop after its batch; the second
  * exits at once (the files on disk are whole: every write is atomic). */
+/* --tensorboard: the first Conv2D's kernel (KH,KW,C,F) as a row of F tiles,
+ * each scaled to its own range (RGB when C is 3, else the channels' mean),
+ * one pixel apart, each weight an S x S square so that a 3x3 kernel is seen,
+ * logged once as "filters/<layer>" in DIR/logs/train. */
+static bool log_filters_image(const dc_model *m, const char *logs, int64_t step) {
+    const dc_layer *l = NULL;
+    for (int i = 0; i < dc_model_num_layers(m) && !l; i++)
+        if (!strcmp(dc_layer_type(dc_model_layer(m, i)), "Conv2D")) l = dc_model_layer(m, i);
+    if (!l) return true;
+    const dc_tensor *k = dc_layer_param(l, 0);
+    int KH = (int)k->shape[0], KW = (int)k->shape[1], C = (int)k->shape[2], F = (int)k->shape[3];
+    int S = KH <= 16 && KW <= 16 ? 8 : 1;
+    int ch = C == 3 ? 3 : 1, W = F * (KW * S + 1) - 1, H = KH * S;
+    float *img = calloc((size_t)H * W * ch, sizeof(float));
+    char dir[4300], tmp[4300], tag[96];
+    snprintf(dir, sizeof dir, "%s/train", logs);
+    snprintf(tmp, sizeof tmp, "%s/.filters.png", logs);
+    snprintf(tag, sizeof tag, "filters/%.80s", dc_layer_name(l));
+    if (!img) return false;
+    for (int f = 0; f < F; f++) {
+        float lo = INFINITY, hi = -INFINITY;
+        for (int64_t i = f; i < k->size; i += F) {
+            lo = fminf(lo, k->data[i]);
+            hi = fmaxf(hi, k->data[i]);
+        }
+        for (int y = 0; y < KH; y++)
+            for (int x = 0; x < KW; x++)
+                for (int c = 0; c < C; c++) {
+                    float v = k->data[(((int64_t)y * KW + x) * C + c) * F + f];
+                    v = hi > lo ? (v - lo) / (hi - lo) : 0.5f;
+                    for (int sy = 0; sy < S; sy++)
+                        for (int sx = 0; sx < S; sx++)
+                            img[((int64_t)(y * S + sy) * W + f * (KW * S + 1) + x * S + sx) * ch +
+                                (ch == 3 ? c : 0)] += ch == 3 ? v : v / C;
+                }
+    }
+    bool ok = dc_image_save_png(tmp, img, H, W, ch) == DC_OK;
+    free(img);
+    FILE *f = ok ? fopen(tmp, "rb") : NULL;
+    unsigned char *png = NULL;
+    long len = 0;
+    if (f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (png = malloc((size_t)len)))
+        ok = fread(png, 1, (size_t)len, f) == (size_t)len;
+    else
+        ok = false;
+    if (f) fclose(f);
+    remove(tmp);
+    dc_tb_writer *w = ok ? dc_tb_writer_open(dir) : NULL;
+    ok = w && dc_tb_add_image_png(w, tag, png, (size_t)len, H, W, ch, step) == DC_OK;
+    ok = dc_tb_writer_close(w) == DC_OK && ok;
+    free(png);
+    return ok;
+}
+
 static volatile sig_atomic_t stop_signal = 0;
 static dc_model *volatile running_model = NULL;
 
@@ -122,7 +181,7 @@ int cli_train(int argc, char **argv) {
     const char *out_dir = NULL;
     long long epochs = 0, seed = -1, steps_per_epoch = 0;
     cli_run_args ra = {0};
-    bool quiet = false, resume = false, no_checkpoint = false;
+    bool quiet = false, resume = false, no_checkpoint = false, tensorboard = false;
     const char *resume_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -149,6 +208,8 @@ int cli_train(int argc, char **argv) {
                 resume_path = argv[++i];
         } else if (!strcmp(a, "--no-checkpoint")) {
             no_checkpoint = true;
+        } else if (!strcmp(a, "--tensorboard")) {
+            tensorboard = true;
         } else if (!cli_run_arg(VERB, argc, argv, &i, &ra)) {
             return CLI_USAGE;
         }
@@ -165,6 +226,7 @@ int cli_train(int argc, char **argv) {
     dc_dataset *train = NULL, *test = NULL;
     dc_model *m = NULL;
     dc_history *h = NULL;
+    dc_callback *cbs = NULL;
     if (epochs) {
         snprintf(num, sizeof num, "%lld", epochs);
         if (dc_run_config_set(cfg, "train", "epochs", num) != DC_OK) goto fail;
@@ -204,6 +266,16 @@ int cli_train(int argc, char **argv) {
     fo.progress = quiet ? NULL : stdout;
     fo.checkpoint_path = no_checkpoint ? NULL : ckpt;
     fo.resume_from = resume ? resume_path : NULL;
+    char logs[4200];
+    snprintf(logs, sizeof logs, "%s/logs", dir);
+    if (tensorboard) { /* the model file's callbacks, then TensorBoard */
+        if (!(cbs = calloc((size_t)fo.n_callbacks + 1, sizeof *cbs))) goto fail;
+        for (int i = 0; i < fo.n_callbacks; i++) cbs[i] = fo.callbacks[i];
+        cbs[fo.n_callbacks] = (dc_callback){.kind = DC_CB_TENSORBOARD, .log_dir = logs,
+                                            .histogram_freq = 1, .update_freq = "batch"};
+        fo.callbacks = cbs;
+        fo.n_callbacks++;
+    }
     if (!quiet) {
         dc_model_summary(m, stdout);
         printf("Training on %lld samples", (long long)dc_dataset_count(train));
@@ -261,13 +333,16 @@ int cli_train(int argc, char **argv) {
             printf(" - test %s: %.4f", mn[i], (double)metrics[i]);
         printf(" (%lld samples)\n", (long long)dc_dataset_count(test));
     }
+    if (tensorboard && !log_filters_image(m, logs, ne > 0 ? ne - 1 : 0)) goto fail;
     printf("Wrote %s\n      %s\n      %s\n", path, csv, png);
+    if (tensorboard) printf("      %s/ (tensorboard --logdir %s)\n", logs, logs);
     rc = CLI_OK;
     goto done;
 fail:
     rc = cli_fail(VERB);
 done:
     catch_stop_signals(false);
+    free(cbs);
     dc_history_free(h);
     dc_model_free(m);
     dc_dataset_free(train);

@@ -773,7 +773,8 @@ typedef enum {
     DC_CB_CSV_LOGGER,
     DC_CB_REDUCE_LR_ON_PLATEAU,
     DC_CB_TERMINATE_ON_NAN,
-    DC_CB_LAMBDA
+    DC_CB_LAMBDA,
+    DC_CB_TENSORBOARD
 } dc_callback_kind;
 
 /* Return true to stop training. */
@@ -801,6 +802,14 @@ typedef struct {
     dc_epoch_end_fn on_epoch_end; /* DC_CB_LAMBDA */
     dc_batch_end_fn on_batch_end; /* DC_CB_LAMBDA */
     void *user;
+    /* TensorBoard (Keras' options): event files under log_dir/train and
+     * log_dir/validation ("logs"); "epoch_loss", "epoch_accuracy" ...,
+     * "epoch_learning_rate" every epoch; "batch_loss" every batch when
+     * update_freq is "batch" ("epoch", the default: not); a histogram of
+     * every weight tensor every histogram_freq epochs (0: none). */
+    const char *log_dir;
+    int histogram_freq;
+    const char *update_freq;
 } dc_callback;
 
 typedef struct dc_history dc_history;
@@ -1230,6 +1239,23 @@ dc_status dc_plot_history(const char *path, const float *epochs, const float *lo
 dc_status dc_plot_image_grid_png(const char *path, const float *tiles, int n_tiles, int tile_h,
                                  int tile_w, int channels, int cols, int scale,
                                  bool normalize_each);
+/* TensorBoard event files for custom loops: dc_tb_writer_open creates log_dir
+ * (and its parents) and a new events.out.tfevents.<time>.<host>.<pid>.<n>
+ * there; each add appends one event (TFRecord framing, Event/Summary
+ * protobufs). Writes are buffered: dc_tb_flush makes them visible to a
+ * running TensorBoard. Errors name the file. */
+typedef struct dc_tb_writer dc_tb_writer;
+dc_tb_writer *dc_tb_writer_open(const char *log_dir); /* NULL on error */
+const char *dc_tb_writer_path(const dc_tb_writer *w);
+dc_status dc_tb_add_scalar(dc_tb_writer *w, const char *tag, float value, int64_t step);
+/* 30 equal buckets between the finite values' min and max (NaN, Inf skipped). */
+dc_status dc_tb_add_histogram(dc_tb_writer *w, const char *tag, const float *x, int64_t n,
+                              int64_t step);
+/* png: an encoded PNG of height x width with channels 1, 3 or 4. */
+dc_status dc_tb_add_image_png(dc_tb_writer *w, const char *tag, const void *png, size_t len,
+                              int height, int width, int channels, int64_t step);
+dc_status dc_tb_flush(dc_tb_writer *w);
+dc_status dc_tb_writer_close(dc_tb_writer *w); /* flushes, closes, frees; NULL is fine */
 /* -- end io -- */
 
 /* ========================================================================

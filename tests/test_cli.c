@@ -2,6 +2,7 @@
  * synthetic IDX dataset written into the scratch folder: train, eval, predict,
  * summary and visualize, their files, output and exit codes, and bad usage. */
 #include "test.h"
+#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -523,4 +524,28 @@ TEST(cli_train_steps_per_epoch) {
     snprintf(args, sizeof args, "train %s --steps-per-epoch 0", tmp("tiny.ini"));
     CHECK(run(args, out, sizeof out) == 2);
     CHECK(strstr(out, "--steps-per-epoch") != NULL);
+}
+
+/* --tensorboard: event files under DIR/logs/train and DIR/logs/validation,
+ * the filters image among them when the model has a Conv2D. */
+TEST(cli_train_tensorboard_logs) {
+    if (!setup()) SKIP("build/deepc is not built");
+    static char out[1 << 16];
+    char args[2048];
+    snprintf(args, sizeof args, "train %s --out %s --epochs 2 --threads 1 --quiet --tensorboard",
+             tmp("tiny.ini"), tmp("run_tb"));
+    CHECK(run(args, out, sizeof out) == 0);
+    CHECK(strstr(out, "run_tb/logs/ (tensorboard --logdir") != NULL);
+    const char *sub[2] = {"run_tb/logs/train", "run_tb/logs/validation"};
+    for (int k = 0; k < 2; k++) {
+        DIR *d = opendir(tmp(sub[k]));
+        int files = 0;
+        for (struct dirent *e; d && (e = readdir(d));)
+            files += !strncmp(e->d_name, "events.out.tfevents.", 20);
+        if (d) closedir(d);
+        CHECK(files == (k == 0 && have_conv() ? 2 : 1)); /* the filters image has its own file */
+    }
+    snprintf(args, sizeof args, "train %s --out %s/x --epochs 1 --quiet --tensorboard",
+             tmp("tiny.ini"), tmp("tiny.ini"));
+    CHECK(run(args, out, sizeof out) == 1 && strstr(out, "tiny.ini") != NULL);
 }

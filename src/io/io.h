@@ -10,4 +10,11 @@ dc_status dc_png_write_u8(const char *fn, const char *path, const uint8_t *pix, 
 /* Converts one pixel of src_c channels (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA) to
  * dst_c channels (1 or 3; or src_c, which copies). */
 void dc_pixel_convert(const float *src, int src_c, float *dst, int dst_c);
+/* TensorBoard event files (tensorboard.c): CRC32C, TFRecord's masked CRC32C,
+ * and one scalar event framed as a TFRecord into *buf (grown as needed; the
+ * caller frees it): the record's length, 0 when out of memory. */
+uint32_t dc_crc32c(const void *data, size_t n);
+uint32_t dc_crc32c_masked(const void *data, size_t n);
+size_t dc_tb_scalar_record(void **buf, size_t *cap, double wall_time, int64_t step,
+                           const char *tag, float value);
 #endif

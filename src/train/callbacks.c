@@ -12,6 +12,9 @@ typedef struct {
     int wait, cooldown_left, best_epoch;
     float *best_weights; /* EarlyStopping(restore_best_weights): allocated once */
     FILE *csv;
+    dc_tb_writer *tb_train, *tb_val; /* TensorBoard */
+    bool tb_batches;
+    char tb_error[512]; /* a batch's write error, reported at epoch end */
 } cb_one;
 
 struct dc_cb_state {
@@ -28,6 +31,7 @@ static const char *kind_name(dc_callback_kind k) {
     case DC_CB_REDUCE_LR_ON_PLATEAU: return "ReduceLROnPlateau";
     case DC_CB_TERMINATE_ON_NAN: return "TerminateOnNaN";
     case DC_CB_LAMBDA: return "LambdaCallback";
+    case DC_CB_TENSORBOARD: return "TensorBoard";
     default: return NULL;
     }
 }
@@ -48,12 +52,67 @@ void dc_callbacks_end(dc_cb_state *s, bool finished) {
             memcpy(s->m->weights, c->best_weights, s->m->n_weights * sizeof(float));
         dc_free(c->best_weights);
         if (c->csv) fclose(c->csv);
+        dc_tb_writer_close(c->tb_train);
+        dc_tb_writer_close(c->tb_val);
     }
     dc_free(s->cb);
     dc_free(s);
 }
 
 #define DC_CB_PATH_MAX 1024 /* a ModelCheckpoint path after {epoch} is expanded */
+
+/* Keras' layout: one run per folder, log_dir/train and log_dir/validation. */
+static dc_status tensorboard_begin(cb_one *c, const dc_logs *keys) {
+    if (!c->o.log_dir || !*c->o.log_dir) c->o.log_dir = "logs";
+    if (!c->o.update_freq) c->o.update_freq = "epoch";
+    if (strcmp(c->o.update_freq, "epoch") && strcmp(c->o.update_freq, "batch"))
+        return dc_set_error(DC_ERR_ARG, "dc_model_fit: TensorBoard update_freq '%s' must be 'epoch' or 'batch'",
+                            c->o.update_freq);
+    if (c->o.histogram_freq < 0)
+        return dc_set_error(DC_ERR_ARG, "dc_model_fit: TensorBoard histogram_freq %d must not be negative",
+                            c->o.histogram_freq);
+    c->tb_batches = !strcmp(c->o.update_freq, "batch");
+    bool val = false;
+    for (int k = 0; k < keys->n; k++) val = val || !strncmp(keys->keys[k], "val_", 4);
+    char dir[DC_CB_PATH_MAX + 16];
+    if (strlen(c->o.log_dir) > DC_CB_PATH_MAX)
+        return dc_set_error(DC_ERR_ARG, "dc_model_fit: TensorBoard log_dir of %zu bytes is longer than %d",
+                            strlen(c->o.log_dir), DC_CB_PATH_MAX);
+    snprintf(dir, sizeof dir, "%s/train", c->o.log_dir);
+    if (!(c->tb_train = dc_tb_writer_open(dir))) return dc_last_status();
+    snprintf(dir, sizeof dir, "%s/validation", c->o.log_dir);
+    if (val && !(c->tb_val = dc_tb_writer_open(dir))) return dc_last_status();
+    return DC_OK;
+}
+
+/* "loss" -> train "epoch_loss", "val_accuracy" -> validation
+ * "epoch_accuracy", "lr" -> train "epoch_learning_rate", as Keras names them;
+ * histograms of the weights every histogram_freq epochs. */
+static dc_status tensorboard_epoch(cb_one *c, dc_model *m, const dc_logs *logs) {
+    if (c->tb_error[0]) return dc_set_error(DC_ERR_IO, "%s", c->tb_error);
+    char tag[64];
+    for (int k = 0; k < logs->n; k++) {
+        const char *key = logs->keys[k];
+        float v = logs->values[k];
+        if (isnan(v) && strcmp(key, "loss")) continue; /* not measured this epoch */
+        bool is_val = !strncmp(key, "val_", 4);
+        dc_tb_writer *w = is_val ? c->tb_val : c->tb_train;
+        if (!w) continue;
+        snprintf(tag, sizeof tag, "epoch_%s", !strcmp(key, "lr") ? "learning_rate" : key + (is_val ? 4 : 0));
+        dc_status s = dc_tb_add_scalar(w, tag, v, logs->epoch);
+        if (s != DC_OK) return s;
+    }
+    if (c->o.histogram_freq > 0 && logs->epoch % c->o.histogram_freq == 0) {
+        for (int i = 0; i < dc_model_num_params(m); i++) {
+            const dc_tensor *t = dc_model_param(m, i);
+            snprintf(tag, sizeof tag, "%.50s/histogram", t->name);
+            dc_status s = dc_tb_add_histogram(c->tb_train, tag, t->data, t->size, logs->epoch);
+            if (s != DC_OK) return s;
+        }
+    }
+    dc_status s = dc_tb_flush(c->tb_train);
+    return s == DC_OK && c->tb_val ? dc_tb_flush(c->tb_val) : s;
+}
 
 dc_cb_state *dc_callbacks_begin(dc_model *m, const dc_callback *cbs, int n, const dc_logs *keys,
                                 const dc_history *h) {
@@ -156,6 +215,9 @@ dc_cb_state *dc_callbacks_begin(dc_model *m, const dc_callback *cbs, int n, cons
                 fflush(c->csv);
             }
             break;
+        case DC_CB_TENSORBOARD:
+            if (tensorboard_begin(c, keys) != DC_OK) goto fail;
+            break;
         case DC_CB_LAMBDA:
             if (!c->o.on_epoch_end && !c->o.on_batch_end) {
                 dc_set_error(DC_ERR_ARG, "dc_model_fit: callback %d (user) has no function", i);
@@ -185,6 +247,13 @@ bool dc_callbacks_batch_end(dc_cb_state *s, int epoch, int64_t batch, float loss
         if (c->o.kind == DC_CB_TERMINATE_ON_NAN && !isfinite(loss)) {
             dc_log_message(DC_LOG_WARN, "TerminateOnNaN: batch %lld of epoch %d has loss %g",
                            (long long)batch + 1, epoch + 1, (double)loss);
+            stop = true;
+        }
+        /* Keras' step for batch logs: the optimizer's iterations so far */
+        if (c->o.kind == DC_CB_TENSORBOARD && c->tb_batches && !c->tb_error[0] &&
+            dc_tb_add_scalar(c->tb_train, "batch_loss", loss,
+                             dc_optimizer_iterations(s->m->opt)) != DC_OK) {
+            snprintf(c->tb_error, sizeof c->tb_error, "%s", dc_last_error());
             stop = true;
         }
         if (c->o.kind == DC_CB_LAMBDA && c->o.on_batch_end &&
@@ -273,6 +342,14 @@ bool dc_callbacks_epoch_end(dc_cb_state *s, const dc_logs *logs, const dc_histor
             break;
         case DC_CB_TERMINATE_ON_NAN:
             if (!isfinite(dc_logs_get(logs, "loss"))) stop = true;
+            break;
+        case DC_CB_TENSORBOARD:
+            if (tensorboard_epoch(c, m, logs) != DC_OK) {
+                char msg[600];
+                snprintf(msg, sizeof msg, "%s", dc_last_error());
+                *status = dc_set_error(dc_last_status(), "dc_model_fit: TensorBoard: %s", msg);
+                return true;
+            }
             break;
         case DC_CB_LAMBDA:
             if (c->o.on_epoch_end && c->o.on_epoch_end(m, logs, c->o.user)) stop = true;
