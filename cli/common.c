@@ -124,6 +124,16 @@ const char *cli_model_meta(const cli_model *cm, const char *key) {
     return v && *v ? v : NULL;
 }
 
+/* Text data: the test texts through the vectorizer kept in the model file. */
+static dc_dataset *cli_text_test_data(const cli_model *cm, const char *spec) {
+    const char *json = cli_model_meta(cm, DC_TEXT_VECTORIZER_METADATA_KEY);
+    dc_text_vectorizer *v = json ? dc_text_vectorizer_from_json(json) : NULL;
+    if (json && !v) return NULL;
+    dc_dataset *ds = dc_dataset_load_text_spec(spec, v); /* v NULL: a message says so */
+    dc_text_vectorizer_free(v);
+    return ds;
+}
+
 dc_dataset *cli_test_data(const char *verb, const cli_model *cm, const char *spec) {
     if (!spec) spec = cli_model_meta(cm, CLI_META_DATA);
     if (!spec) {
@@ -135,7 +145,8 @@ dc_dataset *cli_test_data(const char *verb, const cli_model *cm, const char *spe
     }
     int h = 0, w = 0, c = 0;
     if (cm->in_ndim == 3) h = (int)cm->in_shape[0], w = (int)cm->in_shape[1], c = (int)cm->in_shape[2];
-    dc_dataset *ds = dc_dataset_load_spec(spec, h, w, c);
+    dc_dataset *ds = !strncmp(spec, "text:", 5) ? cli_text_test_data(cm, spec)
+                                                : dc_dataset_load_spec(spec, h, w, c);
     if (!ds) {
         cli_fail(verb);
         return NULL;
@@ -339,6 +350,8 @@ bool cli_dataset_stats(const dc_dataset *ds, cli_stats *st) {
     for (int i = 0; i < xn; i++) xsize *= xs[i];
     for (int i = 0; i < yn; i++) ysize *= ys[i];
     if (n < 1 || xsize < 1 || xn < 0 || yn < 0) return false;
+    for (int i = 0; i < xn; i++)
+        if (xs[i] < 1) return false; /* a None (-1) axis: samples of varying length */
     float *x = malloc((size_t)xsize * sizeof *x), *y = malloc((size_t)(ysize > 0 ? ysize : 1) * sizeof *y);
     stats_acc a;
     acc_init(&a, xn, xs);

@@ -13,6 +13,7 @@ static void usage(FILE *f) {
             "  predict MODEL IMG   the classes a trained model sees in an image\n"
             "  summary FILE        the layers of a model file or a trained model\n"
             "  visualize MODEL     pictures of its filters and feature maps\n"
+            "  generate MODEL      text sampled from a language model\n"
             "  export MODEL OUT    the inference graph as ONNX (OUT.onnx)\n"
             "\n"
             "'deepc <command> --help' tells more; docs/model-files.md describes model files.\n");
@@ -39,6 +40,7 @@ int main(int argc, char **argv) {
                  {"predict", cli_predict},
                  {"summary", cli_summary},
                  {"visualize", cli_visualize},
+                 {"generate", cli_generate},
                  {"export", cli_export}};
     for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
         if (!strcmp(argv[1], verbs[i].name)) return verbs[i].run(argc - 1, argv + 1);

@@ -1,6 +1,6 @@
-/* predict.c — `deepc predict MODEL FILE.png|FILE.jpg|--index N`: the classes a
- * trained model sees in one image, most probable first, with class names when
- * the model file keeps them. */
+/* predict.c — `deepc predict MODEL FILE.png|FILE.jpg|--index N|--text TEXT`: the
+ * classes a trained model sees in one image or text, most probable first, with
+ * class names when the model file keeps them. */
 #include "cli.h"
 #include <math.h>
 #include <stdlib.h>
@@ -10,12 +10,13 @@ static const char *const VERB = "predict";
 
 static void help(FILE *f) {
     fprintf(f,
-            "usage: deepc predict MODEL.safetensors (FILE.png | FILE.jpg | --index N)\n"
+            "usage: deepc predict MODEL.safetensors (FILE.png | FILE.jpg | --index N | --text TEXT)\n"
             "                     [--data SPEC] [--top K] [--invert]\n"
             "\n"
             "Prints the top K (default 5) classes with their probabilities for an image\n"
-            "(PNG or JPEG, gray or RGB, converted and resized to the model's input) or for\n"
-            "test sample N (of --data SPEC, default the model's own test data).\n"
+            "(PNG or JPEG, gray or RGB, converted and resized to the model's input), for\n"
+            "test sample N (of --data SPEC, default the model's own test data), or for a\n"
+            "text, vectorized by the TextVectorization kept in the model file.\n"
             "\n"
             "  --invert   take 1 - x for each input value in [0, 1]: a dark object on a light\n"
             "             background for a model trained on light objects on black\n"
@@ -97,9 +98,19 @@ static void warn_if_unlike_training(const cli_model *cm, const dc_tensor *x, boo
                            "background, try --invert.");
 }
 
+/* The text as a (1, L) tensor of the model file's vectorizer; caller frees. */
+static dc_tensor *input_text(const char *model, const char *text) {
+    dc_text_vectorizer *v = dc_text_vectorizer_from_model_file(model);
+    dc_tensor *x = v ? dc_text_vectorizer_call(v, &text, 1) : NULL;
+    dc_text_vectorizer_free(v);
+    if (!x) cli_fail(VERB);
+    return x;
+}
+
 int cli_predict(int argc, char **argv) {
     cli_image_args ia = {.index = -1};
     long long top = 5;
+    const char *text = NULL;
     bool inv = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -109,23 +120,30 @@ int cli_predict(int argc, char **argv) {
         } else if (!strcmp(a, "--top")) {
             if (!(v = cli_value(VERB, argc, argv, &i)) || !cli_int(VERB, a, v, 1, 1000000, &top))
                 return CLI_USAGE;
+        } else if (!strcmp(a, "--text")) {
+            if (!(text = cli_value(VERB, argc, argv, &i))) return CLI_USAGE;
         } else if (!strcmp(a, "--invert")) {
             inv = true;
         } else if (!cli_image_arg(VERB, argc, argv, &i, &ia)) {
             return CLI_USAGE;
         }
     }
-    if (!cli_image_args_check(VERB, &ia, "deepc predict MODEL.safetensors FILE.png"))
+    if (text && (ia.image || ia.index >= 0))
+        return cli_usage(VERB, "give one of FILE, --index N and --text TEXT");
+    if (text && !ia.model) return cli_usage(VERB, "no model file (deepc predict MODEL --text TEXT)");
+    if (!text && !cli_image_args_check(VERB, &ia, "deepc predict MODEL.safetensors FILE.png"))
         return CLI_USAGE;
     const char *model = ia.model, *image = ia.image, *spec = ia.spec;
     const long long index = ia.index;
     cli_model cm;
     if (!cli_model_load(VERB, model, &cm)) return CLI_FAIL;
     int label = -1, rc = CLI_FAIL;
-    dc_tensor *x = cli_input_image(VERB, &cm, image, index, spec, &label), *y = NULL;
+    dc_tensor *x = text ? input_text(model, text)
+                        : cli_input_image(VERB, &cm, image, index, spec, &label),
+              *y = NULL;
     if (!x) goto done;
-    if (inv) invert(x);
-    warn_if_unlike_training(&cm, x, inv);
+    if (!text && inv) invert(x);
+    if (!text) warn_if_unlike_training(&cm, x, inv);
     y = dc_model_predict(cm.model, x, 1);
     if (!y) {
         cli_fail(VERB);
@@ -180,7 +198,9 @@ int cli_predict(int argc, char **argv) {
         while (j > 0 && p[order[j - 1]] < p[k]) order[j] = order[j - 1], j--;
         order[j] = k;
     }
-    if (image)
+    if (text)
+        printf("text \"%s\":\n", text);
+    else if (image)
         printf("%s:\n", image);
     else if (label >= 0)
         printf("test sample %lld (label %d%s%s%s):\n", index, label,

@@ -14,7 +14,8 @@ static const char *const VERB = "train";
 static void help(FILE *f) {
     fprintf(f,
             "usage: deepc train FILE.ini [--epochs N] [--batch-size N] [--out DIR] [--seed S]\n"
-            "                   [--threads N] [--quiet] [--resume [CHECKPOINT]] [--no-checkpoint]\n"
+            "                   [--steps-per-epoch N] [--threads N] [--quiet]\n"
+            "                   [--resume [CHECKPOINT]] [--no-checkpoint]\n"
             "\n"
             "Trains the model described in FILE.ini (docs/model-files.md) and writes into DIR\n"
             "(default runs/<FILE without .ini>/):\n"
@@ -26,6 +27,8 @@ static void help(FILE *f) {
             "\n"
             "  --epochs N       override [train] epochs\n"
             "  --batch-size N   override [train] batch_size\n"
+            "  --steps-per-epoch N  an epoch is N batches (Keras' steps_per_epoch; the data\n"
+            "                   runs on across epochs): for quick runs and benchmarks\n"
             "  --seed S         override [train] seed (weights and shuffling)\n"
             "  --threads N      threads to use (default: all cores)\n"
             "  --out DIR        where the files go\n"
@@ -117,7 +120,7 @@ static void catch_stop_signals(bool on) {
 
 int cli_train(int argc, char **argv) {
     const char *out_dir = NULL;
-    long long epochs = 0, seed = -1;
+    long long epochs = 0, seed = -1, steps_per_epoch = 0;
     cli_run_args ra = {0};
     bool quiet = false, resume = false, no_checkpoint = false;
     const char *resume_path = NULL;
@@ -128,6 +131,10 @@ int cli_train(int argc, char **argv) {
             return CLI_OK;
         } else if (!strcmp(a, "--epochs")) {
             if (!(v = cli_value(VERB, argc, argv, &i)) || !cli_int(VERB, a, v, 1, 1000000, &epochs))
+                return CLI_USAGE;
+        } else if (!strcmp(a, "--steps-per-epoch")) {
+            if (!(v = cli_value(VERB, argc, argv, &i)) ||
+                !cli_int(VERB, a, v, 1, INT64_MAX / 2, &steps_per_epoch))
                 return CLI_USAGE;
         } else if (!strcmp(a, "--seed")) {
             if (!(v = cli_value(VERB, argc, argv, &i)) || !cli_int(VERB, a, v, 0, INT64_MAX, &seed))
@@ -165,6 +172,10 @@ int cli_train(int argc, char **argv) {
     if (batch) {
         snprintf(num, sizeof num, "%lld", batch);
         if (dc_run_config_set(cfg, "train", "batch_size", num) != DC_OK) goto fail;
+    }
+    if (steps_per_epoch) {
+        snprintf(num, sizeof num, "%lld", steps_per_epoch);
+        if (dc_run_config_set(cfg, "train", "steps_per_epoch", num) != DC_OK) goto fail;
     }
     if (seed >= 0) {
         snprintf(num, sizeof num, "%lld", seed);
@@ -228,6 +239,9 @@ int cli_train(int argc, char **argv) {
         goto done;
     }
     if (!save_model(m, path, cfg, train, file)) goto fail;
+    if (dc_run_config_text_vectorizer(cfg) &&
+        dc_model_file_set_text_vectorizer(path, dc_run_config_text_vectorizer(cfg)) != DC_OK)
+        goto fail;
     if (dc_history_write_csv(h, csv) != DC_OK) goto fail;
     int ne = dc_history_epochs(h);
     if (dc_plot_history(png, NULL, dc_history_get(h, "loss"), dc_history_get(h, "val_loss"),
@@ -242,6 +256,7 @@ int cli_train(int argc, char **argv) {
         const char *mn[DC_MAX_METRICS];
         int n_m = dc_run_config_metrics(cfg, mn, DC_MAX_METRICS);
         printf("Test loss: %.4f", (double)loss);
+        if (fo.perplexity) printf(" - test perplexity: %.3f", exp((double)loss));
         for (int i = 0; i < n_m && i < DC_MAX_METRICS; i++)
             printf(" - test %s: %.4f", mn[i], (double)metrics[i]);
         printf(" (%lld samples)\n", (long long)dc_dataset_count(test));

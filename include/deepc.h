@@ -817,6 +817,13 @@ typedef struct {
     int verbose;                     /* 0 silent, 1 progress bar, 2 one line per epoch */
     FILE *progress;                  /* where progress goes (NULL: nowhere) */
     uint64_t seed;                   /* shuffling, and the weights if fit builds */
+    /* Keras' steps_per_epoch: an epoch is this many batches, drawn from one
+     * stream that runs on across epochs (reshuffled at each end of the data);
+     * 0: one pass over the data. */
+    int64_t steps_per_epoch;
+    /* also log perplexity = exp(loss) and val_perplexity (language models:
+     * the loss per token is a crossentropy) */
+    bool perplexity;
     /* Resume checkpoints, as Keras' BackupAndRestore. checkpoint_path: fit
      * writes there (atomically) after every epoch and when a stop is
      * requested mid-epoch: weights, optimizer state and schedule position,
@@ -942,7 +949,234 @@ int64_t dc_batcher_num_batches(const dc_batcher *b);
  * image is resized bilinearly; channels 0 keeps the files' (all must agree),
  * 1 or 3 converts. */
 dc_dataset *dc_dataset_load_image_folder(const char *dir, int height, int width, int channels);
+/* Variable-length samples (texts vectorized without output_sequence_length):
+ * dc_dataset_x_shape reports -1 for the time axis, and dc_batcher_next pads
+ * each batch with 0 only to the longest sequence of that batch, so x comes out
+ * (B, T_batch) with 1 <= T_batch (a batch of empty texts is (B, 1) of zeros).
+ * dc_dataset_get writes the sample padded with 0 to the longest sequence of
+ * the whole dataset. The length of sample i (its time steps before padding;
+ * for fixed-shape samples, the first dim of the sample shape): */
+int64_t dc_dataset_seq_length(const dc_dataset *ds, int64_t i);
+/* The longest sequence of a variable-length dataset (its padded length), or
+ * the first dim of the sample shape otherwise. */
+int64_t dc_dataset_max_seq_length(const dc_dataset *ds);
 /* -- end data -- */
+
+/* ========================================================================
+ * Text: a vectorizer with the behaviour of keras.layers.TextVectorization,
+ * text collections (folders, CSV/TSV, Debian's fortunes) and datasets made
+ * from them, including character corpora for language models.
+ * ======================================================================== */
+/* -- text -- */
+/* Bytes that are not UTF-8: every text is decoded as UTF-8 first, and each
+ * ill-formed sequence (its maximal subpart: a lone or truncated lead byte with
+ * the continuation bytes that fit it, or one stray byte) becomes one U+FFFD,
+ * the replacement character, as Unicode recommends and TensorFlow's
+ * unicode_split does; so tokens and vocabularies are always valid UTF-8 and a
+ * character split yields code points. Lowering, as Keras'
+ * tf.strings.lower, changes ASCII letters only; punctuation stripping removes
+ * the 32 ASCII punctuation characters !"#$%&'()*+,-./:;<=>?@[\]^_`{|}~; the
+ * whitespace split cuts at runs of space, \t, \n, \v, \f and \r. */
+typedef enum {
+    DC_STANDARDIZE_LOWER_AND_STRIP_PUNCTUATION = 0, /* Keras' default */
+    DC_STANDARDIZE_NONE,
+    DC_STANDARDIZE_LOWER,
+    DC_STANDARDIZE_STRIP_PUNCTUATION
+} dc_text_standardize;
+typedef enum { DC_SPLIT_WHITESPACE = 0, DC_SPLIT_CHARACTER } dc_text_split;
+typedef enum {
+    DC_TEXT_INT = 0,  /* token ids: 0 padding, 1 out-of-vocabulary ("[UNK]") */
+    DC_TEXT_MULTI_HOT, /* bag of words: id 0 is "[UNK]" (no padding token) */
+    DC_TEXT_COUNT,
+    DC_TEXT_TF_IDF     /* count x idf, idf = log(1 + documents / (1 + document frequency)) */
+} dc_text_output_mode;
+typedef struct {
+    int64_t max_tokens;             /* vocabulary size with its special tokens; 0: no limit */
+    dc_text_standardize standardize;
+    dc_text_split split;
+    dc_text_output_mode output_mode;
+    /* int mode: pad with 0 or truncate at the end to this length (a longer
+     * text loses its tail, as Keras); 0: variable length. */
+    int64_t output_sequence_length;
+    /* bag modes: the output has max_tokens entries even when the vocabulary
+     * is smaller (Keras' pad_to_max_tokens); otherwise the vocabulary size. */
+    bool pad_to_max_tokens;
+    /* Keras' ngrams = N: after the tokens, every run of 2 .. N consecutive
+     * tokens joined by " " is a token too (all of width 2, then 3 ...);
+     * 0 or 1: none. At most 8. */
+    int ngrams;
+} dc_text_vectorizer_options;
+typedef struct dc_text_vectorizer dc_text_vectorizer;
+
+/* opt may be NULL (Keras' defaults); caller frees with dc_text_vectorizer_free. */
+dc_text_vectorizer *dc_text_vectorizer_new(const dc_text_vectorizer_options *opt);
+void dc_text_vectorizer_free(dc_text_vectorizer *v);
+dc_text_vectorizer_options dc_text_vectorizer_get_options(const dc_text_vectorizer *v);
+/* Learns the vocabulary from n texts (as Keras' adapt): the special tokens
+ * ("" and "[UNK]" in int mode, "[UNK]" in the bag modes), then the tokens by
+ * count, most frequent first, ties broken by the token's bytes in descending
+ * order (Keras sorts with np.lexsort and reverses), at most max_tokens in
+ * all; tf_idf also learns the idf weights (the out-of-vocabulary weight is
+ * the mean of the others, as Keras). No token at all is DC_ERR_ARG. */
+dc_status dc_text_vectorizer_adapt(dc_text_vectorizer *v, const char *const *texts, int64_t n);
+/* Sets the whole vocabulary as dc_text_vectorizer_token lists it (special
+ * tokens first); idf_weights (n values) is needed for tf_idf, else ignored. */
+dc_status dc_text_vectorizer_set_vocabulary(dc_text_vectorizer *v, const char *const *tokens,
+                                            int64_t n, const float *idf_weights);
+int64_t dc_text_vectorizer_vocabulary_size(const dc_text_vectorizer *v); /* 0 before adapt */
+/* Token i of the vocabulary (owned by v), or NULL. */
+const char *dc_text_vectorizer_token(const dc_text_vectorizer *v, int64_t i);
+/* The id of a token (the out-of-vocabulary id if unknown; -1 on NULL). */
+int64_t dc_text_vectorizer_token_id(const dc_text_vectorizer *v, const char *token);
+/* The out-of-vocabulary id: 1 in int mode, 0 in the bag modes. */
+int64_t dc_text_vectorizer_oov_id(const dc_text_vectorizer *v);
+/* idf weights (vocabulary size values, owned by v) in tf_idf mode, else NULL. */
+const float *dc_text_vectorizer_idf_weights(const dc_text_vectorizer *v);
+/* Floats per text: output_sequence_length, or the bag's size; 0 for int mode
+ * of variable length. */
+int64_t dc_text_vectorizer_output_size(const dc_text_vectorizer *v);
+/* Vectorizes one NUL-terminated text into out (cap floats). Returns how many
+ * floats the text gives (int, variable length: its token count; otherwise
+ * dc_text_vectorizer_output_size) and writes the first min(that, cap); -1 on
+ * error. Call with cap 0 to learn the size. */
+int64_t dc_text_vectorizer_encode(const dc_text_vectorizer *v, const char *text, float *out,
+                                  int64_t cap);
+/* Keras' layer call on n texts: a new tensor the caller frees, (n, L) of ids
+ * (L = output_sequence_length, or the longest text, at least 1, padding 0)
+ * or (n, bag size). NULL with a message on error. */
+dc_tensor *dc_text_vectorizer_call(const dc_text_vectorizer *v, const char *const *texts,
+                                   int64_t n);
+/* Ids back to text (int mode): tokens joined by " " (whitespace split) or
+ * nothing (character split); padding (0) is skipped, unknown ids give "[UNK]".
+ * A new string the caller frees with dc_string_free, or NULL. */
+char *dc_text_vectorizer_decode(const dc_text_vectorizer *v, const float *ids, int64_t n);
+/* The options (Keras' names: max_tokens, standardize, split, output_mode,
+ * output_sequence_length, pad_to_max_tokens, ngrams), the vocabulary and the idf
+ * weights as one JSON object:
+ * {"class_name": "TextVectorization", "config": {...}, "vocabulary": [...],
+ *  "idf_weights": [...]}. A new string the caller frees with dc_string_free.
+ * A model file keeps it under the __metadata__ key "text_vectorizer"
+ * (DC_TEXT_VECTORIZER_METADATA_KEY): see dc_model_file_set_text_vectorizer. */
+char *dc_text_vectorizer_to_json(const dc_text_vectorizer *v);
+/* The inverse; every field is checked (a corrupt or hostile document is
+ * DC_ERR_FORMAT with a message, never a crash). Caller frees. */
+dc_text_vectorizer *dc_text_vectorizer_from_json(const char *json);
+#define DC_TEXT_VECTORIZER_METADATA_KEY "text_vectorizer"
+/* Stores v in a saved model file's metadata (key "text_vectorizer"). */
+dc_status dc_model_file_set_text_vectorizer(const char *path, const dc_text_vectorizer *v);
+/* The vectorizer stored in a model file; NULL with DC_ERR_ARG ("... keeps no
+ * text vectorizer") when the file has none. Caller frees. */
+dc_text_vectorizer *dc_text_vectorizer_from_model_file(const char *path);
+/* Frees a string returned by the library. */
+void dc_string_free(char *s);
+
+/* A collection of texts with optional class labels. Fields are read-only;
+ * everything belongs to the set (dc_text_set_free). Texts are valid UTF-8
+ * (see above) and NUL-terminated. */
+typedef struct {
+    int64_t count;
+    char **texts;
+    int32_t *labels;     /* count class ids, or NULL (unlabelled) */
+    int num_classes;
+    char **class_names;  /* num_classes names (sorted), or NULL */
+} dc_text_set;
+/* n texts (copied), labels (n class ids in [0, num_classes)) may be NULL;
+ * class_names may be NULL (names "0", "1", ...). Caller frees. */
+dc_text_set *dc_text_set_new(const char *const *texts, const int32_t *labels, int64_t n,
+                             int num_classes, const char *const *class_names);
+void dc_text_set_free(dc_text_set *s);
+/* As keras.utils.text_dataset_from_directory: DIR/<class>/ *.txt, classes
+ * sorted by name, files sorted by name within a class. An empty .txt file is
+ * an empty text (as Keras); an unreadable file, a file holding a NUL byte, or
+ * no .txt file at all, is an error naming the path. */
+dc_text_set *dc_text_set_load_folder(const char *dir);
+/* A CSV file (a TSV file when delimiter is '\t'; 0: '\t' for names ending in
+ * .tsv, else ','), read as Python's csv module does: a header row, fields in
+ * double quotes may hold delimiters, newlines and "" for a quote. text_column
+ * names the text column; label_column (or NULL: unlabelled) the label: labels
+ * that are all whole numbers in [0, 1000) are class ids, others become
+ * classes numbered in sorted order. A missing column is an error naming it. */
+dc_text_set *dc_text_set_load_csv(const char *path, const char *text_column,
+                                  const char *label_column, char delimiter);
+/* Debian's fortunes (package fortunes): DIR/<category> files (NULL:
+ * /usr/share/games/fortunes, or $DEEPC_FORTUNES_DIR), fortunes separated by
+ * lines holding a single '%', labelled by category (classes sorted by name).
+ * categories (n of them) chooses the files, NULL: every plain file without a
+ * '.' in its name (not .dat or .u8). A category with fewer than min_count
+ * fortunes is dropped when chosen automatically, an error when named.
+ * Fortunes keep their line breaks, lose the final one; empty ones are skipped. */
+dc_text_set *dc_text_set_load_fortunes(const char *dir, const char *const *categories, int n,
+                                       int64_t min_count);
+/* A fixed split: sample i goes to *test when i % test_every == test_every - 1
+ * (every k-th sample, so each category keeps its share), else to *train.
+ * test_every >= 2. Both are new sets the caller frees. */
+dc_status dc_text_set_split(const dc_text_set *s, int64_t test_every, dc_text_set **train,
+                            dc_text_set **test);
+/* All texts joined by sep (NULL: ""); a new string the caller frees with
+ * dc_string_free; *len (may be NULL) receives its length. */
+char *dc_text_set_join(const dc_text_set *s, const char *sep, size_t *len);
+
+/* Samples from texts through an adapted vectorizer; y () is the label (a set
+ * without labels gives 0). int mode with output_sequence_length: samples (L);
+ * int mode of variable length: samples (-1), padded per batch (see
+ * dc_dataset_seq_length); multi_hot / count / tf_idf: samples (bag size),
+ * kept as token ids and counted as samples are read (a vocabulary of 20000
+ * costs memory per batch, not per text). */
+dc_dataset *dc_dataset_from_texts(const dc_text_vectorizer *v, const dc_text_set *s);
+
+/* A corpus for a character-level language model: text (len bytes) is turned
+ * into ids by v (int mode, character split; usually standardize none), the
+ * last validation_fraction of the ids is held out, and each part is cut into
+ * windows of seq_len ids every stride ids (0: seq_len, windows that do not
+ * overlap). x (seq_len) holds a window; y (seq_len) the id that follows each
+ * of its positions (for LSTM(return_sequences) -> Dense(V) with sparse
+ * cross-entropy at every step), or, with last_only, y () the id after the
+ * window. A part too short for one window gives an error (train) or
+ * *val = NULL (validation). */
+typedef struct {
+    int64_t seq_len;            /* 0: 100 */
+    int64_t stride;             /* 0: seq_len */
+    bool last_only;
+    float validation_fraction;  /* in [0, 1) */
+} dc_char_corpus_options;
+dc_status dc_dataset_char_corpus(const dc_text_vectorizer *v, const char *text, size_t len,
+                                 const dc_char_corpus_options *opt, dc_dataset **train,
+                                 dc_dataset **val);
+/* The test split of a model file's text data, as dc_run_config_test_spec
+ * writes it ("text:" and JSON: the kind, absolute paths, the split options),
+ * through v (the model file's vectorizer, not adapted again). Caller frees. */
+dc_dataset *dc_dataset_load_text_spec(const char *spec, const dc_text_vectorizer *v);
+/* -- end text -- */
+
+/* -- generation -- */
+/* Sampling from a trained language model: ids (None, steps) through
+ * Embedding, forward SimpleRNN/LSTM/GRU layers (return_sequences or not),
+ * Dense, Dropout and Activation layers to scores (None, steps, V) or
+ * (None, V). The prompt runs through the model once; then each new token is
+ * one step (T = 1) carrying every recurrent layer's state (h, and c for an
+ * LSTM), so the text so far is never run again. A last softmax is left out:
+ * the scores are logits, divided by the temperature before the softmax. */
+typedef struct {
+    int64_t length;        /* tokens to sample, >= 1 */
+    float temperature;     /* > 0; near 0: nearly always the most likely token (argmax) */
+    uint64_t seed;         /* the same seed gives the same tokens */
+    int64_t exclude_below; /* ids below this are never sampled (dc_model_generate_text: 2,
+                              the padding and [UNK] of an int-mode vectorizer) */
+} dc_generate_options;
+/* prompt: n_prompt >= 1 ids; out receives opt->length ids. Allocates only
+ * before the first step. */
+dc_status dc_model_generate(dc_model *m, const int64_t *prompt, int64_t n_prompt,
+                            const dc_generate_options *opt, int64_t *out);
+/* The same on text through v (int mode): returns the continuation only (not
+ * the prompt; a whitespace-split vectorizer puts a space before it), a new
+ * string the caller frees with dc_string_free, or NULL with a message. The
+ * model's scores must cover v's vocabulary. A prompt token outside the
+ * vocabulary is refused (DC_ERR_ARG naming the character or word and its
+ * position) rather than fed as [UNK], which the model never learned from;
+ * characters that standardization strips are dropped. */
+char *dc_model_generate_text(dc_model *m, const dc_text_vectorizer *v, const char *prompt,
+                             const dc_generate_options *opt);
+/* -- end generation -- */
 
 /* ========================================================================
  * Files: safetensors, images, plots
@@ -1039,6 +1273,12 @@ bool dc_run_config_outputs_probabilities(const dc_run_config *c);
  * the caller frees both. Relative paths are looked up next to the model file
  * first, then in the current directory. */
 dc_status dc_run_config_load_data(const dc_run_config *c, dc_dataset **train, dc_dataset **test);
+/* Text data ([data] train_text_dir, train_text_csv, fortunes or corpus): the
+ * vectorizer ([TextVectorization]) that the last dc_run_config_load_data
+ * adapted on the training split (owned by c, valid until the next load or
+ * dc_run_config_free), or NULL. deepc train stores it
+ * in the saved model file (dc_model_file_set_text_vectorizer). */
+const dc_text_vectorizer *dc_run_config_text_vectorizer(const dc_run_config *c);
 /* The model of the file, built (input shape from [model] input_shape, else
  * from train's samples) and compiled; caller frees. */
 dc_model *dc_run_config_build_model(const dc_run_config *c, const dc_dataset *train);
@@ -1046,7 +1286,8 @@ dc_model *dc_run_config_build_model(const dc_run_config *c, const dc_dataset *tr
  * test) and the callback sections; out->callbacks points into c. */
 dc_status dc_run_config_fit_options(dc_run_config *c, const dc_dataset *test, dc_fit_options *out);
 /* The test split as a data spec for dc_dataset_load_spec ("" if none), with
- * absolute paths, to keep in a model file. */
+ * absolute paths, to keep in a model file. Text data gives a "text:" spec for
+ * dc_dataset_load_text_spec (it needs the model file's vectorizer). */
 dc_status dc_run_config_test_spec(const dc_run_config *c, char *buf, size_t n);
 /* A dataset from a spec: "fashion-mnist" (its test split), "IMAGES,LABELS"
  * (IDX files), "FILE.csv" or "FILE.csv,LABEL_COLUMN", or an image folder

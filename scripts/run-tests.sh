@@ -15,7 +15,7 @@ p=${p:-0}; f=${f:-0}; s=${s:-0}
 if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
     echo "FAIL test_runner exited with status $rc"; f=1
 fi
-for ex in tape_regression custom_loop regression; do
+for ex in tape_regression custom_loop regression sequence_tape; do
     if [ -x "$BUILD/examples/$ex" ]; then
         if "$BUILD/examples/$ex" > "$out.ex" 2>&1; then
             echo "ok   example $ex ($(tail -n 1 "$out.ex"))"; p=$((p + 1))

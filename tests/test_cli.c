@@ -448,3 +448,79 @@ TEST(cli_predict_warns_on_inputs_unlike_training) {
     if (strstr(out, "warning") || !strstr(out, " 1. 1 "))
         test_fail(__FILE__, __LINE__, "--invert:\n%s", out);
 }
+
+TEST(cli_train_text_keeps_vectorizer) {
+    if (!setup()) SKIP("build/deepc is not built");
+    FILE *f = fopen(tmp("reviews.csv"), "w");
+    if (!f) return;
+    fprintf(f, "text,label\n");
+    for (int i = 0; i < 12; i++)
+        fprintf(f, "\"%s, %s!\",%s\n", i % 2 ? "Great" : "Awful", i % 3 ? "film" : "movie",
+                i % 2 ? "pos" : "neg");
+    fclose(f);
+    f = fopen(tmp("text.ini"), "w");
+    if (!f) return;
+    fprintf(f, "[model]\n[data]\ntrain_text_csv = reviews.csv\ntext_column = text\nlabel_column = "
+               "label\ntest_every = 3\nvalidation = test\n[TextVectorization]\noutput_mode = "
+               "multi_hot\n[train]\nloss = sparse_categorical_crossentropy\nmetrics = accuracy\n"
+               "epochs = 2\nbatch_size = 4\n[Dense]\nunits = 2\nactivation = softmax\n");
+    fclose(f);
+    char out[8192], args[2048];
+    snprintf(args, sizeof args, "train %s --out %s --quiet", tmp("text.ini"), tmp("trun"));
+    int rc = run(args, out, sizeof out);
+    CHECK(rc == 0);
+    if (rc) {
+        printf("%s\n", out);
+        return;
+    }
+    dc_text_vectorizer *v = dc_text_vectorizer_from_model_file(tmp("trun/model.safetensors"));
+    CHECK(v != NULL);
+    /* adapted on the 8 training rows only (every 3rd row is a test row): each
+     * word 4 times, so the tie rule orders them: bytes descending */
+    CHECK(v && dc_text_vectorizer_vocabulary_size(v) == 5);
+    const char *want[] = {"[UNK]", "movie", "great", "film", "awful"};
+    for (int i = 0; v && i < 5; i++) CHECK(!strcmp(dc_text_vectorizer_token(v, i), want[i]));
+    CHECK(v && dc_text_vectorizer_get_options(v).output_mode == DC_TEXT_MULTI_HOT);
+    dc_text_vectorizer_free(v);
+    /* eval finds the test rows through the model file's data spec and vectorizer */
+    snprintf(args, sizeof args, "eval %s", tmp("trun/model.safetensors"));
+    rc = run(args, out, sizeof out);
+    CHECK(rc == 0 && strstr(out, "samples: 4"));
+    if (rc) printf("%s\n", out);
+}
+
+/* --steps-per-epoch: epochs of N batches, history.csv with seconds per epoch. */
+TEST(cli_train_steps_per_epoch) {
+    if (!setup()) SKIP("build/deepc is not built");
+    static char out[1 << 16];
+    char args[2048];
+    snprintf(args, sizeof args, "train %s --out %s --epochs 3 --steps-per-epoch 2 --threads 1",
+             tmp("tiny.ini"), tmp("spe"));
+    int rc = run(args, out, sizeof out);
+    CHECK(rc == 0);
+    if (rc) {
+        printf("%s\n", out);
+        return;
+    }
+    CHECK(strstr(out, "Epoch 3/3") != NULL && strstr(out, "2/2 - ") != NULL);
+    CHECK(strstr(out, "6/6") == NULL); /* 96 samples in batches of 16 would be 6 */
+    FILE *h = fopen(tmp("spe/history.csv"), "r");
+    char line[512];
+    int rows = 0;
+    bool seconds_ok = true;
+    int col = -1;
+    while (h && fgets(line, sizeof line, h)) {
+        char *save = NULL;
+        int k = 0;
+        for (char *c = strtok_r(line, ",\n", &save); c; c = strtok_r(NULL, ",\n", &save), k++) {
+            if (!rows && !strcmp(c, "seconds")) col = k;
+            if (rows && k == col) seconds_ok = seconds_ok && strtod(c, NULL) >= 0.0;
+        }
+        rows++;
+    }
+    if (h) fclose(h);
+    CHECK(col >= 0 && rows == 4 && seconds_ok);
+    snprintf(args, sizeof args, "train %s --steps-per-epoch 0", tmp("tiny.ini"));
+    CHECK(run(args, out, sizeof out) == 2);
+    CHECK(strstr(out, "--steps-per-epoch") != NULL);
+}

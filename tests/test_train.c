@@ -890,3 +890,58 @@ TEST(model_file_with_extreme_numbers_never_crashes) {
     free(hdr);
     free(mut);
 }
+
+static bool count_batch(dc_model *m, int epoch, int64_t batch, float loss, void *user) {
+    (void)m, (void)loss;
+    int *per_epoch = user;
+    if (epoch >= 0 && epoch < 8) per_epoch[epoch] = (int)batch + 1;
+    return false;
+}
+
+/* Weights after fit with the given epochs and steps_per_epoch (0: whole passes). */
+static float *weights_after(dc_dataset *ds, int epochs, int64_t steps, int *per_epoch,
+                            dc_history **h) {
+    dc_model *m = classifier(NULL);
+    float *w = NULL, *copy = NULL;
+    size_t n = 0;
+    dc_callback cb = {.kind = DC_CB_LAMBDA, .on_batch_end = count_batch, .user = per_epoch};
+    if (dc_model_compile(m, &adam_scce) == DC_OK &&
+        dc_model_fit(m, ds, &(dc_fit_options){.epochs = epochs, .steps_per_epoch = steps,
+                                              .seed = 9, .callbacks = &cb, .n_callbacks = 1},
+                     h) == DC_OK &&
+        dc_model_all_weights(m, &w, &n) == DC_OK && (copy = malloc(n * sizeof *copy)))
+        memcpy(copy, w, n * sizeof *copy);
+    dc_model_free(m);
+    return copy;
+}
+
+TEST(steps_per_epoch_cuts_one_running_stream_into_epochs) {
+    dc_dataset *ds = blobs(100, 4); /* batches of 32: 4 per pass, the last of 4 samples */
+    int per[8] = {0};
+    dc_history *h1 = NULL, *h2 = NULL, *h3 = NULL;
+    float *pass = weights_after(ds, 2, 0, per, &h1);      /* two whole passes: 8 batches */
+    CHECK(per[0] == 4 && per[1] == 4);
+    float *cut = weights_after(ds, 4, 2, per, &h2);       /* the same 8 batches, 2 per epoch */
+    CHECK(per[0] == 2 && per[1] == 2 && per[2] == 2 && per[3] == 2);
+    float *across = weights_after(ds, 2, 3, per, &h3);    /* 6 batches: the pass runs on */
+    CHECK(per[0] == 3 && per[1] == 3);
+    CHECK(pass && cut && across);
+    if (pass && cut) CHECK(!memcmp(pass, cut, (2 * 16 + 16 + 16 * 3 + 3) * sizeof(float)));
+    if (pass && across) CHECK(memcmp(pass, across, (2 * 16 + 16 + 16 * 3 + 3) * sizeof(float)));
+    CHECK(h2 && dc_history_epochs(h2) == 4);
+    const float *sec = h2 ? dc_history_get(h2, "seconds") : NULL;
+    CHECK(sec != NULL);
+    for (int e = 0; sec && e < 4; e++) CHECK(sec[e] >= 0.0f && sec[e] < 60.0f);
+    dc_model *m = classifier(NULL);
+    CHECK_OK(dc_model_compile(m, &adam_scce));
+    CHECK_ERR(dc_model_fit(m, ds, &(dc_fit_options){.steps_per_epoch = -1}, NULL), DC_ERR_ARG,
+              "steps_per_epoch -1");
+    dc_model_free(m);
+    free(pass);
+    free(cut);
+    free(across);
+    dc_history_free(h1);
+    dc_history_free(h2);
+    dc_history_free(h3);
+    dc_dataset_free(ds);
+}

@@ -25,6 +25,8 @@ void dc_ds_storage_free(dc_ds_storage *s) {
         for (int i = 0; i < s->num_classes; i++) dc_free(s->class_names[i]);
         dc_free(s->class_names);
     }
+    dc_free(s->seq_start);
+    dc_free(s->bag_idf);
     dc_free(s);
 }
 
@@ -155,7 +157,20 @@ int64_t dc_dataset_count(const dc_dataset *ds) { return ds ? ds->count : 0; }
 int dc_dataset_x_shape(const dc_dataset *ds, int64_t *shape) {
     if (!ds) return 0;
     if (shape) memcpy(shape, ds->x_shape, (size_t)ds->x_ndim * sizeof *shape);
+    if (shape && ds->var_len) shape[0] = -1; /* the model builds with a None time axis */
     return ds->x_ndim;
+}
+
+int64_t dc_dataset_seq_length(const dc_dataset *ds, int64_t i) {
+    if (!ds || i < 0 || i >= ds->count) return 0;
+    if (!ds->var_len) return ds->x_ndim > 0 ? ds->x_shape[0] : 1;
+    const int64_t *st = ds->storage->seq_start + ds->offset + i;
+    return st[1] - st[0];
+}
+
+int64_t dc_dataset_max_seq_length(const dc_dataset *ds) {
+    if (!ds) return 0;
+    return ds->x_ndim > 0 ? ds->x_shape[0] : 1;
 }
 
 int dc_dataset_y_shape(const dc_dataset *ds, int64_t *shape) {
@@ -264,6 +279,36 @@ void dc_batcher_reset(dc_batcher *b) {
     if (b->shuffle) dc_rng_shuffle(&b->rng, b->perm, b->ds->count);
 }
 
+/* A batch of variable-length sequences (B, T_batch): each padded with 0 only to
+ * the longest of this batch (at least 1 step), in the buffers sized for the
+ * dataset's longest, so nothing is allocated. */
+static int64_t next_ragged(dc_batcher *b, int64_t n, dc_tensor **x, dc_tensor **y) {
+    const dc_dataset *ds = b->ds;
+    const dc_ds_storage *st = ds->storage;
+    int64_t t_batch = 1;
+    for (int64_t k = 0; k < n; k++) {
+        int64_t r = ds->offset + b->perm[b->pos + k];
+        t_batch = DC_MAX(t_batch, st->seq_start[r + 1] - st->seq_start[r]);
+    }
+    for (int64_t k = 0; k < n; k++) {
+        int64_t r = ds->offset + b->perm[b->pos + k];
+        int64_t len = st->seq_start[r + 1] - st->seq_start[r];
+        float *dst = b->x + k * t_batch;
+        memcpy(dst, st->x + st->seq_start[r], (size_t)len * sizeof(float));
+        memset(dst + len, 0, (size_t)(t_batch - len) * sizeof(float));
+        if (ds->get(ds, b->perm[b->pos + k], NULL, b->y + k * ds->y_size) != DC_OK) return 0;
+    }
+    b->pos += n;
+    b->xt.shape[0] = n;
+    b->xt.shape[1] = t_batch;
+    b->xt.size = n * t_batch;
+    b->yt.shape[0] = n;
+    b->yt.size = n * ds->y_size;
+    if (x) *x = &b->xt;
+    if (y) *y = &b->yt;
+    return n;
+}
+
 int64_t dc_batcher_next(dc_batcher *b, dc_tensor **x, dc_tensor **y) {
     if (x) *x = NULL;
     if (y) *y = NULL;
@@ -275,6 +320,7 @@ int64_t dc_batcher_next(dc_batcher *b, dc_tensor **x, dc_tensor **y) {
         return 0;
     }
     const dc_dataset *ds = b->ds;
+    if (ds->var_len) return next_ragged(b, n, x, y);
     for (int64_t k = 0; k < n; k++) {
         if (ds->get(ds, b->perm[b->pos + k], b->x + k * ds->x_size, b->y + k * ds->y_size) != DC_OK)
             return 0;

@@ -13,6 +13,15 @@ typedef struct {
     int num_classes;     /* 0 if not classification */
     char **class_names;  /* num_classes strings (dc_malloc'd) or NULL */
     bool owns_names;     /* class_names freed with the storage */
+    /* text (text_dataset.c): ragged samples, sample r is the ids
+     * x[seq_start[r] .. seq_start[r+1]) (count+1 offsets, owned), or NULL */
+    int64_t *seq_start;
+    int64_t x_len;       /* a corpus: ids in x; sample r starts at r * stride */
+    int64_t stride;
+    bool last_only;      /* a corpus: y is the one id after the window */
+    int bag_mode;        /* a bag of words (dc_text_output_mode, 0: none) made from the
+                            ragged ids as samples are read */
+    float *bag_idf;      /* tf_idf weights (owned), or NULL */
 } dc_ds_storage;
 
 struct dc_dataset {
@@ -25,6 +34,9 @@ struct dc_dataset {
     dc_ds_storage *storage;
     int64_t offset;                  /* first storage row of this dataset */
     bool is_view;                    /* storage belongs to another dataset */
+    /* Variable-length samples: x_shape[0] is the longest sequence (what
+     * dc_dataset_get pads to); dc_dataset_x_shape reports -1 for it. */
+    bool var_len;
 };
 
 /* A dataset owning `storage` (heap-allocated with dc_malloc, taken over even on

@@ -3,6 +3,7 @@
  * into a checked run configuration, and from it a model, its data and fit options.
  * Every error names the file, the line and the key. */
 #include "config.h"
+#include "text_config.h"
 #include "../train/train.h"
 #include <cjson/cJSON.h>
 #include <sys/stat.h>
@@ -14,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { SRC_NONE = 0, SRC_NAMED, SRC_IDX, SRC_CSV, SRC_FOLDER };
+enum { SRC_NONE = 0, SRC_NAMED, SRC_IDX, SRC_CSV, SRC_FOLDER, SRC_TEXT };
 enum { VAL_NONE = 0, VAL_TEST, VAL_SPLIT };
 
 typedef struct {
@@ -35,6 +36,7 @@ struct dc_run_config {
     int img_h, img_w, img_c;
     int validation;
     float validation_split;
+    dc_text_data *text;      /* text kinds of [data] and [TextVectorization] (text_config.c) */
     /* [train] */
     dc_optimizer_options opt;
     dc_lr_schedule sched;    /* kind DC_LR_CONSTANT: none; decay_steps 0: the whole run */
@@ -47,6 +49,7 @@ struct dc_run_config {
     int n_metrics;
     int epochs;
     int64_t batch_size;
+    int64_t steps_per_epoch; /* 0: one pass over the data */
     uint64_t seed;
     bool shuffle;
     int verbose;
@@ -229,13 +232,15 @@ static dc_status parse_choice(const origin *o, const char *v, const char *const 
 static const char *const model_keys = "name, input_shape";
 static const char *const data_keys =
     "dataset, train_images, train_labels, test_images, test_labels, train_csv, test_csv, "
-    "label_column, train_dir, test_dir, image_size, channels, validation, validation_split";
+    "label_column, train_dir, test_dir, image_size, channels, validation, validation_split, "
+    "train_text_dir, test_text_dir, train_text_csv, test_text_csv, text_column, fortunes, "
+    "categories, min_count, test_every, corpus, seq_len, stride, target, validation_fraction";
 static const char *const train_keys =
     "optimizer, learning_rate, beta_1, beta_2, epsilon, amsgrad, momentum, nesterov, rho, "
     "initial_accumulator_value, centered, weight_decay, clipnorm, global_clipnorm, clipvalue, "
     "learning_rate_schedule, decay_steps, decay_rate, staircase, alpha, warmup_steps, "
     "warmup_target, loss, from_logits, metrics, batch_size, epochs, seed, shuffle, verbose, "
-    "terminate_on_nan";
+    "terminate_on_nan, steps_per_epoch";
 static const char *const es_keys = "monitor, patience, min_delta, restore_best_weights";
 static const char *const rl_keys = "monitor, factor, patience, min_delta, cooldown, min_lr";
 
@@ -258,6 +263,10 @@ static dc_status model_key(dc_run_config *c, const origin *o, const char *k, con
 }
 
 static dc_status data_key(dc_run_config *c, const origin *o, const char *k, const char *v) {
+    bool text_key;
+    dc_text_origin to = {o->file, o->line, o->section, o->key};
+    dc_status ts = dc_text_data_key(&c->text, &to, v, &text_key);
+    if (text_key) return ts;
     struct {
         const char *key;
         char **dst;
@@ -415,6 +424,7 @@ static dc_status train_key(dc_run_config *c, const origin *o, const char *k, con
     }
     if (!strcmp(k, "batch_size")) return parse_i64(o, v, 1, 1 << 24, &c->batch_size);
     if (!strcmp(k, "epochs")) return parse_int(o, v, 1, 1000000, &c->epochs);
+    if (!strcmp(k, "steps_per_epoch")) return parse_i64(o, v, 1, INT64_MAX / 2, &c->steps_per_epoch);
     if (!strcmp(k, "seed")) return parse_u64(o, v, &c->seed);
     if (!strcmp(k, "shuffle")) return parse_bool(o, v, &c->shuffle);
     if (!strcmp(k, "verbose")) return parse_int(o, v, 0, 2, &c->verbose);
@@ -457,7 +467,15 @@ static dc_status plateau_key(dc_run_config *c, const origin *o, const char *k, c
     return unknown_key(o, rl_keys);
 }
 
-typedef enum { SEC_MODEL, SEC_DATA, SEC_TRAIN, SEC_EARLY, SEC_PLATEAU, SEC_LAYER } sec_kind;
+typedef enum {
+    SEC_MODEL,
+    SEC_DATA,
+    SEC_TRAIN,
+    SEC_EARLY,
+    SEC_PLATEAU,
+    SEC_TEXT_VECTORIZATION,
+    SEC_LAYER
+} sec_kind;
 
 static sec_kind section_kind(const char *name) {
     if (!strcasecmp(name, "model")) return SEC_MODEL;
@@ -465,6 +483,7 @@ static sec_kind section_kind(const char *name) {
     if (!strcasecmp(name, "train")) return SEC_TRAIN;
     if (!strcmp(name, "EarlyStopping")) return SEC_EARLY;
     if (!strcmp(name, "ReduceLROnPlateau")) return SEC_PLATEAU;
+    if (!strcmp(name, "TextVectorization")) return SEC_TEXT_VECTORIZATION;
     return SEC_LAYER;
 }
 
@@ -475,6 +494,10 @@ static dc_status apply_key(dc_run_config *c, sec_kind kind, const origin *o, con
     case SEC_TRAIN: return train_key(c, o, o->key, v);
     case SEC_EARLY: return early_key(c, o, o->key, v);
     case SEC_PLATEAU: return plateau_key(c, o, o->key, v);
+    case SEC_TEXT_VECTORIZATION: {
+        dc_text_origin to = {o->file, o->line, o->section, o->key};
+        return dc_text_vectorization_key(&c->text, &to, v);
+    }
     default: return DC_OK;
     }
 }
@@ -491,6 +514,7 @@ void dc_run_config_free(dc_run_config *c) {
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) dc_free(*strs[i]);
     for (int i = 0; i < c->n_metrics; i++) dc_free(c->metrics[i]);
     dc_free(c->layers);
+    dc_text_data_free(c->text);
     dc_free(c);
 }
 
@@ -539,11 +563,13 @@ static dc_status check_data(dc_run_config *c, int data_line) {
     const char *file = c->doc->path;
     int n_src = (c->dataset != NULL) + (c->train_images || c->train_labels || c->test_images ||
                                         c->test_labels) +
-                (c->train_csv || c->test_csv || c->label_column) + (c->train_dir || c->test_dir);
+                (c->train_csv || c->test_csv || (c->label_column && !dc_text_data_active(c->text))) +
+                (c->train_dir || c->test_dir) + dc_text_data_active(c->text);
     if (n_src == 0)
         return dc_set_error(DC_ERR_ARG,
                             "%s:%d: [data]: no data: give dataset = fashion-mnist, or "
-                            "train_images and train_labels (IDX), or train_csv, or train_dir",
+                            "train_images and train_labels (IDX), or train_csv, or train_dir "
+                            "(or text: train_text_dir, train_text_csv, fortunes, corpus)",
                             file, data_line);
     if (n_src > 1)
         return dc_set_error(DC_ERR_ARG,
@@ -551,6 +577,16 @@ static dc_status check_data(dc_run_config *c, int data_line) {
                             "(train_images ...), CSV files (train_csv ...) or an image folder "
                             "(train_dir ...)",
                             file, data_line);
+    if (dc_text_data_active(c->text) || (c->text && !c->dataset && !c->train_images &&
+                                          !c->train_csv && !c->train_dir)) {
+        c->source = SRC_TEXT;
+        if ((c->img_h || c->img_c))
+            return dc_set_error(DC_ERR_ARG, "%s:%d: [data]: image_size and channels apply to image "
+                                "folders (train_dir)", file, data_line);
+        return dc_text_data_check(c->text, file, data_line, c->label_column != NULL);
+    }
+    if (c->text && dc_text_data_check(c->text, file, data_line, false) != DC_OK)
+        return dc_last_status();
     if (c->dataset) c->source = SRC_NAMED;
     else if (c->train_images || c->train_labels || c->test_images || c->test_labels) {
         c->source = SRC_IDX;
@@ -700,7 +736,7 @@ static dc_run_config *from_doc(dc_ini_doc *doc) {
         goto fail;
     }
     if (c->validation == VAL_TEST && c->source != SRC_NAMED && !c->test_images && !c->test_csv &&
-        !c->test_dir) {
+        !c->test_dir && !dc_text_data_has_test(c->text)) {
         dc_set_error(DC_ERR_ARG, "%s:%d: [data] validation = test, but there is no test data",
                      file, seen[SEC_DATA]);
         goto fail;
@@ -783,14 +819,22 @@ int dc_run_config_layer_line(const dc_run_config *c, int i) {
 
 /* ---- layers ---- */
 
-/* The layer's options as given (plus its name from the header); returns n. */
-static int layer_options(const dc_run_config *c, int i, const char **k, const char **v, int cap) {
+/* The layer's options as given (plus its name from the header); returns n.
+ * With text data, the value "vocabulary_size" stands for the size of the
+ * adapted vocabulary (written into num; before the data is loaded, a stand-in
+ * lets the options be checked). */
+static int layer_options(const dc_run_config *c, int i, const char **k, const char **v, int cap,
+                         char *num, size_t num_len) {
     const layer_ref *r = &c->layers[i];
     const dc_ini_section *s = &c->doc->sections[r->sec];
+    const dc_text_vectorizer *tv = dc_text_data_vectorizer(c->text);
+    snprintf(num, num_len, "%lld", tv ? (long long)dc_text_vectorizer_vocabulary_size(tv) : 1000LL);
     int n = 0;
     for (int j = 0; j < s->n_entries && n < cap; j++) {
         k[n] = s->entries[j].key;
-        v[n++] = s->entries[j].value;
+        v[n] = s->entries[j].value;
+        if (dc_text_data_active(c->text) && !strcasecmp(v[n], "vocabulary_size")) v[n] = num;
+        n++;
     }
     if (r->name[0] && n < cap) {
         k[n] = "name";
@@ -832,7 +876,8 @@ static dc_status layer_error(const dc_run_config *c, int i) {
 static dc_status check_layers(dc_run_config *c) {
     for (int i = 0; i < c->n_layers; i++) {
         const char *k[64], *v[64];
-        int n = layer_options(c, i, k, v, 64);
+        char num[24];
+        int n = layer_options(c, i, k, v, 64, num, sizeof num);
         dc_layer *l = dc_layer_from_config(c->layers[i].type, k, v, n);
         if (!l) return layer_error(c, i);
         dc_layer_free(l);
@@ -908,10 +953,28 @@ static dc_dataset *load_split(const dc_run_config *c, bool train) {
     return ds;
 }
 
+static const char *resolve_for_text(const void *ctx, const char *p, char *buf, size_t n) {
+    return resolve(ctx, p, buf, n);
+}
+
+/* Text data: the texts are loaded, the vectorizer adapted on the training split. */
+static dc_status load_text(const dc_run_config *c, dc_dataset **train, dc_dataset **test) {
+    dc_status s = dc_text_data_load(c->text, resolve_for_text, c, c->label_column, train, test);
+    if (s == DC_OK) return DC_OK;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", dc_last_error());
+    return dc_set_error(s, "%s: [data]: %s", c->doc->path, msg);
+}
+
+const dc_text_vectorizer *dc_run_config_text_vectorizer(const dc_run_config *c) {
+    return c ? dc_text_data_vectorizer(c->text) : NULL;
+}
+
 dc_status dc_run_config_load_data(const dc_run_config *c, dc_dataset **train, dc_dataset **test) {
     if (!c || !train || !test)
         return dc_set_error(DC_ERR_ARG, "dc_run_config_load_data: NULL argument");
     *train = *test = NULL;
+    if (c->source == SRC_TEXT) return load_text(c, train, test);
     dc_clear_error();
     *train = load_split(c, true);
     if (!*train) return dc_last_status();
@@ -930,6 +993,8 @@ dc_status dc_run_config_test_spec(const dc_run_config *c, char *buf, size_t n) {
         return dc_set_error(DC_ERR_ARG, "dc_run_config_test_spec: NULL argument");
     char a[4096], b[4096], ra[PATH_MAX], rb[PATH_MAX];
     buf[0] = '\0';
+    if (c->source == SRC_TEXT)
+        return dc_text_data_spec(c->text, resolve_for_text, c, c->label_column, buf, n);
     switch (c->source) {
     case SRC_NAMED: snprintf(buf, n, "fashion-mnist"); break;
     case SRC_IDX:
@@ -1015,6 +1080,7 @@ static int64_t run_steps(const dc_run_config *c, const dc_dataset *train) {
     if (!train) return 1;
     int64_t n = dc_dataset_count(train);
     if (c->validation == VAL_SPLIT) n = dc_fit_split_train_count(n, c->validation_split);
+    if (c->steps_per_epoch > 0) return (int64_t)c->epochs * c->steps_per_epoch;
     return (int64_t)c->epochs * ((n + c->batch_size - 1) / c->batch_size);
 }
 
@@ -1030,7 +1096,8 @@ dc_model *dc_run_config_build_model(const dc_run_config *c, const dc_dataset *tr
     }
     for (int i = 0; i < c->n_layers; i++) {
         const char *k[64], *v[64];
-        int n = layer_options(c, i, k, v, 64);
+        char num[24];
+        int n = layer_options(c, i, k, v, 64, num, sizeof num);
         dc_layer *l = dc_layer_from_config(c->layers[i].type, k, v, n);
         if (!l || dc_model_add(m, l) != DC_OK) {
             layer_error(c, i);
@@ -1097,6 +1164,13 @@ dc_status dc_run_config_fit_options(dc_run_config *c, const dc_dataset *test, dc
     if (!c || !out) return dc_set_error(DC_ERR_ARG, "dc_run_config_fit_options: NULL argument");
     memset(out, 0, sizeof *out);
     out->epochs = c->epochs;
+    out->steps_per_epoch = c->steps_per_epoch;
+    /* a character-level language model (a corpus) also logs exp(loss) */
+    const dc_text_vectorizer *tv = dc_text_data_vectorizer(c->text);
+    if (tv) {
+        dc_text_vectorizer_options vo = dc_text_vectorizer_get_options(tv);
+        out->perplexity = vo.split == DC_SPLIT_CHARACTER && vo.output_mode == DC_TEXT_INT;
+    }
     out->batch_size = c->batch_size;
     out->no_shuffle = !c->shuffle;
     out->seed = c->seed;

@@ -458,6 +458,7 @@ typedef struct {
     dc_logs logs;            /* keys point into names */
     char names[DC_MAX_LOGS][DC_HIST_KEY];
     int i_loss, i_metric[DC_MAX_METRICS], i_val_loss, i_val_metric[DC_MAX_METRICS], i_lr;
+    int i_ppl, i_val_ppl; /* perplexity = exp(loss), or -1 */
 } fit_logs;
 
 static int add_key(fit_logs *fl, const char *prefix, const char *name) {
@@ -468,7 +469,7 @@ static int add_key(fit_logs *fl, const char *prefix, const char *name) {
     return i;
 }
 
-static void fit_logs_init(fit_logs *fl, const dc_model *m, bool val) {
+static void fit_logs_init(fit_logs *fl, const dc_model *m, bool val, bool ppl) {
     memset(fl, 0, sizeof *fl);
     fl->i_loss = add_key(fl, "", "loss");
     for (int k = 0; k < m->n_metrics; k++)
@@ -477,6 +478,8 @@ static void fit_logs_init(fit_logs *fl, const dc_model *m, bool val) {
     for (int k = 0; k < m->n_metrics; k++)
         fl->i_val_metric[k] = val ? add_key(fl, "val_", dc_metric_name(m->copt.metrics[k])) : -1;
     fl->i_lr = add_key(fl, "", "lr");
+    fl->i_ppl = ppl ? add_key(fl, "", "perplexity") : -1;
+    fl->i_val_ppl = ppl && val ? add_key(fl, "", "val_perplexity") : -1;
 }
 
 static void set_train_logs(fit_logs *fl, const dc_model *m, const dc_accum *acc) {
@@ -484,6 +487,7 @@ static void set_train_logs(fit_logs *fl, const dc_model *m, const dc_accum *acc)
     for (int k = 0; k < m->n_metrics; k++)
         fl->logs.values[fl->i_metric[k]] =
             acc->count[k] > 0 ? (float)(acc->sum[k] / acc->count[k]) : NAN;
+    if (fl->i_ppl >= 0) fl->logs.values[fl->i_ppl] = expf(fl->logs.values[fl->i_loss]);
 }
 
 /* A history holding fit's keys: the fixed columns, then the other metrics. */
@@ -534,6 +538,18 @@ int64_t dc_fit_split_train_count(int64_t n, float validation_split) {
     return (int64_t)floor((double)n * (1.0 - strtod(buf, NULL)));
 }
 
+/* The next training batch. With steps_per_epoch (Keras' steps_per_epoch) an
+ * epoch is that many batches drawn from one running stream: the batcher is
+ * not rewound between epochs, and at the end of the data it starts its next
+ * shuffled pass, so a short epoch never sees the same batches twice in a row. */
+static int64_t next_train_batch(dc_batcher *b, int64_t steps_per_epoch, int64_t done,
+                                dc_tensor **x, dc_tensor **y) {
+    if (steps_per_epoch <= 0) return dc_batcher_next(b, x, y);
+    if (done >= steps_per_epoch) return 0;
+    int64_t n = dc_batcher_next(b, x, y);
+    return n > 0 ? n : dc_batcher_next(b, x, y);
+}
+
 dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_options *opt,
                        dc_history **out) {
     const char *fn = "dc_model_fit";
@@ -546,6 +562,13 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
     if (opt->initial_epoch < 0 || opt->initial_epoch >= epochs)
         return dc_set_error(DC_ERR_ARG, "%s: initial_epoch %d must be in [0, epochs %d)", fn,
                             opt->initial_epoch, epochs);
+    if (opt->steps_per_epoch < 0)
+        return dc_set_error(DC_ERR_ARG, "%s: steps_per_epoch %lld must not be negative", fn,
+                            (long long)opt->steps_per_epoch);
+    if (opt->steps_per_epoch > 0 && opt->resume_from)
+        return dc_set_error(DC_ERR_UNSUPPORTED,
+                            "%s: resuming a run with steps_per_epoch is not supported yet (its "
+                            "batches run on across epochs)", fn);
     if (opt->epochs < 0 || opt->batch_size < 0 || opt->n_callbacks < 0 ||
         (opt->n_callbacks > 0 && !opt->callbacks))
         return dc_set_error(DC_ERR_ARG, "%s: epochs %d, batch_size %lld and n_callbacks %d must not be negative",
@@ -629,7 +652,7 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
     dc_batcher *b = dc_batcher_new(tr, bs, !opt->no_shuffle, opt->seed);
     dc_batcher *vb = val ? dc_batcher_new(val, bs, false, 0) : NULL;
     fit_logs fl;
-    fit_logs_init(&fl, m, val != NULL);
+    fit_logs_init(&fl, m, val != NULL, opt->perplexity);
     dc_history *h = history_for(&fl, epochs - opt->initial_epoch);
     if (h) h->first_epoch = opt->initial_epoch;
     dc_cb_state *cbs = NULL;
@@ -646,7 +669,7 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
     }
     dc_out_mode mode = out_mode(m);
     dc_progress prog = {.f = opt->progress, .verbose = opt->progress ? opt->verbose : 0};
-    int64_t steps = dc_batcher_num_batches(b);
+    int64_t steps = opt->steps_per_epoch > 0 ? opt->steps_per_epoch : dc_batcher_num_batches(b);
     m->stop_training = false;
     bool nan_stop = dc_callbacks_terminate_on_nan(cbs);
     /* TerminateOnNaN keeps the weights of before a step that makes them NaN */
@@ -671,11 +694,11 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
         for (int k = 0; k < fl.logs.n; k++) fl.logs.values[k] = NAN; /* no stale val_ values */
         double t0 = dc_now();
         dc_progress_epoch_begin(&prog, epoch, epochs, steps);
-        dc_batcher_reset(b);
+        if (opt->steps_per_epoch <= 0) dc_batcher_reset(b);
         dc_tensor *x, *y;
         int64_t batch = 0;
         for (; mid && batch < pos.batch && dc_batcher_next(b, &x, &y) > 0; batch++) {}
-        while (!m->stop_training && dc_batcher_next(b, &x, &y) > 0) {
+        while (!m->stop_training && next_train_batch(b, opt->steps_per_epoch, batch, &x, &y) > 0) {
             dc_tape *t = m->tape;
             dc_tape_reset(t);
             dc_tensor *o = dc_model_forward(m, t, x, true, mode == DC_OUT_FUSED);
@@ -728,6 +751,7 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
             st = run_eval(fn, m, vb, &vl, vm);
             if (st != DC_OK) goto done;
             fl.logs.values[fl.i_val_loss] = vl;
+            if (fl.i_val_ppl >= 0) fl.logs.values[fl.i_val_ppl] = expf(vl);
             for (int k = 0; k < m->n_metrics; k++) fl.logs.values[fl.i_val_metric[k]] = vm[k];
         }
         fl.logs.values[fl.i_lr] = lr;
