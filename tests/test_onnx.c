@@ -61,6 +61,15 @@ static const model_spec MODELS[] = {
         {"Dense", {"units", "3"}},
         {"Flatten", {0}},
     }},
+    {"rnn", 2, {5, 3}, {
+        {"LSTM", {"units", "4", "return_sequences", "true"}},
+        {"GRU", {"units", "3", "return_sequences", "true"}},
+        {"GRU", {"units", "3", "reset_after", "false", "use_bias", "false", "return_sequences", "true"}},
+        {"LSTM", {"units", "3", "return_sequences", "true", "recurrent_activation", "tanh",
+                  "activation", "relu"}},
+        {"SimpleRNN", {"units", "4"}},
+        {"Dense", {"units", "2"}},
+    }},
 };
 #define N_MODELS (int)(sizeof MODELS / sizeof *MODELS)
 
@@ -216,6 +225,8 @@ TEST(onnx_export_cnn_same) { check_model(&MODELS[1]); }
 TEST(onnx_export_cnn_valid_transpose_upsampling) { check_model(&MODELS[2]); }
 TEST(onnx_export_cnn_global_max_reshape) { check_model(&MODELS[3]); }
 
+TEST(onnx_export_lstm_gru_simple_rnn) { check_model(&MODELS[4]); }
+
 TEST(onnx_export_refuses_bad_input) {
     const model_spec *ms = &MODELS[0];
     dc_model *m = build_model(ms);
@@ -225,15 +236,15 @@ TEST(onnx_export_refuses_bad_input) {
     CHECK_ERR(dc_model_export_onnx(NULL, "x.onnx"), DC_ERR_ARG, "dc_model_export_onnx");
     dc_model_free(m);
 
-    /* An LSTM has no mapping yet: refused with its name and type, no file left. */
-    dc_model *r = dc_sequential_new("rnn");
-    const char *k[] = {"units", "name"}, *v[] = {"3", "my_lstm"};
-    CHECK_OK(dc_model_add(r, dc_layer_from_config("LSTM", k, v, 2)));
+    /* A Conv1D has no mapping yet: refused with its name and type, no file left. */
+    dc_model *r = dc_sequential_new("seq");
+    const char *k[] = {"filters", "kernel_size", "name"}, *v[] = {"3", "2", "my_conv1d"};
+    CHECK_OK(dc_model_add(r, dc_layer_from_config("Conv1D", k, v, 3)));
     int64_t in[2] = {4, 2};
     CHECK_OK(dc_model_build(r, 2, in, 1));
     char out[PATH_MAX];
-    snprintf(out, sizeof out, "%s/rnn.onnx", test_tmpdir());
-    CHECK_ERR(dc_model_export_onnx(r, out), DC_ERR_UNSUPPORTED, "'my_lstm' (LSTM)");
+    snprintf(out, sizeof out, "%s/refused.onnx", test_tmpdir());
+    CHECK_ERR(dc_model_export_onnx(r, out), DC_ERR_UNSUPPORTED, "'my_conv1d' (Conv1D)");
     CHECK(access(out, F_OK) != 0);
     dc_model_free(r);
 

@@ -78,7 +78,7 @@ typedef struct {
     pb_buf nodes, inits;
     pb_buf attrs;     /* the attributes of the next node */
     int n_nodes;
-    char cur[96];     /* the value the next layer reads */
+    char cur[128];    /* the value the next layer reads */
     int rank;         /* its rank, batch included */
     bool nchw;        /* a rank-4 value is held as NCHW (between image layers) */
     const dc_layer *l;
@@ -146,8 +146,9 @@ static void value_name(onnx_graph *g, const char *what, char *out, size_t n) {
 
 /* Runs a one-input node on the current value and makes its output current. */
 static void step(onnx_graph *g, const char *op, const char *const *extra) {
-    char out[96];
-    value_name(g, op, out, sizeof out);
+    char out[128], what[48];
+    snprintf(what, sizeof what, "%s_%d", op, g->n_nodes); /* names are assigned once (SSA) */
+    value_name(g, what, out, sizeof out);
     const char *ins[6] = {g->cur, NULL};
     for (int i = 0; extra && extra[i] && i < 4; i++) ins[i + 1] = extra[i], ins[i + 2] = NULL;
     node(g, op, ins, out);
@@ -400,6 +401,122 @@ static dc_status export_up_sampling(onnx_graph *g) {
     return DC_OK;
 }
 
+/* ---- recurrent layers: ONNX's RNN / GRU / LSTM over (T, B, I) ---- */
+static bool cfg_true(const dc_layer *l, const char *key, bool dflt) {
+    const char *v = cfg(l, key);
+    if (!v) return dflt;
+    return !strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "True") || !strcmp(v, "TRUE");
+}
+
+/* Keras' activation name as ONNX's, or NULL when ONNX has none that agrees. */
+static const char *rnn_act(const dc_layer *l, const char *key, const char *dflt) {
+    const char *v = cfg(l, key);
+    if (!v) v = dflt;
+    if (!strcmp(v, "tanh")) return "Tanh";
+    if (!strcmp(v, "sigmoid")) return "Sigmoid";
+    if (!strcmp(v, "relu")) return "Relu";
+    return NULL;
+}
+
+/* Keras (rows, gates*U) -> ONNX (1, gates*U, rows), the gates in ONNX's order:
+ * order[j] is the Keras gate that ONNX gate j takes. */
+static void rnn_weight(onnx_graph *g, const char *name, const dc_param *p, int gates,
+                       const int *order, float *buf) {
+    const float *k = p->t->data;
+    int64_t rows = p->shape[0], cols = p->shape[1], U = cols / gates;
+    for (int j = 0; j < gates; j++)
+        for (int64_t u = 0; u < U; u++)
+            for (int64_t r = 0; r < rows; r++)
+                buf[(j * U + u) * rows + r] = k[r * cols + order[j] * U + u];
+    const int64_t d[3] = {1, cols, rows};
+    init_float(g, name, 3, d, buf);
+}
+
+static dc_status export_rnn(onnx_graph *g) {
+    const dc_layer *l = g->l;
+    static const int lstm_order[4] = {0, 3, 1, 2}; /* ONNX i,o,f,c from Keras i,f,c,o */
+    static const int same_order[3] = {0, 1, 2};    /* GRU: z,r,h in both; SimpleRNN: one */
+    int gates = l->kind == DC_LAYER_LSTM ? 4 : l->kind == DC_LAYER_GRU ? 3 : 1;
+    const int *order = l->kind == DC_LAYER_LSTM ? lstm_order : same_order;
+    if (cfg_true(l, "go_backwards", false)) return refuse(l, "go_backwards is not exported");
+    if (cfg_true(l, "return_state", false) || cfg_true(l, "stateful", false))
+        return refuse(l, "return_state and stateful are not exported");
+    const char *act = rnn_act(l, "activation", "tanh");
+    const char *ract = rnn_act(l, "recurrent_activation", "sigmoid");
+    if (!act || !ract)
+        return refuse(l, "only tanh, sigmoid and relu activations are exported");
+    const dc_param *kp = param(l, "kernel"), *rp = param(l, "recurrent_kernel"), *bp = param(l, "bias");
+    int64_t I = kp->shape[0], G = kp->shape[1], U = G / gates;
+    size_t most = (size_t)((I > U ? I : U) * G);
+    float *buf = dc_calloc(most > (size_t)(2 * G) ? most : (size_t)(2 * G), sizeof *buf);
+    if (!buf) return dc_set_error(DC_ERR_NOMEM, "%s: out of memory", FN);
+    char wn[128], rn[128], bn[128] = "";
+    value_name(g, "W", wn, sizeof wn);
+    value_name(g, "R", rn, sizeof rn);
+    rnn_weight(g, wn, kp, gates, order, buf);
+    rnn_weight(g, rn, rp, gates, order, buf);
+    bool reset_after = l->kind == DC_LAYER_GRU && cfg_true(l, "reset_after", true);
+    if (bp) {
+        /* B = [input biases, recurrent biases] (1, 2G); only GRU(reset_after) has the second */
+        const float *b = bp->t->data;
+        memset(buf, 0, (size_t)(2 * G) * sizeof *buf);
+        for (int half = 0; half < (bp->ndim == 2 ? 2 : 1); half++)
+            for (int j = 0; j < gates; j++)
+                for (int64_t u = 0; u < U; u++)
+                    buf[half * G + j * U + u] = b[half * G + order[j] * U + u];
+        value_name(g, "B", bn, sizeof bn);
+        const int64_t d[2] = {1, 2 * G};
+        init_float(g, bn, 2, d, buf);
+    }
+    dc_free(buf);
+    static const int64_t tbi[3] = {1, 0, 2};
+    to_layout(g, false);
+    attr_ints(g, "perm", 3, tbi);
+    step(g, "Transpose", NULL); /* (B, T, I) -> (T, B, I) */
+    const char *op = l->kind == DC_LAYER_LSTM ? "LSTM" : l->kind == DC_LAYER_GRU ? "GRU" : "RNN";
+    pb_buf acts = {0};
+    pb_str(&acts, 1, "activations");
+    pb_int(&acts, 20, 8); /* STRINGS */
+    if (gates > 1) pb_str(&acts, 9, ract);
+    pb_str(&acts, 9, act);
+    if (gates == 4) pb_str(&acts, 9, act);
+    pb_msg(&g->attrs, 5, &acts);
+    pb_free(&acts);
+    attr_int(g, "hidden_size", U);
+    if (l->kind == DC_LAYER_GRU) attr_int(g, "linear_before_reset", reset_after ? 1 : 0);
+    bool seq = l->out_ndim == 2;
+    char y[128], yh[128], axes[128];
+    value_name(g, "Y", y, sizeof y);
+    value_name(g, "Y_h", yh, sizeof yh);
+    const char *ins[] = {g->cur, wn, rn, bp ? bn : NULL, NULL};
+    pb_buf nd = {0};
+    for (int i = 0; ins[i]; i++) pb_str(&nd, 1, ins[i]);
+    pb_str(&nd, 2, seq ? y : "");
+    pb_str(&nd, 2, yh);
+    char name[160];
+    snprintf(name, sizeof name, "%s/%s_%d", l->name, op, g->n_nodes++);
+    pb_str(&nd, 3, name);
+    pb_str(&nd, 4, op);
+    pb_raw(&nd, g->attrs.p, g->attrs.n);
+    if (g->attrs.oom) nd.oom = true;
+    g->attrs.n = 0;
+    pb_msg(&g->nodes, 1, &nd);
+    pb_free(&nd);
+    /* Y (T, 1, B, U) -> (B, T, U); Y_h (1, B, U) -> (B, U) */
+    snprintf(g->cur, sizeof g->cur, "%s", seq ? y : yh);
+    value_name(g, "axes", axes, sizeof axes);
+    const int64_t axis = seq ? 1 : 0;
+    init_int64(g, axes, 1, &axis);
+    const char *sq[] = {axes, NULL};
+    step(g, "Squeeze", sq);
+    if (seq) {
+        attr_ints(g, "perm", 3, tbi);
+        step(g, "Transpose", NULL);
+    }
+    g->rank = seq ? 3 : 2;
+    return DC_OK;
+}
+
 static dc_status export_layer(onnx_graph *g) {
     const dc_layer *l = g->l;
     switch (l->kind) {
@@ -424,6 +541,9 @@ static dc_status export_layer(onnx_graph *g) {
     case DC_LAYER_GLOBAL_MAX_POOLING2D: return export_global_pool(g, true);
     case DC_LAYER_BATCH_NORMALIZATION: return export_batch_norm(g);
     case DC_LAYER_UP_SAMPLING2D: return export_up_sampling(g);
+    case DC_LAYER_SIMPLE_RNN:
+    case DC_LAYER_LSTM:
+    case DC_LAYER_GRU: return export_rnn(g);
     default: break;
     }
     return refuse(l, "no ONNX mapping for this layer type yet");
