@@ -601,6 +601,10 @@ static dc_status encode_model(const dc_model *m, pb_buf *out) {
         if (g.nodes.oom || g.inits.oom || g.attrs.oom || graph.oom || ops.oom) out->oom = true;
         pb_free(&graph), pb_free(&ops);
         if (out->oom) s = dc_set_error(DC_ERR_NOMEM, "%s: out of memory encoding the graph", FN);
+        else if (out->n > (size_t)INT32_MAX) /* protobuf's limit; ONNX's external data is not written */
+            s = dc_set_error(DC_ERR_UNSUPPORTED,
+                             "%s: model '%s' needs %zu bytes, over protobuf's 2 GiB for one file",
+                             FN, m->name, out->n);
     }
     pb_free(&g.nodes), pb_free(&g.inits), pb_free(&g.attrs);
     return s;
