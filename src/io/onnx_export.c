@@ -257,10 +257,9 @@ static void same_pads(const dc_layer *l, const int64_t k[2], const int64_t s[2],
     }
 }
 
-static void conv_weights_transposed(const dc_param *p, bool transpose_conv, float *w) {
-    /* Conv2D kernel (KH,KW,C,F) -> (F,C,KH,KW); Conv2DTranspose (KH,KW,F,C) -> (C,F,KH,KW):
-     * in both, the last two axes go first in reverse order. */
-    (void)transpose_conv;
+/* Conv2D kernel (KH,KW,C,F) -> (F,C,KH,KW); Conv2DTranspose (KH,KW,F,C) -> (C,F,KH,KW):
+ * in both, the last two axes go first in reverse order. */
+static void conv_weights_transposed(const dc_param *p, float *w) {
     const float *k = p->t->data;
     int64_t kh = p->shape[0], kw = p->shape[1], a = p->shape[2], b = p->shape[3];
     for (int64_t y = 0; y < kh; y++)
@@ -277,7 +276,7 @@ static dc_status export_conv(onnx_graph *g, bool transpose) {
     int64_t n = kp->shape[0] * kp->shape[1] * kp->shape[2] * kp->shape[3];
     float *w = dc_malloc((size_t)n * sizeof *w);
     if (!w) return dc_set_error(DC_ERR_NOMEM, "%s: out of memory", FN);
-    conv_weights_transposed(kp, transpose, w);
+    conv_weights_transposed(kp, w);
     char kn[128], bn[128];
     snprintf(kn, sizeof kn, "%s/kernel", l->name);
     const int64_t wd[4] = {kp->shape[3], kp->shape[2], kp->shape[0], kp->shape[1]};
