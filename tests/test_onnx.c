@@ -70,6 +70,18 @@ static const model_spec MODELS[] = {
         {"SimpleRNN", {"units", "4"}},
         {"Dense", {"units", "2"}},
     }},
+    {"seq1d", 2, {11, 3}, {
+        {"Conv1D", {"filters", "4", "kernel_size", "3", "padding", "causal", "dilation_rate", "2",
+                    "activation", "relu"}},
+        {"Conv1D", {"filters", "5", "kernel_size", "4", "strides", "2", "padding", "same"}},
+        {"MaxPooling1D", {"pool_size", "2", "strides", "1", "padding", "same"}},
+        {"Conv1D", {"filters", "3", "kernel_size", "2", "padding", "valid"}},
+        {"GlobalMaxPooling1D", {"keepdims", "true"}},
+        {"Flatten", {0}},
+        {"Dense", {"units", "4"}},
+        {"Reshape", {"target_shape", "2,2"}},
+        {"GlobalAveragePooling1D", {0}},
+    }},
 };
 #define N_MODELS (int)(sizeof MODELS / sizeof *MODELS)
 
@@ -227,6 +239,8 @@ TEST(onnx_export_cnn_global_max_reshape) { check_model(&MODELS[3]); }
 
 TEST(onnx_export_lstm_gru_simple_rnn) { check_model(&MODELS[4]); }
 
+TEST(onnx_export_conv1d_pool1d) { check_model(&MODELS[5]); }
+
 TEST(onnx_export_refuses_bad_input) {
     const model_spec *ms = &MODELS[0];
     dc_model *m = build_model(ms);
@@ -236,15 +250,15 @@ TEST(onnx_export_refuses_bad_input) {
     CHECK_ERR(dc_model_export_onnx(NULL, "x.onnx"), DC_ERR_ARG, "dc_model_export_onnx");
     dc_model_free(m);
 
-    /* A Conv1D has no mapping yet: refused with its name and type, no file left. */
+    /* Embedding has no mapping yet: refused with its name and type, no file left. */
     dc_model *r = dc_sequential_new("seq");
-    const char *k[] = {"filters", "kernel_size", "name"}, *v[] = {"3", "2", "my_conv1d"};
-    CHECK_OK(dc_model_add(r, dc_layer_from_config("Conv1D", k, v, 3)));
-    int64_t in[2] = {4, 2};
-    CHECK_OK(dc_model_build(r, 2, in, 1));
+    const char *k[] = {"input_dim", "output_dim", "name"}, *v[] = {"10", "2", "my_embedding"};
+    CHECK_OK(dc_model_add(r, dc_layer_from_config("Embedding", k, v, 3)));
+    int64_t in[1] = {4};
+    CHECK_OK(dc_model_build(r, 1, in, 1));
     char out[PATH_MAX];
     snprintf(out, sizeof out, "%s/refused.onnx", test_tmpdir());
-    CHECK_ERR(dc_model_export_onnx(r, out), DC_ERR_UNSUPPORTED, "'my_conv1d' (Conv1D)");
+    CHECK_ERR(dc_model_export_onnx(r, out), DC_ERR_UNSUPPORTED, "'my_embedding' (Embedding)");
     CHECK(access(out, F_OK) != 0);
     dc_model_free(r);
 

@@ -516,6 +516,91 @@ static dc_status export_rnn(onnx_graph *g) {
     return DC_OK;
 }
 
+/* ---- 1-D layers over (B, T, C): ONNX's 1-D Conv / MaxPool on (B, C, T) ---- */
+static int64_t cfg_one(const dc_layer *l, const char *key, int64_t dflt) {
+    const char *v = cfg(l, key);
+    int64_t x = dflt;
+    if (v && strcmp(v, "None") && dc_parse_one(l, key, v, &x) != DC_OK) return dflt;
+    return x;
+}
+
+/* Keras' padding of a window k (dilated kd) with stride s over the layer's time axis:
+ * explicit pads when T is known, SAME_UPPER (the extra step last, as Keras) when not. */
+static void pads_1d(onnx_graph *g, int64_t k, int64_t s, int64_t d) {
+    const dc_layer *l = g->l;
+    const char *pad = cfg(l, "padding");
+    int64_t pads[2] = {0, 0}, T = l->in_shape[0], kd = (k - 1) * d + 1;
+    if (pad && !strcmp(pad, "causal")) {
+        pads[0] = kd - 1;
+    } else if (pad && (!strcmp(pad, "same") || !strcmp(pad, "SAME") || !strcmp(pad, "Same"))) {
+        if (T < 0) {
+            attr_string(g, "auto_pad", "SAME_UPPER");
+            return;
+        }
+        int64_t out = (T + s - 1) / s, total = (out - 1) * s + kd - T;
+        if (total < 0) total = 0;
+        pads[0] = total / 2, pads[1] = total - total / 2;
+    }
+    attr_ints(g, "pads", 2, pads);
+}
+
+static void transpose_tc(onnx_graph *g) {
+    static const int64_t perm[3] = {0, 2, 1};
+    attr_ints(g, "perm", 3, perm);
+    step(g, "Transpose", NULL);
+}
+
+static dc_status export_conv1d(onnx_graph *g) {
+    const dc_layer *l = g->l;
+    const dc_param *kp = param(l, "kernel"), *bp = param(l, "bias");
+    int64_t K = kp->shape[0], C = kp->shape[1], F = kp->shape[2];
+    int64_t s = cfg_one(l, "strides", 1), d = cfg_one(l, "dilation_rate", 1);
+    float *w = dc_malloc((size_t)(K * C * F) * sizeof *w);
+    if (!w) return dc_set_error(DC_ERR_NOMEM, "%s: out of memory", FN);
+    const float *k = kp->t->data; /* (K, C, F) -> (F, C, K) */
+    for (int64_t t = 0; t < K; t++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t f = 0; f < F; f++) w[(f * C + c) * K + t] = k[(t * C + c) * F + f];
+    char kn[128], bn[128];
+    snprintf(kn, sizeof kn, "%s/kernel", l->name);
+    const int64_t wd[3] = {F, C, K};
+    init_float(g, kn, 3, wd, w);
+    dc_free(w);
+    to_layout(g, false);
+    transpose_tc(g);
+    attr_ints(g, "dilations", 1, &d);
+    attr_ints(g, "kernel_shape", 1, &K);
+    pads_1d(g, K, s, d);
+    attr_ints(g, "strides", 1, &s);
+    const char *ins[] = {kn, bp ? param_init(g, bp, bn, sizeof bn) : NULL, NULL};
+    step(g, "Conv", ins);
+    transpose_tc(g);
+    return export_activation(g, l->act);
+}
+
+static dc_status export_max_pool1d(onnx_graph *g) {
+    const dc_layer *l = g->l;
+    int64_t k = cfg_one(l, "pool_size", 2), s = cfg_one(l, "strides", k);
+    to_layout(g, false);
+    transpose_tc(g);
+    attr_ints(g, "kernel_shape", 1, &k);
+    pads_1d(g, k, s, 1);
+    attr_ints(g, "strides", 1, &s);
+    step(g, "MaxPool", NULL);
+    transpose_tc(g);
+    return DC_OK;
+}
+
+static dc_status export_global_pool1d(onnx_graph *g, bool max) {
+    static const int64_t time_axis = 1;
+    to_layout(g, false);
+    attr_ints(g, "axes", 1, &time_axis);
+    attr_int(g, "keepdims", g->l->out_ndim == 2 ? 1 : 0);
+    step(g, max ? "ReduceMax" : "ReduceMean", NULL);
+    g->rank = g->l->out_ndim + 1;
+    return DC_OK;
+}
+
 static dc_status export_layer(onnx_graph *g) {
     const dc_layer *l = g->l;
     switch (l->kind) {
@@ -543,6 +628,10 @@ static dc_status export_layer(onnx_graph *g) {
     case DC_LAYER_SIMPLE_RNN:
     case DC_LAYER_LSTM:
     case DC_LAYER_GRU: return export_rnn(g);
+    case DC_LAYER_CONV1D: return export_conv1d(g);
+    case DC_LAYER_MAX_POOLING1D: return export_max_pool1d(g);
+    case DC_LAYER_GLOBAL_AVERAGE_POOLING1D: return export_global_pool1d(g, false);
+    case DC_LAYER_GLOBAL_MAX_POOLING1D: return export_global_pool1d(g, true);
     default: break;
     }
     return refuse(l, "no ONNX mapping for this layer type yet");
