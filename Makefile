@@ -25,7 +25,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 EXAMPLES := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 HEADERS  := include/deepc.h $(wildcard src/*/*.h) src/ops/ops.def src/layers/layers.def
 
-.PHONY: all lib test asan install clean deps demo bench help examples
+.PHONY: all lib test asan install clean deps demo bench help examples fuzz tsan
 all: lib $(BUILD)/deepc examples $(BUILD)/test_runner
 
 lib: $(BUILD)/libdeepc.a $(BUILD)/libdeepc.so
@@ -81,6 +81,26 @@ asan:
 	    SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DDC_POISON_OUTPUTS" all
 	@BUILD=build-asan ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp scripts/run-tests.sh
 
+# The two-threads test under ThreadSanitizer. libgomp is not instrumented, so each
+# model trains with one OpenMP thread (no worker threads): TSan sees only ours.
+tsan:
+	@scripts/install-deps.sh
+	@$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 \
+	    SANFLAGS="-fsanitize=thread -fno-omit-frame-pointer" build-tsan/test_runner
+	@OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1" build-tsan/test_runner two_models_trained_in_two_threads
+
+# libFuzzer targets (tests/fuzz/) with ASan + UBSan, FUZZ_SECONDS each (scripts/fuzz.sh).
+# The SIMD kernels are built first without sanitizers (instrumented, gemm_avx512
+# alone takes clang many minutes; they parse nothing); make then finds them built.
+FUZZ_SECONDS ?= 60
+FUZZ_PLAIN_OBJ = $(filter %_avx2.o %_avx512.o,$(LIB_SRC:%.c=build-fuzz/obj/%.o))
+fuzz:
+	@scripts/install-deps.sh --fuzz
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT="-O1 -Wno-pass-failed" SANFLAGS= $(FUZZ_PLAIN_OBJ)
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT="-O1 -Wno-pass-failed" \
+	    SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" build-fuzz/libdeepc.a
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh
@@ -104,12 +124,14 @@ install: lib $(BUILD)/deepc
 	 else echo "make install: run ldconfig (as root) so programs find libdeepc.so.$(SOVERSION)"; fi
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz build-tsan
 
 help:
 	@echo "make            build libdeepc.a, libdeepc.so, build/deepc, examples, tests"
 	@echo "make test       install what is missing, build, run every test"
 	@echo "make asan       the same tests under AddressSanitizer + UBSan"
+	@echo "make tsan       the two-threads training test under ThreadSanitizer"
+	@echo "make fuzz       libFuzzer targets under ASan + UBSan, FUZZ_SECONDS (60) each"
 	@echo "make demo       install, build, train the Fashion-MNIST CNN"
 	@echo "make bench      benchmarks against PyTorch, OpenBLAS, oneDNN"
 	@echo "make install PREFIX=DIR"

@@ -1,9 +1,13 @@
 #!/bin/sh
 # install-deps.sh — installs the Debian packages deepc needs, skipping those
-# already present. --bench adds the reference frameworks for `make bench`.
+# already present. --bench adds the reference frameworks for `make bench`,
+# --fuzz clang and its sanitizer and OpenMP runtimes for `make fuzz`.
 set -e
 PKGS="gcc make pkg-config python3 zlib1g-dev libpng-dev libjpeg-dev libplplot-dev \
 plplot-driver-cairo libcjson-dev libinih-dev dataset-fashion-mnist fortunes wamerican"
+if [ "$1" = "--fuzz" ]; then
+    PKGS="$PKGS clang libclang-rt-dev libomp-dev"
+fi
 if [ "$1" = "--bench" ]; then
     PKGS="$PKGS python3-torch python3-numpy libopenblas-dev libdnnl-dev"
 fi

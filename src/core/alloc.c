@@ -9,6 +9,8 @@
 #define DC_HDR 16
 
 static atomic_uint_fast64_t n_allocs, n_frees, live_bytes, peak_bytes;
+/* Failure injection (tests): allocations left before the one that fails; 0 off. */
+static atomic_uint_fast64_t fail_countdown;
 
 static void note_alloc(size_t n) {
     atomic_fetch_add(&n_allocs, 1);
@@ -24,8 +26,21 @@ bool dc_mul_overflows(size_t a, size_t b, size_t *out) {
     return false;
 }
 
+void dc_alloc_fail_after(uint64_t k) { atomic_store(&fail_countdown, k); }
+bool dc_alloc_fail_pending(void) { return atomic_load(&fail_countdown) != 0; }
+
+/* True for the one allocation chosen by dc_alloc_fail_after. */
+static bool injected_failure(void) {
+    uint64_t left = atomic_load_explicit(&fail_countdown, memory_order_relaxed);
+    while (left != 0) {
+        if (atomic_compare_exchange_weak(&fail_countdown, &left, left - 1)) return left == 1;
+    }
+    return false;
+}
+
 void *dc_malloc(size_t n) {
     if (n > SIZE_MAX - DC_HDR) return NULL;
+    if (injected_failure()) return NULL;
     unsigned char *p = malloc(n + DC_HDR);
     if (!p) return NULL;
     memcpy(p, &n, sizeof n);

@@ -31,6 +31,11 @@ void *dc_malloc_aligned(size_t n);
 void dc_free_aligned(void *p);
 /* a * b, or false if it overflows size_t. */
 bool dc_mul_overflows(size_t a, size_t b, size_t *out);
+/* Testing only: the k-th dc_malloc from now (k >= 1) returns NULL, once, as
+ * if memory ran out; 0 disarms. dc_alloc_fail_pending tells whether the
+ * armed failure has not happened yet (the run made fewer than k allocations). */
+void dc_alloc_fail_after(uint64_t k);
+bool dc_alloc_fail_pending(void);
 
 /* A bump allocator made of chunks. Reset keeps the chunks and rewinds, so a
  * loop whose steps make the same requests allocates only during step 1. */

@@ -1,6 +1,7 @@
 /* cpu.c — CPU feature detection and the thread count. Kernels ask
  * dc_cpu_isa() once to pick their AVX-512, AVX2 or portable path. */
 #include "cpu.h"
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -32,15 +33,17 @@ dc_isa dc_cpu_best_isa(void) {
 }
 
 dc_isa dc_cpu_isa(void) {
-    static int cached = -1;
-    if (cached >= 0) return (dc_isa)cached;
+    /* threads may race to set it (all agree); atomic, so the race is defined */
+    static atomic_int cached = -1;
+    int got = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (got >= 0) return (dc_isa)got;
     dc_isa best = dc_cpu_best_isa();
     const char *cap = getenv("DEEPC_ISA");
     if (cap) {
         if (!strcmp(cap, "portable")) best = DC_ISA_PORTABLE;
         else if (!strcmp(cap, "avx2") && best > DC_ISA_AVX2) best = DC_ISA_AVX2;
     }
-    cached = (int)best;
+    atomic_store_explicit(&cached, (int)best, memory_order_relaxed);
     return best;
 }
 

@@ -62,7 +62,7 @@ static dc_status idx_read(const char *fn, const char *path, int want_ndim, idx_f
     /* gzread passes plain files through unchanged, so one reader serves both. */
     gzFile gz = gzopen(path, "rb");
     if (!gz) return dc_set_error(DC_ERR_IO, "%s: cannot open %s: %s", fn, path, strerror(errno));
-    gzbuffer(gz, 1u << 18);
+    gzbuffer(gz, fsize < (1u << 18) ? 8192u : 1u << 18); /* small files: no 768 KB of buffers */
     dc_status s = DC_OK;
     unsigned char head[4 + 4 * 4];
     int64_t r = gz_read_all(gz, head, 4);

@@ -68,7 +68,7 @@ static bool list_dir(const char *fn, const char *dir, bool want_dirs, str_list *
         }
     }
     closedir(d);
-    if (ok) qsort(out->items, (size_t)out->n, sizeof(char *), cmp_str);
+    if (ok && out->n > 1) qsort(out->items, (size_t)out->n, sizeof(char *), cmp_str); /* items is NULL when empty */
     return ok;
 }
 

@@ -753,7 +753,8 @@ static dc_run_config *from_doc(dc_ini_doc *doc) {
         if (!op) {
             char msg[400];
             snprintf(msg, sizeof msg, "%s", dc_last_error());
-            dc_set_error(DC_ERR_ARG, "%s:%d: [train]: %s", file, seen[SEC_TRAIN], msg);
+            dc_status why = dc_last_status() == DC_ERR_NOMEM ? DC_ERR_NOMEM : DC_ERR_ARG;
+            dc_set_error(why, "%s:%d: [train]: %s", file, seen[SEC_TRAIN], msg);
             goto fail;
         }
         dc_optimizer_free(op);

@@ -4,6 +4,7 @@
 #include "gemm.h"
 #include "../core/cpu.h"
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -204,8 +205,30 @@ typedef struct {
 } gemm_ws;
 static _Thread_local gemm_ws ws;
 
+/* A thread that ends frees its workspace (a thread-exit destructor through a
+ * pthread key), so programs that train in short-lived threads do not leak. */
+static pthread_key_t ws_key;
+static pthread_once_t ws_key_once = PTHREAD_ONCE_INIT;
+static bool ws_key_ok;
+static _Thread_local bool ws_registered;
+
+static void ws_release(void *p) {
+    gemm_ws *w = p;
+    dc_free_aligned(w->b);
+    for (int t = 0; t < GEMM_MAX_THREADS; t++) dc_free_aligned(w->a[t]);
+    dc_free_aligned(w->part);
+    memset(w, 0, sizeof *w);
+}
+
+static void ws_make_key(void) { ws_key_ok = pthread_key_create(&ws_key, ws_release) == 0; }
+
 static bool ws_reserve(float **p, size_t *cap, size_t n) {
     if (*cap >= n) return true;
+    if (!ws_registered) {
+        pthread_once(&ws_key_once, ws_make_key);
+        if (ws_key_ok) pthread_setspecific(ws_key, &ws);
+        ws_registered = true;
+    }
     dc_free_aligned(*p);
     *p = dc_malloc_aligned(n * sizeof(float));
     *cap = *p ? n : 0;

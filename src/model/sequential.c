@@ -42,6 +42,12 @@ static bool name_taken(const dc_model *m, const char *name) {
 }
 
 dc_status dc_model_add(dc_model *m, dc_layer *l) {
+    if (m && !l && dc_last_status() != DC_OK) {
+        /* dc_model_add(m, dc_layer_dense(...)): keep the constructor's error (often out of memory) */
+        char why[512];
+        snprintf(why, sizeof why, "%s", dc_last_error());
+        return dc_set_error(dc_last_status(), "dc_model_add: layer is NULL: %s", why);
+    }
     if (!m || !l) {
         dc_layer_free(l);
         return dc_set_error(DC_ERR_ARG, "dc_model_add: %s is NULL", m ? "layer" : "model");

@@ -73,8 +73,9 @@ static dc_tensor *tensor_alloc(const char *fn, int ndim, const int64_t *shape) {
     }
     t->data = dc_malloc_aligned(bytes ? bytes : 1);
     if (!t->data) {
+        long long n = (long long)t->size; /* read before t is freed */
         dc_free(t);
-        dc_set_error(DC_ERR_NOMEM, "%s: out of memory for %lld floats", fn, (long long)t->size);
+        dc_set_error(DC_ERR_NOMEM, "%s: out of memory for %lld floats", fn, n);
         return NULL;
     }
     memset(t->data, 0, bytes);
