@@ -14,6 +14,7 @@ static void usage(FILE *f) {
             "  summary FILE        the layers of a model file or a trained model\n"
             "  visualize MODEL     pictures of its filters and feature maps\n"
             "  generate MODEL      text sampled from a language model\n"
+            "  export MODEL OUT    the inference graph as ONNX (OUT.onnx)\n"
             "\n"
             "'deepc <command> --help' tells more; docs/model-files.md describes model files.\n");
 }
@@ -39,7 +40,8 @@ int main(int argc, char **argv) {
                  {"predict", cli_predict},
                  {"summary", cli_summary},
                  {"visualize", cli_visualize},
-                 {"generate", cli_generate}};
+                 {"generate", cli_generate},
+                 {"export", cli_export}};
     for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
         if (!strcmp(argv[1], verbs[i].name)) return verbs[i].run(argc - 1, argv + 1);
     fprintf(stderr, "deepc: unknown command '%s'\n", argv[1]);

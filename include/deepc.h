@@ -899,6 +899,10 @@ dc_model *dc_model_load(const char *path); /* caller frees */
 /* Loads a checkpoint into a built, compiled model of the same architecture;
  * *epoch (may be NULL) receives the stored epoch. */
 dc_status dc_model_load_checkpoint(dc_model *m, const char *path, int *epoch);
+/* The inference graph of a built model as ONNX (opset 13), written atomically:
+ * it takes the same NHWC input (batch axis "N") and predicts what dc_model_predict
+ * does. A layer with no ONNX mapping is DC_ERR_UNSUPPORTED naming it and its type. */
+dc_status dc_model_export_onnx(const dc_model *m, const char *path);
 /* -- end training -- */
 
 /* ========================================================================

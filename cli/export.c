@@ -1,0 +1,41 @@
+/* export.c — `deepc export MODEL.safetensors OUT.onnx`: a trained model's inference
+ * graph as an ONNX file that onnxruntime and other tools run (same NHWC input). */
+#include "cli.h"
+#include <string.h>
+
+static const char *const VERB = "export";
+
+static void help(FILE *f) {
+    fprintf(f,
+            "usage: deepc export MODEL.safetensors OUT.onnx\n"
+            "\n"
+            "Writes the model's inference graph as ONNX (opset 13). The ONNX model takes\n"
+            "the same NHWC input as deepc; a layer with no ONNX mapping is refused by name.\n");
+}
+
+int cli_export(int argc, char **argv) {
+    const char *files[2] = {NULL, NULL};
+    int n = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (cli_is_help(a)) {
+            help(stdout);
+            return CLI_OK;
+        } else if (a[0] == '-' && a[1]) {
+            return cli_usage(VERB, "unknown option '%s'", a);
+        } else if (n == 2) {
+            return cli_usage(VERB, "two files only (MODEL and OUT.onnx), not also '%s'", a);
+        } else {
+            files[n++] = a;
+        }
+    }
+    if (n < 2) return cli_usage(VERB, "usage: deepc export MODEL.safetensors OUT.onnx");
+    if (!cli_ends_with(files[1], ".onnx"))
+        return cli_usage(VERB, "'%s': only .onnx output is written", files[1]);
+    dc_model *m = dc_model_load(files[0]);
+    if (!m) return cli_fail(VERB);
+    int rc = dc_model_export_onnx(m, files[1]) == DC_OK ? CLI_OK : cli_fail(VERB);
+    dc_model_free(m);
+    if (rc == CLI_OK) printf("wrote %s\n", files[1]);
+    return rc;
+}

@@ -1,0 +1,718 @@
+/* onnx_export.c — a Sequential model's inference graph as an ONNX file (opset 13),
+ * through a small protobuf encoder of our own; the ONNX model takes deepc's NHWC input. */
+#include "../model/model.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FN "dc_model_export_onnx"
+#define ONNX_IR_VERSION 7
+#define ONNX_OPSET 13
+
+/* ---- protobuf encoding: varints and length-delimited fields into a growing buffer ---- */
+typedef struct {
+    uint8_t *p;
+    size_t n, cap;
+    bool oom;
+} pb_buf;
+
+static void pb_raw(pb_buf *b, const void *src, size_t n) {
+    if (b->oom) return;
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->n + n) cap *= 2;
+        uint8_t *q = dc_realloc(b->p, cap);
+        if (!q) {
+            b->oom = true;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+    if (n) memcpy(b->p + b->n, src, n);
+    b->n += n;
+}
+
+static void pb_varint(pb_buf *b, uint64_t v) {
+    uint8_t tmp[10];
+    size_t k = 0;
+    do {
+        tmp[k] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v) tmp[k] |= 0x80;
+        k++;
+    } while (v);
+    pb_raw(b, tmp, k);
+}
+
+/* Wire types: 0 varint, 2 length-delimited, 5 32-bit. */
+static void pb_tag(pb_buf *b, int field, int wire) { pb_varint(b, ((uint64_t)field << 3) | (uint64_t)wire); }
+static void pb_int(pb_buf *b, int field, int64_t v) {
+    pb_tag(b, field, 0);
+    pb_varint(b, (uint64_t)v); /* int64: negatives as ten-byte two's complement */
+}
+static void pb_bytes(pb_buf *b, int field, const void *p, size_t n) {
+    pb_tag(b, field, 2);
+    pb_varint(b, n);
+    pb_raw(b, p, n);
+}
+static void pb_str(pb_buf *b, int field, const char *s) { pb_bytes(b, field, s, strlen(s)); }
+/* Appends sub as a nested message and empties it. */
+static void pb_msg(pb_buf *b, int field, pb_buf *sub) {
+    if (sub->oom) b->oom = true;
+    pb_bytes(b, field, sub->p, sub->n);
+    sub->n = 0;
+    sub->oom = false;
+}
+static void pb_free(pb_buf *b) {
+    dc_free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+/* ---- ONNX messages (field numbers of onnx.proto) ---- */
+enum { ATTR_FLOAT = 1, ATTR_INT = 2, ATTR_STRING = 3, ATTR_INTS = 7 };
+enum { ELEM_FLOAT = 1, ELEM_INT64 = 7 };
+
+/* The graph being written: nodes and initializers as encoded GraphProto fields. */
+typedef struct {
+    pb_buf nodes, inits;
+    pb_buf attrs;     /* the attributes of the next node */
+    int n_nodes;
+    char cur[128];    /* the value the next layer reads */
+    int rank;         /* its rank, batch included */
+    bool nchw;        /* a rank-4 value is held as NCHW (between image layers) */
+    const dc_layer *l;
+} onnx_graph;
+
+static void attr_int(onnx_graph *g, const char *name, int64_t v) {
+    pb_buf a = {0};
+    pb_str(&a, 1, name);
+    pb_int(&a, 20, ATTR_INT);
+    pb_int(&a, 3, v);
+    pb_msg(&g->attrs, 5, &a);
+    pb_free(&a);
+}
+static void attr_float(onnx_graph *g, const char *name, float v) {
+    pb_buf a = {0};
+    pb_str(&a, 1, name);
+    pb_int(&a, 20, ATTR_FLOAT);
+    pb_tag(&a, 2, 5);
+    uint8_t le[4];
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    for (int i = 0; i < 4; i++) le[i] = (uint8_t)(u >> (8 * i));
+    pb_raw(&a, le, 4);
+    pb_msg(&g->attrs, 5, &a);
+    pb_free(&a);
+}
+static void attr_string(onnx_graph *g, const char *name, const char *v) {
+    pb_buf a = {0};
+    pb_str(&a, 1, name);
+    pb_int(&a, 20, ATTR_STRING);
+    pb_str(&a, 4, v);
+    pb_msg(&g->attrs, 5, &a);
+    pb_free(&a);
+}
+static void attr_ints(onnx_graph *g, const char *name, int n, const int64_t *v) {
+    pb_buf a = {0};
+    pb_str(&a, 1, name);
+    pb_int(&a, 20, ATTR_INTS);
+    for (int i = 0; i < n; i++) pb_int(&a, 8, v[i]);
+    pb_msg(&g->attrs, 5, &a);
+    pb_free(&a);
+}
+
+/* A node reading ins (NULL-terminated, "" for an absent optional input) and
+ * writing out; takes the attributes gathered since the last node. */
+static void node(onnx_graph *g, const char *op, const char *const *ins, const char *out) {
+    pb_buf nd = {0};
+    for (int i = 0; ins[i]; i++) pb_str(&nd, 1, ins[i]);
+    pb_str(&nd, 2, out);
+    char name[128];
+    snprintf(name, sizeof name, "%s/%s_%d", g->l ? g->l->name : "graph", op, g->n_nodes++);
+    pb_str(&nd, 3, name);
+    pb_str(&nd, 4, op);
+    pb_raw(&nd, g->attrs.p, g->attrs.n);
+    if (g->attrs.oom) nd.oom = true;
+    g->attrs.n = 0;
+    pb_msg(&g->nodes, 1, &nd);
+    pb_free(&nd);
+}
+
+/* The next value name inside the current layer: "dense/MatMul". */
+static void value_name(onnx_graph *g, const char *what, char *out, size_t n) {
+    snprintf(out, n, "%s/%s", g->l ? g->l->name : "graph", what);
+}
+
+/* Runs a one-input node on the current value and makes its output current. */
+static void step(onnx_graph *g, const char *op, const char *const *extra) {
+    char out[128], what[48];
+    snprintf(what, sizeof what, "%s_%d", op, g->n_nodes); /* names are assigned once (SSA) */
+    value_name(g, what, out, sizeof out);
+    const char *ins[6] = {g->cur, NULL};
+    for (int i = 0; extra && extra[i] && i < 4; i++) ins[i + 1] = extra[i], ins[i + 2] = NULL;
+    node(g, op, ins, out);
+    snprintf(g->cur, sizeof g->cur, "%s", out);
+}
+
+static void init_tensor(onnx_graph *g, const char *name, int elem, int ndim, const int64_t *dims,
+                        const void *data, size_t bytes) {
+    pb_buf t = {0};
+    for (int i = 0; i < ndim; i++) pb_int(&t, 1, dims[i]);
+    pb_int(&t, 2, elem);
+    pb_str(&t, 8, name);
+    pb_bytes(&t, 9, data, bytes); /* raw_data: little-endian, as this machine holds it */
+    pb_msg(&g->inits, 5, &t);
+    pb_free(&t);
+}
+static void init_float(onnx_graph *g, const char *name, int ndim, const int64_t *dims,
+                       const float *data) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= dims[i];
+    init_tensor(g, name, ELEM_FLOAT, ndim, dims, data, (size_t)n * sizeof(float));
+}
+static void init_int64(onnx_graph *g, const char *name, int n, const int64_t *v) {
+    int64_t d = n;
+    init_tensor(g, name, ELEM_INT64, 1, &d, v, (size_t)n * sizeof(int64_t));
+}
+
+static void to_layout(onnx_graph *g, bool nchw) {
+    if (g->rank != 4 || g->nchw == nchw) return;
+    static const int64_t to_nchw[4] = {0, 3, 1, 2}, to_nhwc[4] = {0, 2, 3, 1};
+    attr_ints(g, "perm", 4, nchw ? to_nchw : to_nhwc);
+    step(g, "Transpose", NULL);
+    g->nchw = nchw;
+}
+
+/* ---- layers ---- */
+static const dc_param *param(const dc_layer *l, const char *name) {
+    for (int i = 0; i < l->n_params; i++)
+        if (!strcmp(l->params[i].name, name)) return &l->params[i];
+    return NULL;
+}
+static const char *cfg(const dc_layer *l, const char *key) {
+    for (int i = 0; i < l->n_cfg; i++)
+        if (!strcmp(l->cfg_key[i], key)) return l->cfg_val[i];
+    return NULL;
+}
+static dc_status refuse(const dc_layer *l, const char *why) {
+    return dc_set_error(DC_ERR_UNSUPPORTED, "%s: layer '%s' (%s) cannot be exported to ONNX: %s", FN,
+                        l->name, dc_layer_type(l), why);
+}
+
+/* Names a parameter as an initializer "<layer>/<param>" and returns the name. */
+static const char *param_init(onnx_graph *g, const dc_param *p, char *name, size_t n) {
+    snprintf(name, n, "%s/%s", g->l->name, p->name);
+    init_float(g, name, p->ndim, p->shape, p->t->data);
+    return name;
+}
+
+static dc_status export_activation(onnx_graph *g, dc_act a) {
+    switch (a) {
+    case DC_ACT_LINEAR: return DC_OK;
+    case DC_ACT_RELU: step(g, "Relu", NULL); return DC_OK;
+    case DC_ACT_SIGMOID: step(g, "Sigmoid", NULL); return DC_OK;
+    case DC_ACT_TANH: step(g, "Tanh", NULL); return DC_OK;
+    case DC_ACT_SOFTPLUS: step(g, "Softplus", NULL); return DC_OK;
+    case DC_ACT_SOFTMAX:
+        to_layout(g, false);
+        attr_int(g, "axis", -1);
+        step(g, "Softmax", NULL);
+        return DC_OK;
+    case DC_ACT_ELU:
+        attr_float(g, "alpha", 1.0f);
+        step(g, "Elu", NULL);
+        return DC_OK;
+    case DC_ACT_LEAKY_RELU:
+        attr_float(g, "alpha", 0.3f);
+        step(g, "LeakyRelu", NULL);
+        return DC_OK;
+    case DC_ACT_GELU: break;
+    }
+    return refuse(g->l, "activation 'gelu' needs opset 20 (deepc writes opset 13)");
+}
+
+static dc_status export_dense(onnx_graph *g) {
+    char kn[128], bn[128];
+    to_layout(g, false);
+    const char *k[] = {param_init(g, param(g->l, "kernel"), kn, sizeof kn), NULL};
+    step(g, "MatMul", k);
+    const dc_param *b = param(g->l, "bias");
+    if (b) {
+        const char *bi[] = {param_init(g, b, bn, sizeof bn), NULL};
+        step(g, "Add", bi);
+    }
+    return export_activation(g, g->l->act);
+}
+
+/* Keras' 'same' splits the padding with the smaller half first. */
+static void same_pads(const dc_layer *l, const int64_t k[2], const int64_t s[2],
+                      const int64_t d[2], int64_t pads[4]) {
+    for (int i = 0; i < 2; i++) {
+        int64_t in = l->in_shape[i], out = l->out_shape[i];
+        int64_t total = (out - 1) * s[i] + (k[i] - 1) * d[i] + 1 - in;
+        if (total < 0) total = 0;
+        pads[i] = total / 2;
+        pads[i + 2] = total - total / 2;
+    }
+}
+
+/* Conv2D kernel (KH,KW,C,F) -> (F,C,KH,KW); Conv2DTranspose (KH,KW,F,C) -> (C,F,KH,KW):
+ * in both, the last two axes go first in reverse order. */
+static void conv_weights_transposed(const dc_param *p, float *w) {
+    const float *k = p->t->data;
+    int64_t kh = p->shape[0], kw = p->shape[1], a = p->shape[2], b = p->shape[3];
+    for (int64_t y = 0; y < kh; y++)
+        for (int64_t x = 0; x < kw; x++)
+            for (int64_t i = 0; i < a; i++)
+                for (int64_t j = 0; j < b; j++)
+                    w[((j * a + i) * kh + y) * kw + x] = k[((y * kw + x) * a + i) * b + j];
+}
+
+static dc_status export_conv(onnx_graph *g, bool transpose) {
+    const dc_layer *l = g->l;
+    const dc_conv_layer_opts *o = l->opts;
+    const dc_param *kp = param(l, "kernel"), *bp = param(l, "bias");
+    int64_t n = kp->shape[0] * kp->shape[1] * kp->shape[2] * kp->shape[3];
+    float *w = dc_malloc((size_t)n * sizeof *w);
+    if (!w) return dc_set_error(DC_ERR_NOMEM, "%s: out of memory", FN);
+    conv_weights_transposed(kp, w);
+    char kn[128], bn[128];
+    snprintf(kn, sizeof kn, "%s/kernel", l->name);
+    const int64_t wd[4] = {kp->shape[3], kp->shape[2], kp->shape[0], kp->shape[1]};
+    init_float(g, kn, 4, wd, w);
+    dc_free(w);
+    to_layout(g, true);
+    attr_ints(g, "dilations", 2, o->dilation);
+    attr_ints(g, "kernel_shape", 2, o->kernel);
+    int64_t pads[4] = {0, 0, 0, 0}, out_pad[2] = {0, 0};
+    if (!transpose) {
+        if (o->padding == DC_PAD_SAME) same_pads(l, o->kernel, o->strides, o->dilation, pads);
+    } else {
+        /* out = s*(in-1) + (k-1)*d + 1 + out_pad - pads; Keras wants in*s ('same')
+         * or in*s + max(k' - s, 0) ('valid'), k' the dilated kernel. */
+        for (int i = 0; i < 2; i++) {
+            int64_t in = l->in_shape[i], s = o->strides[i];
+            int64_t kd = (o->kernel[i] - 1) * o->dilation[i] + 1;
+            int64_t full = s * (in - 1) + kd, want = l->out_shape[i];
+            int64_t extra = full - want; /* > 0: pads; < 0: output padding */
+            if (extra >= 0) {
+                pads[i] = extra / 2;
+                pads[i + 2] = extra - extra / 2;
+            } else {
+                out_pad[i] = -extra;
+            }
+        }
+        if (out_pad[0] || out_pad[1]) attr_ints(g, "output_padding", 2, out_pad);
+    }
+    attr_ints(g, "pads", 4, pads);
+    attr_ints(g, "strides", 2, o->strides);
+    const char *ins[] = {kn, bp ? param_init(g, bp, bn, sizeof bn) : NULL, NULL};
+    step(g, transpose ? "ConvTranspose" : "Conv", ins);
+    return export_activation(g, l->act);
+}
+
+static dc_status export_pool(onnx_graph *g, bool max) {
+    const dc_layer *l = g->l;
+    const dc_pool_layer_opts *o = l->opts;
+    to_layout(g, true);
+    static const int64_t one[2] = {1, 1};
+    int64_t pads[4] = {0, 0, 0, 0};
+    if (o->padding == DC_PAD_SAME) same_pads(l, o->pool, o->strides, one, pads);
+    attr_ints(g, "kernel_shape", 2, o->pool);
+    attr_ints(g, "pads", 4, pads);
+    attr_ints(g, "strides", 2, o->strides);
+    step(g, max ? "MaxPool" : "AveragePool", NULL); /* count_include_pad=0: Keras' average */
+    return DC_OK;
+}
+
+static dc_status export_global_pool(onnx_graph *g, bool max) {
+    to_layout(g, true);
+    step(g, max ? "GlobalMaxPool" : "GlobalAveragePool", NULL);
+    if (g->l->out_ndim == 1) {
+        attr_int(g, "axis", 1);
+        step(g, "Flatten", NULL);
+        g->rank = 2;
+    }
+    return DC_OK;
+}
+
+static dc_status export_batch_norm(onnx_graph *g) {
+    const dc_layer *l = g->l;
+    const char *axis = cfg(l, "axis");
+    if (axis && atoi(axis) != -1 && atoi(axis) != l->in_ndim)
+        return refuse(l, "only the last axis (channels) is exported");
+    if (l->in_ndim != 1 && l->in_ndim != 3) return refuse(l, "only (C) and (H, W, C) inputs are exported");
+    const char *eps = cfg(l, "epsilon");
+    float epsilon = eps ? strtof(eps, NULL) : 1e-3f;
+    int64_t c = l->in_shape[l->in_ndim - 1];
+    float *ones = dc_malloc((size_t)c * 2 * sizeof *ones);
+    if (!ones) return dc_set_error(DC_ERR_NOMEM, "%s: out of memory", FN);
+    for (int64_t i = 0; i < c; i++) ones[i] = 1.0f, ones[c + i] = 0.0f;
+    char gn[128], bn[128], mn[128], vn[128];
+    const dc_param *gp = param(l, "gamma"), *bp = param(l, "beta");
+    if (gp) param_init(g, gp, gn, sizeof gn);
+    else snprintf(gn, sizeof gn, "%s/gamma", l->name), init_float(g, gn, 1, &c, ones);
+    if (bp) param_init(g, bp, bn, sizeof bn);
+    else snprintf(bn, sizeof bn, "%s/beta", l->name), init_float(g, bn, 1, &c, ones + c);
+    dc_free(ones);
+    const char *ins[] = {gn, bn, param_init(g, param(l, "moving_mean"), mn, sizeof mn),
+                         param_init(g, param(l, "moving_variance"), vn, sizeof vn), NULL};
+    to_layout(g, true);
+    attr_float(g, "epsilon", epsilon);
+    step(g, "BatchNormalization", ins);
+    return DC_OK;
+}
+
+static dc_status export_reshape(onnx_graph *g) {
+    const dc_layer *l = g->l;
+    to_layout(g, false);
+    int64_t shape[DC_MAX_DIMS + 1];
+    shape[0] = 0; /* 0: the batch size, copied from the input */
+    for (int i = 0; i < l->out_ndim; i++) shape[i + 1] = l->out_shape[i];
+    char sn[128];
+    value_name(g, "shape", sn, sizeof sn);
+    init_int64(g, sn, l->out_ndim + 1, shape);
+    const char *ins[] = {sn, NULL};
+    step(g, "Reshape", ins);
+    g->rank = l->out_ndim + 1;
+    g->nchw = false;
+    return DC_OK;
+}
+
+static dc_status export_up_sampling(onnx_graph *g) {
+    const dc_layer *l = g->l;
+    const char *interp = cfg(l, "interpolation");
+    if (interp && strcmp(interp, "nearest")) return refuse(l, "only 'nearest' interpolation is exported");
+    to_layout(g, true);
+    float scales[4] = {1.0f, 1.0f, (float)(l->out_shape[0] / l->in_shape[0]),
+                       (float)(l->out_shape[1] / l->in_shape[1])};
+    char sn[128];
+    value_name(g, "scales", sn, sizeof sn);
+    const int64_t four = 4;
+    init_float(g, sn, 1, &four, scales);
+    /* asymmetric + floor: output pixel y reads input y / s, as Keras' repeat does */
+    attr_string(g, "coordinate_transformation_mode", "asymmetric");
+    attr_string(g, "mode", "nearest");
+    attr_string(g, "nearest_mode", "floor");
+    const char *ins[] = {"", sn, NULL};
+    step(g, "Resize", ins);
+    return DC_OK;
+}
+
+/* ---- recurrent layers: ONNX's RNN / GRU / LSTM over (T, B, I) ---- */
+static bool cfg_true(const dc_layer *l, const char *key, bool dflt) {
+    const char *v = cfg(l, key);
+    if (!v) return dflt;
+    return !strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "True") || !strcmp(v, "TRUE");
+}
+
+/* Keras' activation name as ONNX's, or NULL when ONNX has none that agrees. */
+static const char *rnn_act(const dc_layer *l, const char *key, const char *dflt) {
+    const char *v = cfg(l, key);
+    if (!v) v = dflt;
+    if (!strcmp(v, "tanh")) return "Tanh";
+    if (!strcmp(v, "sigmoid")) return "Sigmoid";
+    if (!strcmp(v, "relu")) return "Relu";
+    return NULL;
+}
+
+/* Keras (rows, gates*U) -> ONNX (1, gates*U, rows), the gates in ONNX's order:
+ * order[j] is the Keras gate that ONNX gate j takes. */
+static void rnn_weight(onnx_graph *g, const char *name, const dc_param *p, int gates,
+                       const int *order, float *buf) {
+    const float *k = p->t->data;
+    int64_t rows = p->shape[0], cols = p->shape[1], U = cols / gates;
+    for (int j = 0; j < gates; j++)
+        for (int64_t u = 0; u < U; u++)
+            for (int64_t r = 0; r < rows; r++)
+                buf[(j * U + u) * rows + r] = k[r * cols + order[j] * U + u];
+    const int64_t d[3] = {1, cols, rows};
+    init_float(g, name, 3, d, buf);
+}
+
+static dc_status export_rnn(onnx_graph *g) {
+    const dc_layer *l = g->l;
+    static const int lstm_order[4] = {0, 3, 1, 2}; /* ONNX i,o,f,c from Keras i,f,c,o */
+    static const int same_order[3] = {0, 1, 2};    /* GRU: z,r,h in both; SimpleRNN: one */
+    int gates = l->kind == DC_LAYER_LSTM ? 4 : l->kind == DC_LAYER_GRU ? 3 : 1;
+    const int *order = l->kind == DC_LAYER_LSTM ? lstm_order : same_order;
+    if (cfg_true(l, "go_backwards", false)) return refuse(l, "go_backwards is not exported");
+    if (cfg_true(l, "return_state", false) || cfg_true(l, "stateful", false))
+        return refuse(l, "return_state and stateful are not exported");
+    const char *act = rnn_act(l, "activation", "tanh");
+    const char *ract = rnn_act(l, "recurrent_activation", "sigmoid");
+    if (!act || !ract)
+        return refuse(l, "only tanh, sigmoid and relu activations are exported");
+    const dc_param *kp = param(l, "kernel"), *rp = param(l, "recurrent_kernel"), *bp = param(l, "bias");
+    int64_t I = kp->shape[0], G = kp->shape[1], U = G / gates;
+    size_t most = (size_t)((I > U ? I : U) * G);
+    float *buf = dc_calloc(most > (size_t)(2 * G) ? most : (size_t)(2 * G), sizeof *buf);
+    if (!buf) return dc_set_error(DC_ERR_NOMEM, "%s: out of memory", FN);
+    char wn[128], rn[128], bn[128] = "";
+    value_name(g, "W", wn, sizeof wn);
+    value_name(g, "R", rn, sizeof rn);
+    rnn_weight(g, wn, kp, gates, order, buf);
+    rnn_weight(g, rn, rp, gates, order, buf);
+    bool reset_after = l->kind == DC_LAYER_GRU && cfg_true(l, "reset_after", true);
+    if (bp) {
+        /* B = [input biases, recurrent biases] (1, 2G); only GRU(reset_after) has the second */
+        const float *b = bp->t->data;
+        memset(buf, 0, (size_t)(2 * G) * sizeof *buf);
+        for (int half = 0; half < (bp->ndim == 2 ? 2 : 1); half++)
+            for (int j = 0; j < gates; j++)
+                for (int64_t u = 0; u < U; u++)
+                    buf[half * G + j * U + u] = b[half * G + order[j] * U + u];
+        value_name(g, "B", bn, sizeof bn);
+        const int64_t d[2] = {1, 2 * G};
+        init_float(g, bn, 2, d, buf);
+    }
+    dc_free(buf);
+    static const int64_t tbi[3] = {1, 0, 2};
+    to_layout(g, false);
+    attr_ints(g, "perm", 3, tbi);
+    step(g, "Transpose", NULL); /* (B, T, I) -> (T, B, I) */
+    const char *op = l->kind == DC_LAYER_LSTM ? "LSTM" : l->kind == DC_LAYER_GRU ? "GRU" : "RNN";
+    pb_buf acts = {0};
+    pb_str(&acts, 1, "activations");
+    pb_int(&acts, 20, 8); /* STRINGS */
+    if (gates > 1) pb_str(&acts, 9, ract);
+    pb_str(&acts, 9, act);
+    if (gates == 4) pb_str(&acts, 9, act);
+    pb_msg(&g->attrs, 5, &acts);
+    pb_free(&acts);
+    attr_int(g, "hidden_size", U);
+    if (l->kind == DC_LAYER_GRU) attr_int(g, "linear_before_reset", reset_after ? 1 : 0);
+    bool seq = l->out_ndim == 2;
+    char y[128], yh[128], axes[128];
+    value_name(g, "Y", y, sizeof y);
+    value_name(g, "Y_h", yh, sizeof yh);
+    const char *ins[] = {g->cur, wn, rn, bp ? bn : NULL, NULL};
+    pb_buf nd = {0};
+    for (int i = 0; ins[i]; i++) pb_str(&nd, 1, ins[i]);
+    pb_str(&nd, 2, seq ? y : "");
+    pb_str(&nd, 2, yh);
+    char name[160];
+    snprintf(name, sizeof name, "%s/%s_%d", l->name, op, g->n_nodes++);
+    pb_str(&nd, 3, name);
+    pb_str(&nd, 4, op);
+    pb_raw(&nd, g->attrs.p, g->attrs.n);
+    if (g->attrs.oom) nd.oom = true;
+    g->attrs.n = 0;
+    pb_msg(&g->nodes, 1, &nd);
+    pb_free(&nd);
+    /* Y (T, 1, B, U) -> (B, T, U); Y_h (1, B, U) -> (B, U) */
+    snprintf(g->cur, sizeof g->cur, "%s", seq ? y : yh);
+    value_name(g, "axes", axes, sizeof axes);
+    const int64_t axis = seq ? 1 : 0;
+    init_int64(g, axes, 1, &axis);
+    const char *sq[] = {axes, NULL};
+    step(g, "Squeeze", sq);
+    if (seq) {
+        attr_ints(g, "perm", 3, tbi);
+        step(g, "Transpose", NULL);
+    }
+    g->rank = seq ? 3 : 2;
+    return DC_OK;
+}
+
+/* ---- 1-D layers over (B, T, C): ONNX's 1-D Conv / MaxPool on (B, C, T) ---- */
+static int64_t cfg_one(const dc_layer *l, const char *key, int64_t dflt) {
+    const char *v = cfg(l, key);
+    int64_t x = dflt;
+    if (v && strcmp(v, "None") && dc_parse_one(l, key, v, &x) != DC_OK) return dflt;
+    return x;
+}
+
+/* Keras' padding of a window k (dilated kd) with stride s over the layer's time axis:
+ * explicit pads when T is known, SAME_UPPER (the extra step last, as Keras) when not. */
+static void pads_1d(onnx_graph *g, int64_t k, int64_t s, int64_t d) {
+    const dc_layer *l = g->l;
+    const char *pad = cfg(l, "padding");
+    int64_t pads[2] = {0, 0}, T = l->in_shape[0], kd = (k - 1) * d + 1;
+    if (pad && !strcmp(pad, "causal")) {
+        pads[0] = kd - 1;
+    } else if (pad && (!strcmp(pad, "same") || !strcmp(pad, "SAME") || !strcmp(pad, "Same"))) {
+        if (T < 0) {
+            attr_string(g, "auto_pad", "SAME_UPPER");
+            return;
+        }
+        int64_t out = (T + s - 1) / s, total = (out - 1) * s + kd - T;
+        if (total < 0) total = 0;
+        pads[0] = total / 2, pads[1] = total - total / 2;
+    }
+    attr_ints(g, "pads", 2, pads);
+}
+
+static void transpose_tc(onnx_graph *g) {
+    static const int64_t perm[3] = {0, 2, 1};
+    attr_ints(g, "perm", 3, perm);
+    step(g, "Transpose", NULL);
+}
+
+static dc_status export_conv1d(onnx_graph *g) {
+    const dc_layer *l = g->l;
+    const dc_param *kp = param(l, "kernel"), *bp = param(l, "bias");
+    int64_t K = kp->shape[0], C = kp->shape[1], F = kp->shape[2];
+    int64_t s = cfg_one(l, "strides", 1), d = cfg_one(l, "dilation_rate", 1);
+    float *w = dc_malloc((size_t)(K * C * F) * sizeof *w);
+    if (!w) return dc_set_error(DC_ERR_NOMEM, "%s: out of memory", FN);
+    const float *k = kp->t->data; /* (K, C, F) -> (F, C, K) */
+    for (int64_t t = 0; t < K; t++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t f = 0; f < F; f++) w[(f * C + c) * K + t] = k[(t * C + c) * F + f];
+    char kn[128], bn[128];
+    snprintf(kn, sizeof kn, "%s/kernel", l->name);
+    const int64_t wd[3] = {F, C, K};
+    init_float(g, kn, 3, wd, w);
+    dc_free(w);
+    to_layout(g, false);
+    transpose_tc(g);
+    attr_ints(g, "dilations", 1, &d);
+    attr_ints(g, "kernel_shape", 1, &K);
+    pads_1d(g, K, s, d);
+    attr_ints(g, "strides", 1, &s);
+    const char *ins[] = {kn, bp ? param_init(g, bp, bn, sizeof bn) : NULL, NULL};
+    step(g, "Conv", ins);
+    transpose_tc(g);
+    return export_activation(g, l->act);
+}
+
+static dc_status export_max_pool1d(onnx_graph *g) {
+    const dc_layer *l = g->l;
+    int64_t k = cfg_one(l, "pool_size", 2), s = cfg_one(l, "strides", k);
+    to_layout(g, false);
+    transpose_tc(g);
+    attr_ints(g, "kernel_shape", 1, &k);
+    pads_1d(g, k, s, 1);
+    attr_ints(g, "strides", 1, &s);
+    step(g, "MaxPool", NULL);
+    transpose_tc(g);
+    return DC_OK;
+}
+
+static dc_status export_global_pool1d(onnx_graph *g, bool max) {
+    static const int64_t time_axis = 1;
+    to_layout(g, false);
+    attr_ints(g, "axes", 1, &time_axis);
+    attr_int(g, "keepdims", g->l->out_ndim == 2 ? 1 : 0);
+    step(g, max ? "ReduceMax" : "ReduceMean", NULL);
+    g->rank = g->l->out_ndim + 1;
+    return DC_OK;
+}
+
+static dc_status export_layer(onnx_graph *g) {
+    const dc_layer *l = g->l;
+    switch (l->kind) {
+    case DC_LAYER_INPUT:
+    case DC_LAYER_DROPOUT:     /* identity at inference */
+    case DC_LAYER_RANDOM_FLIP: /* identity at inference */
+        return DC_OK;
+    case DC_LAYER_DENSE: return export_dense(g);
+    case DC_LAYER_ACTIVATION: return export_activation(g, l->act);
+    case DC_LAYER_FLATTEN:
+        to_layout(g, false);
+        attr_int(g, "axis", 1);
+        step(g, "Flatten", NULL);
+        g->rank = 2;
+        return DC_OK;
+    case DC_LAYER_RESHAPE: return export_reshape(g);
+    case DC_LAYER_CONV2D: return export_conv(g, false);
+    case DC_LAYER_CONV2D_TRANSPOSE: return export_conv(g, true);
+    case DC_LAYER_MAX_POOLING2D: return export_pool(g, true);
+    case DC_LAYER_AVERAGE_POOLING2D: return export_pool(g, false);
+    case DC_LAYER_GLOBAL_AVERAGE_POOLING2D: return export_global_pool(g, false);
+    case DC_LAYER_GLOBAL_MAX_POOLING2D: return export_global_pool(g, true);
+    case DC_LAYER_BATCH_NORMALIZATION: return export_batch_norm(g);
+    case DC_LAYER_UP_SAMPLING2D: return export_up_sampling(g);
+    case DC_LAYER_SIMPLE_RNN:
+    case DC_LAYER_LSTM:
+    case DC_LAYER_GRU: return export_rnn(g);
+    case DC_LAYER_CONV1D: return export_conv1d(g);
+    case DC_LAYER_MAX_POOLING1D: return export_max_pool1d(g);
+    case DC_LAYER_GLOBAL_AVERAGE_POOLING1D: return export_global_pool1d(g, false);
+    case DC_LAYER_GLOBAL_MAX_POOLING1D: return export_global_pool1d(g, true);
+    default: break;
+    }
+    return refuse(l, "no ONNX mapping for this layer type yet");
+}
+
+/* ValueInfoProto for a float tensor (N, shape...): the batch axis is "N", a None axis "d<i>". */
+static void value_info(pb_buf *graph, int field, const char *name, int ndim, const int64_t *shape) {
+    pb_buf shp = {0}, dim = {0}, tt = {0}, ty = {0}, vi = {0};
+    for (int i = -1; i < ndim; i++) {
+        if (i < 0) pb_str(&dim, 2, "N");
+        else if (shape[i] < 0) {
+            char p[16];
+            snprintf(p, sizeof p, "d%d", i + 1);
+            pb_str(&dim, 2, p);
+        } else pb_int(&dim, 1, shape[i]);
+        pb_msg(&shp, 1, &dim);
+    }
+    pb_int(&tt, 1, ELEM_FLOAT);
+    pb_msg(&tt, 2, &shp);
+    pb_msg(&ty, 1, &tt);
+    pb_str(&vi, 1, name);
+    pb_msg(&vi, 2, &ty);
+    pb_msg(graph, field, &vi);
+    if (shp.oom || dim.oom || tt.oom || ty.oom || vi.oom) graph->oom = true;
+    pb_free(&shp), pb_free(&dim), pb_free(&tt), pb_free(&ty), pb_free(&vi);
+}
+
+/* The whole ModelProto into out. */
+static dc_status encode_model(const dc_model *m, pb_buf *out) {
+    onnx_graph g = {0};
+    snprintf(g.cur, sizeof g.cur, "input");
+    g.rank = m->in_ndim + 1;
+    dc_status s = DC_OK;
+    for (int i = 0; i < m->n_layers && s == DC_OK; i++) {
+        g.l = m->layers[i];
+        s = export_layer(&g);
+    }
+    if (s == DC_OK) {
+        g.l = NULL;
+        to_layout(&g, false);
+        const char *ins[] = {g.cur, NULL};
+        node(&g, "Identity", ins, "output");
+        pb_buf graph = {0}, ops = {0};
+        pb_raw(&graph, g.nodes.p, g.nodes.n);
+        pb_str(&graph, 2, m->name);
+        pb_raw(&graph, g.inits.p, g.inits.n);
+        value_info(&graph, 11, "input", m->in_ndim, m->in_shape);
+        value_info(&graph, 12, "output", m->out_ndim, m->out_shape);
+        pb_int(out, 1, ONNX_IR_VERSION);
+        pb_str(out, 2, "deepc");
+        pb_msg(out, 7, &graph);
+        pb_str(&ops, 1, "");
+        pb_int(&ops, 2, ONNX_OPSET);
+        pb_msg(out, 8, &ops);
+        if (g.nodes.oom || g.inits.oom || g.attrs.oom || graph.oom || ops.oom) out->oom = true;
+        pb_free(&graph), pb_free(&ops);
+        if (out->oom) s = dc_set_error(DC_ERR_NOMEM, "%s: out of memory encoding the graph", FN);
+        else if (out->n > (size_t)INT32_MAX) /* protobuf's limit; ONNX's external data is not written */
+            s = dc_set_error(DC_ERR_UNSUPPORTED,
+                             "%s: model '%s' needs %zu bytes, over protobuf's 2 GiB for one file",
+                             FN, m->name, out->n);
+    }
+    pb_free(&g.nodes), pb_free(&g.inits), pb_free(&g.attrs);
+    return s;
+}
+
+dc_status dc_model_export_onnx(const dc_model *m, const char *path) {
+    if (!m || !path) return dc_set_error(DC_ERR_ARG, "%s: model and path are required", FN);
+    if (!m->built) return dc_set_error(DC_ERR_STATE, "%s: the model is not built", FN);
+    pb_buf out = {0};
+    dc_status s = encode_model(m, &out);
+    if (s != DC_OK) {
+        pb_free(&out);
+        return s;
+    }
+    dc_atomic_file a;
+    s = dc_atomic_open(&a, FN, path);
+    if (s == DC_OK) {
+        dc_atomic_write(&a, out.p, out.n); /* a failed write makes commit fail and clean up */
+        s = dc_atomic_commit(&a);
+    }
+    pb_free(&out);
+    return s;
+}

@@ -1,0 +1,317 @@
+/* test_onnx.c — ONNX export: small deepc models (committed model files) export to the
+ * committed .onnx bytes, and predict what onnxruntime computed on them (tests/ref/ref_onnx.py). */
+#include "test.h"
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define REF_DIR "ref/data/onnx/"
+#define BATCH 3
+
+/* One layer: "Type" then key/value pairs, NULL-terminated. */
+typedef struct {
+    const char *type;
+    const char *kv[12];
+} layer_spec;
+
+typedef struct {
+    const char *name;
+    int in_ndim;
+    int64_t in_shape[3];
+    layer_spec layers[12];
+} model_spec;
+
+static const model_spec MODELS[] = {
+    {"mlp", 1, {6}, {
+        {"Dense", {"units", "8", "activation", "relu"}},
+        {"Dropout", {"rate", "0.5"}},
+        {"BatchNormalization", {"epsilon", "0.01"}},
+        {"Dense", {"units", "5", "activation", "elu"}},
+        {"Dense", {"units", "4", "activation", "leaky_relu", "use_bias", "false"}},
+        {"Activation", {"activation", "tanh"}},
+        {"Dense", {"units", "3", "activation", "softmax"}},
+    }},
+    {"cnn_same", 3, {8, 8, 3}, {
+        {"Conv2D", {"filters", "4", "kernel_size", "3", "padding", "same", "activation", "relu"}},
+        {"BatchNormalization", {0}},
+        {"MaxPooling2D", {"pool_size", "3", "strides", "2", "padding", "same"}},
+        {"Conv2D", {"filters", "5", "kernel_size", "3,2", "strides", "2", "padding", "same",
+                    "activation", "sigmoid"}},
+        {"AveragePooling2D", {"pool_size", "2", "strides", "1", "padding", "same"}},
+        {"Flatten", {0}},
+        {"Dense", {"units", "3", "activation", "softplus"}},
+    }},
+    {"cnn_valid", 3, {9, 7, 2}, {
+        {"Conv2D", {"filters", "3", "kernel_size", "3", "dilation_rate", "2", "padding", "valid"}},
+        {"MaxPooling2D", {"pool_size", "2", "padding", "valid"}},
+        {"UpSampling2D", {"size", "2,3"}},
+        {"Conv2DTranspose", {"filters", "4", "kernel_size", "3", "strides", "2", "padding", "same",
+                             "activation", "relu"}},
+        {"Conv2DTranspose", {"filters", "2", "kernel_size", "2", "strides", "3", "padding", "valid"}},
+        {"Conv2DTranspose", {"filters", "3", "kernel_size", "4", "strides", "2", "padding", "valid"}},
+        {"GlobalAveragePooling2D", {0}},
+        {"Dense", {"units", "2"}},
+    }},
+    {"cnn_reshape", 3, {6, 6, 1}, {
+        {"Conv2D", {"filters", "2", "kernel_size", "4", "strides", "3", "padding", "same"}},
+        {"GlobalMaxPooling2D", {"keepdims", "true"}},
+        {"Reshape", {"target_shape", "2,1"}},
+        {"Dense", {"units", "3"}},
+        {"Flatten", {0}},
+    }},
+    {"rnn", 2, {5, 3}, {
+        {"LSTM", {"units", "4", "return_sequences", "true"}},
+        {"GRU", {"units", "3", "return_sequences", "true"}},
+        {"GRU", {"units", "3", "reset_after", "false", "use_bias", "false", "return_sequences", "true"}},
+        {"LSTM", {"units", "3", "return_sequences", "true", "recurrent_activation", "tanh",
+                  "activation", "relu"}},
+        {"SimpleRNN", {"units", "4"}},
+        {"Dense", {"units", "2"}},
+    }},
+    {"seq1d", 2, {11, 3}, {
+        {"Conv1D", {"filters", "4", "kernel_size", "3", "padding", "causal", "dilation_rate", "2",
+                    "activation", "relu"}},
+        {"Conv1D", {"filters", "5", "kernel_size", "4", "strides", "2", "padding", "same"}},
+        {"MaxPooling1D", {"pool_size", "2", "strides", "1", "padding", "same"}},
+        {"Conv1D", {"filters", "3", "kernel_size", "2", "padding", "valid"}},
+        {"GlobalMaxPooling1D", {"keepdims", "true"}},
+        {"Flatten", {0}},
+        {"Dense", {"units", "4"}},
+        {"Reshape", {"target_shape", "2,2"}},
+        {"GlobalAveragePooling1D", {0}},
+    }},
+};
+#define N_MODELS (int)(sizeof MODELS / sizeof *MODELS)
+
+static dc_model *build_model(const model_spec *ms) {
+    dc_model *m = dc_sequential_new(ms->name);
+    for (int i = 0; m && ms->layers[i].type; i++) {
+        const layer_spec *ls = &ms->layers[i];
+        const char *keys[6], *vals[6];
+        int n = 0;
+        while (n < 6 && ls->kv[2 * n]) keys[n] = ls->kv[2 * n], vals[n] = ls->kv[2 * n + 1], n++;
+        dc_layer *l = dc_layer_from_config(ls->type, keys, vals, n);
+        if (!l || dc_model_add(m, l) != DC_OK) {
+            dc_model_free(m);
+            return NULL;
+        }
+    }
+    if (m && dc_model_build(m, ms->in_ndim, ms->in_shape, 7) != DC_OK) {
+        dc_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static float unit_rand(uint32_t *s) {
+    *s = *s * 1664525u + 1013904223u;
+    return (float)(*s >> 8) / 16777216.0f * 2.0f - 1.0f;
+}
+
+/* Weights away from the initial zeros and ones (BN statistics, biases), variances > 0. */
+static void scramble_weights(dc_model *m) {
+    uint32_t s = 12345;
+    for (int i = 0; i < dc_model_num_layers(m); i++) {
+        dc_layer *l = dc_model_layer(m, i);
+        for (int p = 0; p < dc_layer_num_params(l); p++) {
+            dc_tensor *t = dc_layer_param(l, p);
+            bool var = strstr(t->name, "variance") != NULL;
+            for (int64_t k = 0; k < t->size; k++) {
+                float v = unit_rand(&s);
+                t->data[k] = var ? 0.3f + fabsf(v) : v;
+            }
+        }
+    }
+}
+
+static int64_t input_size(const model_spec *ms) {
+    int64_t n = BATCH;
+    for (int i = 0; i < ms->in_ndim; i++) n *= ms->in_shape[i];
+    return n;
+}
+
+static float *read_floats(const char *path, int64_t n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    float *p = malloc((size_t)n * sizeof *p);
+    size_t got = p ? fread(p, sizeof *p, (size_t)n, f) : 0;
+    int extra = fgetc(f);
+    fclose(f);
+    if (got != (size_t)n || extra != EOF) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static char *read_all(const char *path, long *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    *n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *p = malloc((size_t)*n + 1);
+    if (p && fread(p, 1, (size_t)*n, f) != (size_t)*n) {
+        free(p);
+        p = NULL;
+    }
+    fclose(f);
+    return p;
+}
+
+static const char *onnx_ref(const char *model, const char *ext) {
+    static char rel[256];
+    snprintf(rel, sizeof rel, REF_DIR "%s%s", model, ext);
+    return test_path(rel);
+}
+
+/* DC_ONNX_REGEN=1 build/test_runner onnx_regenerate writes the model files, the
+ * inputs and the .onnx files; then tests/ref/ref_onnx.py writes onnxruntime's outputs. */
+TEST(onnx_regenerate) {
+    if (!getenv("DC_ONNX_REGEN")) SKIP("set DC_ONNX_REGEN=1 to rewrite tests/ref/data/onnx");
+    for (int i = 0; i < N_MODELS; i++) {
+        const model_spec *ms = &MODELS[i];
+        dc_model *m = build_model(ms);
+        CHECK(m != NULL);
+        if (!m) {
+            printf("%s\n", dc_last_error());
+            continue;
+        }
+        scramble_weights(m);
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s", onnx_ref(ms->name, ".safetensors"));
+        CHECK_OK(dc_model_save(m, path));
+        snprintf(path, sizeof path, "%s", onnx_ref(ms->name, ".onnx"));
+        CHECK_OK(dc_model_export_onnx(m, path));
+        int64_t n = input_size(ms);
+        uint32_t s = 999u + (uint32_t)i;
+        float *x = malloc((size_t)n * sizeof *x);
+        for (int64_t k = 0; k < n; k++) x[k] = unit_rand(&s);
+        FILE *f = fopen(onnx_ref(ms->name, ".input.bin"), "wb");
+        CHECK(f && fwrite(x, sizeof *x, (size_t)n, f) == (size_t)n);
+        if (f) fclose(f);
+        free(x);
+        dc_model_free(m);
+    }
+}
+
+/* Export of the committed model is byte for byte the committed .onnx, and deepc's
+ * prediction equals onnxruntime's within 1e-5. */
+static void check_model(const model_spec *ms) {
+    dc_model *m = dc_model_load(onnx_ref(ms->name, ".safetensors"));
+    if (!m) SKIP("the ONNX reference files are missing");
+    char out[PATH_MAX];
+    snprintf(out, sizeof out, "%s/%s.onnx", test_tmpdir(), ms->name);
+    CHECK_OK(dc_model_export_onnx(m, out));
+    long na = 0, nb = 0;
+    char *a = read_all(out, &na), *b = read_all(onnx_ref(ms->name, ".onnx"), &nb);
+    CHECK(a && b && na == nb && na > 0 && memcmp(a, b, (size_t)na) == 0);
+    free(a);
+    free(b);
+
+    int64_t shape[4] = {BATCH, ms->in_shape[0], ms->in_shape[1], ms->in_shape[2]};
+    float *xin = read_floats(onnx_ref(ms->name, ".input.bin"), input_size(ms));
+    CHECK(xin != NULL);
+    if (xin) {
+        dc_tensor *x = dc_tensor_from_data(ms->in_ndim + 1, shape, xin);
+        dc_tensor *y = dc_model_predict(m, x, BATCH);
+        CHECK(y != NULL);
+        float *want = y ? read_floats(onnx_ref(ms->name, ".ort.bin"), y->size) : NULL;
+        CHECK(want != NULL);
+        if (y && want) {
+            for (int64_t k = 0; k < y->size; k++) CHECK_NEAR(y->data[k], want[k], 1e-5);
+            CHECK(y->size > BATCH);
+        }
+        free(want);
+        dc_tensor_free(y);
+        dc_tensor_free(x);
+        free(xin);
+    }
+    dc_model_free(m);
+}
+
+TEST(onnx_export_mlp) { check_model(&MODELS[0]); }
+TEST(onnx_export_cnn_same) { check_model(&MODELS[1]); }
+TEST(onnx_export_cnn_valid_transpose_upsampling) { check_model(&MODELS[2]); }
+TEST(onnx_export_cnn_global_max_reshape) { check_model(&MODELS[3]); }
+
+TEST(onnx_export_lstm_gru_simple_rnn) { check_model(&MODELS[4]); }
+
+TEST(onnx_export_conv1d_pool1d) { check_model(&MODELS[5]); }
+
+TEST(onnx_export_refuses_bad_input) {
+    const model_spec *ms = &MODELS[0];
+    dc_model *m = build_model(ms);
+    CHECK(m != NULL);
+    if (!m) return;
+    CHECK_ERR(dc_model_export_onnx(m, "/nonexistent-folder/m.onnx"), DC_ERR_IO, "/nonexistent-folder");
+    CHECK_ERR(dc_model_export_onnx(NULL, "x.onnx"), DC_ERR_ARG, "dc_model_export_onnx");
+    dc_model_free(m);
+
+    /* Embedding has no mapping yet: refused with its name and type, no file left. */
+    dc_model *r = dc_sequential_new("seq");
+    const char *k[] = {"input_dim", "output_dim", "name"}, *v[] = {"10", "2", "my_embedding"};
+    CHECK_OK(dc_model_add(r, dc_layer_from_config("Embedding", k, v, 3)));
+    int64_t in[1] = {4};
+    CHECK_OK(dc_model_build(r, 1, in, 1));
+    char out[PATH_MAX];
+    snprintf(out, sizeof out, "%s/refused.onnx", test_tmpdir());
+    CHECK_ERR(dc_model_export_onnx(r, out), DC_ERR_UNSUPPORTED, "'my_embedding' (Embedding)");
+    CHECK(access(out, F_OK) != 0);
+    dc_model_free(r);
+
+    /* gelu needs a later opset: refused naming the layer. */
+    dc_model *g = dc_sequential_new("g");
+    const char *gk[] = {"units", "activation", "name"}, *gv[] = {"3", "gelu", "dense_gelu"};
+    CHECK_OK(dc_model_add(g, dc_layer_from_config("Dense", gk, gv, 3)));
+    int64_t gin[1] = {4};
+    CHECK_OK(dc_model_build(g, 1, gin, 1));
+    CHECK_ERR(dc_model_export_onnx(g, out), DC_ERR_UNSUPPORTED, "'dense_gelu' (Dense)");
+    dc_model_free(g);
+}
+
+/* build/deepc beside build/test_runner. */
+static const char *deepc_cli(void) {
+    static char path[PATH_MAX];
+    char self[PATH_MAX - 16];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return NULL;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (!slash) return NULL;
+    *slash = '\0';
+    snprintf(path, sizeof path, "%s/deepc", self);
+    return access(path, X_OK) == 0 ? path : NULL;
+}
+
+static int run_cli(const char *args, char *out, size_t cap) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", deepc_cli(), args);
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TEST(onnx_cli_export) {
+    if (!deepc_cli()) SKIP("build/deepc is not built");
+    char args[2 * PATH_MAX], out[4096], dst[PATH_MAX];
+    snprintf(dst, sizeof dst, "%s/cli_cnn.onnx", test_tmpdir());
+    snprintf(args, sizeof args, "export '%s' '%s'", onnx_ref("cnn_same", ".safetensors"), dst);
+    CHECK(run_cli(args, out, sizeof out) == 0);
+    long na = 0, nb = 0;
+    char *a = read_all(dst, &na), *b = read_all(onnx_ref("cnn_same", ".onnx"), &nb);
+    CHECK(a && b && na == nb && memcmp(a, b, (size_t)na) == 0);
+    free(a);
+    free(b);
+    snprintf(args, sizeof args, "export '%s' /nonexistent-folder/x.onnx",
+             onnx_ref("cnn_same", ".safetensors"));
+    CHECK(run_cli(args, out, sizeof out) != 0);
+    CHECK(strstr(out, "/nonexistent-folder") != NULL);
+    CHECK(run_cli("export", out, sizeof out) != 0);
+    CHECK(strstr(out, "usage") != NULL || strstr(out, "Usage") != NULL);
+}
