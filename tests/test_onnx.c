@@ -167,10 +167,19 @@ static const char *onnx_ref(const char *model, const char *ext) {
     return test_path(rel);
 }
 
-/* DC_ONNX_REGEN=1 build/test_runner onnx_regenerate writes the model files, the
- * inputs and the .onnx files; then tests/ref/ref_onnx.py writes onnxruntime's outputs. */
+/* Where regeneration writes: tests/ref/data/onnx with DC_ONNX_REGEN=1 (then
+ * tests/ref/ref_onnx.py writes onnxruntime's outputs), else a scratch folder. */
+static const char *regen_path(const char *model, const char *ext) {
+    static char path[PATH_MAX];
+    if (getenv("DC_ONNX_REGEN")) return onnx_ref(model, ext);
+    snprintf(path, sizeof path, "%s/onnx_%s%s", test_tmpdir(), model, ext);
+    return path;
+}
+
+/* The committed models are made again from their specs and seeds: each export is
+ * byte for byte the committed .onnx, so the reference data stays reproducible.
+ * DC_ONNX_REGEN=1 build/test_runner onnx_regenerate rewrites the committed files. */
 TEST(onnx_regenerate) {
-    if (!getenv("DC_ONNX_REGEN")) SKIP("set DC_ONNX_REGEN=1 to rewrite tests/ref/data/onnx");
     for (int i = 0; i < N_MODELS; i++) {
         const model_spec *ms = &MODELS[i];
         dc_model *m = build_model(ms);
@@ -180,16 +189,19 @@ TEST(onnx_regenerate) {
             continue;
         }
         scramble_weights(m);
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s", onnx_ref(ms->name, ".safetensors"));
-        CHECK_OK(dc_model_save(m, path));
-        snprintf(path, sizeof path, "%s", onnx_ref(ms->name, ".onnx"));
-        CHECK_OK(dc_model_export_onnx(m, path));
+        CHECK_OK(dc_model_save(m, regen_path(ms->name, ".safetensors")));
+        CHECK_OK(dc_model_export_onnx(m, regen_path(ms->name, ".onnx")));
+        long n_new = 0, n_ref = 0;
+        char *made = read_all(regen_path(ms->name, ".onnx"), &n_new);
+        char *ref = read_all(onnx_ref(ms->name, ".onnx"), &n_ref);
+        CHECK(made && ref && n_new == n_ref && !memcmp(made, ref, (size_t)n_ref));
+        free(made);
+        free(ref);
         int64_t n = input_size(ms);
         uint32_t s = 999u + (uint32_t)i;
         float *x = malloc((size_t)n * sizeof *x);
         for (int64_t k = 0; k < n; k++) x[k] = unit_rand(&s);
-        FILE *f = fopen(onnx_ref(ms->name, ".input.bin"), "wb");
+        FILE *f = fopen(regen_path(ms->name, ".input.bin"), "wb");
         CHECK(f && fwrite(x, sizeof *x, (size_t)n, f) == (size_t)n);
         if (f) fclose(f);
         free(x);
