@@ -550,6 +550,21 @@ static int64_t next_train_batch(dc_batcher *b, int64_t steps_per_epoch, int64_t 
     return n > 0 ? n : dc_batcher_next(b, x, y);
 }
 
+/* Brings a fresh batcher to where a resumed run stopped: epoch k's order costs
+ * k+1 shuffles; with steps_per_epoch the stream that ran on across epochs is
+ * drawn again up to the batch the checkpoint reached (the same batches, since
+ * each pass's order depends only on the seed and the pass). Whole-pass epochs
+ * skip a resumed epoch's done batches after the epoch loop's own reset. */
+static void replay_batches(dc_batcher *b, int64_t steps_per_epoch, const dc_fit_pos *pos) {
+    dc_tensor *x, *y;
+    if (steps_per_epoch > 0) {
+        int64_t drawn = (int64_t)pos->epoch * steps_per_epoch + pos->batch;
+        for (int64_t i = 0; i < drawn; i++) next_train_batch(b, steps_per_epoch, 0, &x, &y);
+        return;
+    }
+    for (int e = 0; e < pos->epoch; e++) dc_batcher_reset(b); /* the epoch loop skips the rest */
+}
+
 dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_options *opt,
                        dc_history **out) {
     const char *fn = "dc_model_fit";
@@ -565,10 +580,6 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
     if (opt->steps_per_epoch < 0)
         return dc_set_error(DC_ERR_ARG, "%s: steps_per_epoch %lld must not be negative", fn,
                             (long long)opt->steps_per_epoch);
-    if (opt->steps_per_epoch > 0 && opt->resume_from)
-        return dc_set_error(DC_ERR_UNSUPPORTED,
-                            "%s: resuming a run with steps_per_epoch is not supported yet (its "
-                            "batches run on across epochs)", fn);
     if (opt->epochs < 0 || opt->batch_size < 0 || opt->n_callbacks < 0 ||
         (opt->n_callbacks > 0 && !opt->callbacks))
         return dc_set_error(DC_ERR_ARG, "%s: epochs %d, batch_size %lld and n_callbacks %d must not be negative",
@@ -678,11 +689,12 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
         st = dc_set_error(DC_ERR_NOMEM, "%s: out of memory", fn);
         goto done;
     }
-    dc_fit_setup su = {opt->seed, !opt->no_shuffle, dc_dataset_count(tr), bs};
+    dc_fit_setup su = {opt->seed, !opt->no_shuffle, dc_dataset_count(tr), bs,
+                       opt->steps_per_epoch};
     dc_fit_pos pos = {.epoch = opt->initial_epoch};
     if (opt->resume_from) {
         if ((st = dc_fit_state_load(opt->resume_from, m, cbs, h, &pos, &su)) != DC_OK) goto done;
-        for (int e = 0; e < pos.epoch; e++) dc_batcher_reset(b); /* epoch k's order: k+1 shuffles */
+        replay_batches(b, opt->steps_per_epoch, &pos);
         m->stop_training = pos.done;
     }
     for (int epoch = pos.epoch; epoch < epochs && !m->stop_training; epoch++) {
@@ -697,6 +709,7 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
         if (opt->steps_per_epoch <= 0) dc_batcher_reset(b);
         dc_tensor *x, *y;
         int64_t batch = 0;
+        if (mid && opt->steps_per_epoch > 0) batch = pos.batch; /* replay_batches drew them */
         for (; mid && batch < pos.batch && dc_batcher_next(b, &x, &y) > 0; batch++) {}
         while (!m->stop_training && next_train_batch(b, opt->steps_per_epoch, batch, &x, &y) > 0) {
             dc_tape *t = m->tape;

@@ -65,6 +65,7 @@ static cJSON *state_json(const dc_model *m, const dc_cb_state *cbs, const dc_his
     cJSON_AddBoolToObject(r, "shuffle", su->shuffle);
     cJSON_AddNumberToObject(r, "n_train", (double)su->n_train);
     cJSON_AddNumberToObject(r, "batch_size", (double)su->batch_size);
+    cJSON_AddNumberToObject(r, "steps_per_epoch", (double)su->steps_per_epoch);
     cJSON *acc = cJSON_AddObjectToObject(r, "sums");
     cJSON_AddItemToObject(acc, "loss_sum", hex(pos->acc.loss_sum));
     cJSON_AddItemToObject(acc, "epoch_lr", hex(pos->lr));
@@ -174,14 +175,19 @@ dc_status dc_fit_state_load(const char *path, dc_model *m, dc_cb_state *cbs, dc_
     /* the run must be the same one, or its batches would differ */
     dc_fit_setup was = {get_u64(r, "seed", &ok),
                         cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "shuffle")),
-                        get_int(r, "n_train", &ok), get_int(r, "batch_size", &ok)};
+                        get_int(r, "n_train", &ok), get_int(r, "batch_size", &ok), 0};
+    /* checkpoints written before steps_per_epoch was kept had whole passes */
+    if (cJSON_GetObjectItemCaseSensitive(r, "steps_per_epoch"))
+        was.steps_per_epoch = get_int(r, "steps_per_epoch", &ok);
     if (ok && (was.seed != su->seed || was.shuffle != su->shuffle || was.n_train != su->n_train ||
-               was.batch_size != su->batch_size)) {
+               was.batch_size != su->batch_size || was.steps_per_epoch != su->steps_per_epoch)) {
         snprintf(msg, sizeof msg,
-                 "it was written by a run with seed %" PRIu64 ", shuffle %d, %lld training samples "
-                 "and batch size %lld; this one has %" PRIu64 ", %d, %lld and %lld",
+                 "it was written by a run with seed %" PRIu64 ", shuffle %d, %lld training samples, "
+                 "batch size %lld and steps_per_epoch %lld; this one has %" PRIu64
+                 ", %d, %lld, %lld and %lld",
                  was.seed, was.shuffle, (long long)was.n_train, (long long)was.batch_size,
-                 su->seed, su->shuffle, (long long)su->n_train, (long long)su->batch_size);
+                 (long long)was.steps_per_epoch, su->seed, su->shuffle, (long long)su->n_train,
+                 (long long)su->batch_size, (long long)su->steps_per_epoch);
         s = bad(path, msg);
         goto out;
     }

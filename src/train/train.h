@@ -81,6 +81,7 @@ typedef struct {
     uint64_t seed;
     bool shuffle;
     int64_t n_train, batch_size;
+    int64_t steps_per_epoch; /* 0: whole passes; else the stream runs on across epochs */
 } dc_fit_setup;
 /* Writes weights, optimizer state, every layer's RNG, the callbacks' state,
  * the history and pos to path in one atomic write (fit_state.c). */
