@@ -14,12 +14,20 @@ echo "impl,cell,threads,train_tokens_per_s,gen_tokens_per_s,loss" > "$CSV"
 echo "RNN benchmark on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 have_torch=1
 $PY -c "import torch" 2>/dev/null || have_torch=0
+# PyTorch 2.x from PyPI lives in a virtual environment outside the repository
+# (make bench-refs); TORCH2_PYTHON names its python.
+PY2=${TORCH2_PYTHON:-}
+have_torch2=0
+[ -n "$PY2" ] && "$PY2" -c "import torch" 2>/dev/null && have_torch2=1
 for cell in lstm gru; do
     for r in $(seq "$RUNS"); do
         for th in 1 2; do
             OMP_NUM_THREADS=$th "$BUILD/bench/lstm_bench" --cell $cell --threads $th --steps 3 --reps 2 >> "$CSV"
             [ $have_torch -eq 1 ] && OMP_NUM_THREADS=$th OPENBLAS_NUM_THREADS=$th MKL_NUM_THREADS=$th \
                 $PY bench/lstm_torch.py --cell $cell --threads $th --steps 3 --reps 2 >> "$CSV"
+            [ $have_torch2 -eq 1 ] && OMP_NUM_THREADS=$th MKL_NUM_THREADS=$th \
+                "$PY2" bench/lstm_torch.py --cell $cell --threads $th --steps 3 --reps 2 \
+                | sed 's/^torch,/torch2,/' >> "$CSV"
         done
     done
 done
@@ -30,9 +38,16 @@ END {
         c = ci == 1 ? "lstm" : "gru"
         printf "%s training tokens/s:  deepc 1 thread %s, 2 threads %s | PyTorch 1 thread %s, 2 threads %s\n", c,
             tr["deepc," c ",1"], tr["deepc," c ",2"], tr["torch," c ",1"], tr["torch," c ",2"]
-        t = tr["torch," c ",1"] > tr["torch," c ",2"] ? tr["torch," c ",1"] : tr["torch," c ",2"]
-        if (t > 0) printf "%s ratio: deepc 2 threads / best PyTorch = %.2f (deepc 1 thread / PyTorch 1 thread = %.2f)\n", c,
-            tr["deepc," c ",2"] / t, tr["deepc," c ",1"] / tr["torch," c ",1"]
+        if (tr["torch2," c ",1"] > 0)
+            printf "%s training tokens/s:  PyTorch 2.x 1 thread %s, 2 threads %s\n", c,
+                tr["torch2," c ",1"], tr["torch2," c ",2"]
+        t = 0; who = ""
+        for (ri = 1; ri <= 2; ri++) for (th = 1; th <= 2; th++) {
+            r = ri == 1 ? "torch" : "torch2"
+            if (tr[r "," c "," th] > t) { t = tr[r "," c "," th]; who = (ri == 1 ? "PyTorch 1.13" : "PyTorch 2.x") " on " th " thread" (th > 1 ? "s" : "") }
+        }
+        if (t > 0) printf "%s ratio: deepc 2 threads / fastest reference (%s) = %.2f (deepc 1 thread / PyTorch 1.13 1 thread = %.2f)\n", c,
+            who, tr["deepc," c ",2"] / t, tr["deepc," c ",1"] / tr["torch," c ",1"]
         printf "%s generation tokens/s (batch 1, state carried): deepc %s (1 thread) | PyTorch %s (1 thread)\n", c,
             ge["deepc," c ",1"], ge["torch," c ",1"]
     }

@@ -94,10 +94,18 @@ static bool save_model(const dc_model *m, const char *path, const dc_run_config 
     cli_stats stats;
     char stats_text[512] = "";
     if (cli_dataset_stats(train, &stats)) cli_stats_format(&stats, stats_text, sizeof stats_text);
-    const char *keys[6] = {CLI_META_DATA, CLI_META_CLASSES, CLI_META_METRICS, CLI_META_OUTPUT,
-                           CLI_META_SOURCE, CLI_META_STATS};
-    const char *vals[6] = {spec, names, metrics, out, ini, stats_text};
-    dc_status s = dc_model_save_with_metadata(m, path, keys, vals, 6);
+    /* a text model's vectorizer goes in the same write */
+    char *vec = NULL;
+    if (dc_run_config_text_vectorizer(cfg) &&
+        !(vec = dc_text_vectorizer_to_json(dc_run_config_text_vectorizer(cfg)))) {
+        free(names);
+        return false;
+    }
+    const char *keys[7] = {CLI_META_DATA, CLI_META_CLASSES, CLI_META_METRICS, CLI_META_OUTPUT,
+                           CLI_META_SOURCE, CLI_META_STATS, DC_TEXT_VECTORIZER_METADATA_KEY};
+    const char *vals[7] = {spec, names, metrics, out, ini, stats_text, vec};
+    dc_status s = dc_model_save_with_metadata(m, path, keys, vals, vec ? 7 : 6);
+    dc_string_free(vec);
     free(names);
     return s == DC_OK;
 }
@@ -311,9 +319,6 @@ int cli_train(int argc, char **argv) {
         goto done;
     }
     if (!save_model(m, path, cfg, train, file)) goto fail;
-    if (dc_run_config_text_vectorizer(cfg) &&
-        dc_model_file_set_text_vectorizer(path, dc_run_config_text_vectorizer(cfg)) != DC_OK)
-        goto fail;
     if (dc_history_write_csv(h, csv) != DC_OK) goto fail;
     int ne = dc_history_epochs(h);
     if (dc_plot_history(png, NULL, dc_history_get(h, "loss"), dc_history_get(h, "val_loss"),
