@@ -14,6 +14,10 @@ void test_skip(const char *reason);
 const char *test_path(const char *rel);
 /* A scratch directory for this run (created on demand). */
 const char *test_tmpdir(void);
+/* build/deepc beside the test runner, or NULL if it is not built. */
+const char *test_deepc_path(void);
+/* Runs "deepc ARGS" with stderr into OUT (cap bytes); the exit code, or -1. */
+int test_run_deepc(const char *args, char *out, size_t cap);
 
 #define CHECK(cond)                                                                       \
     do {                                                                                  \

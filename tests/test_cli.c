@@ -10,34 +10,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* build/deepc beside build/test_runner. */
-static const char *deepc_path(void) {
-    static char path[PATH_MAX];
-    if (path[0]) return path;
-    char self[PATH_MAX - 16];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return NULL;
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (!slash) return NULL;
-    *slash = '\0';
-    snprintf(path, sizeof path, "%s/deepc", self);
-    if (access(path, X_OK) != 0) path[0] = '\0';
-    return path[0] ? path : NULL;
-}
-
-/* Runs "deepc ARGS" (stderr into the output); returns the exit code. */
-static int run(const char *args, char *out, size_t cap) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", deepc_path(), args);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void put_be32(FILE *f, uint32_t v) {
     uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
     fwrite(b, 1, 4, f);
@@ -102,7 +74,7 @@ static bool have_conv(void) {
 
 /* Writes the data and the model file; returns false if deepc is missing. */
 static bool setup(void) {
-    if (!deepc_path()) return false;
+    if (!test_deepc_path()) return false;
     char dir[512];
     snprintf(dir, sizeof dir, "%s/cli", test_tmpdir());
     mkdir(dir, 0700);
@@ -130,7 +102,7 @@ TEST(cli_train_eval_predict_visualize) {
     char args[2048];
     snprintf(args, sizeof args, "train %s --out %s --epochs 2 --threads 1", tmp("tiny.ini"),
              tmp("run"));
-    int rc = run(args, out, sizeof out);
+    int rc = test_run_deepc(args, out, sizeof out);
     CHECK(rc == 0);
     if (rc != 0) {
         printf("%s\n", out);
@@ -158,7 +130,7 @@ TEST(cli_train_eval_predict_visualize) {
 
     /* eval on the test data recorded in the model file, and on --data */
     snprintf(args, sizeof args, "eval %s", tmp("run/model.safetensors"));
-    CHECK(run(args, out, sizeof out) == 0);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
     float loss = -1, acc = -1;
     const char *l = strstr(out, "loss: "), *a = strstr(out, "\naccuracy: ");
     CHECK(l == out && a != NULL);
@@ -168,12 +140,12 @@ TEST(cli_train_eval_predict_visualize) {
     CHECK(acc >= 0 && acc <= 1);
     snprintf(args, sizeof args, "eval %s --data %s,%s", tmp("run/model.safetensors"),
              tmp("train-images.idx"), tmp("train-labels.idx"));
-    CHECK(run(args, out, sizeof out) == 0);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
     CHECK(strstr(out, "samples: 96") != NULL);
 
     /* predict: probabilities of every class sum to 1 */
     snprintf(args, sizeof args, "predict %s --index 4 --top 10", tmp("run/model.safetensors"));
-    CHECK(run(args, out, sizeof out) == 0);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
     CHECK(strstr(out, "test sample 4 (label 1") != NULL);
     double sum = 0;
     int rows = 0;
@@ -192,21 +164,21 @@ TEST(cli_train_eval_predict_visualize) {
     for (int i = 0; i < 12 * 10 * 3; i++) rgb[i] = (i / 30) < 4 ? 0.9f : 0.1f;
     CHECK_OK(dc_image_save_png(tmp("top.png"), rgb, 12, 10, 3));
     snprintf(args, sizeof args, "predict %s %s", tmp("run/model.safetensors"), tmp("top.png"));
-    CHECK(run(args, out, sizeof out) == 0);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
     CHECK(strstr(out, "top.png:") != NULL && strstr(out, " 1. ") != NULL);
 
     /* summary of the model file and of the trained model agree */
     char out2[8192];
     snprintf(args, sizeof args, "summary %s", tmp("tiny.ini"));
-    CHECK(run(args, out, sizeof out) == 0);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
     snprintf(args, sizeof args, "summary %s", tmp("run/model.safetensors"));
-    CHECK(run(args, out2, sizeof out2) == 0);
+    CHECK(test_run_deepc(args, out2, sizeof out2) == 0);
     CHECK(strstr(out, "Total params") != NULL && !strcmp(out, out2));
 
     /* visualize: filters and feature maps */
     snprintf(args, sizeof args, "visualize %s --index 0 --out %s", tmp("run/model.safetensors"),
              tmp("vis"));
-    rc = run(args, out, sizeof out);
+    rc = test_run_deepc(args, out, sizeof out);
     CHECK(rc == 0);
     if (rc) printf("%s\n", out);
     CHECK(file_starts_with(tmp("vis/filters.png"), "\x89PNG\r\n\x1a\n", 8));
@@ -219,7 +191,7 @@ TEST(cli_train_eval_predict_visualize) {
     }
     snprintf(args, sizeof args, "visualize %s --index 0 --layer nope --out %s",
              tmp("run/model.safetensors"), tmp("vis"));
-    CHECK(run(args, out, sizeof out) == 1);
+    CHECK(test_run_deepc(args, out, sizeof out) == 1);
     CHECK(strstr(out, "has no layer 'nope'") != NULL);
 
     /* a model file that names only some classes: every row keeps the same columns */
@@ -227,7 +199,7 @@ TEST(cli_train_eval_predict_visualize) {
     CHECK_OK(dc_model_file_set_metadata(tmp("run/model.safetensors"), &key, &val, 1));
     snprintf(args, sizeof args, "predict %s %s --top 3", tmp("run/model.safetensors"),
              tmp("top.png"));
-    CHECK(run(args, out, sizeof out) == 0);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
     char want[3][64];
     snprintf(want[0], sizeof want[0], ". %-16s %d  0.", "zero", 0);
     snprintf(want[1], sizeof want[1], ". %-16s %d  0.", "class 1", 1);
@@ -239,30 +211,30 @@ TEST(cli_train_eval_predict_visualize) {
 TEST(cli_bad_usage_and_errors) {
     if (!setup()) SKIP("build/deepc is not built");
     char out[8192], args[2048];
-    CHECK(run("", out, sizeof out) == 2);
-    CHECK(run("frobnicate", out, sizeof out) == 2 && strstr(out, "unknown command 'frobnicate'"));
-    CHECK(run("--help", out, sizeof out) == 0 && strstr(out, "train FILE.ini"));
+    CHECK(test_run_deepc("", out, sizeof out) == 2);
+    CHECK(test_run_deepc("frobnicate", out, sizeof out) == 2 && strstr(out, "unknown command 'frobnicate'"));
+    CHECK(test_run_deepc("--help", out, sizeof out) == 0 && strstr(out, "train FILE.ini"));
     const char *verbs[] = {"train", "eval", "predict", "summary", "visualize"};
     for (int i = 0; i < 5; i++) {
         snprintf(args, sizeof args, "%s --help", verbs[i]);
-        if (run(args, out, sizeof out) != 0 || !strstr(out, "usage: deepc"))
+        if (test_run_deepc(args, out, sizeof out) != 0 || !strstr(out, "usage: deepc"))
             test_fail(__FILE__, __LINE__, "deepc %s --help: %s", verbs[i], out);
-        if (run(verbs[i], out, sizeof out) != 2 || !strstr(out, "--help"))
+        if (test_run_deepc(verbs[i], out, sizeof out) != 2 || !strstr(out, "--help"))
             test_fail(__FILE__, __LINE__, "deepc %s with nothing: %s", verbs[i], out);
         snprintf(args, sizeof args, "%s x --bogus", verbs[i]);
-        if (run(args, out, sizeof out) != 2 || !strstr(out, "unknown option '--bogus'"))
+        if (test_run_deepc(args, out, sizeof out) != 2 || !strstr(out, "unknown option '--bogus'"))
             test_fail(__FILE__, __LINE__, "deepc %s --bogus: %s", verbs[i], out);
     }
     snprintf(args, sizeof args, "train %s --epochs abc", tmp("tiny.ini"));
-    CHECK(run(args, out, sizeof out) == 2 && strstr(out, "--epochs: 'abc' is not a whole number"));
+    CHECK(test_run_deepc(args, out, sizeof out) == 2 && strstr(out, "--epochs: 'abc' is not a whole number"));
     snprintf(args, sizeof args, "train %s --batch-size", tmp("tiny.ini"));
-    CHECK(run(args, out, sizeof out) == 2 && strstr(out, "--batch-size needs a value"));
-    CHECK(run("predict m.safetensors a.png --index 3", out, sizeof out) == 2);
+    CHECK(test_run_deepc(args, out, sizeof out) == 2 && strstr(out, "--batch-size needs a value"));
+    CHECK(test_run_deepc("predict m.safetensors a.png --index 3", out, sizeof out) == 2);
     CHECK(strstr(out, "not both") != NULL);
     /* errors that are not usage: exit 1 with the library's message */
-    CHECK(run("train /nonexistent/x.ini", out, sizeof out) == 1);
+    CHECK(test_run_deepc("train /nonexistent/x.ini", out, sizeof out) == 1);
     CHECK(strstr(out, "deepc train: /nonexistent/x.ini: cannot open") != NULL);
-    CHECK(run("eval /nonexistent/m.safetensors", out, sizeof out) == 1);
+    CHECK(test_run_deepc("eval /nonexistent/m.safetensors", out, sizeof out) == 1);
     CHECK(strstr(out, "deepc eval: ") != NULL && strstr(out, "/nonexistent/m.safetensors"));
     FILE *f = fopen(tmp("bad.ini"), "w");
     if (f) {
@@ -271,10 +243,10 @@ TEST(cli_bad_usage_and_errors) {
         fclose(f);
     }
     snprintf(args, sizeof args, "train %s", tmp("bad.ini"));
-    CHECK(run(args, out, sizeof out) == 1);
+    CHECK(test_run_deepc(args, out, sizeof out) == 1);
     CHECK(strstr(out, "bad.ini:7: [Dense] units: 'many'") != NULL);
     snprintf(args, sizeof args, "summary %s", tmp("bad.ini"));
-    CHECK(run(args, out, sizeof out) == 1 && strstr(out, "bad.ini:7:"));
+    CHECK(test_run_deepc(args, out, sizeof out) == 1 && strstr(out, "bad.ini:7:"));
 }
 
 TEST(cli_image_folder_keeps_class_names) {
@@ -305,7 +277,7 @@ TEST(cli_image_folder_keeps_class_names) {
     fclose(f);
     char out[8192], args[2048];
     snprintf(args, sizeof args, "train %s --out %s --quiet", tmp("folder.ini"), tmp("frun"));
-    int rc = run(args, out, sizeof out);
+    int rc = test_run_deepc(args, out, sizeof out);
     CHECK(rc == 0);
     if (rc) {
         printf("%s\n", out);
@@ -317,11 +289,11 @@ TEST(cli_image_folder_keeps_class_names) {
         for (int ch = 0; ch < 3; ch++) big[i * 3 + ch] = (i % 12) >= 6 ? 0.9f : 0.1f;
     CHECK_OK(dc_image_save_png(tmp("right.png"), big, 12, 12, 3));
     snprintf(args, sizeof args, "predict %s %s", tmp("frun/model.safetensors"), tmp("right.png"));
-    CHECK(run(args, out, sizeof out) == 0);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
     const char *r = strstr(out, "right "), *l = strstr(out, "left ");
     CHECK(r && l); /* named classes, both listed */
     snprintf(args, sizeof args, "eval %s", tmp("frun/model.safetensors"));
-    CHECK(run(args, out, sizeof out) == 0 && strstr(out, "samples: 12"));
+    CHECK(test_run_deepc(args, out, sizeof out) == 0 && strstr(out, "samples: 12"));
 }
 
 /* Small defects a new user met: each message says what is wrong, eval names
@@ -344,14 +316,14 @@ TEST(cli_new_user_defects) {
     dc_model_free(m);
     snprintf(args, sizeof args, "eval %s --data %s,%s", tmp("capi.safetensors"),
              tmp("test-images.idx"), tmp("test-labels.idx"));
-    CHECK(run(args, out, sizeof out) == 0);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
     if (!strstr(out, "\naccuracy: ")) test_fail(__FILE__, __LINE__, "eval printed:\n%s", out);
 
     /* an MLP has no convolutions: visualize says so */
     snprintf(args, sizeof args, "visualize %s --index 0 --data %s,%s --out %s",
              tmp("capi.safetensors"), tmp("test-images.idx"), tmp("test-labels.idx"),
              tmp("capi_vis"));
-    CHECK(run(args, out, sizeof out) == 0);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
     if (!strstr(out, "the model has no convolution layers") || strstr(out, "0 convolution"))
         test_fail(__FILE__, __LINE__, "visualize printed:\n%s", out);
     /* filters.png: large, signed weights blue and red on one scale, a colour bar */
@@ -368,20 +340,20 @@ TEST(cli_new_user_defects) {
 
     /* a model description given where a model file belongs */
     snprintf(args, sizeof args, "eval %s", tmp("tiny.ini"));
-    CHECK(run(args, out, sizeof out) == 1);
+    CHECK(test_run_deepc(args, out, sizeof out) == 1);
     CHECK(strstr(out, "is not a safetensors model file") && strstr(out, "deepc train"));
     CHECK(strstr(out, "absurd") == NULL);
 
     /* a data path that is not there */
     snprintf(args, sizeof args, "eval %s --data /no/such/dir", tmp("capi.safetensors"));
-    CHECK(run(args, out, sizeof out) == 1);
+    CHECK(test_run_deepc(args, out, sizeof out) == 1);
     if (!strstr(out, "'/no/such/dir' does not exist"))
         test_fail(__FILE__, __LINE__, "eval --data /no/such/dir printed:\n%s", out);
 
     /* a batch larger than the data: one batch of all, with a notice; 1 thread */
     snprintf(args, sizeof args, "train %s --out %s --epochs 1 --threads 1 --batch-size 16777216",
              tmp("tiny.ini"), tmp("bigbatch"));
-    CHECK(run(args, out, sizeof out) == 0);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
     if (!strstr(out, "batch_size 16777216 is more than the 96 training samples"))
         test_fail(__FILE__, __LINE__, "train printed no notice:\n%s", out);
     CHECK(strstr(out, "(1 thread)") != NULL && strstr(out, "(1 threads)") == NULL);
@@ -389,7 +361,7 @@ TEST(cli_new_user_defects) {
     /* make demo's closing list names the feature maps it wrote */
     if (have_conv()) {
         char dir[1024];
-        snprintf(dir, sizeof dir, "%.1000s", deepc_path());
+        snprintf(dir, sizeof dir, "%.1000s", test_deepc_path());
         *strrchr(dir, '/') = '\0';
         snprintf(args, sizeof args,
                  "BUILD=%s MODEL=%s OUT=%s EPOCHS=1 sh %s > %s 2>&1", dir, tmp("tiny.ini"),
@@ -415,7 +387,7 @@ TEST(cli_predict_warns_on_inputs_unlike_training) {
     char args[4096];
     snprintf(args, sizeof args, "train %s --out %s --epochs 3 --quiet", tmp("tiny.ini"),
              tmp("statrun"));
-    int rc = run(args, out, sizeof out);
+    int rc = test_run_deepc(args, out, sizeof out);
     CHECK(rc == 0);
     if (rc) {
         printf("%s\n", out);
@@ -436,16 +408,16 @@ TEST(cli_predict_warns_on_inputs_unlike_training) {
     CHECK_OK(dc_image_save_png(tmp("bar.png"), px, 8, 8, 1));
     CHECK_OK(dc_image_save_png(tmp("bar_inverted.png"), inv, 8, 8, 1));
     snprintf(args, sizeof args, "predict %s %s", tmp("statrun/model.safetensors"), tmp("bar.png"));
-    CHECK(run(args, out, sizeof out) == 0);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
     if (strstr(out, "warning")) test_fail(__FILE__, __LINE__, "a training-like image warned:\n%s", out);
     snprintf(args, sizeof args, "predict %s %s", tmp("statrun/model.safetensors"),
              tmp("bar_inverted.png"));
-    CHECK(run(args, out, sizeof out) == 0);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
     if (!strstr(out, "warning: this input is unlike the training images") || !strstr(out, "--invert"))
         test_fail(__FILE__, __LINE__, "no warning for an inverted image:\n%s", out);
     snprintf(args, sizeof args, "predict %s %s --invert --top 1", tmp("statrun/model.safetensors"),
              tmp("bar_inverted.png"));
-    CHECK(run(args, out, sizeof out) == 0);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
     if (strstr(out, "warning") || !strstr(out, " 1. 1 "))
         test_fail(__FILE__, __LINE__, "--invert:\n%s", out);
 }
@@ -468,7 +440,7 @@ TEST(cli_train_text_keeps_vectorizer) {
     fclose(f);
     char out[8192], args[2048];
     snprintf(args, sizeof args, "train %s --out %s --quiet", tmp("text.ini"), tmp("trun"));
-    int rc = run(args, out, sizeof out);
+    int rc = test_run_deepc(args, out, sizeof out);
     CHECK(rc == 0);
     if (rc) {
         printf("%s\n", out);
@@ -485,7 +457,7 @@ TEST(cli_train_text_keeps_vectorizer) {
     dc_text_vectorizer_free(v);
     /* eval finds the test rows through the model file's data spec and vectorizer */
     snprintf(args, sizeof args, "eval %s", tmp("trun/model.safetensors"));
-    rc = run(args, out, sizeof out);
+    rc = test_run_deepc(args, out, sizeof out);
     CHECK(rc == 0 && strstr(out, "samples: 4"));
     if (rc) printf("%s\n", out);
 }
@@ -497,7 +469,7 @@ TEST(cli_train_steps_per_epoch) {
     char args[2048];
     snprintf(args, sizeof args, "train %s --out %s --epochs 3 --steps-per-epoch 2 --threads 1",
              tmp("tiny.ini"), tmp("spe"));
-    int rc = run(args, out, sizeof out);
+    int rc = test_run_deepc(args, out, sizeof out);
     CHECK(rc == 0);
     if (rc) {
         printf("%s\n", out);
@@ -522,7 +494,7 @@ TEST(cli_train_steps_per_epoch) {
     if (h) fclose(h);
     CHECK(col >= 0 && rows == 4 && seconds_ok);
     snprintf(args, sizeof args, "train %s --steps-per-epoch 0", tmp("tiny.ini"));
-    CHECK(run(args, out, sizeof out) == 2);
+    CHECK(test_run_deepc(args, out, sizeof out) == 2);
     CHECK(strstr(out, "--steps-per-epoch") != NULL);
 }
 
@@ -534,7 +506,7 @@ TEST(cli_train_tensorboard_logs) {
     char args[2048];
     snprintf(args, sizeof args, "train %s --out %s --epochs 2 --threads 1 --quiet --tensorboard",
              tmp("tiny.ini"), tmp("run_tb"));
-    CHECK(run(args, out, sizeof out) == 0);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
     CHECK(strstr(out, "run_tb/logs/ (tensorboard --logdir") != NULL);
     const char *sub[2] = {"run_tb/logs/train", "run_tb/logs/validation"};
     for (int k = 0; k < 2; k++) {
@@ -547,5 +519,5 @@ TEST(cli_train_tensorboard_logs) {
     }
     snprintf(args, sizeof args, "train %s --out %s/x --epochs 1 --quiet --tensorboard",
              tmp("tiny.ini"), tmp("tiny.ini"));
-    CHECK(run(args, out, sizeof out) == 1 && strstr(out, "tiny.ini") != NULL);
+    CHECK(test_run_deepc(args, out, sizeof out) == 1 && strstr(out, "tiny.ini") != NULL);
 }

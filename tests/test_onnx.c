@@ -284,37 +284,12 @@ TEST(onnx_export_refuses_bad_input) {
     dc_model_free(g);
 }
 
-/* build/deepc beside build/test_runner. */
-static const char *deepc_cli(void) {
-    static char path[PATH_MAX];
-    char self[PATH_MAX - 16];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return NULL;
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (!slash) return NULL;
-    *slash = '\0';
-    snprintf(path, sizeof path, "%s/deepc", self);
-    return access(path, X_OK) == 0 ? path : NULL;
-}
-
-static int run_cli(const char *args, char *out, size_t cap) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", deepc_cli(), args);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 TEST(onnx_cli_export) {
-    if (!deepc_cli()) SKIP("build/deepc is not built");
+    if (!test_deepc_path()) SKIP("build/deepc is not built");
     char args[2 * PATH_MAX], out[4096], dst[PATH_MAX];
     snprintf(dst, sizeof dst, "%s/cli_cnn.onnx", test_tmpdir());
     snprintf(args, sizeof args, "export '%s' '%s'", onnx_ref("cnn_same", ".safetensors"), dst);
-    CHECK(run_cli(args, out, sizeof out) == 0);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
     long na = 0, nb = 0;
     char *a = read_all(dst, &na), *b = read_all(onnx_ref("cnn_same", ".onnx"), &nb);
     CHECK(a && b && na == nb && memcmp(a, b, (size_t)na) == 0);
@@ -322,8 +297,8 @@ TEST(onnx_cli_export) {
     free(b);
     snprintf(args, sizeof args, "export '%s' /nonexistent-folder/x.onnx",
              onnx_ref("cnn_same", ".safetensors"));
-    CHECK(run_cli(args, out, sizeof out) != 0);
+    CHECK(test_run_deepc(args, out, sizeof out) != 0);
     CHECK(strstr(out, "/nonexistent-folder") != NULL);
-    CHECK(run_cli("export", out, sizeof out) != 0);
+    CHECK(test_run_deepc("export", out, sizeof out) != 0);
     CHECK(strstr(out, "usage") != NULL || strstr(out, "Usage") != NULL);
 }

@@ -14,19 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *deepc(void) {
-    static char path[PATH_MAX];
-    char self[PATH_MAX - 16];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return NULL;
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (!slash) return NULL;
-    *slash = '\0';
-    snprintf(path, sizeof path, "%s/deepc", self);
-    return access(path, X_OK) == 0 ? path : NULL;
-}
-
 static const char *p(const char *name) {
     static char buf[8][600];
     static int k;
@@ -46,9 +33,9 @@ static pid_t start(const char *ini, const char *out, const char *extra, const ch
             dup2(fd, 2);
         }
         if (extra)
-            execl(deepc(), "deepc", "train", ini, "--out", out, "--quiet", extra, (char *)NULL);
+            execl(test_deepc_path(), "deepc", "train", ini, "--out", out, "--quiet", extra, (char *)NULL);
         else
-            execl(deepc(), "deepc", "train", ini, "--out", out, "--quiet", (char *)NULL);
+            execl(test_deepc_path(), "deepc", "train", ini, "--out", out, "--quiet", (char *)NULL);
         _exit(127);
     }
     return pid;
@@ -99,7 +86,7 @@ static void write_data(const char *path, bool regression) {
 }
 
 TEST(cli_sigint_writes_a_checkpoint_and_resume_is_bit_exact) {
-    if (!deepc()) SKIP("build/deepc is missing");
+    if (!test_deepc_path()) SKIP("build/deepc is missing");
     mkdir(p(""), 0700);
     write_data(p("d.csv"), false);
     FILE *f = fopen(p("m.ini"), "w");
@@ -150,7 +137,7 @@ TEST(cli_sigint_writes_a_checkpoint_and_resume_is_bit_exact) {
 }
 
 TEST(cli_inf_loss_stops_with_status_1_and_no_model) {
-    if (!deepc()) SKIP("build/deepc is missing");
+    if (!test_deepc_path()) SKIP("build/deepc is missing");
     mkdir(p(""), 0700);
     write_data(p("reg.csv"), true);
     FILE *f = fopen(p("nan.ini"), "w");

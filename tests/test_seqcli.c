@@ -10,32 +10,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* build/deepc beside build/test_runner, or NULL. */
-static const char *deepc(void) {
-    static char path[PATH_MAX];
-    char self[PATH_MAX - 16];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return NULL;
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (!slash) return NULL;
-    *slash = '\0';
-    snprintf(path, sizeof path, "%s/deepc", self);
-    return access(path, X_OK) == 0 ? path : NULL;
-}
-
-/* Runs "deepc ARGS" (stderr into out); returns the exit code. */
-static int run(const char *args, char *out, size_t cap) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", deepc(), args);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static const char *tmp(const char *name) {
     static char buf[8][512];
     static int k;
@@ -63,7 +37,7 @@ static const char *plain_model(void) {
 }
 
 static bool setup(void) {
-    if (!deepc()) return false;
+    if (!test_deepc_path()) return false;
     char dir[512];
     snprintf(dir, sizeof dir, "%s/seqcli", test_tmpdir());
     mkdir(dir, 0700);
@@ -103,7 +77,7 @@ TEST(cli_predict_text_prints_class_probabilities) {
     char args[2048];
     snprintf(args, sizeof args, "train %s --out %s --quiet --threads 1", tmp("moods.ini"),
              tmp("moods"));
-    int rc = run(args, out, sizeof out);
+    int rc = test_run_deepc(args, out, sizeof out);
     CHECK(rc == 0);
     if (rc) {
         printf("%s\n", out);
@@ -111,20 +85,20 @@ TEST(cli_predict_text_prints_class_probabilities) {
     }
     const char *model = tmp("moods/model.safetensors");
     snprintf(args, sizeof args, "predict %s --text \"What a superb day!\"", model);
-    CHECK(run(args, out, sizeof out) == 0);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
     CHECK(strstr(out, "text \"What a superb day!\":") != NULL);
     double happy = prob_of(out, "happy"), sad = prob_of(out, "sad");
     CHECK(happy > 0.5 && sad >= 0 && sad < 0.5);
     CHECK_NEAR(happy + sad, 1.0, 2e-3);
     CHECK(strstr(out, "1. happy") != NULL);
     snprintf(args, sizeof args, "predict %s --text \"so dull and poor\" --top 1", model);
-    CHECK(run(args, out, sizeof out) == 0);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
     CHECK(strstr(out, "1. sad") != NULL && strstr(out, "2. ") == NULL);
     /* bad usage: text and an image, or text for a model without a vectorizer */
     snprintf(args, sizeof args, "predict %s x.png --text hi", model);
-    CHECK(run(args, out, sizeof out) == 2 && strstr(out, "--text") != NULL);
+    CHECK(test_run_deepc(args, out, sizeof out) == 2 && strstr(out, "--text") != NULL);
     snprintf(args, sizeof args, "predict --text hi");
-    CHECK(run(args, out, sizeof out) == 2);
+    CHECK(test_run_deepc(args, out, sizeof out) == 2);
     /* ids of any length (no output_sequence_length): Embedding(mask_zero) and a GRU;
      * "great" and "superb" are training words (the test rows hold the others) */
     CHECK(write_file(tmp("moods_rnn.ini"),
@@ -137,17 +111,17 @@ TEST(cli_predict_text_prints_class_probabilities) {
                      "activation = softmax\n"));
     snprintf(args, sizeof args, "train %s --out %s --quiet --threads 1", tmp("moods_rnn.ini"),
              tmp("moods_rnn"));
-    rc = run(args, out, sizeof out);
+    rc = test_run_deepc(args, out, sizeof out);
     CHECK(rc == 0);
     if (rc) printf("%s\n", out);
     snprintf(args, sizeof args, "predict %s --text \"A great sunny day, so superb\"",
              tmp("moods_rnn/model.safetensors"));
-    CHECK(run(args, out, sizeof out) == 0);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
     CHECK(prob_of(out, "happy") > 0.5 && strstr(out, "1. happy") != NULL);
     const char *plain = plain_model();
     CHECK(plain != NULL);
     snprintf(args, sizeof args, "predict %s --text hi", plain ? plain : "none");
-    CHECK(run(args, out, sizeof out) == 1);
+    CHECK(test_run_deepc(args, out, sizeof out) == 1);
     CHECK(strstr(out, "text vectorizer") != NULL);
 }
 
@@ -263,7 +237,7 @@ TEST(cli_char_lm_train_generate_eval_summary) {
     static char out[1 << 16], out2[1 << 16];
     char args[2048];
     snprintf(args, sizeof args, "train %s --out %s --threads 1", tmp("lm.ini"), tmp("lm"));
-    int rc = run(args, out, sizeof out);
+    int rc = test_run_deepc(args, out, sizeof out);
     CHECK(rc == 0);
     if (rc) {
         printf("%s\n", out);
@@ -283,35 +257,35 @@ TEST(cli_char_lm_train_generate_eval_summary) {
     CHECK(strstr(head, ",seconds,") && strstr(head, "perplexity,val_perplexity"));
     const char *model = tmp("lm/model.safetensors");
     snprintf(args, sizeof args, "generate %s --prompt \"the cat\" --length 40 --seed 5", model);
-    CHECK(run(args, out, sizeof out) == 0);
-    CHECK(run(args, out2, sizeof out2) == 0);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
+    CHECK(test_run_deepc(args, out2, sizeof out2) == 0);
     CHECK(!strcmp(out, out2));                       /* same seed, same text */
     CHECK(!strncmp(out, "the cat", 7) && strlen(out) == 7 + 40 + 1);
     for (const char *p = out; *p; p++) CHECK(strchr("the catsonmdgrl.\n", *p) != NULL);
     snprintf(args, sizeof args, "generate %s --prompt \"the cat\" --length 40 --seed 6", model);
-    CHECK(run(args, out2, sizeof out2) == 0 && strcmp(out, out2) != 0); /* another seed */
+    CHECK(test_run_deepc(args, out2, sizeof out2) == 0 && strcmp(out, out2) != 0); /* another seed */
     snprintf(args, sizeof args, "generate %s --prompt \"the cat\" --length 5 --stats", model);
-    CHECK(run(args, out, sizeof out) == 0 && strstr(out, "tokens/s") != NULL);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0 && strstr(out, "tokens/s") != NULL);
 
     snprintf(args, sizeof args, "eval %s", model);
-    CHECK(run(args, out, sizeof out) == 0 && strstr(out, "loss: ") == out);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0 && strstr(out, "loss: ") == out);
     snprintf(args, sizeof args, "summary %s", model);
-    CHECK(run(args, out, sizeof out) == 0);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
     CHECK(strstr(out, "(Embedding)") && strstr(out, "(LSTM)") && strstr(out, "(None, 20, 16)"));
 
     /* bad input: characters outside the vocabulary, temperature, length, no vectorizer */
     snprintf(args, sizeof args, "generate %s --prompt \"the Zebra\"", model);
-    CHECK(run(args, out, sizeof out) == 1);
+    CHECK(test_run_deepc(args, out, sizeof out) == 1);
     CHECK(strstr(out, "'Z' at position 4 is not in the model's vocabulary") != NULL);
     snprintf(args, sizeof args, "generate %s --prompt the --temperature 0", model);
-    CHECK(run(args, out, sizeof out) == 2 && strstr(out, "must be a number > 0"));
+    CHECK(test_run_deepc(args, out, sizeof out) == 2 && strstr(out, "must be a number > 0"));
     snprintf(args, sizeof args, "generate %s --prompt the --temperature -0.5", model);
-    CHECK(run(args, out, sizeof out) == 2 && strstr(out, "must be a number > 0"));
+    CHECK(test_run_deepc(args, out, sizeof out) == 2 && strstr(out, "must be a number > 0"));
     snprintf(args, sizeof args, "generate %s --prompt the --length 0", model);
-    CHECK(run(args, out, sizeof out) == 2 && strstr(out, "--length"));
+    CHECK(test_run_deepc(args, out, sizeof out) == 2 && strstr(out, "--length"));
     snprintf(args, sizeof args, "generate %s", model);
-    CHECK(run(args, out, sizeof out) == 2 && strstr(out, "--prompt"));
+    CHECK(test_run_deepc(args, out, sizeof out) == 2 && strstr(out, "--prompt"));
     const char *plain = plain_model();
     snprintf(args, sizeof args, "generate %s --prompt the", plain ? plain : "none");
-    CHECK(run(args, out, sizeof out) == 1 && strstr(out, "text vectorizer"));
+    CHECK(test_run_deepc(args, out, sizeof out) == 1 && strstr(out, "text vectorizer"));
 }

@@ -20,6 +20,8 @@
 #define EW_CAT(a, b) EW_CAT2(a, b)
 #define EW_TABLE EW_CAT(dc_ew_kernels_, EW_SUFFIX)
 
+#include "fastmath.h"
+
 #define DC_EW_MINI(a, b) ((a) < (b) ? (a) : (b))
 
 /* for (int64_t v = 0; v < count; v++) body, split over threads when par, else
@@ -34,39 +36,6 @@
             for (int64_t v = 0; v < (count); v++) { __VA_ARGS__; }                         \
         }                                                                                  \
     } while (0)
-
-/* exp without a libm call, so loops over it vectorize. Round x/ln2 to n with
- * the 1.5*2^23 trick, reduce r = x - n ln2 (ln2 split in two for precision),
- * Taylor to degree 7 on |r| <= ln2/2 (error < 1e-8), then scale by 2^n built
- * in two halves so that neither half leaves the normal range. */
-static inline float ew_expf(float x) {
-    const float magic = 12582912.0f;
-    float xc = x < -104.0f ? -104.0f : x;
-    xc = xc > 89.0f ? 89.0f : xc;
-    xc = xc != xc ? 0.0f : xc; /* NaN: keep the integer steps defined */
-    float t = xc * 1.44269504088896341f + magic;
-    float nf = t - magic;
-    float r = xc - nf * 0.693359375f;
-    r = r + nf * 2.12194440e-4f;
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    /* NaN must not reach the int conversion (undefined behaviour); it is
-     * returned as NaN below anyway. */
-    int32_t n = nf == nf ? (int32_t)nf : 0;
-    int32_t k = n >> 1, m = n - k;
-    uint32_t bk = (uint32_t)(k + 127) << 23, bm = (uint32_t)(m + 127) << 23;
-    float sk, sm;
-    memcpy(&sk, &bk, sizeof sk);
-    memcpy(&sm, &bm, sizeof sm);
-    float y = p * sk * sm;
-    return x != x ? x : y;
-}
 
 /* log without a libm call: x = 2^e m with m in [sqrt(1/2), sqrt(2)), then
  * log m = 2 atanh(s), s = (m - 1)/(m + 1), |s| < 0.172, as an odd series in s
@@ -120,24 +89,9 @@ static inline float ew_erfcf(float x) {
     p = p * t + 0.37409196f;
     p = p * t + 1.00002368f;
     p = p * t - 1.26551223f;
-    float r = t * ew_expf(p - z * z);
+    float r = t * dc_fm_expf(p - z * z);
     return x < 0 ? 2.0f - r : r;
 }
-
-/* tanh: an odd polynomial near 0, where 1 - 2/(e^2x + 1) would cancel, and the
- * exp form elsewhere (it saturates to +-1 cleanly as e^2x overflows). */
-static inline float ew_tanhf(float x) {
-    float ax = x < 0 ? -x : x;
-    float s = x * x;
-    float small = ((((-5.70498872745e-3f * s + 2.06390887954e-2f) * s - 5.37397155531e-2f) * s +
-                    1.33314422036e-1f) * s - 3.33332819422e-1f) * s * x + x;
-    float e = ew_expf(2.0f * ax);
-    float big = 1.0f - 2.0f / (e + 1.0f);
-    big = x < 0 ? -big : big;
-    return ax < 0.625f ? small : big;
-}
-
-static inline float ew_sigmoidf(float x) { return 1.0f / (1.0f + ew_expf(-x)); }
 
 /* ---- relu family ---- */
 
@@ -164,7 +118,7 @@ static void ew_leaky_relu_backward(const float *x, const float *gy, float *gx, i
 static void ew_elu(const float *x, float *y, int64_t n, float alpha) {
     DC_EW_LOOP(n, {
         float v = x[i];
-        float e = alpha * (ew_expf(v) - 1.0f);
+        float e = alpha * (dc_fm_expf(v) - 1.0f);
         y[i] = v > 0.0f ? v : e;
     });
 }
@@ -178,7 +132,7 @@ static void ew_elu_backward(const float *x, const float *y, const float *gy, flo
 /* ---- sigmoid, tanh, gelu, softplus ---- */
 
 static void ew_sigmoid(const float *x, float *y, int64_t n) {
-    DC_EW_LOOP(n, y[i] = ew_sigmoidf(x[i]));
+    DC_EW_LOOP(n, y[i] = dc_fm_sigmoidf(x[i]));
 }
 
 static void ew_sigmoid_backward(const float *y, const float *gy, float *gx, int64_t n) {
@@ -186,7 +140,7 @@ static void ew_sigmoid_backward(const float *y, const float *gy, float *gx, int6
 }
 
 static void ew_tanh(const float *x, float *y, int64_t n) {
-    DC_EW_LOOP(n, y[i] = ew_tanhf(x[i]));
+    DC_EW_LOOP(n, y[i] = dc_fm_tanhf(x[i]));
 }
 
 static void ew_tanh_backward(const float *y, const float *gy, float *gx, int64_t n) {
@@ -205,7 +159,7 @@ static void ew_gelu_backward(const float *x, const float *gy, float *gx, int64_t
     DC_EW_LOOP(n, {
         float v = x[i];
         float cdf = 0.5f * ew_erfcf(-v * 0.70710678118654752f);
-        float pdf = 0.39894228040143268f * ew_expf(-0.5f * v * v);
+        float pdf = 0.39894228040143268f * dc_fm_expf(-0.5f * v * v);
         gx[i] += gy[i] * (cdf + v * pdf);
     });
 }
@@ -215,18 +169,18 @@ static void ew_softplus(const float *x, float *y, int64_t n) {
     DC_EW_LOOP(n, {
         float v = x[i];
         float ax = v < 0 ? -v : v;
-        y[i] = (v > 0.0f ? v : 0.0f) + ew_log1pf_pos(ew_expf(-ax));
+        y[i] = (v > 0.0f ? v : 0.0f) + ew_log1pf_pos(dc_fm_expf(-ax));
     });
 }
 
 static void ew_softplus_backward(const float *x, const float *gy, float *gx, int64_t n) {
-    DC_EW_LOOP(n, gx[i] += gy[i] * ew_sigmoidf(x[i]));
+    DC_EW_LOOP(n, gx[i] += gy[i] * dc_fm_sigmoidf(x[i]));
 }
 
 /* ---- exp, log ---- */
 
 static void ew_exp(const float *x, float *y, int64_t n) {
-    DC_EW_LOOP(n, y[i] = ew_expf(x[i]));
+    DC_EW_LOOP(n, y[i] = dc_fm_expf(x[i]));
 }
 
 static void ew_mul_acc(const float *y, const float *gy, float *gx, int64_t n) {
@@ -263,7 +217,7 @@ static void ew_softmax_block(const float *x, float *y, int64_t n, int64_t inner,
         float *yr = y + j * inner + c0;
 #pragma omp simd
         for (int64_t c = 0; c < nc; c++) {
-            float e = ew_expf(xr[c] - mx[c]);
+            float e = dc_fm_expf(xr[c] - mx[c]);
             if (logmode) yr[c] = xr[c] - mx[c];
             else yr[c] = e;
             sum[c] += e;
@@ -290,7 +244,7 @@ static void ew_softmax_row(const float *x, float *y, int64_t n, int logmode) {
     float s = 0.0f;
     if (logmode) {
 #pragma omp simd reduction(+ : s)
-        for (int64_t j = 0; j < n; j++) s += ew_expf(x[j] - m);
+        for (int64_t j = 0; j < n; j++) s += dc_fm_expf(x[j] - m);
         /* (x - m) - log s, not x - (m + log s): m + log s would round at |m|'s scale */
         float ls = logf(s);
 #pragma omp simd
@@ -298,7 +252,7 @@ static void ew_softmax_row(const float *x, float *y, int64_t n, int logmode) {
     } else {
 #pragma omp simd reduction(+ : s)
         for (int64_t j = 0; j < n; j++) {
-            float e = ew_expf(x[j] - m);
+            float e = dc_fm_expf(x[j] - m);
             y[j] = e;
             s += e;
         }
@@ -382,7 +336,7 @@ static void ew_softmax_backward_part(const float *y, const float *gy, float *gx,
 #pragma omp simd reduction(+ : d)
             for (int64_t j = 0; j < n; j++) d += go[j];
 #pragma omp simd
-            for (int64_t j = 0; j < n; j++) xo[j] += go[j] - ew_expf(yo[j]) * d;
+            for (int64_t j = 0; j < n; j++) xo[j] += go[j] - dc_fm_expf(yo[j]) * d;
         } else {
 #pragma omp simd reduction(+ : d)
             for (int64_t j = 0; j < n; j++) d += go[j] * yo[j];
@@ -408,7 +362,7 @@ static void ew_softmax_backward_part(const float *y, const float *gy, float *gx,
         float *xr = xo + j * inner;
         if (logmode) {
 #pragma omp simd
-            for (int64_t c = 0; c < nc; c++) xr[c] += gr[c] - ew_expf(yr[c]) * d[c];
+            for (int64_t c = 0; c < nc; c++) xr[c] += gr[c] - dc_fm_expf(yr[c]) * d[c];
         } else {
 #pragma omp simd
             for (int64_t c = 0; c < nc; c++) xr[c] += yr[c] * (gr[c] - d[c]);

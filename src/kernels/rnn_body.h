@@ -9,60 +9,18 @@
 #pragma GCC optimize("no-trapping-math", "fp-contract=fast")
 #endif
 
-/* exp without libm, so the loops vectorize: n = round(x / ln2), r = x - n ln2
- * (ln2 in two parts), a degree-7 Taylor polynomial on |r| <= ln2/2 (error
- * < 1e-8), scaled by 2^n built in two halves that stay normal. */
-static inline float rk_expf(float x) {
-    const float magic = 12582912.0f;
-    float xc = x < -104.0f ? -104.0f : x;
-    xc = xc > 89.0f ? 89.0f : xc;
-    xc = xc != xc ? 0.0f : xc;
-    float t = xc * 1.44269504088896341f + magic;
-    float nf = t - magic;
-    float r = xc - nf * 0.693359375f;
-    r = r + nf * 2.12194440e-4f;
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    int32_t n = nf == nf ? (int32_t)nf : 0;
-    int32_t k = n >> 1, m = n - k;
-    uint32_t bk = (uint32_t)(k + 127) << 23, bm = (uint32_t)(m + 127) << 23;
-    float sk, sm;
-    memcpy(&sk, &bk, sizeof sk);
-    memcpy(&sm, &bm, sizeof sm);
-    float y = p * sk * sm;
-    return x != x ? x : y;
-}
-
-/* tanh: an odd polynomial below 0.625, where 1 - 2/(e^2x + 1) would cancel. */
-static inline float rk_tanhf(float x) {
-    float ax = x < 0 ? -x : x;
-    float s = x * x;
-    float small = ((((-5.70498872745e-3f * s + 2.06390887954e-2f) * s - 5.37397155531e-2f) * s +
-                    1.33314422036e-1f) * s - 3.33332819422e-1f) * s * x + x;
-    float e = rk_expf(2.0f * ax);
-    float big = 1.0f - 2.0f / (e + 1.0f);
-    big = x < 0 ? -big : big;
-    return ax < 0.625f ? small : big;
-}
-
-static inline float rk_sigmoidf(float x) { return 1.0f / (1.0f + rk_expf(-x)); }
+#include "fastmath.h"
 
 // v (n) -> act(v) in place
 static void rk_act(int k, float *v, int64_t n) {
     switch (k) {
     case DC_RNN_K_TANH:
 #pragma omp simd
-        for (int64_t i = 0; i < n; i++) v[i] = rk_tanhf(v[i]);
+        for (int64_t i = 0; i < n; i++) v[i] = dc_fm_tanhf(v[i]);
         break;
     case DC_RNN_K_SIGMOID:
 #pragma omp simd
-        for (int64_t i = 0; i < n; i++) v[i] = rk_sigmoidf(v[i]);
+        for (int64_t i = 0; i < n; i++) v[i] = dc_fm_sigmoidf(v[i]);
         break;
     case DC_RNN_K_RELU:
 #pragma omp simd

@@ -166,8 +166,6 @@ dc_layer *dc_layer_pool2d_make(const char *fn, const char *type,
  * (conv2d.c); on=false clears the marks, so every layer gives its own output
  * (dc_model_call_collect). Only speed changes; shapes and parameters stay. */
 void dc_layers_fuse(dc_layer **layers, int n, bool on);
-/* GlobalAveragePooling2D / GlobalMaxPooling2D: y (B,C) -> (B,1,1,C) if keepdims. */
-dc_tensor *dc_global_pool_keepdims(const dc_layer *l, dc_tape *t, dc_tensor *y);
 
 /* ---- sequences (mask.c) ----
  * A dim of -1 in in_shape/out_shape is Keras' None: a time axis whose length
@@ -184,8 +182,6 @@ dc_status dc_layer_need_fixed(const dc_layer *l, int from, int to, const char *w
 dc_status dc_layer_need_sequence(const dc_layer *l);
 /* "3", "(3,)" or "[3]": one integer >= 1 (Conv1D, MaxPooling1D: conv1d.c). */
 dc_status dc_parse_one(const dc_layer *l, const char *key, const char *v, int64_t *out);
-/* GlobalAveragePooling1D / GlobalMaxPooling1D: y (B,C) -> (B,1,C) if keepdims. */
-dc_tensor *dc_global_pool1d_keepdims(const dc_layer *l, dc_tape *t, dc_tensor *y);
 /* A (B, T) mask tensor in the tape's arena for x (B, T, ...), or NULL. */
 dc_tensor *dc_mask_new(dc_tape *t, const dc_tensor *x);
 
