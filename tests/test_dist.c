@@ -1,0 +1,251 @@
+/* test_dist.c — deepc train under mpirun with 2 ranks on a tiny IDX set: the
+ * same weights run to run and for 1 or 2 threads per rank, close to one
+ * process, a resume with 1 rank, and a killed rank ending the job. */
+#include "test.h"
+#include <dirent.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* mpirun as root (containers, CI) needs both variables; 2 ranks on fewer
+ * cores need --oversubscribe; no binding, so 2 threads per rank can run. */
+#define MPIRUN "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe " \
+               "--bind-to none"
+
+static const char *tmp(const char *name) {
+    static char buf[8][512];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/dist/%s", test_tmpdir(), name);
+    return buf[k];
+}
+
+static bool have_mpirun(void) { return system("command -v mpirun >/dev/null 2>&1") == 0; }
+
+/* The tiny set and a small CNN without BatchNormalization or Dropout, whose
+ * 2-rank run differs from one process only in the order of sums. */
+static bool setup(void) {
+    if (!test_deepc_path() || !have_mpirun()) return false;
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/dist", test_tmpdir());
+    mkdir(dir, 0700);
+    test_write_idx(tmp("train-images.idx"), tmp("train-labels.idx"), 96, 1);
+    test_write_idx(tmp("test-images.idx"), tmp("test-labels.idx"), 30, 2);
+    FILE *f = fopen(tmp("tiny.ini"), "w");
+    if (!f) return false;
+    fprintf(f, "[model]\nname = tiny\n\n[data]\n"
+               "train_images = train-images.idx\ntrain_labels = train-labels.idx\n"
+               "test_images = test-images.idx\ntest_labels = test-labels.idx\nvalidation = test\n\n"
+               "[train]\noptimizer = adam\nlearning_rate = 0.01\n"
+               "loss = sparse_categorical_crossentropy\nmetrics = accuracy\nbatch_size = 16\n"
+               "epochs = 1\nseed = 3\n\n"
+               "[Conv2D]\nfilters = 4\nkernel_size = 3\nactivation = relu\n\n"
+               "[MaxPooling2D]\npool_size = 2\n\n[Flatten]\n\n"
+               "[Dense]\nunits = 8\nactivation = relu\n\n[Dense]\nunits = 3\n");
+    fclose(f);
+    return true;
+}
+
+/* "mpirun -np N deepc ARGS" (a hang ends at the timeout); the exit code. */
+static int run_mpi(int np, const char *args, char *out, size_t cap) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "timeout -k 5 120 " MPIRUN " -np %d %s %s 2>&1", np,
+             test_deepc_path(), args);
+    fflush(NULL);
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int count_of(const char *s, const char *what) {
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, what)); p++) n++;
+    return n;
+}
+
+/* The largest |a - b| over the largest |b|, over every weight of two saved
+ * models (0 for the same bits); -1 when they cannot be compared. */
+static double max_rel_diff(const char *pa, const char *pb) {
+    dc_model *a = dc_model_load(pa), *b = dc_model_load(pb);
+    double worst = a && b && dc_model_num_params(a) == dc_model_num_params(b) ? 0 : -1;
+    for (int i = 0; worst >= 0 && i < dc_model_num_params(a); i++) {
+        const dc_tensor *x = dc_model_param(a, i), *y = dc_model_param(b, i);
+        if (x->size != y->size) {
+            worst = -1;
+            break;
+        }
+        double d = 0, scale = 1e-30;
+        for (int64_t k = 0; k < x->size; k++) {
+            d = fmax(d, fabs((double)x->data[k] - (double)y->data[k]));
+            scale = fmax(scale, fabs((double)y->data[k]));
+            if (memcmp(&x->data[k], &y->data[k], sizeof(float))) d = fmax(d, 1e-300);
+        }
+        worst = fmax(worst, d / scale);
+    }
+    dc_model_free(a);
+    dc_model_free(b);
+    return worst;
+}
+
+/* The last row's value of column `key` in a history.csv, or NAN. */
+static double history_last(const char *path, const char *key) {
+    FILE *f = fopen(path, "r");
+    char line[1024];
+    int col = -1, rows = 0;
+    double v = NAN;
+    while (f && fgets(line, sizeof line, f)) {
+        char *save = NULL;
+        int k = 0;
+        for (char *c = strtok_r(line, ",\n", &save); c; c = strtok_r(NULL, ",\n", &save), k++) {
+            if (!rows && !strcmp(c, key)) col = k;
+            if (rows && k == col) v = strtod(c, NULL);
+        }
+        rows++;
+    }
+    if (f) fclose(f);
+    return v;
+}
+
+TEST(dist_mpirun_two_ranks_match_one_process) {
+    if (!setup()) SKIP("build/deepc or mpirun is missing");
+    static char out[1 << 16];
+    char args[2048];
+    /* 20 steps of the global batch of 16: 2 ranks x 1 thread, 2 ranks x 2 threads, 1 process */
+    snprintf(args, sizeof args, "train %s --out %s --steps-per-epoch 20 --threads 1", tmp("tiny.ini"),
+             tmp("r2t1"));
+    int rc = run_mpi(2, args, out, sizeof out);
+    CHECK(rc == 0);
+    if (rc) printf("%s\n", out);
+    /* rank 0 alone prints */
+    CHECK(count_of(out, "Training on 96 samples") == 1 && count_of(out, "Wrote ") == 1);
+    CHECK(strstr(out, "x 2 processes, 8 samples each per batch") != NULL);
+    snprintf(args, sizeof args, "train %s --out %s --steps-per-epoch 20 --threads 2 --quiet",
+             tmp("tiny.ini"), tmp("r2t2"));
+    CHECK(run_mpi(2, args, out, sizeof out) == 0);
+    snprintf(args, sizeof args, "train %s --out %s --steps-per-epoch 20 --threads 1 --quiet",
+             tmp("tiny.ini"), tmp("r1"));
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
+    double same = max_rel_diff(tmp("r2t1/model.safetensors"), tmp("r2t2/model.safetensors"));
+    double close = max_rel_diff(tmp("r2t1/model.safetensors"), tmp("r1/model.safetensors"));
+    CHECK(same == 0.0);
+    CHECK(close >= 0.0 && close <= 1e-4);
+    if (same != 0.0 || !(close >= 0.0 && close <= 1e-4))
+        printf("2 ranks, 1 vs 2 threads: %g; 2 ranks vs 1 process: %g\n", same, close);
+    /* a whole epoch: validation accuracy as one process's */
+    snprintf(args, sizeof args, "train %s --out %s --threads 1 --quiet", tmp("tiny.ini"),
+             tmp("e2"));
+    CHECK(run_mpi(2, args, out, sizeof out) == 0);
+    snprintf(args, sizeof args, "train %s --out %s --threads 1 --quiet", tmp("tiny.ini"),
+             tmp("e1"));
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
+    double a2 = history_last(tmp("e2/history.csv"), "val_accuracy");
+    double a1 = history_last(tmp("e1/history.csv"), "val_accuracy");
+    CHECK(isfinite(a2) && fabs(a2 - a1) <= 0.005);
+}
+
+/* 2 ranks for an epoch, then one process resumes its checkpoint for the
+ * second: the weights of 2 ranks for both epochs. */
+TEST(dist_mpirun_resume_two_ranks_with_one) {
+    if (!setup()) SKIP("build/deepc or mpirun is missing");
+    static char out[1 << 16];
+    char args[2048];
+    snprintf(args, sizeof args, "train %s --out %s --epochs 2 --threads 1 --quiet", tmp("tiny.ini"),
+             tmp("whole"));
+    CHECK(run_mpi(2, args, out, sizeof out) == 0);
+    snprintf(args, sizeof args, "train %s --out %s --epochs 1 --threads 1 --quiet", tmp("tiny.ini"),
+             tmp("half"));
+    CHECK(run_mpi(2, args, out, sizeof out) == 0);
+    snprintf(args, sizeof args, "train %s --out %s --epochs 2 --threads 1 --quiet --resume",
+             tmp("tiny.ini"), tmp("half"));
+    int rc = test_run_deepc(args, out, sizeof out);
+    CHECK(rc == 0);
+    if (rc) printf("%s\n", out);
+    double d = max_rel_diff(tmp("whole/model.safetensors"), tmp("half/model.safetensors"));
+    CHECK(d >= 0.0 && d <= 1e-4);
+    CHECK(!isnan(history_last(tmp("half/history.csv"), "val_loss")));
+}
+
+/* The newest child of pid (mpirun's last-started rank), or -1. */
+static pid_t newest_child(pid_t pid) {
+    DIR *d = opendir("/proc");
+    pid_t best = -1;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char path[300], buf[512];
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        const char *rp = strrchr(buf, ')'); /* "pid (comm) state ppid ..." */
+        int ppid = 0;
+        char state;
+        if (rp && sscanf(rp + 1, " %c %d", &state, &ppid) == 2 && ppid == pid &&
+            atoi(e->d_name) > best)
+            best = atoi(e->d_name);
+    }
+    if (d) closedir(d);
+    return best;
+}
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* A rank killed with SIGKILL mid-run: the job ends within a bound with a
+ * non-zero status and a message, and the last checkpoint loads whole. */
+TEST(dist_mpirun_killed_rank_ends_the_job) {
+    if (!setup()) SKIP("build/deepc or mpirun is missing");
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "exec " MPIRUN " -np 2 %s train %s --out %s --epochs 1000000 "
+             "--threads 1 --quiet >%s 2>&1", test_deepc_path(), tmp("tiny.ini"), tmp("killed"),
+             tmp("killed.log"));
+    remove(tmp("killed/checkpoint.safetensors"));
+    fflush(NULL);
+    pid_t job = fork();
+    if (job == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    CHECK(job > 0);
+    if (job <= 0) return;
+    struct stat sb;
+    double t0 = now_s();
+    while (stat(tmp("killed/checkpoint.safetensors"), &sb) != 0 && now_s() - t0 < 60) usleep(50000);
+    usleep(300000); /* some more epochs */
+    pid_t rank = newest_child(job);
+    CHECK(rank > 0);
+    if (rank > 0) kill(rank, SIGKILL);
+    double t1 = now_s();
+    int st = 0;
+    pid_t got = 0;
+    while ((got = waitpid(job, &st, WNOHANG)) == 0 && now_s() - t1 < 60) usleep(50000);
+    double took = now_s() - t1;
+    if (got == 0) { /* a hang: end it, and fail */
+        kill(job, SIGKILL);
+        waitpid(job, &st, 0);
+    }
+    CHECK(got == job && took < 30.0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) != 0);
+    static char log[1 << 14];
+    FILE *f = fopen(tmp("killed.log"), "r");
+    size_t n = f ? fread(log, 1, sizeof log - 1, f) : 0;
+    log[n] = '\0';
+    if (f) fclose(f);
+    CHECK(strstr(log, "signal 9") != NULL);
+    dc_model *m = dc_model_load(tmp("killed/checkpoint.safetensors"));
+    CHECK(m != NULL);
+    dc_model_free(m);
+    printf("    the job ended %.2f s after the kill\n", took);
+}
