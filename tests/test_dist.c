@@ -1,8 +1,10 @@
 /* test_dist.c — deepc train under mpirun with 2 ranks on a tiny IDX set: the
  * same weights run to run and for 1 or 2 threads per rank, close to one
- * process, a resume with 1 rank, and a killed rank ending the job. */
+ * process, a resume with 1 rank, and a killed rank ending the job; and fit's
+ * dist option over an in-process backend of two threads (no MPI). */
 #include "test.h"
 #include <dirent.h>
+#include <pthread.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,13 +31,17 @@ static bool have_mpirun(void) { return system("command -v mpirun >/dev/null 2>&1
 
 /* The tiny set and a small CNN without BatchNormalization or Dropout, whose
  * 2-rank run differs from one process only in the order of sums. */
-static bool setup(void) {
-    if (!test_deepc_path() || !have_mpirun()) return false;
+static void write_data(int n_train) {
     char dir[512];
     snprintf(dir, sizeof dir, "%s/dist", test_tmpdir());
     mkdir(dir, 0700);
-    test_write_idx(tmp("train-images.idx"), tmp("train-labels.idx"), 96, 1);
+    test_write_idx(tmp("train-images.idx"), tmp("train-labels.idx"), n_train, 1);
     test_write_idx(tmp("test-images.idx"), tmp("test-labels.idx"), 30, 2);
+}
+
+static bool setup(void) {
+    if (!test_deepc_path() || !have_mpirun()) return false;
+    write_data(96);
     FILE *f = fopen(tmp("tiny.ini"), "w");
     if (!f) return false;
     fprintf(f, "[model]\nname = tiny\n\n[data]\n"
@@ -248,4 +254,113 @@ TEST(dist_mpirun_killed_rank_ends_the_job) {
     CHECK(m != NULL);
     dc_model_free(m);
     printf("    the job ended %.2f s after the kill\n", took);
+}
+
+/* ---- fit's dist option over two threads ---- */
+
+/* Sums by rank 0 in rank order, read back by both: the same bits on each. */
+typedef struct {
+    pthread_barrier_t bar;
+    void *slot[2];
+} two_ranks;
+typedef struct {
+    two_ranks *c;
+    int rank;
+    dc_dataset *train, *val;
+    float *weights; /* out: every weight after fit (malloc) */
+    size_t n_weights;
+    dc_status status;
+    char csv[512];
+} rank_job;
+
+static dc_status sum_two(void *ctx, void *x, int64_t n, bool dbl) {
+    rank_job *j = ctx;
+    j->c->slot[j->rank] = x;
+    pthread_barrier_wait(&j->c->bar);
+    for (int64_t i = 0; j->rank == 0 && i < n; i++) {
+        if (dbl) {
+            double *a = j->c->slot[0], *b = j->c->slot[1];
+            b[i] = a[i] = a[i] + b[i];
+        } else {
+            float *a = j->c->slot[0], *b = j->c->slot[1];
+            b[i] = a[i] = a[i] + b[i];
+        }
+    }
+    pthread_barrier_wait(&j->c->bar);
+    return DC_OK;
+}
+static dc_status sum_two_floats(void *ctx, float *x, int64_t n) { return sum_two(ctx, x, n, false); }
+static dc_status sum_two_doubles(void *ctx, double *x, int64_t n) { return sum_two(ctx, x, n, true); }
+
+static void *rank_run(void *arg) {
+    rank_job *j = arg;
+    dc_cpu_isa_name();
+    dc_dist d = {.rank = j->rank, .size = 2, .ctx = j, .sum_floats = sum_two_floats,
+                 .sum_doubles = sum_two_doubles};
+    dc_model *m = dc_sequential_new("bn");
+    dc_model_add(m, dc_layer_conv2d(&(dc_conv2d_layer_options){
+                        .filters = 4, .kernel_size = {3}, .activation = "relu"}));
+    dc_model_add(m, dc_layer_batch_normalization(NULL));
+    dc_model_add(m, dc_layer_flatten());
+    dc_model_add(m, dc_layer_dense(&(dc_dense_options){.units = 3}));
+    dc_compile_options co = {.loss = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
+                             .metrics = {DC_METRIC_ACCURACY},
+                             .optimizer = {.kind = DC_OPT_ADAM, .learning_rate = 0.01f}};
+    dc_callback cb[2] = {{.kind = DC_CB_CSV_LOGGER, .path = j->csv},
+                         {.kind = DC_CB_REDUCE_LR_ON_PLATEAU, .monitor = "val_loss",
+                          .patience = 1, .factor = 0.5f}};
+    dc_fit_options fo = {.epochs = 3, .batch_size = 16, .seed = 5, .validation_data = j->val,
+                         .callbacks = cb, .n_callbacks = 2, .dist = &d};
+    float *w;
+    j->status = dc_model_compile(m, &co);
+    if (j->status == DC_OK) j->status = dc_model_fit(m, j->train, &fo, NULL);
+    if (j->status == DC_OK) j->status = dc_model_all_weights(m, &w, &j->n_weights);
+    if (j->status == DC_OK && (j->weights = malloc(j->n_weights * sizeof(float))))
+        memcpy(j->weights, w, j->n_weights * sizeof(float));
+    dc_model_free(m);
+    return NULL;
+}
+
+/* Two ranks in one program: the same model on both (BatchNormalization's
+ * moving statistics averaged), a last batch of 1 sample (rank 0's part is
+ * empty), and rank 0 alone writing the CSVLogger's file. */
+TEST(dist_fit_two_ranks_in_threads_agree) {
+    write_data(65);
+    dc_dataset *train = dc_dataset_load_idx(tmp("train-images.idx"), tmp("train-labels.idx"));
+    dc_dataset *val = dc_dataset_load_idx(tmp("test-images.idx"), tmp("test-labels.idx"));
+    CHECK(train && val);
+    two_ranks c;
+    pthread_barrier_init(&c.bar, NULL, 2);
+    rank_job j[2];
+    pthread_t th[2];
+    for (int r = 0; r < 2; r++) {
+        j[r] = (rank_job){.c = &c, .rank = r, .train = train, .val = val};
+        snprintf(j[r].csv, sizeof j[r].csv, "%s", tmp(r ? "rank1.csv" : "rank0.csv"));
+        remove(j[r].csv);
+        pthread_create(&th[r], NULL, rank_run, &j[r]);
+    }
+    for (int r = 0; r < 2; r++) pthread_join(th[r], NULL);
+    pthread_barrier_destroy(&c.bar);
+    CHECK(j[0].status == DC_OK && j[1].status == DC_OK);
+    CHECK(j[0].weights && j[1].weights && j[0].n_weights == j[1].n_weights);
+    if (j[0].weights && j[1].weights && j[0].n_weights == j[1].n_weights)
+        CHECK(!memcmp(j[0].weights, j[1].weights, j[0].n_weights * sizeof(float)));
+    struct stat sb;
+    CHECK(stat(j[0].csv, &sb) == 0 && sb.st_size > 0);
+    CHECK(stat(j[1].csv, &sb) != 0);
+    free(j[0].weights);
+    free(j[1].weights);
+    /* a bad rank is refused before anything runs */
+    dc_dist bad = {.rank = 2, .size = 2, .sum_floats = sum_two_floats, .sum_doubles = sum_two_doubles};
+    dc_model *m = dc_sequential_new("m");
+    dc_model_add(m, dc_layer_flatten());
+    dc_model_add(m, dc_layer_dense(&(dc_dense_options){.units = 3}));
+    dc_compile_options co = {.loss = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
+                             .optimizer = {.kind = DC_OPT_SGD, .learning_rate = 0.1f}};
+    CHECK_OK(dc_model_compile(m, &co));
+    dc_fit_options fo = {.dist = &bad};
+    CHECK_ERR(dc_model_fit(m, train, &fo, NULL), DC_ERR_ARG, "rank 2 must be in [0, size 2)");
+    dc_model_free(m);
+    dc_dataset_free(train);
+    dc_dataset_free(val);
 }
