@@ -781,10 +781,12 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
                 dc_progress_batch(&prog, batch + 1, &fl.logs);
             }
             bool stop = dc_callbacks_batch_end(cbs, epoch, batch, step_loss);
-            if (dist && (st = dc_fit_dist_follow(dist, m, &stop, false)) != DC_OK) goto done;
+            bool requested = m->stop_requested; /* read once: a signal may set it any time */
+            if (dist && (st = dc_fit_dist_follow(dist, m, &stop, &requested, false)) != DC_OK)
+                goto done;
             if (stop) m->stop_training = true;
             batch++;
-            if (m->stop_requested && batch < steps) { /* a mid-epoch checkpoint to resume at */
+            if (requested && batch < steps) { /* a mid-epoch checkpoint to resume at */
                 m->stop_requested = 0;
                 interrupted = true;
                 dc_fit_pos p = {.epoch = epoch, .batch = batch, .acc = acc, .lr = lr};
@@ -809,8 +811,9 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
         dc_history_append(h, &fl.logs, (float)(dc_now() - t0));
         dc_progress_epoch_end(&prog, &fl.logs);
         bool stop = dc_callbacks_epoch_end(cbs, &fl.logs, h, &st);
+        bool requested = m->stop_requested; /* with dist: what all ranks agreed on */
         if (st != DC_OK) goto done;
-        if (dist && (st = dc_fit_dist_follow(dist, m, &stop, true)) != DC_OK) goto done;
+        if (dist && (st = dc_fit_dist_follow(dist, m, &stop, &requested, true)) != DC_OK) goto done;
         if (stop) m->stop_training = true;
         if (opt->checkpoint_path && root) {
             /* done: stopped by a callback; a run that reached `epochs` can be
@@ -819,7 +822,7 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
             if ((st = dc_fit_state_save(opt->checkpoint_path, m, cbs, h, &p, &su)) != DC_OK)
                 goto done;
         }
-        if (m->stop_requested && epoch + 1 < epochs) {
+        if ((dist ? requested : m->stop_requested) && epoch + 1 < epochs) {
             m->stop_requested = 0;
             interrupted = true;
             break;

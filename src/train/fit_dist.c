@@ -70,14 +70,15 @@ dc_status dc_fit_dist_average_moving_stats(const dc_dist *d, dc_model *m) {
     return DC_OK;
 }
 
-dc_status dc_fit_dist_follow(const dc_dist *d, dc_model *m, bool *stop, bool lr) {
+dc_status dc_fit_dist_follow(const dc_dist *d, dc_model *m, bool *stop, bool *requested,
+                             bool lr) {
     const bool root = d->rank == 0;
     /* a sum where only rank 0 adds its decision and rate: x + 0 + ... is x */
-    double v[3] = {root && *stop, m->stop_requested != 0,
+    double v[3] = {root && *stop, *requested,
                    root && lr ? (double)dc_optimizer_learning_rate(m->opt) : 0.0};
     if (d->sum_doubles(d->ctx, v, 3) != DC_OK) return failed("stop decisions");
     *stop = v[0] > 0;
-    if (v[1] > 0) m->stop_requested = 1;
+    *requested = v[1] > 0;
     if (lr && !root && (float)v[2] != dc_optimizer_learning_rate(m->opt))
         dc_optimizer_set_learning_rate(m->opt, (float)v[2]);
     return DC_OK;

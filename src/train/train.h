@@ -118,7 +118,8 @@ dc_status dc_fit_dist_sum_grads(const dc_dist *d, dc_model *m, int64_t part, int
 /* BatchNormalization's moving statistics: the mean over the ranks. */
 dc_status dc_fit_dist_average_moving_stats(const dc_dist *d, dc_model *m);
 /* Every rank follows rank 0: *stop becomes rank 0's, and with lr rank 0's
- * learning rate is set where it differs; a stop request on any rank
- * (dc_model_request_stop) becomes one on every rank. */
-dc_status dc_fit_dist_follow(const dc_dist *d, dc_model *m, bool *stop, bool lr);
+ * learning rate is set where it differs; *requested (a stop request read
+ * once, dc_model_request_stop) becomes true on every rank if on any. */
+dc_status dc_fit_dist_follow(const dc_dist *d, dc_model *m, bool *stop, bool *requested,
+                             bool lr);
 #endif
