@@ -44,7 +44,11 @@ static void help(FILE *f) {
             "Ctrl-C (or SIGTERM) finishes the current batch, writes the checkpoint and\n"
             "history.csv, says how to resume and exits with 130 (143); a second Ctrl-C\n"
             "stops at once, leaving the files of the last checkpoint. A NaN or Inf loss\n"
-            "stops training with exit status 1 ([train] terminate_on_nan = false: go on).\n");
+            "stops training with exit status 1 ([train] terminate_on_nan = false: go on).\n"
+            "\n"
+            "Under mpirun (mpirun -np N deepc train FILE.ini) N processes train one model,\n"
+            "each on its part of every batch; rank 0 prints and writes the files. --resume\n"
+            "takes any number of processes (docs/distributed.md).\n");
 }
 
 /* The run's name from the file: "models/fashion_cnn.ini" -> "fashion_cnn". */
