@@ -977,6 +977,25 @@ int64_t dc_batcher_num_batches(const dc_batcher *b);
  * image is resized bilinearly; channels 0 keeps the files' (all must agree),
  * 1 or 3 converts. */
 dc_dataset *dc_dataset_load_image_folder(const char *dir, int height, int width, int channels);
+/* Segmentation: samples (H, W, C) in [0, 1], labels (H, W) class indices.
+ * "fashion-canvas": canvases of Fashion-MNIST garments (split "train" or
+ * "test" draws from that split), each holding 1 to max_garments of them at
+ * random places, later ones on top; a pixel is labelled with its garment's
+ * class + 1 where the garment is brighter than threshold, else 0 (background):
+ * 11 classes, named by dc_dataset_class_name. The same options and seed give
+ * the same canvases. */
+typedef struct {
+    int size;           /* canvas side, >= 28; 0: 64 */
+    int64_t count;      /* canvases; 0: 1000 */
+    int max_garments;   /* 0: 4 */
+    float threshold;    /* in [0, 1); 0: 0.2 */
+    uint64_t seed;
+} dc_fashion_canvas_options;
+dc_dataset *dc_dataset_fashion_canvas(const char *split, const dc_fashion_canvas_options *opt);
+/* DIR/images/NAME.(png|jpg) with DIR/masks/NAME.png: masks 8-bit palette or
+ * gray PNGs of class indices below num_classes, the size of their image; all
+ * images one size (channels 0 keeps theirs, 1 or 3 converts). */
+dc_dataset *dc_dataset_load_segmentation_folder(const char *dir, int num_classes, int channels);
 /* Variable-length samples (texts vectorized without output_sequence_length):
  * dc_dataset_x_shape reports -1 for the time axis, and dc_batcher_next pads
  * each batch with 0 only to the longest sequence of that batch, so x comes out
