@@ -867,6 +867,16 @@ typedef struct {
      * stopped (EarlyStopping) stays stopped. */
     const char *checkpoint_path;
     const char *resume_from;
+    /* Data-parallel training (docs/distributed.md): NULL trains in this
+     * process alone. Set, every one of dist->size processes calls fit with
+     * the same model file, data, seed and options (progress may differ);
+     * each takes its share of every batch, the gradients are summed with
+     * dist's collectives, and every process applies the same step. Only
+     * rank 0 writes checkpoint_path and the file-writing callbacks
+     * (ModelCheckpoint, CSVLogger, TensorBoard); stop decisions are rank
+     * 0's. A fit that fails on one rank leaves the others waiting in a
+     * collective: the caller ends the job (dc_dist_mpi_abort). */
+    const struct dc_dist *dist;
 } dc_fit_options;
 
 /* Asks the fit running on m (or the next one) to stop after its current
@@ -922,6 +932,33 @@ dc_status dc_model_load_checkpoint(dc_model *m, const char *path, int *epoch);
  * it takes the same NHWC input (batch axis "N") and predicts what dc_model_predict
  * does. A layer with no ONNX mapping is DC_ERR_UNSUPPORTED naming it and its type. */
 dc_status dc_model_export_onnx(const dc_model *m, const char *path);
+/* Distributed training. A backend is a rank, a size and three collectives
+ * that every rank calls in the same order with the same n; they return
+ * DC_OK or an error with a message. libdeepc has no MPI in it: the MPI
+ * backend is libdeepc_mpi.a (link -ldeepc_mpi and `pkg-config --libs
+ * ompi-c`), and any other transport can fill the struct. */
+typedef struct dc_dist {
+    int rank, size;
+    void *ctx;
+    /* x[i] = the sum over the ranks of x[i]; the same bits on every rank */
+    dc_status (*sum_floats)(void *ctx, float *x, int64_t n);
+    dc_status (*sum_doubles)(void *ctx, double *x, int64_t n);
+    /* rank 0's n bytes to every rank */
+    dc_status (*broadcast)(void *ctx, void *bytes, int64_t n);
+} dc_dist;
+/* The MPI backend (libdeepc_mpi.a, src/dist/mpi.c). dc_dist_mpi_init calls
+ * MPI_Init only when a launcher started this process (mpirun's or a process
+ * manager's variables are set) and returns the world's ranks; otherwise, or
+ * on an error (dc_last_error says), NULL and no MPI call was made. */
+dc_dist *dc_dist_mpi_init(void);
+/* A backend over a communicator the caller made (comm points to an
+ * MPI_Comm); MPI must be initialized. Free it with dc_dist_mpi_free. */
+dc_dist *dc_dist_mpi_new(const void *comm);
+void dc_dist_mpi_free(dc_dist *d);
+/* Frees d and calls MPI_Finalize when dc_dist_mpi_init made it (NULL: none). */
+void dc_dist_mpi_finalize(dc_dist *d);
+/* Ends every rank of the job with exit status code (MPI_Abort). */
+void dc_dist_mpi_abort(dc_dist *d, int code);
 /* -- end training -- */
 
 /* ========================================================================
@@ -971,6 +1008,11 @@ void dc_batcher_reset(dc_batcher *b);
  * depends only on the seed and k. Allocates nothing. */
 int64_t dc_batcher_next(dc_batcher *b, dc_tensor **x, dc_tensor **y);
 int64_t dc_batcher_num_batches(const dc_batcher *b);
+/* With a shard set, each batch of batch_size (the global batch) is cut into
+ * `size` parts and this batcher hands out part `rank`: samples [B*rank/size,
+ * B*(rank+1)/size) of the batch, possibly none when B < size. dc_batcher_next
+ * then returns the global B (0 still ends the epoch), x and y hold the part. */
+dc_status dc_batcher_shard(dc_batcher *b, int rank, int size);
 /* Images under DIR/<class name>/ (*.png, *.jpg, *.jpeg), classes sorted by
  * name (dc_dataset_class_name gives them back), samples (H, W, C) in [0, 1].
  * height and width 0 keep the files' size (all must agree), otherwise each

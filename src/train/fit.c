@@ -416,9 +416,19 @@ static dc_tape *ensure_tape(dc_tape **t, bool no_record) {
     return *t;
 }
 
-/* One pass over a batcher without training: mean loss and metrics. */
-static dc_status run_eval(const char *fn, dc_model *m, dc_batcher *b, float *loss,
-                          float *metrics) {
+static void accum_add(dc_accum *a, const dc_accum *b) {
+    a->loss_sum += b->loss_sum;
+    a->loss_n += b->loss_n;
+    for (int k = 0; k < DC_MAX_METRICS; k++) {
+        a->sum[k] += b->sum[k];
+        a->count[k] += b->count[k];
+    }
+}
+
+/* One pass over a batcher without training: mean loss and metrics (with
+ * dist: each rank's part of every batch, the sums summed over the ranks). */
+static dc_status run_eval(const char *fn, dc_model *m, dc_batcher *b, const dc_dist *dist,
+                          float *loss, float *metrics) {
     dc_tape *t = ensure_tape(&m->infer_tape, true);
     if (!t) return dc_last_status();
     dc_out_mode mode = out_mode(m);
@@ -427,6 +437,7 @@ static dc_status run_eval(const char *fn, dc_model *m, dc_batcher *b, float *los
     dc_tensor *x, *y;
     dc_batcher_reset(b);
     while (dc_batcher_next(b, &x, &y) > 0) {
+        if (x->shape[0] == 0) continue; /* this rank's part of a short batch */
         dc_tape_reset(t);
         dc_tensor *out = dc_model_forward(m, t, x, false, mode == DC_OUT_FUSED);
         dc_tensor *l = out ? compute_loss(m, mode, t, out, y) : NULL;
@@ -435,6 +446,7 @@ static dc_status run_eval(const char *fn, dc_model *m, dc_batcher *b, float *los
                                 "%s: %s", fn, dc_tape_error(t));
         accumulate(m, mode, &acc, out, y, l->data[0]);
     }
+    if (dist && dc_fit_dist_sum_accum(dist, &acc) != DC_OK) return dc_last_status();
     *loss = acc.loss_n ? (float)(acc.loss_sum / (double)acc.loss_n) : NAN;
     for (int k = 0; k < m->n_metrics && metrics; k++)
         metrics[k] = metric_value(m, &acc, k);
@@ -474,7 +486,7 @@ dc_status dc_model_evaluate(dc_model *m, const dc_dataset *ds, int64_t batch_siz
     if (check_dataset(fn, "the", m, ds) != DC_OK) return dc_last_status();
     dc_batcher *b = dc_batcher_new(ds, batch_size > 0 ? batch_size : 32, false, 0);
     if (!b) return dc_last_status();
-    dc_status s = run_eval(fn, m, b, loss, metrics);
+    dc_status s = run_eval(fn, m, b, NULL, loss, metrics);
     dc_batcher_free(b);
     return s;
 }
@@ -668,6 +680,10 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
     if (!(opt->validation_split >= 0.0f && opt->validation_split < 1.0f))
         return dc_set_error(DC_ERR_ARG, "%s: validation_split %g must be in [0, 1)", fn,
                             (double)opt->validation_split);
+    if (opt->dist && dc_fit_dist_check(fn, opt->dist) != DC_OK) return dc_last_status();
+    /* one rank is a plain fit; after 0, a rank writes no files */
+    const dc_dist *dist = opt->dist && opt->dist->size > 1 ? opt->dist : NULL;
+    const bool root = !dist || dist->rank == 0;
     if (!m->built) {
         int64_t xs[DC_MAX_DIMS];
         int xn = dc_dataset_x_shape(train, xs);
@@ -750,11 +766,13 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
     dc_cb_state *cbs = NULL;
     float *before_step = NULL;
     bool interrupted = false; /* by dc_model_request_stop, to be resumed */
-    if (!b || (val && !vb) || !h) {
+    if (!b || (val && !vb) || !h ||
+        (dist && (dc_batcher_shard(b, dist->rank, dist->size) != DC_OK ||
+                  (vb && dc_batcher_shard(vb, dist->rank, dist->size) != DC_OK)))) {
         st = dc_last_status() != DC_OK ? dc_last_status() : DC_ERR_NOMEM;
         goto done;
     }
-    cbs = dc_callbacks_begin(m, opt->callbacks, opt->n_callbacks, &fl.logs, h);
+    cbs = dc_callbacks_begin(m, opt->callbacks, opt->n_callbacks, &fl.logs, h, root);
     if (!cbs) {
         st = dc_last_status();
         goto done;
@@ -792,18 +810,32 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
         int64_t batch = 0;
         if (mid && opt->steps_per_epoch > 0) batch = pos.batch; /* replay_batches drew them */
         for (; mid && batch < pos.batch && dc_batcher_next(b, &x, &y) > 0; batch++) {}
-        while (!m->stop_training && next_train_batch(b, opt->steps_per_epoch, batch, &x, &y) > 0) {
+        int64_t n_batch; /* the whole batch's samples; x holds this rank's part */
+        while (!m->stop_training &&
+               (n_batch = next_train_batch(b, opt->steps_per_epoch, batch, &x, &y)) > 0) {
             dc_tape *t = m->tape;
             dc_tape_reset(t);
-            dc_tensor *o = dc_model_forward(m, t, x, true, mode == DC_OUT_FUSED);
+            const bool empty = x->shape[0] == 0; /* a rank's part of a short batch */
+            dc_tensor *o = empty ? NULL : dc_model_forward(m, t, x, true, mode == DC_OUT_FUSED);
             dc_tensor *loss = o ? compute_loss(m, mode, t, o, y) : NULL;
             dc_model_zero_grad(m);
-            bool failed = !loss || dc_tape_status(t) != DC_OK;
-            if (!failed && nan_stop && !isfinite(loss->data[0])) {
-                st = numeric_stop(fn, epoch, batch, "the loss is", loss->data[0]);
+            bool failed = !empty && (!loss || dc_tape_status(t) != DC_OK);
+            float step_loss = loss ? loss->data[0] : NAN;
+            dc_accum step_acc; /* with dist: the batch's sums over all ranks */
+            memset(&step_acc, 0, sizeof step_acc);
+            if (dist && !failed) {
+                if (!empty) accumulate(m, mode, &step_acc, o, y, step_loss);
+                if ((st = dc_fit_dist_sum_accum(dist, &step_acc)) != DC_OK) goto done;
+                step_loss = (float)(step_acc.loss_sum / (double)step_acc.loss_n);
+            }
+            if (!failed && nan_stop && !isfinite(step_loss)) {
+                st = numeric_stop(fn, epoch, batch, "the loss is", step_loss);
                 goto done;
             }
-            failed = failed || dc_tape_backward(t, loss) != DC_OK;
+            failed = failed || (!empty && dc_tape_backward(t, loss) != DC_OK);
+            if (!failed && dist &&
+                (st = dc_fit_dist_sum_grads(dist, m, x->shape[0], n_batch)) != DC_OK)
+                goto done;
             if (!failed && before_step) memcpy(before_step, m->weights, m->n_trainable * sizeof(float));
             if (failed ||
                 (vars ? dc_optimizer_apply(m->opt, vars, n_vars)
@@ -820,29 +852,34 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
             if (before_step && !all_finite(m->weights, m->n_trainable)) { /* the step overflowed */
                 memcpy(m->weights, before_step, m->n_trainable * sizeof(float));
                 st = numeric_stop(fn, epoch, batch, "the step made weights NaN or Inf; loss",
-                                  loss->data[0]);
+                                  step_loss);
                 goto done;
             }
-            accumulate(m, mode, &acc, o, y, loss->data[0]);
+            if (dist) accum_add(&acc, &step_acc);
+            else accumulate(m, mode, &acc, o, y, loss->data[0]);
             if (prog.verbose == 1) {
                 set_train_logs(&fl, m, &acc);
                 dc_progress_batch(&prog, batch + 1, &fl.logs);
             }
-            if (dc_callbacks_batch_end(cbs, epoch, batch, loss->data[0])) m->stop_training = true;
+            bool stop = dc_callbacks_batch_end(cbs, epoch, batch, step_loss);
+            if (dist && (st = dc_fit_dist_follow(dist, m, &stop, false)) != DC_OK) goto done;
+            if (stop) m->stop_training = true;
             batch++;
             if (m->stop_requested && batch < steps) { /* a mid-epoch checkpoint to resume at */
                 m->stop_requested = 0;
                 interrupted = true;
                 dc_fit_pos p = {.epoch = epoch, .batch = batch, .acc = acc, .lr = lr};
-                if (opt->checkpoint_path)
+                if (dist && (st = dc_fit_dist_average_moving_stats(dist, m)) != DC_OK) goto done;
+                if (opt->checkpoint_path && root)
                     st = dc_fit_state_save(opt->checkpoint_path, m, cbs, h, &p, &su);
                 goto done;
             }
         }
         set_train_logs(&fl, m, &acc);
+        if (dist && (st = dc_fit_dist_average_moving_stats(dist, m)) != DC_OK) goto done;
         if (vb) {
             float vl, vm[DC_MAX_METRICS];
-            st = run_eval(fn, m, vb, &vl, vm);
+            st = run_eval(fn, m, vb, dist, &vl, vm);
             if (st != DC_OK) goto done;
             fl.logs.values[fl.i_val_loss] = vl;
             if (fl.i_val_ppl >= 0) fl.logs.values[fl.i_val_ppl] = expf(vl);
@@ -852,9 +889,11 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
         fl.logs.epoch = epoch;
         dc_history_append(h, &fl.logs, (float)(dc_now() - t0));
         dc_progress_epoch_end(&prog, &fl.logs);
-        if (dc_callbacks_epoch_end(cbs, &fl.logs, h, &st)) m->stop_training = true;
+        bool stop = dc_callbacks_epoch_end(cbs, &fl.logs, h, &st);
         if (st != DC_OK) goto done;
-        if (opt->checkpoint_path) {
+        if (dist && (st = dc_fit_dist_follow(dist, m, &stop, true)) != DC_OK) goto done;
+        if (stop) m->stop_training = true;
+        if (opt->checkpoint_path && root) {
             /* done: stopped by a callback; a run that reached `epochs` can be
              * resumed with more of them */
             dc_fit_pos p = {.epoch = epoch + 1, .done = m->stop_training};
