@@ -423,6 +423,11 @@ static void accum_add(dc_accum *a, const dc_accum *b) {
         a->sum[k] += b->sum[k];
         a->count[k] += b->count[k];
     }
+    for (int c = 0; c < DC_MAX_CLASS_WEIGHTS; c++) {
+        a->iou_pred[c] += b->iou_pred[c];
+        a->iou_true[c] += b->iou_true[c];
+        a->iou_hit[c] += b->iou_hit[c];
+    }
 }
 
 /* One pass over a batcher without training: mean loss and metrics (with
