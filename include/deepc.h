@@ -277,6 +277,17 @@ dc_tensor *dc_softmax_cross_entropy(dc_tape *t, dc_tensor *logits, dc_tensor *on
 dc_tensor *dc_sparse_softmax_cross_entropy(dc_tape *t, dc_tensor *logits, dc_tensor *labels);
 /* logits and targets of one shape, targets in [0, 1] */
 dc_tensor *dc_binary_cross_entropy_logits(dc_tape *t, dc_tensor *logits, dc_tensor *targets);
+/* Class-weighted: logits (N,C), labels (N,), weights (C,) >= 0 ->
+ * sum w[y] * xent / sum w[y], as PyTorch's CrossEntropyLoss(weight=w); 0 when
+ * no row has weight. Only the logits get a gradient. */
+dc_tensor *dc_weighted_sparse_softmax_cross_entropy(dc_tape *t, dc_tensor *logits,
+                                                    dc_tensor *labels, dc_tensor *weights);
+/* Soft Dice over rows of classes (a pixel is a row): scores (N,C) as logits
+ * (softmaxed inside) or probabilities, labels (N,) class indices. Per class c,
+ * dice_c = (2 sum_i p_ic [y_i=c] + smooth) / (sum_i p_ic + count(y_i=c) + smooth);
+ * the loss is 1 - mean over classes. smooth > 0 (1 is usual). */
+dc_tensor *dc_dice_loss(dc_tape *t, dc_tensor *scores, dc_tensor *labels, bool from_probabilities,
+                        float smooth);
 /* Inverted dropout: zeroes a `rate` fraction and scales the rest by 1/(1-rate)
  * when training; the identity otherwise. rate in [0, 1). The mask comes from
  * one 64-bit key drawn from rng at forward time (hashed with each element's
@@ -719,7 +730,8 @@ typedef enum {
     DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, /* outputs (B,...,C), labels (B,...) whole numbers */
     DC_LOSS_CATEGORICAL_CROSSENTROPY,        /* outputs (B,...,C), one-hot labels alike */
     DC_LOSS_MSE,
-    DC_LOSS_BINARY_CROSSENTROPY              /* targets in [0, 1] */
+    DC_LOSS_BINARY_CROSSENTROPY,             /* targets in [0, 1] */
+    DC_LOSS_DICE                             /* outputs (B,...,C), labels (B,...): dc_dice_loss, smooth 1 */
 } dc_loss_kind;
 
 typedef enum {
@@ -727,10 +739,13 @@ typedef enum {
     DC_METRIC_ACCURACY,        /* integer or one-hot labels; binary when one output */
     DC_METRIC_BINARY_ACCURACY, /* threshold 0.5 on probabilities */
     DC_METRIC_MAE,
-    DC_METRIC_MSE
+    DC_METRIC_MSE,
+    DC_METRIC_MEAN_IOU         /* Keras' MeanIoU(num_classes = the output's last axis,
+                                  sparse_y_pred=False): from the epoch's confusion sums */
 } dc_metric_kind;
 
 #define DC_MAX_METRICS 4
+#define DC_MAX_CLASS_WEIGHTS 256 /* also the most classes MeanIoU counts */
 typedef struct {
     dc_loss_kind loss;
     /* The model's outputs are logits (false, the default) or probabilities.
@@ -739,6 +754,10 @@ typedef struct {
     bool from_probabilities;
     dc_optimizer_options optimizer;
     dc_metric_kind metrics[DC_MAX_METRICS]; /* zero-terminated */
+    /* sparse_categorical_crossentropy: a weight per class (n_class_weights of
+     * them, one per output class; 0: unweighted), the mean weighted by w[label] */
+    int n_class_weights;
+    float class_weights[DC_MAX_CLASS_WEIGHTS];
 } dc_compile_options;
 
 dc_status dc_model_compile(dc_model *m, const dc_compile_options *opt);
@@ -1000,6 +1019,25 @@ dc_status dc_batcher_shard(dc_batcher *b, int rank, int size);
  * image is resized bilinearly; channels 0 keeps the files' (all must agree),
  * 1 or 3 converts. */
 dc_dataset *dc_dataset_load_image_folder(const char *dir, int height, int width, int channels);
+/* Segmentation: samples (H, W, C) in [0, 1], labels (H, W) class indices.
+ * "fashion-canvas": canvases of Fashion-MNIST garments (split "train" or
+ * "test" draws from that split), each holding 1 to max_garments of them at
+ * random places, later ones on top; a pixel is labelled with its garment's
+ * class + 1 where the garment is brighter than threshold, else 0 (background):
+ * 11 classes, named by dc_dataset_class_name. The same options and seed give
+ * the same canvases. */
+typedef struct {
+    int size;           /* canvas side, >= 28; 0: 64 */
+    int64_t count;      /* canvases; 0: 1000 */
+    int max_garments;   /* 0: 4 */
+    float threshold;    /* in [0, 1); 0: 0.2 */
+    uint64_t seed;
+} dc_fashion_canvas_options;
+dc_dataset *dc_dataset_fashion_canvas(const char *split, const dc_fashion_canvas_options *opt);
+/* DIR/images/NAME.(png|jpg) with DIR/masks/NAME.png: masks 8-bit palette or
+ * gray PNGs of class indices below num_classes, the size of their image; all
+ * images one size (channels 0 keeps theirs, 1 or 3 converts). */
+dc_dataset *dc_dataset_load_segmentation_folder(const char *dir, int num_classes, int channels);
 /* Variable-length samples (texts vectorized without output_sequence_length):
  * dc_dataset_x_shape reports -1 for the time axis, and dc_batcher_next pads
  * each batch with 0 only to the longest sequence of that batch, so x comes out

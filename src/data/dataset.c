@@ -21,6 +21,7 @@ void dc_ds_storage_free(dc_ds_storage *s) {
         dc_free_aligned(s->x_bytes);
         dc_free_aligned(s->y);
     }
+    dc_free_aligned(s->y_bytes);
     if (s->owns_names && s->class_names) {
         for (int i = 0; i < s->num_classes; i++) dc_free(s->class_names[i]);
         dc_free(s->class_names);
@@ -39,7 +40,12 @@ static dc_status storage_get(const dc_dataset *ds, int64_t i, float *x, float *y
     } else if (x) {
         memcpy(x, ds->storage->x + row * ds->x_size, (size_t)ds->x_size * sizeof(float));
     }
-    if (y) memcpy(y, ds->storage->y + row * ds->y_size, (size_t)ds->y_size * sizeof(float));
+    if (y && ds->storage->y_bytes) {
+        const uint8_t *src = ds->storage->y_bytes + row * ds->y_size;
+        for (int64_t j = 0; j < ds->y_size; j++) y[j] = (float)src[j];
+    } else if (y) {
+        memcpy(y, ds->storage->y + row * ds->y_size, (size_t)ds->y_size * sizeof(float));
+    }
     return DC_OK;
 }
 

@@ -26,16 +26,20 @@ static dc_status failed(const char *what) {
 }
 
 dc_status dc_fit_dist_sum_accum(const dc_dist *d, dc_accum *a) {
-    double v[2 + 2 * DC_MAX_METRICS];
+    enum { M = DC_MAX_METRICS, K = DC_MAX_CLASS_WEIGHTS, N = 2 + 2 * M + 3 * K };
+    double v[N];
+    double *const iou[3] = {a->iou_pred, a->iou_true, a->iou_hit};
     v[0] = a->loss_sum;
     v[1] = (double)a->loss_n;
     memcpy(v + 2, a->sum, sizeof a->sum);
-    memcpy(v + 2 + DC_MAX_METRICS, a->count, sizeof a->count);
-    if (d->sum_doubles(d->ctx, v, 2 + 2 * DC_MAX_METRICS) != DC_OK) return failed("metrics");
+    memcpy(v + 2 + M, a->count, sizeof a->count);
+    for (int j = 0; j < 3; j++) memcpy(v + 2 + 2 * M + j * K, iou[j], K * sizeof(double));
+    if (d->sum_doubles(d->ctx, v, N) != DC_OK) return failed("metrics");
     a->loss_sum = v[0];
     a->loss_n = (int64_t)v[1];
     memcpy(a->sum, v + 2, sizeof a->sum);
-    memcpy(a->count, v + 2 + DC_MAX_METRICS, sizeof a->count);
+    memcpy(a->count, v + 2 + M, sizeof a->count);
+    for (int j = 0; j < 3; j++) memcpy(iou[j], v + 2 + 2 * M + j * K, K * sizeof(double));
     return DC_OK;
 }
 

@@ -66,6 +66,9 @@ typedef struct {
     int64_t loss_n;
     double sum[DC_MAX_METRICS];
     double count[DC_MAX_METRICS];
+    /* MeanIoU: per class, the rows predicted as it, labelled it, and both */
+    double iou_pred[DC_MAX_CLASS_WEIGHTS], iou_true[DC_MAX_CLASS_WEIGHTS],
+        iou_hit[DC_MAX_CLASS_WEIGHTS];
 } dc_accum;
 
 /* Where a fit stands, for its resume checkpoint: the epoch in progress (or
