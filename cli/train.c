@@ -304,7 +304,8 @@ int cli_train(int argc, char **argv) {
         else if (fo.validation_split > 0)
             printf(", validating on the last %g of them", (double)fo.validation_split);
         printf(" (%d thread%s", dc_get_num_threads(), dc_get_num_threads() == 1 ? "" : "s");
-        if (dist) printf(" x %d processes, %lld samples each per batch", dist->size,
+        if (dist && dist->size > 1)
+            printf(" x %d processes, %lld samples each per batch", dist->size,
                          (long long)dc_run_config_batch_size(cfg) / dist->size);
         printf(")\n");
         fflush(stdout);
