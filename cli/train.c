@@ -306,7 +306,7 @@ int cli_train(int argc, char **argv) {
         printf(" (%d thread%s", dc_get_num_threads(), dc_get_num_threads() == 1 ? "" : "s");
         if (dist && dist->size > 1)
             printf(" x %d processes, %lld samples each per batch", dist->size,
-                         (long long)dc_run_config_batch_size(cfg) / dist->size);
+                   (long long)dc_run_config_batch_size(cfg) / dist->size);
         printf(")\n");
         fflush(stdout);
     }
