@@ -932,7 +932,7 @@ dc_status dc_model_load_checkpoint(dc_model *m, const char *path, int *epoch);
  * it takes the same NHWC input (batch axis "N") and predicts what dc_model_predict
  * does. A layer with no ONNX mapping is DC_ERR_UNSUPPORTED naming it and its type. */
 dc_status dc_model_export_onnx(const dc_model *m, const char *path);
-/* Distributed training. A backend is a rank, a size and three collectives
+/* Distributed training. A backend is a rank, a size and two collectives
  * that every rank calls in the same order with the same n; they return
  * DC_OK or an error with a message. libdeepc has no MPI in it: the MPI
  * backend is libdeepc_mpi.a (link -ldeepc_mpi and `pkg-config --libs
@@ -943,8 +943,6 @@ typedef struct dc_dist {
     /* x[i] = the sum over the ranks of x[i]; the same bits on every rank */
     dc_status (*sum_floats)(void *ctx, float *x, int64_t n);
     dc_status (*sum_doubles)(void *ctx, double *x, int64_t n);
-    /* rank 0's n bytes to every rank */
-    dc_status (*broadcast)(void *ctx, void *bytes, int64_t n);
 } dc_dist;
 /* The MPI backend (libdeepc_mpi.a, src/dist/mpi.c). dc_dist_mpi_init calls
  * MPI_Init only when a launcher started this process (mpirun's or a process
