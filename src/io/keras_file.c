@@ -14,8 +14,8 @@
 #define MAX_JSON_BYTES (64u << 20)           /* config.json, metadata.json */
 #define MAX_WEIGHTS_BYTES ((uint64_t)8 << 30) /* model.weights.h5 */
 /* A part that inflates more than this many times its compressed size, beyond
- * the first MiB, is taken for a zip bomb (real weights compress 1.1 to 10 times). */
-#define MAX_RATIO 1000u
+ * the first MiB, is taken for a zip bomb (float weights compress 1.1 to 10 times). */
+#define MAX_RATIO 200u
 
 /* ---- zip: reading ---- */
 
