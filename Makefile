@@ -9,9 +9,12 @@ OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 WARN    := -std=c11 -Wall -Wextra -Wpedantic
 DEFS    := -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
-ALLCFLAGS = $(WARN) $(DEFS) $(CFLAGS) $(SANFLAGS) -fopenmp -fPIC -fno-math-errno -Iinclude -Isrc
+ALLCFLAGS = $(WARN) $(DEFS) $(CFLAGS) $(SANFLAGS) -fopenmp -fPIC -fno-math-errno -Iinclude -Isrc $(KERAS_CFLAGS)
 PKGS    := libcjson inih zlib libpng
-LDLIBS  := -lcjson -linih -lplplot -lpng -ljpeg -lz -lm -fopenmp
+# libzip and HDF5 (.keras archives) come with their flags from pkg-config
+KERAS_CFLAGS := $(shell pkg-config --cflags libzip hdf5 2>/dev/null)
+KERAS_LIBS   := $(shell pkg-config --libs libzip hdf5 2>/dev/null)
+LDLIBS  := -lcjson -linih -lplplot -lpng -ljpeg -lz -lm $(KERAS_LIBS) -fopenmp
 AVX512  := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mavx2
 AVX2    := -mavx2 -mfma
 
