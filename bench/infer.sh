@@ -49,7 +49,7 @@ END {
     printf "CNN batch-1 latency, us   %22s %9s %9s\n", "1 thread", "2 threads", "best"
     for (i = 1; i <= n; i++) {
         eq = index(pairs[i], "="); id = substr(pairs[i], 1, eq - 1); name[id] = substr(pairs[i], eq + 1)
-        if (!(id in is_inst)) { printf "  %-38s not installed\n", id; continue }
+        if (!(id in is_inst)) { printf "  %-38s not installed\n", name[id]; continue }
         b = 0
         for (th = 1; th <= 2; th++) if ((id, th) in us && (b == 0 || us[id, th] < b)) { b = us[id, th]; bt[id] = th }
         best[id] = b

@@ -1,16 +1,16 @@
 # refs.sh — sourced by bench/train.sh and bench/infer.sh: where each reference
 # framework's python is, and whether it is installed. PyTorch 1.13 is Debian's
 # (/usr/bin/python3); PyTorch 2.x, Keras 3, JAX and onnxruntime come from the
-# virtual environment `make bench-refs` fills (BENCH_VENV) unless TORCH2_PYTHON,
-# KERAS_PYTHON, JAX_PYTHON or ORT_PYTHON name another python.
+# virtual environments `make bench-refs` makes under BENCH_VENV (one each:
+# torch, keras, jax, ort) unless TORCH2_PYTHON, KERAS_PYTHON, JAX_PYTHON or
+# ORT_PYTHON name another python.
 BENCH_VENV=${BENCH_VENV:-${HOME:-/root}/.cache/deepc-bench-venv}
-VENV_PY=""
-[ -x "$BENCH_VENV/bin/python" ] && VENV_PY=$BENCH_VENV/bin/python
+venv_python() { [ -x "$BENCH_VENV/$1/bin/python" ] && echo "$BENCH_VENV/$1/bin/python"; }
 TORCH13_PYTHON=${TORCH13_PYTHON:-/usr/bin/python3}
-TORCH2_PYTHON=${TORCH2_PYTHON:-$VENV_PY}
-KERAS_PYTHON=${KERAS_PYTHON:-$VENV_PY}
-JAX_PYTHON=${JAX_PYTHON:-$VENV_PY}
-ORT_PYTHON=${ORT_PYTHON:-$VENV_PY}
+TORCH2_PYTHON=${TORCH2_PYTHON:-$(venv_python torch)}
+KERAS_PYTHON=${KERAS_PYTHON:-$(venv_python keras)}
+JAX_PYTHON=${JAX_PYTHON:-$(venv_python jax)}
+ORT_PYTHON=${ORT_PYTHON:-$(venv_python ort)}
 
 ref_python() { # ID -> the python that runs it
     case $1 in
@@ -49,10 +49,20 @@ find_refs() {
             eval "LABEL_$id=\$label"
             echo "  $id: $label ($(ref_python "$id"))"
         else
-            eval "LABEL_$id=\"$id: not installed\""
+            eval "LABEL_$id=\$(ref_generic_name $id)"
             echo "  $id: not installed$(ref_hint "$id")"
         fi
     done
+}
+
+ref_generic_name() {
+    case $1 in
+    torch13) echo "PyTorch 1.13 (Debian)" ;;
+    torch2) echo "PyTorch 2.x" ;;
+    keras) echo "Keras 3" ;;
+    jax) echo "JAX" ;;
+    ort) echo "onnxruntime" ;;
+    esac
 }
 
 ref_hint() {

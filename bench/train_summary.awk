@@ -24,7 +24,7 @@ END {
     fastest = ""; fb = 0; others = ""; oratios = ""
     for (i = 1; i <= n; i++) {
         id = ids[i]
-        if (!(id in is_inst)) { printf "  %-38s not installed\n", id; continue }
+        if (!(id in is_inst)) { printf "  %-38s not installed\n", name[id]; continue }
         best_of(id)
         if (B == 0) { printf "  %-38s failed\n", name[id]; continue }
         printf "  %-38s %9s %9s %9.3f   %.0f MB (%s)\n", name[id], cell(id, 1), cell(id, 2), B,
