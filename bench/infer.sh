@@ -12,7 +12,7 @@ RUNS=${BENCH_INFER_RUNS:-1000}
 mkdir -p "$(dirname "$CSV")"
 ONNX=$(dirname "$CSV")/cnn.onnx
 echo "impl,net,threads,median_us,min_us" > "$CSV"
-echo "batch-1 inference of the CNN, median of $RUNS calls; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "batch-1 inference of the CNN, median of $RUNS calls${BENCH_INFER_RUNS:+ (BENCH_INFER_RUNS)}; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "references:"
 find_refs torch13 torch2 ort
 

@@ -15,6 +15,8 @@ END = "<!-- end of speed table -->"
 def parse(log):
     info = {"rows": []}
     for line in log.splitlines():
+        if "BENCH_LIMIT" in line or "BENCH_INFER_RUNS" in line:
+            info["smoke"] = True
         if line.startswith("table: |"):
             info["rows"].append(line[len("table: "):].strip())
         elif m := re.match(r"bench start: (.*?); load average (\S+)", line):
@@ -27,8 +29,6 @@ def parse(log):
             info["peak"] = m.group(1)
         elif m := re.search(r"OMP_WAIT_POLICY=(\S+)", line):
             info["policy"] = m.group(1)
-        elif "BENCH_LIMIT" in line or "BENCH_INFER_RUNS" in line:
-            info["smoke"] = True
     return info
 
 
@@ -55,8 +55,11 @@ def main():
     args = [a for a in sys.argv[1:] if a != "--print"]
     if not args:
         sys.exit(__doc__.split("\n")[-1])
-    with open(args[0], encoding="utf-8") as f:
-        new = block(parse(f.read()))
+    try:
+        with open(args[0], encoding="utf-8") as f:
+            new = block(parse(f.read()))
+    except OSError as e:
+        sys.exit(f"speed_table: {e}")
     if "--print" in sys.argv:
         print(new)
         return
