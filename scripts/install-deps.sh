@@ -4,7 +4,8 @@
 # --fuzz clang and its sanitizer and OpenMP runtimes for `make fuzz`.
 set -e
 PKGS="gcc make pkg-config python3 zlib1g-dev libpng-dev libjpeg-dev libplplot-dev \
-plplot-driver-cairo libcjson-dev libinih-dev dataset-fashion-mnist fortunes wamerican"
+plplot-driver-cairo libcjson-dev libinih-dev dataset-fashion-mnist fortunes wamerican \
+libzip-dev libhdf5-dev"
 if [ "$1" = "--fuzz" ]; then
     PKGS="$PKGS clang libclang-rt-dev libomp-dev"
 fi
