@@ -354,6 +354,10 @@ int cli_train(int argc, char **argv) {
         printf(" (%lld samples)\n", (long long)dc_dataset_count(test));
     }
     if (tensorboard && !log_filters_image(m, logs, ne > 0 ? ne - 1 : 0)) goto fail;
+    for (int i = 0; i < fo.n_callbacks; i++) /* [TensorBoard] write_images = true */
+        if (fo.callbacks[i].kind == DC_CB_TENSORBOARD && fo.callbacks[i].write_images &&
+            !log_filters_image(m, fo.callbacks[i].log_dir, ne > 0 ? ne - 1 : 0))
+            goto fail;
     printf("Wrote %s\n      %s\n      %s\n", path, csv, png);
     if (tensorboard) printf("      %s/ (tensorboard --logdir %s)\n", logs, logs);
     rc = CLI_OK;
