@@ -486,7 +486,7 @@ TEST(cli_train_tensorboard_logs) {
 }
 
 /* [TensorBoard] in a model file: Keras' options become the callback; the logs land
- * in log_dir (scalars per batch, histograms, the filters image with write_images). */
+ * in log_dir (scalars per batch, histograms, filters and feature maps with write_images). */
 TEST(cli_train_tensorboard_section) {
     if (!setup()) SKIP("build/deepc is not built");
     static char out[1 << 16];
@@ -527,7 +527,8 @@ TEST(cli_train_tensorboard_section) {
     for (struct dirent *e; d && (e = readdir(d));)
         files += !strncmp(e->d_name, "events.out.tfevents.", 20);
     if (d) closedir(d);
-    CHECK(files == (have_conv() ? 2 : 1)); /* scalars and histograms; the filters image */
+    /* scalars and histograms; the filters image; the feature maps image */
+    CHECK(files == (have_conv() ? 3 : 1));
     /* Keras options deepc lacks are errors naming the file, the line and the key */
     c = dc_run_config_parse("[model]\nname = x\n[data]\ndataset = fashion-mnist\n[train]\n"
                             "loss = mse\n[TensorBoard]\nwrite_graph = true\n[Dense]\nunits = 1\n",
