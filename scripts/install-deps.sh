@@ -10,7 +10,7 @@ if [ "$1" = "--fuzz" ]; then
     PKGS="$PKGS clang libclang-rt-dev libomp-dev"
 fi
 if [ "$1" = "--bench" ]; then
-    PKGS="$PKGS python3-torch python3-numpy libopenblas-dev libdnnl-dev"
+    PKGS="$PKGS python3-torch python3-numpy libopenblas-dev libdnnl-dev python3-venv"
 fi
 missing=""
 for p in $PKGS; do
