@@ -27,7 +27,7 @@ def parse(log):
             info["cpu"], info["core"], info["cpus"], info["isa"] = m.groups()
         elif m := re.match(r"peak_gflops=(\S+)", line):
             info["peak"] = m.group(1)
-        elif m := re.search(r"OMP_WAIT_POLICY=(\S+)", line):
+        elif m := re.match(r"training benchmark: .*OMP_WAIT_POLICY=(\S+)", line):
             info["policy"] = m.group(1)
     return info
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # train.sh — one Fashion-MNIST epoch of the MLP and the CNN by deepc and by each
 # installed reference (bench/refs.sh: PyTorch 1.13, PyTorch 2.x, Keras 3, JAX),
-# every one at 1 and 2 threads, in turn in this one invocation. Prints seconds
+# every one at 1 and 2 threads, in turn in this one invocation (and deepc at 2
+# with OMP_WAIT_POLICY=passive, unless a policy is set). Prints seconds
 # per epoch and peak RSS, each one's best thread count, deepc's best divided by
 # the fastest reference's best (named), deepc's GFLOP/s as a share of the FMA
 # peak, and "table:" rows that bench/speed_table.py puts into the README.
@@ -25,6 +26,7 @@ limit_arg=""
 run() { # IMPL NET THREADS: appends its CSV row, or says why there is none
     case $1 in
     deepc) cmd="$BUILD/bench/train_deepc" ;;
+    deepc-passive) cmd="env OMP_WAIT_POLICY=passive $BUILD/bench/train_deepc" ;;
     torch13 | torch2) cmd="$(ref_python "$1") bench/torch_ref.py" ;;
     keras) cmd="$(ref_python "$1") bench/keras_ref.py" ;;
     jax) cmd="$(ref_python "$1") bench/jax_ref.py" ;;
@@ -50,6 +52,8 @@ for net in ${NETS:-mlp cnn}; do
     for th in 1 2; do
         for impl in deepc $REFS; do run "$impl" "$net" "$th"; done
     done
+    # deepc's 1 -> 2 thread speed-up should not need threads that spin at barriers
+    [ -z "${OMP_WAIT_POLICY:-}" ] && run deepc-passive "$net" 2
     # shellcheck disable=SC2086
     flops=$("$BUILD/bench/train_deepc" --flops --net "$net" $limit_arg)
     awk -F, -v net="$net" -v labels="$labels" -v installed="deepc $REFS" -v flops="$flops" \

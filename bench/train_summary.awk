@@ -55,6 +55,12 @@ END {
         printf "%s: deepc speed-up from 1 to 2 threads: %.2fx\n", net, secs["deepc", 1] / secs["deepc", 2]
         printf "table: | deepc %s epoch, 1 -> 2 threads | %.2fx speed-up | | |\n", NET, secs["deepc", 1] / secs["deepc", 2]
     }
+    if (("deepc", 1) in secs && ("deepc-passive", 2) in secs) {
+        p = secs["deepc", 1] / secs["deepc-passive", 2]
+        printf "%s: deepc speed-up from 1 to 2 threads with OMP_WAIT_POLICY=passive: %.2fx (%.3f s)\n", net, p,
+            secs["deepc-passive", 2]
+        printf "table: | same, OMP_WAIT_POLICY=passive | %.2fx speed-up | | |\n", p
+    }
     if (flops > 0) {
         g = flops / db * 1e-9
         printf "%s: %.4g GFLOP counted from the layer shapes: deepc %.1f GFLOP/s", net, flops * 1e-9, g
