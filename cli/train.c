@@ -122,6 +122,8 @@ static bool set_run_metadata(dc_model *m, const dc_run_config *cfg, const dc_dat
  * each scaled to its own range (RGB when C is 3, else the channels' mean),
  * one pixel apart, each weight an S x S square so that a 3x3 kernel is seen,
  * logged once as "filters/<layer>" in DIR/logs/train. */
+static bool log_png(const char *logs, const char *tmp, const char *tag, int H, int W, int ch,
+                    int64_t step);
 static bool log_filters_image(const dc_model *m, const char *logs, int64_t step) {
     const dc_layer *l = NULL;
     for (int i = 0; i < dc_model_num_layers(m) && !l; i++)
@@ -132,8 +134,7 @@ static bool log_filters_image(const dc_model *m, const char *logs, int64_t step)
     int S = KH <= 16 && KW <= 16 ? 8 : 1;
     int ch = C == 3 ? 3 : 1, W = F * (KW * S + 1) - 1, H = KH * S;
     float *img = calloc((size_t)H * W * ch, sizeof(float));
-    char dir[4300], tmp[4300], tag[96];
-    snprintf(dir, sizeof dir, "%s/train", logs);
+    char tmp[4300], tag[96];
     snprintf(tmp, sizeof tmp, "%s/.filters.png", logs);
     snprintf(tag, sizeof tag, "filters/%.80s", dc_layer_name(l));
     if (!img) return false;
@@ -156,7 +157,16 @@ static bool log_filters_image(const dc_model *m, const char *logs, int64_t step)
     }
     bool ok = dc_image_save_png(tmp, img, H, W, ch) == DC_OK;
     free(img);
-    FILE *f = ok ? fopen(tmp, "rb") : NULL;
+    return ok && log_png(logs, tmp, tag, H, W, ch, step);
+}
+
+/* Logs the PNG file tmp (then removed) as an image under DIR/logs/train. */
+static bool log_png(const char *logs, const char *tmp, const char *tag, int H, int W, int ch,
+                    int64_t step) {
+    char dir[4300];
+    snprintf(dir, sizeof dir, "%s/train", logs);
+    bool ok = true;
+    FILE *f = fopen(tmp, "rb");
     unsigned char *png = NULL;
     long len = 0;
     if (f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
@@ -170,6 +180,50 @@ static bool log_filters_image(const dc_model *m, const char *logs, int64_t step)
     ok = w && dc_tb_add_image_png(w, tag, png, (size_t)len, H, W, ch, step) == DC_OK;
     ok = dc_tb_writer_close(w) == DC_OK && ok;
     free(png);
+    return ok;
+}
+
+/* [TensorBoard] write_images: the first Conv2D's feature maps on the first
+ * training sample, a tile per filter scaled to its own range, logged as
+ * "feature_maps/<layer>". */
+static bool log_feature_maps_image(dc_model *m, const dc_dataset *ds, const char *logs,
+                                   int64_t step) {
+    int conv = -1, n = dc_model_num_layers(m);
+    for (int i = 0; i < n && conv < 0; i++)
+        if (!strcmp(dc_layer_type(dc_model_layer(m, i)), "Conv2D")) conv = i;
+    int64_t xs[DC_MAX_DIMS + 1] = {1}, ys[DC_MAX_DIMS];
+    int nd = conv >= 0 && ds ? dc_dataset_x_shape(ds, xs + 1) : -1, yd = ds ? dc_dataset_y_shape(ds, ys) : 0;
+    if (nd != 3) return true; /* no Conv2D, or not images */
+    int64_t ny = 1;
+    for (int i = 0; i < yd; i++) ny *= ys[i] > 0 ? ys[i] : 1;
+    dc_tensor *x = dc_tensor_zeros(nd + 1, xs);
+    float *y = malloc((size_t)ny * sizeof *y);
+    dc_tape *t = dc_tape_new(&(dc_tape_options){.no_record = true});
+    dc_tensor **outs = calloc((size_t)n, sizeof *outs);
+    bool ok = x && y && t && outs && dc_dataset_get(ds, 0, x->data, y) == DC_OK &&
+              dc_model_call_collect(m, t, x, outs, n) == DC_OK && outs[conv]->ndim == 4;
+    char tmp[4300], tag[96];
+    snprintf(tmp, sizeof tmp, "%s/.feature_maps.png", logs);
+    snprintf(tag, sizeof tag, "feature_maps/%.80s", dc_layer_name(dc_model_layer(m, conv)));
+    float *tiles = NULL;
+    if (ok) { /* (1,HO,WO,F) -> F tiles of (HO,WO) */
+        const dc_tensor *fm = outs[conv];
+        int64_t HO = fm->shape[1], WO = fm->shape[2], F = fm->shape[3];
+        tiles = malloc((size_t)fm->size * sizeof *tiles);
+        for (int64_t p = 0; tiles && p < HO * WO; p++)
+            for (int64_t f = 0; f < F; f++) tiles[f * HO * WO + p] = fm->data[p * F + f];
+        ok = tiles && dc_plot_image_grid_png(tmp, tiles, (int)F, (int)HO, (int)WO, 1,
+                                             F < 8 ? (int)F : 8, HO < 32 ? 4 : 1, true) == DC_OK;
+    }
+    dc_tensor *img = ok ? dc_image_load(tmp, 0) : NULL;
+    ok = img && log_png(logs, tmp, tag, (int)img->shape[0], (int)img->shape[1],
+                        (int)img->shape[2], step);
+    dc_tensor_free(img);
+    free(tiles);
+    free(outs);
+    dc_tape_free(t);
+    free(y);
+    dc_tensor_free(x);
     return ok;
 }
 
@@ -362,6 +416,11 @@ int cli_train(int argc, char **argv) {
         printf(" (%lld samples)\n", (long long)dc_dataset_count(test));
     }
     if (tensorboard && !log_filters_image(m, logs, ne > 0 ? ne - 1 : 0)) goto fail;
+    for (int i = 0; i < fo.n_callbacks; i++) /* [TensorBoard] write_images = true */
+        if (fo.callbacks[i].kind == DC_CB_TENSORBOARD && fo.callbacks[i].write_images &&
+            (!log_filters_image(m, fo.callbacks[i].log_dir, ne > 0 ? ne - 1 : 0) ||
+             !log_feature_maps_image(m, train, fo.callbacks[i].log_dir, ne > 0 ? ne - 1 : 0)))
+            goto fail;
     printf("Wrote %s\n      %s\n      %s\n", path, csv, png);
     if (tensorboard) printf("      %s/ (tensorboard --logdir %s)\n", logs, logs);
     rc = CLI_OK;

@@ -829,6 +829,10 @@ typedef struct {
     const char *log_dir;
     int histogram_freq;
     const char *update_freq;
+    /* Keras' write_images: `deepc train` logs the first Conv2D's filters and
+     * its feature maps (first training sample) as images under log_dir/train
+     * when fit ends (dc_model_fit itself writes no images). */
+    bool write_images;
 } dc_callback;
 
 typedef struct dc_history dc_history;

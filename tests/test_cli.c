@@ -484,3 +484,63 @@ TEST(cli_train_tensorboard_logs) {
              tmp("tiny.ini"), tmp("tiny.ini"));
     CHECK(test_run_deepc(args, out, sizeof out) == 1 && strstr(out, "tiny.ini") != NULL);
 }
+
+/* [TensorBoard] in a model file: Keras' options become the callback; the logs land
+ * in log_dir (scalars per batch, histograms, filters and feature maps with write_images). */
+TEST(cli_train_tensorboard_section) {
+    if (!setup()) SKIP("build/deepc is not built");
+    static char out[1 << 16];
+    char args[2048], text[4096];
+    FILE *in = fopen(tmp("tiny.ini"), "r");
+    size_t n = in ? fread(text, 1, sizeof text - 1, in) : 0;
+    if (in) fclose(in);
+    text[n] = 0;
+    char *layers = strstr(text, "\n[");
+    layers = layers ? strstr(layers + 1, "\n[") : NULL; /* after [data] */
+    layers = layers ? strstr(layers + 1, "\n[") : NULL; /* after [train] */
+    CHECK(layers != NULL);
+    if (!layers) return;
+    FILE *f = fopen(tmp("tiny_tb.ini"), "w");
+    fprintf(f, "%.*s\n[TensorBoard]\nlog_dir = %s\nhistogram_freq = 1\nupdate_freq = batch\n"
+               "write_images = true\n%s", (int)(layers - text), text, tmp("tb_section"), layers);
+    fclose(f);
+    dc_run_config *c = dc_run_config_load(tmp("tiny_tb.ini"));
+    CHECK(c != NULL);
+    dc_fit_options fo;
+    if (c && dc_run_config_fit_options(c, NULL, &fo) == DC_OK) {
+        int tb = -1;
+        for (int i = 0; i < fo.n_callbacks; i++)
+            if (fo.callbacks[i].kind == DC_CB_TENSORBOARD) tb = i;
+        CHECK(tb >= 0);
+        if (tb >= 0) {
+            CHECK(!strcmp(fo.callbacks[tb].log_dir, tmp("tb_section")));
+            CHECK(fo.callbacks[tb].histogram_freq == 1 && fo.callbacks[tb].write_images);
+            CHECK(!strcmp(fo.callbacks[tb].update_freq, "batch"));
+        }
+    }
+    dc_run_config_free(c);
+    snprintf(args, sizeof args, "train %s --out %s --epochs 1 --threads 1 --quiet",
+             tmp("tiny_tb.ini"), tmp("run_tb_section"));
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
+    DIR *d = opendir(tmp("tb_section/train"));
+    int files = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        files += !strncmp(e->d_name, "events.out.tfevents.", 20);
+    if (d) closedir(d);
+    /* scalars and histograms; the filters image; the feature maps image */
+    CHECK(files == (have_conv() ? 3 : 1));
+    /* Keras options deepc lacks are errors naming the file, the line and the key */
+    c = dc_run_config_parse("[model]\nname = x\n[data]\ndataset = fashion-mnist\n[train]\n"
+                            "loss = mse\n[TensorBoard]\nwrite_graph = true\n[Dense]\nunits = 1\n",
+                            "tb.ini");
+    CHECK(c == NULL);
+    CHECK_MSG("tb.ini:8");
+    CHECK_MSG("write_graph");
+    dc_run_config_free(c);
+    c = dc_run_config_parse("[model]\nname = x\n[data]\ndataset = fashion-mnist\n[train]\n"
+                            "loss = mse\n[TensorBoard]\nupdate_freq = 100\n[Dense]\nunits = 1\n",
+                            "tb.ini");
+    CHECK(c == NULL);
+    CHECK_MSG("update_freq");
+    dc_run_config_free(c);
+}

@@ -71,7 +71,12 @@ struct dc_run_config {
     float rl_factor, rl_min_lr, rl_min_delta;
     int rl_patience, rl_cooldown;
     bool terminate_on_nan; /* [train] terminate_on_nan, true unless set false */
-    dc_callback callbacks[3];
+    bool tb;               /* [TensorBoard] */
+    char *tb_log_dir;
+    int tb_histogram_freq;
+    const char *tb_update_freq;
+    bool tb_write_images;
+    dc_callback callbacks[4];
     /* layer sections in order */
     layer_ref *layers;
     int n_layers;
@@ -252,6 +257,7 @@ static const char *const train_keys =
     "terminate_on_nan, steps_per_epoch, class_weights";
 static const char *const es_keys = "monitor, patience, min_delta, restore_best_weights";
 static const char *const rl_keys = "monitor, factor, patience, min_delta, cooldown, min_lr";
+static const char *const tb_keys = "log_dir, histogram_freq, update_freq, write_images";
 
 static dc_status unknown_key(const origin *o, const char *known) {
     if (o->line > 0)
@@ -503,12 +509,24 @@ static dc_status plateau_key(dc_run_config *c, const origin *o, const char *k, c
     return unknown_key(o, rl_keys);
 }
 
+/* [TensorBoard]: Keras' options; update_freq "epoch" or "batch" (Keras' integer
+ * count of batches is not supported). */
+static dc_status tensorboard_key(dc_run_config *c, const origin *o, const char *k, const char *v) {
+    static const char *const freqs[] = {"epoch", "batch"};
+    if (!strcmp(k, "log_dir")) return set_str(o, &c->tb_log_dir, v);
+    if (!strcmp(k, "histogram_freq")) return parse_int(o, v, 0, 1000000, &c->tb_histogram_freq);
+    if (!strcmp(k, "update_freq")) return parse_choice(o, v, freqs, freqs, 2, &c->tb_update_freq);
+    if (!strcmp(k, "write_images")) return parse_bool(o, v, &c->tb_write_images);
+    return unknown_key(o, tb_keys);
+}
+
 typedef enum {
     SEC_MODEL,
     SEC_DATA,
     SEC_TRAIN,
     SEC_EARLY,
     SEC_PLATEAU,
+    SEC_TENSORBOARD,
     SEC_TEXT_VECTORIZATION,
     SEC_LAYER
 } sec_kind;
@@ -519,6 +537,7 @@ static sec_kind section_kind(const char *name) {
     if (!strcasecmp(name, "train")) return SEC_TRAIN;
     if (!strcmp(name, "EarlyStopping")) return SEC_EARLY;
     if (!strcmp(name, "ReduceLROnPlateau")) return SEC_PLATEAU;
+    if (!strcmp(name, "TensorBoard")) return SEC_TENSORBOARD;
     if (!strcmp(name, "TextVectorization")) return SEC_TEXT_VECTORIZATION;
     return SEC_LAYER;
 }
@@ -530,6 +549,7 @@ static dc_status apply_key(dc_run_config *c, sec_kind kind, const origin *o, con
     case SEC_TRAIN: return train_key(c, o, o->key, v);
     case SEC_EARLY: return early_key(c, o, o->key, v);
     case SEC_PLATEAU: return plateau_key(c, o, o->key, v);
+    case SEC_TENSORBOARD: return tensorboard_key(c, o, o->key, v);
     case SEC_TEXT_VECTORIZATION: {
         dc_text_origin to = {o->file, o->line, o->section, o->key};
         return dc_text_vectorization_key(&c->text, &to, v);
@@ -546,7 +566,8 @@ void dc_run_config_free(dc_run_config *c) {
     char **strs[] = {&c->name,      &c->dataset,    &c->train_images, &c->train_labels,
                      &c->test_images, &c->test_labels, &c->train_csv,  &c->test_csv,
                      &c->label_column, &c->train_dir, &c->test_dir,     &c->loss,
-                     &c->es_monitor, &c->rl_monitor, &c->train_seg_dir, &c->test_seg_dir};
+                     &c->es_monitor, &c->rl_monitor, &c->train_seg_dir, &c->test_seg_dir,
+                     &c->tb_log_dir};
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) dc_free(*strs[i]);
     for (int i = 0; i < c->n_metrics; i++) dc_free(c->metrics[i]);
     dc_free(c->layers);
@@ -758,6 +779,7 @@ static dc_run_config *from_doc(dc_ini_doc *doc) {
                 origin o = {file, e->line, s->name, e->key};
                 if (apply_key(c, kind, &o, e->value) != DC_OK) goto fail;
             }
+            if (kind == SEC_TENSORBOARD) c->tb = true;
             if (kind == SEC_EARLY || kind == SEC_PLATEAU) {
                 if (kind == SEC_EARLY) c->early = true;
                 else c->plateau = true;
@@ -1326,6 +1348,15 @@ dc_status dc_run_config_fit_options(dc_run_config *c, const dc_dataset *test, dc
         cb->min_delta = c->rl_min_delta;
         cb->cooldown = c->rl_cooldown;
         cb->min_lr = c->rl_min_lr;
+    }
+    if (c->tb) { /* log_dir as Keras takes it: relative to the working folder */
+        dc_callback *cb = &c->callbacks[n++];
+        memset(cb, 0, sizeof *cb);
+        cb->kind = DC_CB_TENSORBOARD;
+        cb->log_dir = c->tb_log_dir ? c->tb_log_dir : "logs";
+        cb->histogram_freq = c->tb_histogram_freq;
+        cb->update_freq = c->tb_update_freq;
+        cb->write_images = c->tb_write_images;
     }
     if (c->terminate_on_nan) {
         memset(&c->callbacks[n], 0, sizeof c->callbacks[n]);

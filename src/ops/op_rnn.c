@@ -383,7 +383,7 @@ static dc_status rnn_forward(dc_node *n) {
     const float *R = d.r->data;
     /* reset_before: (U,2U) for z, r then (U,U) for h, each as its own panels */
     const bool packed = T >= RNN_PACK_MIN_T;
-    float *rp_h = s->rp + panels_size(U, 2 * U);
+    float *rp_h = s->rp ? s->rp + panels_size(U, 2 * U) : NULL; /* no panels when T is short */
     if (packed && gru_before) {
         pack_panels(R, G, false, U, 2 * U, s->rp);
         pack_panels(R + 2 * U, G, false, U, U, rp_h);
