@@ -497,7 +497,7 @@ void dc_rnn_backward(dc_node *n) {
     const float *R = d.r->data;
     /* R^T as panels: (G,U), or for reset_before (2U,U) for z, r then (U,U) for h */
     const bool packed = T >= RNN_PACK_MIN_T;
-    float *rtp_h = s->rtp + panels_size(2 * U, U);
+    float *rtp_h = s->rtp ? s->rtp + panels_size(2 * U, U) : NULL; /* no panels when T is short */
     if (packed && gru_before) {
         pack_panels(R, G, true, 2 * U, U, s->rtp);
         pack_panels(R + 2 * U, G, true, U, U, rtp_h);
