@@ -633,6 +633,56 @@ dc_status dc_model_grads(dc_model *m, float **data, size_t *n);
 dc_status dc_model_all_weights(dc_model *m, float **data, size_t *n);
 /* -- end layers and models -- */
 
+/* -- functional models --
+ * Keras' functional API: symbols stand for tensors, layers are called on them
+ * and a model is made from its input and output symbols:
+ *     dc_graph *g = dc_graph_new();
+ *     dc_symbol *x = dc_input(g, 3, (int64_t[]){28, 28, 1}, NULL);
+ *     dc_symbol *h = dc_call(dc_layer_conv2d(&c), x);
+ *     dc_symbol *y = dc_call_n(dc_layer_add(), (dc_symbol *[]){h, x}, 2);
+ *     dc_model *m = dc_model_functional("net", g, &x, 1, &y, 1);
+ * A layer's first dc_call hands it to the graph (it is freed with the graph,
+ * or with the model that takes the graph, even when the call fails); calling
+ * it again shares its weights, and every call must then give the same input
+ * shapes. Symbols live as long as their graph. A failed call returns NULL
+ * with a message, takes NULL inputs quietly (so calls can be chained and
+ * checked once) and makes dc_model_functional refuse the graph. */
+#define DC_MAX_MODEL_IO 8 /* inputs or outputs of one model */
+typedef struct dc_graph dc_graph;
+typedef struct dc_symbol dc_symbol;
+dc_graph *dc_graph_new(void);
+void dc_graph_free(dc_graph *g); /* only a graph no model took */
+/* keras.Input(shape): shape without the batch axis (-1: None); name NULL:
+ * "input_layer", "input_layer_1" ... */
+dc_symbol *dc_input(dc_graph *g, int ndim, const int64_t *shape, const char *name);
+dc_symbol *dc_call(dc_layer *l, dc_symbol *x);
+/* A layer on n symbols of one graph (the merge layers take 2 or more). */
+dc_symbol *dc_call_n(dc_layer *l, dc_symbol *const *xs, int n);
+/* keras.Model(inputs, outputs): takes g (freed with the model, or here on
+ * failure). Only the layers the outputs depend on are kept; every input an
+ * output depends on must be among inputs. Build with dc_model_build(m, 0,
+ * NULL, seed) (the inputs' shapes are known). dc_model_call and fit take
+ * models of one input and one output; dc_model_call_multi any. */
+dc_model *dc_model_functional(const char *name, dc_graph *g, dc_symbol *const *inputs, int n_in,
+                              dc_symbol *const *outputs, int n_out);
+bool dc_model_is_functional(const dc_model *m);
+int dc_model_num_inputs(const dc_model *m);
+int dc_model_num_outputs(const dc_model *m);
+/* model(xs): n_inputs tensors in, n_outputs tensors into outs. */
+dc_status dc_model_call_multi(dc_model *m, dc_tape *t, dc_tensor *const *xs, bool training,
+                              dc_tensor **outs);
+/* Keras' merge layers: inputs of the same shape, elementwise (Subtract takes
+ * two), or Concatenate along axis (Keras' count with the batch axis: -1 the
+ * last, 1 the first after the batch); the other axes must agree. */
+dc_layer *dc_layer_concatenate(int axis);
+dc_layer *dc_layer_add(void);
+dc_layer *dc_layer_subtract(void);
+dc_layer *dc_layer_multiply(void);
+dc_layer *dc_layer_average(void);
+dc_layer *dc_layer_maximum(void);
+/* -- end functional models -- */
+
+
 /* ========================================================================
  * Optimizers and learning-rate schedules
  * ======================================================================== */

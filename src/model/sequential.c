@@ -32,13 +32,9 @@ void dc_model_free(dc_model *m) {
     dc_optimizer_free(m->opt_options);
     dc_tape_free(m->tape);
     dc_tape_free(m->infer_tape);
+    dc_free(m->nodes);
+    dc_free(m->values);
     dc_free(m);
-}
-
-static bool name_taken(const dc_model *m, const char *name) {
-    for (int i = 0; i < m->n_layers; i++)
-        if (!strcmp(m->layers[i]->name, name)) return true;
-    return false;
 }
 
 dc_status dc_model_add(dc_model *m, dc_layer *l) {
@@ -52,28 +48,18 @@ dc_status dc_model_add(dc_model *m, dc_layer *l) {
         dc_layer_free(l);
         return dc_set_error(DC_ERR_ARG, "dc_model_add: %s is NULL", m ? "layer" : "model");
     }
-    if (m->built) {
+    if (m->built || m->functional) {
         dc_layer_free(l);
-        return dc_set_error(DC_ERR_STATE, "dc_model_add: model '%s' is already built", m->name);
+        return dc_set_error(DC_ERR_STATE, "dc_model_add: model '%s' is %s", m->name,
+                            m->built ? "already built" : "functional (dc_call adds layers)");
     }
     if (l->kind == DC_LAYER_INPUT && m->n_layers > 0) {
         dc_layer_free(l);
         return dc_set_error(DC_ERR_ARG, "dc_model_add: an Input layer must come first");
     }
-    if (l->named && name_taken(m, l->name)) {
-        dc_status s = dc_set_error(DC_ERR_ARG,
-                                   "dc_model_add: model '%s' already has a layer named '%s'",
-                                   m->name, l->name);
+    if (dc_layer_unique_name("dc_model_add", m->name, m->layers, m->n_layers, l) != DC_OK) {
         dc_layer_free(l);
-        return s;
-    }
-    if (!l->named) {
-        /* Keras: "dense", then "dense_1", "dense_2" ... */
-        char base[48];
-        dc_snake_case(l->kind == DC_LAYER_INPUT ? "Input" : dc_layer_type(l), base, sizeof base);
-        snprintf(l->name, sizeof l->name, "%s", base);
-        for (int k = 1; name_taken(m, l->name); k++)
-            snprintf(l->name, sizeof l->name, "%s_%d", base, k);
+        return dc_last_status();
     }
     if (m->n_layers == m->cap_layers) {
         int cap = m->cap_layers ? 2 * m->cap_layers : 8;
@@ -103,6 +89,65 @@ static void unbuild(dc_model *m) {
     m->n_params = 0;
     m->n_weights = m->n_trainable = 0;
     m->built = false;
+    if (!m->functional) { /* a Sequential model's chain is made again at build */
+        dc_free(m->nodes);
+        dc_free(m->values);
+        m->nodes = NULL;
+        m->values = NULL;
+        m->n_nodes = 0;
+    }
+}
+
+static void too_many_weights(const char *layer, const char *param, int64_t k, uint64_t cap);
+
+/* A Sequential model's graph: its input (the InputLayer, if first), then
+ * each layer on the one before. */
+static dc_status make_chain(dc_model *m) {
+    m->nodes = dc_calloc((size_t)m->n_layers + 1, sizeof *m->nodes);
+    m->values = dc_calloc((size_t)m->n_layers + 1, sizeof *m->values);
+    if (!m->nodes || !m->values) return dc_set_error(DC_ERR_NOMEM, "out of memory");
+    bool has_input = m->layers[0]->kind == DC_LAYER_INPUT;
+    m->nodes[0].layer = has_input ? m->layers[0] : NULL;
+    m->n_nodes = 1;
+    for (int i = has_input ? 1 : 0; i < m->n_layers; i++) {
+        dc_call_node *nd = &m->nodes[m->n_nodes];
+        nd->layer = m->layers[i];
+        nd->n_in = 1;
+        nd->in[0] = m->n_nodes - 1;
+        nd->input_index = -1;
+        m->n_nodes++;
+    }
+    m->n_inputs = m->n_outputs = 1;
+    m->inputs[0] = 0;
+    m->outputs[0] = m->n_nodes - 1;
+    return DC_OK;
+}
+
+/* Counts l's declared parameters into the totals, refusing more than
+ * max_weights in all before anything is allocated. */
+static dc_status count_params(const dc_layer *l, uint64_t max_weights, const char *cap_source,
+                              size_t *n_all, size_t *n_tr, int *n_params) {
+    for (int j = 0; j < l->n_params; j++) {
+        const dc_param *p = &l->params[j];
+        int64_t k = dc_shape_numel(p->ndim, p->shape);
+        if (k < 0)
+            return dc_set_error(DC_ERR_SHAPE, "layer '%s': parameter '%s' is too large", l->name,
+                                p->name);
+        if (strlen(l->name) + 1 + strlen(p->name) >= sizeof p->t->name)
+            return dc_set_error(DC_ERR_ARG, "layer name '%s' is too long for parameter names",
+                                l->name);
+        if ((uint64_t)k > max_weights - *n_all) {
+            if (cap_source)
+                return dc_set_error(DC_ERR_FORMAT, "layer '%s': parameter '%s' needs %lld weights; %s",
+                                    l->name, p->name, (long long)k, cap_source);
+            too_many_weights(l->name, p->name, k, max_weights);
+            return dc_last_status();
+        }
+        *n_all += (size_t)k;
+        if (p->trainable) *n_tr += (size_t)k;
+        (*n_params)++;
+    }
+    return DC_OK;
 }
 
 /* n with thousands separators: "3,528,000,000,000". */
@@ -148,67 +193,29 @@ dc_status dc_model_build_capped(dc_model *m, int ndim, const int64_t *input_shap
     if (!m) return dc_set_error(DC_ERR_ARG, "dc_model_build: model is NULL");
     if (m->built) return dc_set_error(DC_ERR_STATE, "dc_model_build: model '%s' is already built", m->name);
     if (m->n_layers == 0) return dc_set_error(DC_ERR_STATE, "dc_model_build: model '%s' has no layers", m->name);
-    int nd = ndim;
-    int64_t shape[DC_MAX_DIMS];
-    const dc_layer *first = m->layers[0];
     if (ndim < 0 || ndim > DC_MAX_DIMS - 1 || (ndim > 0 && !input_shape))
         return dc_set_error(DC_ERR_ARG, "dc_model_build: input ndim %d must be 0 to %d (without the batch axis)",
                             ndim, DC_MAX_DIMS - 1);
-    if (ndim == 0) {
-        if (first->kind != DC_LAYER_INPUT)
-            return dc_set_error(DC_ERR_ARG,
-                                "dc_model_build: no input shape given and the model has no Input layer");
-        nd = first->out_ndim;
-        memcpy(shape, first->out_shape, sizeof shape);
-    } else {
-        memcpy(shape, input_shape, (size_t)ndim * sizeof *shape);
-        for (int i = 0; i < ndim; i++) /* -1: None, a length each batch sets */
-            if (shape[i] <= 0 && shape[i] != -1) {
-                char s[128];
-                return dc_set_error(DC_ERR_SHAPE,
-                                    "dc_model_build: input shape %s has a dim <= 0 (-1 is None)",
-                                    dc_layer_shape_string(ndim, shape, s, sizeof s));
-            }
-    }
-    m->in_ndim = nd;
-    memcpy(m->in_shape, shape, sizeof shape);
-    /* shape inference and parameter declarations */
+    for (int i = 0; i < ndim; i++) /* -1: None, a length each batch sets */
+        if (input_shape[i] <= 0 && input_shape[i] != -1) {
+            char s[128];
+            return dc_set_error(DC_ERR_SHAPE,
+                                "dc_model_build: input shape %s has a dim <= 0 (-1 is None)",
+                                dc_layer_shape_string(ndim, input_shape, s, sizeof s));
+        }
+    if (!m->functional && make_chain(m) != DC_OK) return build_fail(m);
+    /* shape inference and parameter declarations, each layer at its first call */
+    if (dc_graph_infer(m, ndim, input_shape) != DC_OK) return build_fail(m);
+    const dc_call_node *in0 = &m->nodes[m->inputs[0]], *out0 = &m->nodes[m->outputs[0]];
+    m->in_ndim = in0->ndim;
+    memcpy(m->in_shape, in0->shape, sizeof m->in_shape);
+    m->out_ndim = out0->ndim;
+    memcpy(m->out_shape, out0->shape, sizeof m->out_shape);
     size_t n_tr = 0, n_all = 0;
     int n_params = 0;
-    for (int i = 0; i < m->n_layers; i++) {
-        dc_layer *l = m->layers[i];
-        l->in_ndim = nd;
-        memcpy(l->in_shape, shape, sizeof shape);
-        l->n_params = 0;
-        if (dc_layer_table[l->kind].build(l) != DC_OK) return build_fail(m);
-        for (int j = 0; j < l->n_params; j++) {
-            dc_param *p = &l->params[j];
-            int64_t k = dc_shape_numel(p->ndim, p->shape);
-            if (k < 0) {
-                dc_set_error(DC_ERR_SHAPE, "layer '%s': parameter '%s' is too large", l->name, p->name);
-                return build_fail(m);
-            }
-            if (strlen(l->name) + 1 + strlen(p->name) >= sizeof p->t->name) {
-                dc_set_error(DC_ERR_ARG, "layer name '%s' is too long for parameter names", l->name);
-                return build_fail(m);
-            }
-            if ((uint64_t)k > max_weights - n_all) { /* refused before anything is allocated */
-                if (cap_source)
-                    dc_set_error(DC_ERR_FORMAT, "layer '%s': parameter '%s' needs %lld weights; %s",
-                                 l->name, p->name, (long long)k, cap_source);
-                else
-                    too_many_weights(l->name, p->name, k, max_weights);
-                return build_fail(m);
-            }
-            n_all += (size_t)k;
-            if (p->trainable) n_tr += (size_t)k;
-            n_params++;
-        }
-        nd = l->out_ndim;
-        memcpy(shape, l->out_shape, sizeof shape);
-    }
-    m->out_ndim = nd;
-    memcpy(m->out_shape, shape, sizeof shape);
+    for (int i = 0; i < m->n_layers; i++)
+        if (count_params(m->layers[i], max_weights, cap_source, &n_all, &n_tr, &n_params) != DC_OK)
+            return build_fail(m);
     /* one flat buffer each; parameters are views */
     m->weights = dc_malloc_aligned((n_all ? n_all : 1) * sizeof(float));
     m->grads = dc_malloc_aligned((n_tr ? n_tr : 1) * sizeof(float));
@@ -252,9 +259,14 @@ dc_status dc_model_build_capped(dc_model *m, int ndim, const int64_t *input_shap
                 return build_fail(m);
         dc_rng_seed(&l->rng, seed ^ (0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1)));
     }
-    dc_layers_fuse(m->layers, m->n_layers, true);
+    dc_model_fuse(m, true);
     m->built = true;
     return DC_OK;
+}
+
+void dc_model_fuse(dc_model *m, bool on) {
+    /* a functional model's list is no chain: a conv output may feed a skip too */
+    dc_layers_fuse(m->layers, m->n_layers, on && !m->functional);
 }
 
 bool dc_model_is_built(const dc_model *m) { return m && m->built; }
@@ -270,14 +282,33 @@ dc_layer *dc_model_get_layer(const dc_model *m, const char *name) {
     return NULL;
 }
 
-dc_tensor *dc_model_forward(dc_model *m, dc_tape *t, dc_tensor *x, bool training, bool fused) {
-    for (int i = 0; i < m->n_layers && x; i++) {
-        dc_layer *l = m->layers[i];
-        l->act_skip = fused && i == m->n_layers - 1;
-        x = dc_layer_call(l, t, x, training);
+dc_status dc_model_run(dc_model *m, dc_tape *t, dc_tensor *const *xs, bool training, bool fused,
+                       dc_tensor **outs) {
+    for (int k = 0; k < m->n_nodes; k++) {
+        dc_call_node *nd = &m->nodes[k];
+        if (nd->n_in == 0) { /* an InputLayer is the identity */
+            m->values[k] = xs[nd->input_index];
+            continue;
+        }
+        dc_tensor *ins[DC_LAYER_MAX_IN];
+        for (int j = 0; j < nd->n_in; j++) ins[j] = m->values[nd->in[j]];
+        dc_layer *l = nd->layer;
+        l->act_skip = fused && k == m->outputs[0];
+        m->values[k] = dc_layer_call_n(l, t, ins, nd->n_in, training);
         l->act_skip = false;
+        if (!m->values[k]) return dc_tape_status(t) != DC_OK ? dc_tape_status(t) : dc_last_status();
     }
-    return x;
+    for (int i = 0; i < m->n_outputs; i++) outs[i] = m->values[m->outputs[i]];
+    return DC_OK;
+}
+
+dc_tensor *dc_model_forward(dc_model *m, dc_tape *t, dc_tensor *x, bool training, bool fused) {
+    dc_tensor *outs[DC_MAX_MODEL_IO];
+    return dc_model_run(m, t, &x, training, fused, outs) == DC_OK ? outs[0] : NULL;
+}
+
+dc_layer *dc_model_output_layer(const dc_model *m) {
+    return m->n_nodes ? m->nodes[m->outputs[0]].layer : NULL;
 }
 
 dc_status dc_model_check_input(const char *fn, const char *what, const dc_model *m,
@@ -313,7 +344,40 @@ dc_tensor *dc_model_call(dc_model *m, dc_tape *t, dc_tensor *x, bool training) {
         dc_tape_fail(t);
         return NULL;
     }
+    if (m->n_inputs != 1 || m->n_outputs != 1) {
+        dc_set_error(DC_ERR_ARG,
+                     "dc_model_call: model '%s' has %d inputs and %d outputs (dc_model_call_multi)",
+                     m->name, m->n_inputs, m->n_outputs);
+        dc_tape_fail(t);
+        return NULL;
+    }
     return dc_model_forward(m, t, x, training, false);
+}
+
+dc_status dc_model_call_multi(dc_model *m, dc_tape *t, dc_tensor *const *xs, bool training,
+                              dc_tensor **outs) {
+    const char *fn = "dc_model_call_multi";
+    if (!m || !t || !xs || !outs) return dc_set_error(DC_ERR_ARG, "%s: NULL argument", fn);
+    if (dc_tape_status(t) != DC_OK) return dc_tape_status(t);
+    if (!m->built) return dc_set_error(DC_ERR_STATE, "%s: model '%s' is not built", fn, m->name);
+    for (int i = 0; i < m->n_inputs; i++) {
+        const dc_call_node *nd = &m->nodes[m->inputs[i]];
+        const dc_tensor *x = xs[i];
+        bool ok = x && x->ndim == nd->ndim + 1;
+        for (int d = 0; ok && d < nd->ndim; d++)
+            ok = x->shape[d + 1] == nd->shape[d] || (nd->shape[d] == -1 && x->shape[d + 1] > 0);
+        if (!ok) {
+            char a[128] = "NULL", b[128];
+            if (x) dc_shape_string(x->ndim, x->shape, a, sizeof a);
+            dc_tape_fail(t);
+            return dc_set_error(DC_ERR_SHAPE, "%s: input %d %s does not match '%s' %s", fn, i, a,
+                                nd->layer ? nd->layer->name : "input",
+                                dc_layer_shape_string(nd->ndim, nd->shape, b, sizeof b));
+        }
+    }
+    dc_status s = dc_model_run(m, t, xs, training, false, outs);
+    if (s != DC_OK) dc_tape_fail(t);
+    return s;
 }
 
 static void print_count(FILE *f, const char *label, int64_t n) {
