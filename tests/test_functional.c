@@ -326,3 +326,21 @@ TEST(functional_model_saves_and_loads_its_graph) {
     }
     dc_model_free(m);
 }
+
+TEST(functional_summary_has_keras_connected_to_column) {
+    dc_model *m = skip_model();
+    CHECK_OK(dc_model_build(m, 0, NULL, 1));
+    FILE *f = tmpfile();
+    CHECK_OK(dc_model_summary(m, f));
+    char text[4096] = "";
+    rewind(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    if (getenv("DC_SHOW_SUMMARY")) fputs(text, stderr);
+    CHECK(strstr(text, "Connected to") != NULL);
+    CHECK(strstr(text, " x (InputLayer)                  (None, 4)               0            -\n") != NULL);
+    CHECK(strstr(text, " add (Add)                       (None, 4)               0            x[0][0], hidden[0][0]\n") != NULL);
+    CHECK(strstr(text, "Total params: 35\n") != NULL);
+    dc_model_free(m);
+}

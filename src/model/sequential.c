@@ -385,13 +385,14 @@ static void print_count(FILE *f, const char *label, int64_t n) {
     fprintf(f, "%s: %s\n", label, group_digits(n, out));
 }
 
-/* Where the summary's columns end (see row). */
-enum { SUMMARY_COL1 = 33, SUMMARY_COL2 = 57, SUMMARY_WIDTH = 70 };
+/* Where the summary's columns end (see row); a functional model's table adds
+ * "Connected to" up to SUMMARY_WIDE. */
+enum { SUMMARY_COL1 = 33, SUMMARY_COL2 = 57, SUMMARY_WIDTH = 70, SUMMARY_WIDE = 110 };
 
-static void rule(FILE *f, char c) {
-    char line[SUMMARY_WIDTH + 1];
-    memset(line, c, SUMMARY_WIDTH);
-    line[SUMMARY_WIDTH] = '\0';
+static void rule(FILE *f, char c, int width) {
+    char line[SUMMARY_WIDE + 1];
+    memset(line, c, (size_t)width);
+    line[width] = '\0';
     fprintf(f, "%s\n", line);
 }
 
@@ -399,25 +400,26 @@ static void rule(FILE *f, char c) {
  * characters for "name (Type)", 22 for the shape, each column keeping 2
  * blanks before the next; text too long for its column goes on below, the
  * first column at its last blank, so "(GlobalAveragePooling2D)" moves down
- * whole as Keras 3 wraps it. Trailing blanks are dropped. */
-static void row(FILE *f, const char *a, const char *b, const char *c) {
-    static const size_t pos[3] = {SUMMARY_COL1, SUMMARY_COL2, SUMMARY_WIDTH};
-    const char *left[3] = {a, b, c};
-    while (*left[0] || *left[1] || *left[2]) {
+ * whole as Keras 3 wraps it. Trailing blanks are dropped. n is 3, or 4 with
+ * "Connected to" (its own column wraps after a comma). */
+static void row(FILE *f, int n, const char *const *cols) {
+    static const size_t pos[4] = {SUMMARY_COL1, SUMMARY_COL2, SUMMARY_WIDTH, SUMMARY_WIDE};
+    const char *left[4] = {cols[0], cols[1], cols[2], n > 3 ? cols[3] : ""};
+    while (*left[0] || *left[1] || *left[2] || *left[3]) {
         char line[256];
         size_t len = 0;
-        for (int col = 0; col < 3; col++) {
-            size_t start = col ? pos[col - 1] : 0, space = col < 2 ? 2 : 0;
+        for (int col = 0; col < n; col++) {
+            size_t start = col ? pos[col - 1] : 0, space = col < n - 1 ? 2 : 0;
             size_t cut = pos[col] - start - space, avail = strlen(left[col]);
             if (cut > avail) cut = avail;
             /* Keras breaks early after the end of a tuple or list */
             static const char *const brk[4] = {"),", "},", "],", "',"};
-            for (int k = 0; k < 4; k++) {
+            for (int k = 0; k < 4 && col < 3; k++) {
                 const char *hit = strstr(left[col], brk[k]);
                 if (hit && (size_t)(hit - left[col]) + 2 <= cut) cut = (size_t)(hit - left[col]) + 2;
             }
             size_t skip = 0;
-            if (col == 0 && cut < avail) { /* break at the last blank that fits */
+            if ((col == 0 || col == 3) && cut < avail) { /* break at the last blank that fits */
                 size_t b = cut;
                 while (b > 0 && left[col][b] != ' ') b--;
                 if (b > 0) cut = b, skip = 1;
@@ -435,38 +437,55 @@ static void row(FILE *f, const char *a, const char *b, const char *c) {
     }
 }
 
+/* Keras' "Connected to" for node k: "conv_a[0][0], b[0][0]" (layer, call, tensor). */
+static void connected_to(const dc_model *m, int k, char *buf, size_t n) {
+    size_t len = 0;
+    buf[0] = '\0';
+    const dc_call_node *nd = &m->nodes[k];
+    for (int j = 0; j < nd->n_in && len + 2 < n; j++) {
+        const dc_call_node *src = &m->nodes[nd->in[j]];
+        len += (size_t)snprintf(buf + len, n - len, "%s%s[%d][0]", j ? ", " : "", src->layer->name,
+                                src->call);
+    }
+}
+
 dc_status dc_model_summary(const dc_model *m, FILE *f) {
     if (!m || !f) return dc_set_error(DC_ERR_ARG, "dc_model_summary: %s is NULL", m ? "file" : "model");
     if (!m->built)
         return dc_set_error(DC_ERR_STATE,
                             "dc_model_summary: model '%s' is not built yet (dc_model_build, or fit)",
                             m->name);
+    const int ncol = m->functional ? 4 : 3, width = m->functional ? SUMMARY_WIDE : SUMMARY_WIDTH;
     fprintf(f, "Model: \"%s\"\n", m->name);
-    rule(f, '_');
-    row(f, "Layer (type)", "Output Shape", "Param #");
-    rule(f, '=');
+    rule(f, '_', width);
+    row(f, ncol, (const char *[]){"Layer (type)", "Output Shape", "Param #", "Connected to"});
+    rule(f, '=', width);
     int64_t total = 0, trainable = 0;
-    for (int i = 0; i < m->n_layers; i++) {
-        const dc_layer *l = m->layers[i];
-        if (l->kind == DC_LAYER_INPUT) continue; /* Keras leaves it out of Sequential */
+    /* a row per call (Keras' functional table); a layer's parameters count once */
+    for (int k = 0; k < m->n_nodes; k++) {
+        const dc_call_node *nd = &m->nodes[k];
+        const dc_layer *l = nd->layer;
+        if (!l || (l->kind == DC_LAYER_INPUT && !m->functional)) continue; /* Keras leaves it out of Sequential */
         int64_t n = 0;
         for (int j = 0; j < l->n_params; j++) {
             n += l->params[j].t->size;
-            if (l->params[j].trainable) trainable += l->params[j].t->size;
+            if (l->params[j].trainable && nd->call == 0) trainable += l->params[j].t->size;
         }
-        total += n;
-        char a[128], b[160], c[32];
+        if (nd->call == 0) total += n;
+        char a[128], b[160], c[32], d[512];
         snprintf(a, sizeof a, "%s (%s)", l->name, dc_layer_type(l));
-        dc_layer_shape_string(l->out_ndim, l->out_shape, b, sizeof b);
-        snprintf(c, sizeof c, "%lld", (long long)n);
-        row(f, a, b, c);
+        dc_layer_shape_string(nd->ndim, nd->shape, b, sizeof b);
+        snprintf(c, sizeof c, "%lld", (long long)(nd->call == 0 ? n : 0));
+        connected_to(m, k, d, sizeof d);
+        if (m->functional && !*d) snprintf(d, sizeof d, "-");
+        row(f, ncol, (const char *[]){a, b, c, d});
         fprintf(f, "\n");
     }
-    rule(f, '=');
+    rule(f, '=', width);
     print_count(f, "Total params", total);
     print_count(f, "Trainable params", trainable);
     print_count(f, "Non-trainable params", total - trainable);
-    rule(f, '_');
+    rule(f, '_', width);
     return DC_OK;
 }
 
