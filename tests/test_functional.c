@@ -344,3 +344,71 @@ TEST(functional_summary_has_keras_connected_to_column) {
     CHECK(strstr(text, "Total params: 35\n") != NULL);
     dc_model_free(m);
 }
+
+#define INI_HEAD                                                                                \
+    "[model]\nname = u\ninput_shape = 8,8,3\n\n[data]\ntrain_images = a.idx\ntrain_labels = "  \
+    "b.idx\n\n[train]\noptimizer = adam\nloss = sparse_categorical_crossentropy\n"
+/* INI_HEAD is 11 lines; the first layer section starts on line 12. */
+
+/* The model the text describes, or NULL with the error of parsing or building. */
+static dc_model *model_from_ini(const char *text) {
+    dc_run_config *c = dc_run_config_parse(text, "g.ini");
+    dc_model *m = c ? dc_run_config_build_model(c, NULL) : NULL;
+    dc_run_config_free(c);
+    return m;
+}
+
+static void check_ini_error(const char *text, const char *want, int line) {
+    dc_model *m = model_from_ini(text);
+    if (m) {
+        test_fail(__FILE__, line, "built, wanted an error with \"%s\"", want);
+        dc_model_free(m);
+    } else if (!strstr(dc_last_error(), want)) {
+        test_fail(__FILE__, line, "message \"%s\" lacks \"%s\"", dc_last_error(), want);
+    }
+}
+#define INI_BAD(text, want) check_ini_error(text, want, __LINE__)
+
+TEST(model_files_describe_graphs_with_names_and_inputs) {
+    dc_model *m = model_from_ini(INI_HEAD
+                                 "[Conv2D c1]\nfilters = 4\nkernel_size = 3\npadding = same\n"
+                                 "[MaxPooling2D]\n"
+                                 "[Conv2D]\nfilters = 4\nkernel_size = 3\npadding = same\n"
+                                 "[UpSampling2D up]\n"
+                                 "[Concatenate]\ninputs = c1, up\n"
+                                 "[Conv2D]\nfilters = 3\nkernel_size = 1\n");
+    CHECK(m != NULL);
+    if (!m) {
+        printf("    %s\n", dc_last_error());
+        return;
+    }
+    CHECK(dc_model_is_functional(m) && dc_model_is_built(m));
+    int64_t s[4];
+    CHECK(dc_model_output_shape(m, s) == 3 && s[0] == 8 && s[1] == 8 && s[2] == 3);
+    dc_layer *cat = dc_model_get_layer(m, "concatenate");
+    CHECK(cat && dc_layer_output_shape(cat, s) == 3 && s[2] == 8);
+    dc_model_free(m);
+    /* a file without inputs = stays a Sequential model */
+    m = model_from_ini(INI_HEAD "[Flatten]\n[Dense]\nunits = 3\n");
+    CHECK(m && !dc_model_is_functional(m));
+    dc_model_free(m);
+}
+
+TEST(model_file_graph_errors_name_the_layers_and_shapes) {
+    /* an inputs = naming a later layer (a cycle must): its line and the later one's */
+    INI_BAD(INI_HEAD "[Dense x]\nunits = 2\n[Dense a]\nunits = 2\ninputs = b\n"
+                     "[Dense b]\nunits = 2\ninputs = a\n",
+            "g.ini:16: [Dense a] inputs: 'b' is a later layer (line 17)");
+    INI_BAD(INI_HEAD "[Dense x]\nunits = 2\n[Dense a]\nunits = 2\ninputs = a\n", "'a' is this layer");
+    INI_BAD(INI_HEAD "[Dense a]\nunits = 2\ninputs = a\n", "g.ini:14: [Dense a] inputs: the first layer section");
+    INI_BAD(INI_HEAD "[Dense a]\nunits = 2\n[Dense]\nunits = 2\ninputs = nowhere\n",
+            "g.ini:16: [Dense] inputs: no layer named 'nowhere' before this one");
+    INI_BAD(INI_HEAD "[Dense a]\nunits = 2\n[Dense a]\nunits = 2\ninputs = a\n",
+            "the name 'a' is taken by [Dense a] (line 12)");
+    INI_BAD(INI_HEAD "[Conv2D a]\nfilters = 16\nkernel_size = 1\n"
+                     "[Conv2D b]\nfilters = 32\nkernel_size = 1\ninputs = a\n[Add]\ninputs = a, b\n",
+            "layer 'add' (Add) on 'a' (None, 8, 8, 16) and 'b' (None, 8, 8, 32)");
+    INI_BAD(INI_HEAD "[Conv2D a]\nfilters = 4\nkernel_size = 1\n"
+                     "[MaxPooling2D b]\n[Concatenate]\ninputs = a, b\n",
+            "'a' (None, 8, 8, 4) and 'b' (None, 4, 4, 4): Concatenate 'concatenate'");
+}
