@@ -789,9 +789,24 @@ typedef struct {
     bool from_probabilities;
     dc_optimizer_options optimizer;
     dc_metric_kind metrics[DC_MAX_METRICS]; /* zero-terminated */
+    /* A functional model with several outputs: output i's loss (DC_LOSS_NONE:
+     * `loss`) and its weight in the sum that is minimized (all 0, the
+     * default: every weight 1), as Keras'
+     * compile(loss=[...], loss_weights=[...]). Trained with
+     * dc_model_train_on_batch; fit, evaluate and predict take one output. */
+    dc_loss_kind losses[DC_MAX_MODEL_IO];
+    float loss_weights[DC_MAX_MODEL_IO];
 } dc_compile_options;
 
 dc_status dc_model_compile(dc_model *m, const dc_compile_options *opt);
+/* One optimizer step on one batch of a compiled, built model of any number of
+ * inputs and outputs: xs[i] (B, input i...), ys[i] output i's targets as its
+ * loss takes them; loss (may be NULL) gets sum_i loss_weights[i] * loss_i.
+ * Outputs are logits, or end in the softmax (sigmoid) a categorical (binary)
+ * crossentropy absorbs; class axes are the last. After the first call it
+ * allocates nothing. */
+dc_status dc_model_train_on_batch(dc_model *m, dc_tensor *const *xs, dc_tensor *const *ys,
+                                  float *loss);
 /* The compiled optimizer (NULL before the first fit of a model built lazily). */
 dc_optimizer *dc_model_optimizer(dc_model *m);
 const char *dc_metric_name(dc_metric_kind k); /* "accuracy", "mae" ... */

@@ -412,3 +412,72 @@ TEST(model_file_graph_errors_name_the_layers_and_shapes) {
                      "[MaxPooling2D b]\n[Concatenate]\ninputs = a, b\n",
             "'a' (None, 8, 8, 4) and 'b' (None, 4, 4, 4): Concatenate 'concatenate'");
 }
+
+/* x (4) -> trunk Dense(8, relu) -> cls Dense(3, softmax) and reg Dense(1). */
+static dc_model *two_heads(void) {
+    dc_graph *g = dc_graph_new();
+    dc_symbol *x = dc_input(g, DC_DIMS(4), "x");
+    dc_symbol *h = dc_call(dense(8, "relu", "trunk"), x);
+    dc_symbol *outs[2] = {dc_call(dense(3, "softmax", "cls"), h), dc_call(dense(1, NULL, "reg"), h)};
+    dc_model *m = dc_model_functional("heads", g, &x, 1, outs, 2);
+    CHECK_OK(dc_model_build(m, 0, NULL, 5));
+    return m;
+}
+
+TEST(several_outputs_train_on_their_weighted_losses) {
+    dc_model *m = two_heads();
+    dc_compile_options co = {.loss = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
+                             .optimizer = {.kind = DC_OPT_SGD, .learning_rate = 0.05f},
+                             .losses = {DC_LOSS_NONE, DC_LOSS_MSE},
+                             .loss_weights = {1.0f, 0.5f}};
+    CHECK_OK(dc_model_compile(m, &co));
+    dc_tensor *x = randn(6, 4, 8), *yr = randn(6, 1, 9);
+    float cls[6] = {0, 1, 2, 2, 1, 0};
+    dc_tensor *yc = dc_tensor_from_data(DC_DIMS(6), cls);
+    /* the loss by hand from the outputs before the step */
+    dc_tape *t = dc_tape_new(NULL);
+    dc_tensor *o[2];
+    CHECK_OK(dc_model_call_multi(m, t, &x, false, o));
+    double ce = 0, se = 0;
+    for (int i = 0; i < 6; i++) {
+        ce -= log(o[0]->data[i * 3 + (int)cls[i]]) / 6;
+        se += pow(o[1]->data[i] - yr->data[i], 2) / 6;
+    }
+    float loss = 0;
+    CHECK_OK(dc_model_train_on_batch(m, &x, (dc_tensor *[]){yc, yr}, &loss));
+    CHECK_NEAR(loss, ce + 0.5 * se, 1e-5);
+    unsigned long long before = dc_alloc_count();
+    for (int s = 0; s < 5; s++) CHECK_OK(dc_model_train_on_batch(m, &x, (dc_tensor *[]){yc, yr}, &loss));
+    CHECK(dc_alloc_count() == before);
+    CHECK(loss < ce + 0.5 * se);
+    /* a weight 0 leaves its head untouched: no gradient reaches it */
+    co.loss_weights[1] = 0.0f;
+    CHECK_OK(dc_model_compile(m, &co));
+    dc_tensor *k = dc_model_find_param(m, "reg/kernel");
+    float kept[8];
+    memcpy(kept, k->data, sizeof kept);
+    CHECK_OK(dc_model_train_on_batch(m, &x, (dc_tensor *[]){yc, yr}, NULL));
+    CHECK(!memcmp(kept, k->data, sizeof kept));
+    /* a saved model keeps the losses and their weights */
+    char path[256];
+    snprintf(path, sizeof path, "%s/heads.safetensors", test_tmpdir());
+    CHECK_OK(dc_model_save(m, path));
+    dc_model *l = dc_model_load(path);
+    CHECK(l && dc_model_num_outputs(l) == 2);
+    if (l) {
+        float l1, l2;
+        CHECK_OK(dc_model_train_on_batch(m, &x, (dc_tensor *[]){yc, yr}, &l1));
+        CHECK_OK(dc_model_train_on_batch(l, &x, (dc_tensor *[]){yc, yr}, &l2));
+        CHECK_NEAR(l1, l2, 1e-6); /* reg's weight 0 survived: the same sum */
+    }
+    dc_model_free(l);
+    /* bad input shapes and weights are refused */
+    CHECK_ERR(dc_model_train_on_batch(m, &yr, (dc_tensor *[]){yc, yr}, NULL), DC_ERR_SHAPE, "input 0 (6,1) does not match 'x' (None, 4)");
+    co.loss_weights[0] = -1;
+    CHECK_ERR(dc_model_compile(m, &co), DC_ERR_ARG, "loss_weights[0]");
+    dc_tape_free(t);
+    dc_tensor_free(x);
+    dc_tensor_free(yr);
+    dc_tensor_free(yc);
+    dc_model_free(m);
+}

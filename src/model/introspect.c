@@ -38,7 +38,7 @@ dc_status dc_model_call_collect(dc_model *m, dc_tape *t, dc_tensor *x, dc_tensor
                             m->n_inputs);
     dc_model_fuse(m, false);
     dc_tensor *outs_n[DC_MAX_MODEL_IO];
-    dc_status s = dc_model_run(m, t, &x, false, false, outs_n);
+    dc_status s = dc_model_run(m, t, &x, false, 0, outs_n);
     dc_model_fuse(m, true);
     if (s != DC_OK) return s;
     /* each layer's output at its first call */

@@ -79,9 +79,13 @@ struct dc_model {
 /* model(x) with the last activation skipped when the loss absorbed it (fused). */
 dc_tensor *dc_model_forward(dc_model *m, dc_tape *t, dc_tensor *x, bool training, bool fused);
 /* The executor: every node in order on the model inputs xs (n_inputs of them);
- * outs gets the n_outputs outputs. fused skips output 0's last activation. */
-dc_status dc_model_run(dc_model *m, dc_tape *t, dc_tensor *const *xs, bool training, bool fused,
-                       dc_tensor **outs);
+ * outs gets the n_outputs outputs. Bit i of fused skips output i's last
+ * activation (a loss absorbs it). */
+dc_status dc_model_run(dc_model *m, dc_tape *t, dc_tensor *const *xs, bool training,
+                       unsigned fused, dc_tensor **outs);
+/* Each of the n_inputs tensors xs[i] is (B, input i's shape...): DC_OK, or
+ * DC_ERR_SHAPE naming fn, the input and both shapes. */
+dc_status dc_model_check_inputs(const char *fn, const dc_model *m, dc_tensor *const *xs);
 /* The layer that makes output 0 (whose activation a loss may absorb). */
 dc_layer *dc_model_output_layer(const dc_model *m);
 /* Conv2D -> MaxPooling2D fusion on (only along a chain) or off. */

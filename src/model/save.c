@@ -104,6 +104,17 @@ static char *training_json(const dc_model *m) {
     cJSON *mets = cJSON_AddArrayToObject(root, "metrics");
     for (int i = 0; i < m->n_metrics; i++)
         cJSON_AddItemToArray(mets, cJSON_CreateString(dc_metric_name(c->metrics[i])));
+    bool per_output = false;
+    for (int i = 0; i < DC_MAX_MODEL_IO; i++)
+        per_output = per_output || c->losses[i] != DC_LOSS_NONE || c->loss_weights[i] != 0;
+    if (per_output) { /* "" for an output that takes `loss` */
+        cJSON *ls = cJSON_AddArrayToObject(root, "losses"), *ws = cJSON_AddArrayToObject(root, "loss_weights");
+        for (int i = 0; i < DC_MAX_MODEL_IO; i++) {
+            const char *name = dc_loss_name(c->losses[i]);
+            cJSON_AddItemToArray(ls, cJSON_CreateString(name ? name : ""));
+            cJSON_AddItemToArray(ws, cJSON_CreateNumber(c->loss_weights[i]));
+        }
+    }
     cJSON *opt = cJSON_AddObjectToObject(root, "optimizer");
     cJSON_AddNumberToObject(opt, "kind", o->kind);
     if (m->opt) cJSON_AddStringToObject(opt, "name", dc_optimizer_name(m->opt));
@@ -389,6 +400,13 @@ static dc_status compile_from_json(const char *fn, const char *path, dc_model *m
         return dc_set_error(DC_ERR_FORMAT, "%s: '%s': metadata '%s' is not a deepc training config", fn, path, TRAIN_KEY);
     }
     c.from_probabilities = jbool(root, "from_probabilities");
+    for (int i = 0; i < DC_MAX_MODEL_IO; i++) { /* unknown names are left to `loss` */
+        const cJSON *lj = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "losses"), i);
+        const cJSON *wj = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "loss_weights"), i);
+        for (int k = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY; cJSON_IsString(lj) && k <= DC_LOSS_BINARY_CROSSENTROPY; k++)
+            if (!strcmp(lj->valuestring, dc_loss_name((dc_loss_kind)k))) c.losses[i] = (dc_loss_kind)k;
+        if (cJSON_IsNumber(wj)) c.loss_weights[i] = (float)wj->valuedouble; /* compile checks it */
+    }
     const cJSON *mj;
     int n = 0;
     cJSON_ArrayForEach(mj, cJSON_GetObjectItemCaseSensitive(root, "metrics")) {

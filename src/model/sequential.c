@@ -282,8 +282,8 @@ dc_layer *dc_model_get_layer(const dc_model *m, const char *name) {
     return NULL;
 }
 
-dc_status dc_model_run(dc_model *m, dc_tape *t, dc_tensor *const *xs, bool training, bool fused,
-                       dc_tensor **outs) {
+dc_status dc_model_run(dc_model *m, dc_tape *t, dc_tensor *const *xs, bool training,
+                       unsigned fused, dc_tensor **outs) {
     for (int k = 0; k < m->n_nodes; k++) {
         dc_call_node *nd = &m->nodes[k];
         if (nd->n_in == 0) { /* an InputLayer is the identity */
@@ -293,7 +293,8 @@ dc_status dc_model_run(dc_model *m, dc_tape *t, dc_tensor *const *xs, bool train
         dc_tensor *ins[DC_LAYER_MAX_IN];
         for (int j = 0; j < nd->n_in; j++) ins[j] = m->values[nd->in[j]];
         dc_layer *l = nd->layer;
-        l->act_skip = fused && k == m->outputs[0];
+        l->act_skip = false;
+        for (int i = 0; i < m->n_outputs; i++) l->act_skip |= (fused >> i & 1u) && k == m->outputs[i];
         m->values[k] = dc_layer_call_n(l, t, ins, nd->n_in, training);
         l->act_skip = false;
         if (!m->values[k]) return dc_tape_status(t) != DC_OK ? dc_tape_status(t) : dc_last_status();
@@ -304,7 +305,7 @@ dc_status dc_model_run(dc_model *m, dc_tape *t, dc_tensor *const *xs, bool train
 
 dc_tensor *dc_model_forward(dc_model *m, dc_tape *t, dc_tensor *x, bool training, bool fused) {
     dc_tensor *outs[DC_MAX_MODEL_IO];
-    return dc_model_run(m, t, &x, training, fused, outs) == DC_OK ? outs[0] : NULL;
+    return dc_model_run(m, t, &x, training, fused ? 1u : 0u, outs) == DC_OK ? outs[0] : NULL;
 }
 
 dc_layer *dc_model_output_layer(const dc_model *m) {
@@ -354,12 +355,7 @@ dc_tensor *dc_model_call(dc_model *m, dc_tape *t, dc_tensor *x, bool training) {
     return dc_model_forward(m, t, x, training, false);
 }
 
-dc_status dc_model_call_multi(dc_model *m, dc_tape *t, dc_tensor *const *xs, bool training,
-                              dc_tensor **outs) {
-    const char *fn = "dc_model_call_multi";
-    if (!m || !t || !xs || !outs) return dc_set_error(DC_ERR_ARG, "%s: NULL argument", fn);
-    if (dc_tape_status(t) != DC_OK) return dc_tape_status(t);
-    if (!m->built) return dc_set_error(DC_ERR_STATE, "%s: model '%s' is not built", fn, m->name);
+dc_status dc_model_check_inputs(const char *fn, const dc_model *m, dc_tensor *const *xs) {
     for (int i = 0; i < m->n_inputs; i++) {
         const dc_call_node *nd = &m->nodes[m->inputs[i]];
         const dc_tensor *x = xs[i];
@@ -369,13 +365,25 @@ dc_status dc_model_call_multi(dc_model *m, dc_tape *t, dc_tensor *const *xs, boo
         if (!ok) {
             char a[128] = "NULL", b[128];
             if (x) dc_shape_string(x->ndim, x->shape, a, sizeof a);
-            dc_tape_fail(t);
             return dc_set_error(DC_ERR_SHAPE, "%s: input %d %s does not match '%s' %s", fn, i, a,
                                 nd->layer ? nd->layer->name : "input",
                                 dc_layer_shape_string(nd->ndim, nd->shape, b, sizeof b));
         }
     }
-    dc_status s = dc_model_run(m, t, xs, training, false, outs);
+    return DC_OK;
+}
+
+dc_status dc_model_call_multi(dc_model *m, dc_tape *t, dc_tensor *const *xs, bool training,
+                              dc_tensor **outs) {
+    const char *fn = "dc_model_call_multi";
+    if (!m || !t || !xs || !outs) return dc_set_error(DC_ERR_ARG, "%s: NULL argument", fn);
+    if (dc_tape_status(t) != DC_OK) return dc_tape_status(t);
+    if (!m->built) return dc_set_error(DC_ERR_STATE, "%s: model '%s' is not built", fn, m->name);
+    if (dc_model_check_inputs(fn, m, xs) != DC_OK) {
+        dc_tape_fail(t);
+        return dc_last_status();
+    }
+    dc_status s = dc_model_run(m, t, xs, training, 0, outs);
     if (s != DC_OK) dc_tape_fail(t);
     return s;
 }
