@@ -9,26 +9,34 @@ OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 WARN    := -std=c11 -Wall -Wextra -Wpedantic
 DEFS    := -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
-ALLCFLAGS = $(WARN) $(DEFS) $(CFLAGS) $(SANFLAGS) -fopenmp -fPIC -fno-math-errno -Iinclude -Isrc
+ALLCFLAGS = $(WARN) $(DEFS) $(CFLAGS) $(SANFLAGS) -fopenmp -fPIC -fno-math-errno -Iinclude -Isrc $(KERAS_CFLAGS)
 PKGS    := libcjson inih zlib libpng
-LDLIBS  := -lcjson -linih -lplplot -lpng -ljpeg -lz -lm -fopenmp
+# libzip and HDF5 (.keras archives) come with their flags from pkg-config
+KERAS_CFLAGS := $(shell pkg-config --cflags libzip hdf5 2>/dev/null)
+KERAS_LIBS   := $(shell pkg-config --libs libzip hdf5 2>/dev/null)
+LDLIBS  := -lcjson -linih -lplplot -lpng -ljpeg -lz -lm $(KERAS_LIBS) -fopenmp
 AVX512  := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mavx2
 AVX2    := -mavx2 -mfma
 
-LIB_SRC  := $(sort $(wildcard src/*/*.c))
+# src/dist/ (the MPI backend) is libdeepc_mpi.a, so libdeepc needs no MPI.
+LIB_SRC  := $(filter-out src/dist/%,$(sort $(wildcard src/*/*.c)))
+MPI_SRC  := $(sort $(wildcard src/dist/*.c))
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS := $(shell pkg-config --libs ompi-c 2>/dev/null || echo -lmpi)
 CLI_SRC  := $(sort $(wildcard cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/*.c))
 EX_SRC   := $(sort $(wildcard examples/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+MPI_OBJ  := $(MPI_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 EXAMPLES := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 HEADERS  := include/deepc.h $(wildcard src/*/*.h) src/ops/ops.def src/layers/layers.def
 
-.PHONY: all lib test asan install clean deps demo bench help examples fuzz tsan
+.PHONY: all lib test asan install clean deps demo bench help examples fuzz tsan bench-refs
 all: lib $(BUILD)/deepc examples $(BUILD)/test_runner
 
-lib: $(BUILD)/libdeepc.a $(BUILD)/libdeepc.so
+lib: $(BUILD)/libdeepc.a $(BUILD)/libdeepc.so $(BUILD)/libdeepc_mpi.a
 examples: $(EXAMPLES)
 
 $(BUILD)/obj/%_avx512.o: %_avx512.c $(HEADERS)
@@ -44,6 +52,10 @@ $(BUILD)/obj/%.o: %.c $(HEADERS) $(BUILD)/gen/tests.inc
 $(BUILD)/libdeepc.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+$(MPI_OBJ): ALLCFLAGS += $(MPI_CFLAGS)
+$(BUILD)/libdeepc_mpi.a: $(MPI_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
 # Versioned as Debian's libraries are: the file libdeepc.so.$(VERSION), its
 # SONAME libdeepc.so.$(SOVERSION) (what programs record and ldconfig links),
 # and libdeepc.so for -ldeepc at link time.
@@ -52,8 +64,8 @@ $(BUILD)/libdeepc.so.$(VERSION): $(LIB_OBJ)
 $(BUILD)/libdeepc.so: $(BUILD)/libdeepc.so.$(VERSION)
 	ln -sf libdeepc.so.$(VERSION) $(BUILD)/libdeepc.so.$(SOVERSION)
 	ln -sf libdeepc.so.$(SOVERSION) $@
-$(BUILD)/deepc: $(CLI_OBJ) $(BUILD)/libdeepc.a
-	$(CC) $(SANFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libdeepc.a $(LDLIBS)
+$(BUILD)/deepc: $(CLI_OBJ) $(BUILD)/libdeepc_mpi.a $(BUILD)/libdeepc.a
+	$(CC) $(SANFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libdeepc_mpi.a $(BUILD)/libdeepc.a $(LDLIBS) $(MPI_LIBS)
 $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(BUILD)/libdeepc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(SANFLAGS) -o $@ $< $(BUILD)/libdeepc.a $(LDLIBS)
@@ -110,10 +122,16 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory -C bench BUILD=../$(BUILD)
 
+# The optional references of make bench (PyTorch 2.x, Keras 3, JAX, onnxruntime)
+# from PyPI into virtual environments under BENCH_VENV, outside the repository.
+bench-refs:
+	@scripts/install-deps.sh --bench
+	@sh bench/install_refs.sh
+
 install: lib $(BUILD)/deepc
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 $(BUILD)/libdeepc.a $(BUILD)/libdeepc.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(BUILD)/libdeepc.a $(BUILD)/libdeepc_mpi.a $(BUILD)/libdeepc.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libdeepc.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libdeepc.so.$(SOVERSION)
 	ln -sf libdeepc.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libdeepc.so
 	install -m 644 include/deepc.h $(DESTDIR)$(PREFIX)/include/
@@ -134,4 +152,5 @@ help:
 	@echo "make fuzz       libFuzzer targets under ASan + UBSan, FUZZ_SECONDS (60) each"
 	@echo "make demo       install, build, train the Fashion-MNIST CNN"
 	@echo "make bench      benchmarks against PyTorch, OpenBLAS, oneDNN"
+	@echo "make bench-refs PyTorch 2.x, Keras 3, JAX, onnxruntime for make bench (BENCH_VENV)"
 	@echo "make install PREFIX=DIR"

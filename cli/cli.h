@@ -21,6 +21,7 @@ int cli_summary(int argc, char **argv);
 int cli_visualize(int argc, char **argv);
 int cli_generate(int argc, char **argv);
 int cli_export(int argc, char **argv);
+int cli_import(int argc, char **argv);
 
 /* "deepc VERB: message" plus a hint to --help on stderr; returns CLI_USAGE. */
 int cli_usage(const char *verb, const char *fmt, ...)
@@ -105,4 +106,14 @@ typedef struct {
  * the file; false after a usage message (bad value, unknown option, a second
  * file). The verb's own options are tested before this. */
 bool cli_run_arg(const char *verb, int argc, char **argv, int *i, cli_run_args *ra);
+/* Segmentation models (segment.c): class k's colour (0 black); predict's
+ * colour mask at out and the overlay beside it (mask.png -> mask_overlay.png)
+ * from the model's output y (1, H, W, classes) for input x (from image, or a
+ * test sample when image is NULL); visualize's DIR/segmentation.png, the
+ * first count test images with true and predicted masks and a legend. */
+void cli_class_rgb(int k, float rgb[3]);
+int cli_predict_segmentation(const char *verb, const cli_model *cm, const dc_tensor *x,
+                             const dc_tensor *y, const char *image, const char *out);
+int cli_visualize_segmentation(const char *verb, const cli_model *cm, const char *spec,
+                               const char *dir, long long count);
 #endif

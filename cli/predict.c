@@ -11,7 +11,7 @@ static const char *const VERB = "predict";
 static void help(FILE *f) {
     fprintf(f,
             "usage: deepc predict MODEL.safetensors (FILE.png | FILE.jpg | --index N | --text TEXT)\n"
-            "                     [--data SPEC] [--top K] [--invert]\n"
+            "                     [--data SPEC] [--top K] [--invert] [--out MASK.png]\n"
             "\n"
             "Prints the top K (default 5) classes with their probabilities for an image\n"
             "(PNG or JPEG, gray or RGB, converted and resized to the model's input), for\n"
@@ -22,7 +22,13 @@ static void help(FILE *f) {
             "             background for a model trained on light objects on black\n"
             "             (Fashion-MNIST, MNIST)\n"
             "When the model file keeps its training inputs' statistics (deepc train writes\n"
-            "them), an input whose mean or range is far from theirs gets a warning.\n");
+            "them), an input whose mean or range is far from theirs gets a warning.\n"
+            "\n"
+            "A segmentation model (outputs (H, W, classes)) writes the class of every\n"
+            "pixel instead: --out MASK.png (default mask.png) gets the classes' colours\n"
+            "and MASK_overlay.png the image with them laid over it (class 0, the\n"
+            "background, left clear), both at the image's size; the share of each\n"
+            "class is printed.\n");
 }
 
 /* 1 - x where the model's inputs are in [0, 1] (pixels). */
@@ -112,6 +118,7 @@ int cli_predict(int argc, char **argv) {
     long long top = 5;
     const char *text = NULL;
     bool inv = false;
+    const char *out = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (cli_is_help(a)) {
@@ -122,6 +129,8 @@ int cli_predict(int argc, char **argv) {
                 return CLI_USAGE;
         } else if (!strcmp(a, "--text")) {
             if (!(text = cli_value(VERB, argc, argv, &i))) return CLI_USAGE;
+        } else if (!strcmp(a, "--out")) {
+            if (!(out = cli_value(VERB, argc, argv, &i))) return CLI_USAGE;
         } else if (!strcmp(a, "--invert")) {
             inv = true;
         } else if (!cli_image_arg(VERB, argc, argv, &i, &ia)) {
@@ -147,6 +156,15 @@ int cli_predict(int argc, char **argv) {
     y = dc_model_predict(cm.model, x, 1);
     if (!y) {
         cli_fail(VERB);
+        goto done;
+    }
+    if (y->ndim == 4) {
+        rc = cli_predict_segmentation(VERB, &cm, x, y, image, out ? out : "mask.png");
+        goto done;
+    }
+    if (out) {
+        fprintf(stderr, "deepc %s: --out is for segmentation models (outputs (H, W, classes))\n", VERB);
+        rc = CLI_USAGE;
         goto done;
     }
     int64_t n = y->size;

@@ -227,14 +227,21 @@ int cli_train(int argc, char **argv) {
     if (!file) return cli_usage(VERB, "no model file (deepc train FILE.ini)");
     if (ra.threads > 0) dc_set_num_threads((int)ra.threads);
 
-    dc_run_config *cfg = dc_run_config_load(file);
-    if (!cfg) return cli_fail(VERB);
     char num[32];
     int rc = CLI_FAIL;
     dc_dataset *train = NULL, *test = NULL;
     dc_model *m = NULL;
     dc_history *h = NULL;
     dc_callback *cbs = NULL;
+    dc_run_config *cfg = NULL;
+    /* under mpirun: one of several ranks (docs/distributed.md); rank 0 alone
+     * prints and writes files */
+    dc_clear_error();
+    dc_dist *dist = dc_dist_mpi_init();
+    if (!dist && dc_last_status() != DC_OK) return cli_fail(VERB);
+    const bool root = !dist || dist->rank == 0;
+    quiet = quiet || !root;
+    if (!(cfg = dc_run_config_load(file))) goto fail;
     if (epochs) {
         snprintf(num, sizeof num, "%lld", epochs);
         if (dc_run_config_set(cfg, "train", "epochs", num) != DC_OK) goto fail;
@@ -256,8 +263,8 @@ int cli_train(int argc, char **argv) {
     snprintf(dir, sizeof dir, "%s", out_dir ? out_dir : "runs/");
     if (!out_dir) strncat(dir, name, sizeof dir - strlen(dir) - 1);
     if (!cli_mkdirs(VERB, dir)) {
-        dc_run_config_free(cfg);
-        return CLI_FAIL;
+        rc = CLI_FAIL;
+        goto done;
     }
     char ckpt[4200];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", dir);
@@ -274,6 +281,7 @@ int cli_train(int argc, char **argv) {
     fo.progress = quiet ? NULL : stdout;
     fo.checkpoint_path = no_checkpoint ? NULL : ckpt;
     fo.resume_from = resume ? resume_path : NULL;
+    fo.dist = dist;
     char logs[4200];
     snprintf(logs, sizeof logs, "%s/logs", dir);
     if (tensorboard) { /* the model file's callbacks, then TensorBoard */
@@ -291,7 +299,10 @@ int cli_train(int argc, char **argv) {
             printf(", validating on %lld test samples", (long long)dc_dataset_count(test));
         else if (fo.validation_split > 0)
             printf(", validating on the last %g of them", (double)fo.validation_split);
-        printf(" (%d thread%s)\n", dc_get_num_threads(), dc_get_num_threads() == 1 ? "" : "s");
+        printf(" (%d thread%s", dc_get_num_threads(), dc_get_num_threads() == 1 ? "" : "s");
+        if (dist) printf(" x %d processes, %lld samples each per batch", dist->size,
+                         (long long)dc_run_config_batch_size(cfg) / dist->size);
+        printf(")\n");
         fflush(stdout);
     }
     running_model = m;
@@ -304,6 +315,10 @@ int cli_train(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     snprintf(csv, sizeof csv, "%s/history.csv", dir);
     snprintf(png, sizeof png, "%s/curves.png", dir);
+    if (!root) { /* rank 0 writes the files */
+        rc = stop_signal ? 128 + stop_signal : CLI_OK;
+        goto done;
+    }
     if (stop_signal) { /* the checkpoint is written; the history so far too */
         if (dc_history_write_csv(h, csv) != DC_OK) goto fail;
         int ne = dc_history_epochs(h);
@@ -345,7 +360,13 @@ int cli_train(int argc, char **argv) {
     goto done;
 fail:
     rc = cli_fail(VERB);
+    if (dist && dist->size > 1) { /* the other ranks would wait for this one forever */
+        fprintf(stderr, "deepc %s: rank %d of %d failed; ending the job\n", VERB, dist->rank,
+                dist->size);
+        dc_dist_mpi_abort(dist, rc);
+    }
 done:
+    dc_dist_mpi_finalize(dist);
     catch_stop_signals(false);
     free(cbs);
     dc_history_free(h);

@@ -25,7 +25,13 @@ static void help(FILE *f) {
             "  feature_maps_<layer>.png  the same, one file per convolution\n"
             "The image is test sample N (of --data SPEC, default the model's test data) or\n"
             "an image file (PNG or JPEG), converted and resized to the model's input.\n"
-            "A model without convolutions shows its first Dense layer's weights as images.\n");
+            "A model without convolutions shows its first Dense layer's weights as images.\n"
+            "\n"
+            "       deepc visualize MODEL.safetensors --segmentation [--count N] [--out DIR]\n"
+            "                       [--data SPEC]\n"
+            "A segmentation model (outputs (H, W, classes)): DIR/segmentation.png, the first\n"
+            "N (default 8) test images beside their true and predicted masks, with the\n"
+            "mean IoU over them and a legend of the classes' names and colours.\n");
 }
 
 /* One labelled grid of tiles (th, tw, ch) in the picture. Signed weights
@@ -277,9 +283,20 @@ static bool map_section(const dc_layer *l, const dc_tensor *y, section *s) {
     return true;
 }
 
+/* DIR: --out, else the model file's folder; made if need be. */
+static bool out_dir(const char *model, const char *out, char *dir, size_t n) {
+    const char *slash = strrchr(model, '/');
+    if (out) snprintf(dir, n, "%s", out);
+    else if (slash) snprintf(dir, n, "%.*s", (int)(slash - model), model);
+    else snprintf(dir, n, ".");
+    return cli_mkdirs(VERB, dir);
+}
+
 int cli_visualize(int argc, char **argv) {
     cli_image_args ia = {.index = -1};
     const char *layer = NULL, *out = NULL;
+    bool seg = false;
+    long long count = 8;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (cli_is_help(a)) {
@@ -289,23 +306,31 @@ int cli_visualize(int argc, char **argv) {
             if (!(layer = cli_value(VERB, argc, argv, &i))) return CLI_USAGE;
         } else if (!strcmp(a, "--out")) {
             if (!(out = cli_value(VERB, argc, argv, &i))) return CLI_USAGE;
+        } else if (!strcmp(a, "--segmentation")) {
+            seg = true;
+        } else if (!strcmp(a, "--count")) {
+            const char *v = cli_value(VERB, argc, argv, &i);
+            if (!v || !cli_int(VERB, a, v, 1, 1000, &count)) return CLI_USAGE;
         } else if (!cli_image_arg(VERB, argc, argv, &i, &ia)) {
             return CLI_USAGE;
         }
     }
-    if (!cli_image_args_check(VERB, &ia, "deepc visualize MODEL.safetensors --index 0"))
+    if (seg && (ia.image || ia.index >= 0 || layer))
+        return cli_usage(VERB, "--segmentation draws test samples: no FILE, --index or --layer");
+    if (seg && !ia.model) return cli_usage(VERB, "no model file (deepc visualize MODEL --segmentation)");
+    if (!seg && !cli_image_args_check(VERB, &ia, "deepc visualize MODEL.safetensors --index 0"))
         return CLI_USAGE;
     const char *model = ia.model, *image = ia.image, *spec = ia.spec;
     const long long index = ia.index;
     char dir[4096];
-    if (out) {
-        snprintf(dir, sizeof dir, "%s", out);
-    } else {
-        const char *slash = strrchr(model, '/');
-        if (slash) snprintf(dir, sizeof dir, "%.*s", (int)(slash - model), model);
-        else snprintf(dir, sizeof dir, ".");
+    if (seg) {
+        cli_model cm;
+        if (!out_dir(model, out, dir, sizeof dir) || !cli_model_load(VERB, model, &cm)) return CLI_FAIL;
+        int rc = cli_visualize_segmentation(VERB, &cm, spec, dir, count);
+        cli_model_free(&cm);
+        return rc;
     }
-    if (!cli_mkdirs(VERB, dir)) return CLI_FAIL;
+    if (!out_dir(model, out, dir, sizeof dir)) return CLI_FAIL;
 
     cli_model cm;
     if (!cli_model_load(VERB, model, &cm)) return CLI_FAIL;

@@ -277,6 +277,17 @@ dc_tensor *dc_softmax_cross_entropy(dc_tape *t, dc_tensor *logits, dc_tensor *on
 dc_tensor *dc_sparse_softmax_cross_entropy(dc_tape *t, dc_tensor *logits, dc_tensor *labels);
 /* logits and targets of one shape, targets in [0, 1] */
 dc_tensor *dc_binary_cross_entropy_logits(dc_tape *t, dc_tensor *logits, dc_tensor *targets);
+/* Class-weighted: logits (N,C), labels (N,), weights (C,) >= 0 ->
+ * sum w[y] * xent / sum w[y], as PyTorch's CrossEntropyLoss(weight=w); 0 when
+ * no row has weight. Only the logits get a gradient. */
+dc_tensor *dc_weighted_sparse_softmax_cross_entropy(dc_tape *t, dc_tensor *logits,
+                                                    dc_tensor *labels, dc_tensor *weights);
+/* Soft Dice over rows of classes (a pixel is a row): scores (N,C) as logits
+ * (softmaxed inside) or probabilities, labels (N,) class indices. Per class c,
+ * dice_c = (2 sum_i p_ic [y_i=c] + smooth) / (sum_i p_ic + count(y_i=c) + smooth);
+ * the loss is 1 - mean over classes. smooth > 0 (1 is usual). */
+dc_tensor *dc_dice_loss(dc_tape *t, dc_tensor *scores, dc_tensor *labels, bool from_probabilities,
+                        float smooth);
 /* Inverted dropout: zeroes a `rate` fraction and scales the rest by 1/(1-rate)
  * when training; the identity otherwise. rate in [0, 1). The mask comes from
  * one 64-bit key drawn from rng at forward time (hashed with each element's
@@ -769,7 +780,8 @@ typedef enum {
     DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY, /* outputs (B,...,C), labels (B,...) whole numbers */
     DC_LOSS_CATEGORICAL_CROSSENTROPY,        /* outputs (B,...,C), one-hot labels alike */
     DC_LOSS_MSE,
-    DC_LOSS_BINARY_CROSSENTROPY              /* targets in [0, 1] */
+    DC_LOSS_BINARY_CROSSENTROPY,             /* targets in [0, 1] */
+    DC_LOSS_DICE                             /* outputs (B,...,C), labels (B,...): dc_dice_loss, smooth 1 */
 } dc_loss_kind;
 
 typedef enum {
@@ -777,10 +789,13 @@ typedef enum {
     DC_METRIC_ACCURACY,        /* integer or one-hot labels; binary when one output */
     DC_METRIC_BINARY_ACCURACY, /* threshold 0.5 on probabilities */
     DC_METRIC_MAE,
-    DC_METRIC_MSE
+    DC_METRIC_MSE,
+    DC_METRIC_MEAN_IOU         /* Keras' MeanIoU(num_classes = the output's last axis,
+                                  sparse_y_pred=False): from the epoch's confusion sums */
 } dc_metric_kind;
 
 #define DC_MAX_METRICS 4
+#define DC_MAX_CLASS_WEIGHTS 256 /* also the most classes MeanIoU counts */
 typedef struct {
     dc_loss_kind loss;
     /* The model's outputs are logits (false, the default) or probabilities.
@@ -796,6 +811,10 @@ typedef struct {
      * dc_model_train_on_batch; fit, evaluate and predict take one output. */
     dc_loss_kind losses[DC_MAX_MODEL_IO];
     float loss_weights[DC_MAX_MODEL_IO];
+    /* sparse_categorical_crossentropy: a weight per class (n_class_weights of
+     * them, one per output class; 0: unweighted), the mean weighted by w[label] */
+    int n_class_weights;
+    float class_weights[DC_MAX_CLASS_WEIGHTS];
 } dc_compile_options;
 
 dc_status dc_model_compile(dc_model *m, const dc_compile_options *opt);
@@ -913,6 +932,16 @@ typedef struct {
      * stopped (EarlyStopping) stays stopped. */
     const char *checkpoint_path;
     const char *resume_from;
+    /* Data-parallel training (docs/distributed.md): NULL trains in this
+     * process alone. Set, every one of dist->size processes calls fit with
+     * the same model file, data, seed and options (progress may differ);
+     * each takes its share of every batch, the gradients are summed with
+     * dist's collectives, and every process applies the same step. Only
+     * rank 0 writes checkpoint_path and the file-writing callbacks
+     * (ModelCheckpoint, CSVLogger, TensorBoard); stop decisions are rank
+     * 0's. A fit that fails on one rank leaves the others waiting in a
+     * collective: the caller ends the job (dc_dist_mpi_abort). */
+    const struct dc_dist *dist;
 } dc_fit_options;
 
 /* Asks the fit running on m (or the next one) to stop after its current
@@ -968,6 +997,48 @@ dc_status dc_model_load_checkpoint(dc_model *m, const char *path, int *epoch);
  * it takes the same NHWC input (batch axis "N") and predicts what dc_model_predict
  * does. A layer with no ONNX mapping is DC_ERR_UNSUPPORTED naming it and its type. */
 dc_status dc_model_export_onnx(const dc_model *m, const char *path);
+/* Keras 3 .keras archives (a zip of config.json, metadata.json and
+ * model.weights.h5). Import: a Sequential model of layers deepc has, built,
+ * with Keras' weights (deepc keeps Keras' layouts) and, when the archive has
+ * compile settings, compiled with them; a layer, option, loss, metric or
+ * optimizer deepc lacks is refused (DC_ERR_UNSUPPORTED naming it), never
+ * skipped, and a hostile or corrupt archive (paths with "..", a zip bomb, a
+ * weight whose shape disagrees with the config) is DC_ERR_FORMAT or
+ * DC_ERR_SHAPE naming the file and the part. Caller frees. */
+dc_model *dc_model_import_keras(const char *path);
+/* The same from len bytes in memory; name stands for them in messages. */
+dc_model *dc_model_import_keras_buffer(const void *data, size_t len, const char *name);
+/* A built model as a .keras archive that keras.saving.load_model reads and
+ * predicts with as deepc does, written atomically; compile settings go along
+ * (the learning rate in force). A layer Keras cannot express is refused. */
+dc_status dc_model_export_keras(const dc_model *m, const char *path);
+/* Distributed training. A backend is a rank, a size and three collectives
+ * that every rank calls in the same order with the same n; they return
+ * DC_OK or an error with a message. libdeepc has no MPI in it: the MPI
+ * backend is libdeepc_mpi.a (link -ldeepc_mpi and `pkg-config --libs
+ * ompi-c`), and any other transport can fill the struct. */
+typedef struct dc_dist {
+    int rank, size;
+    void *ctx;
+    /* x[i] = the sum over the ranks of x[i]; the same bits on every rank */
+    dc_status (*sum_floats)(void *ctx, float *x, int64_t n);
+    dc_status (*sum_doubles)(void *ctx, double *x, int64_t n);
+    /* rank 0's n bytes to every rank */
+    dc_status (*broadcast)(void *ctx, void *bytes, int64_t n);
+} dc_dist;
+/* The MPI backend (libdeepc_mpi.a, src/dist/mpi.c). dc_dist_mpi_init calls
+ * MPI_Init only when a launcher started this process (mpirun's or a process
+ * manager's variables are set) and returns the world's ranks; otherwise, or
+ * on an error (dc_last_error says), NULL and no MPI call was made. */
+dc_dist *dc_dist_mpi_init(void);
+/* A backend over a communicator the caller made (comm points to an
+ * MPI_Comm); MPI must be initialized. Free it with dc_dist_mpi_free. */
+dc_dist *dc_dist_mpi_new(const void *comm);
+void dc_dist_mpi_free(dc_dist *d);
+/* Frees d and calls MPI_Finalize when dc_dist_mpi_init made it (NULL: none). */
+void dc_dist_mpi_finalize(dc_dist *d);
+/* Ends every rank of the job with exit status code (MPI_Abort). */
+void dc_dist_mpi_abort(dc_dist *d, int code);
 /* -- end training -- */
 
 /* ========================================================================
@@ -1017,12 +1088,36 @@ void dc_batcher_reset(dc_batcher *b);
  * depends only on the seed and k. Allocates nothing. */
 int64_t dc_batcher_next(dc_batcher *b, dc_tensor **x, dc_tensor **y);
 int64_t dc_batcher_num_batches(const dc_batcher *b);
+/* With a shard set, each batch of batch_size (the global batch) is cut into
+ * `size` parts and this batcher hands out part `rank`: samples [B*rank/size,
+ * B*(rank+1)/size) of the batch, possibly none when B < size. dc_batcher_next
+ * then returns the global B (0 still ends the epoch), x and y hold the part. */
+dc_status dc_batcher_shard(dc_batcher *b, int rank, int size);
 /* Images under DIR/<class name>/ (*.png, *.jpg, *.jpeg), classes sorted by
  * name (dc_dataset_class_name gives them back), samples (H, W, C) in [0, 1].
  * height and width 0 keep the files' size (all must agree), otherwise each
  * image is resized bilinearly; channels 0 keeps the files' (all must agree),
  * 1 or 3 converts. */
 dc_dataset *dc_dataset_load_image_folder(const char *dir, int height, int width, int channels);
+/* Segmentation: samples (H, W, C) in [0, 1], labels (H, W) class indices.
+ * "fashion-canvas": canvases of Fashion-MNIST garments (split "train" or
+ * "test" draws from that split), each holding 1 to max_garments of them at
+ * random places, later ones on top; a pixel is labelled with its garment's
+ * class + 1 where the garment is brighter than threshold, else 0 (background):
+ * 11 classes, named by dc_dataset_class_name. The same options and seed give
+ * the same canvases. */
+typedef struct {
+    int size;           /* canvas side, >= 28; 0: 64 */
+    int64_t count;      /* canvases; 0: 1000 */
+    int max_garments;   /* 0: 4 */
+    float threshold;    /* in [0, 1); 0: 0.2 */
+    uint64_t seed;
+} dc_fashion_canvas_options;
+dc_dataset *dc_dataset_fashion_canvas(const char *split, const dc_fashion_canvas_options *opt);
+/* DIR/images/NAME.(png|jpg) with DIR/masks/NAME.png: masks 8-bit palette or
+ * gray PNGs of class indices below num_classes, the size of their image; all
+ * images one size (channels 0 keeps theirs, 1 or 3 converts). */
+dc_dataset *dc_dataset_load_segmentation_folder(const char *dir, int num_classes, int channels);
 /* Variable-length samples (texts vectorized without output_sequence_length):
  * dc_dataset_x_shape reports -1 for the time axis, and dc_batcher_next pads
  * each batch with 0 only to the longest sequence of that batch, so x comes out

@@ -18,6 +18,8 @@ const char *test_tmpdir(void);
 const char *test_deepc_path(void);
 /* Runs "deepc ARGS" with stderr into OUT (cap bytes); the exit code, or -1. */
 int test_run_deepc(const char *args, char *out, size_t cap);
+/* n 8x8 IDX images of 3 classes (a bright bar at the top, middle or bottom) and their labels. */
+void test_write_idx(const char *images, const char *labels, int n, uint32_t seed);
 
 #define CHECK(cond)                                                                       \
     do {                                                                                  \

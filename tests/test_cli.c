@@ -10,43 +10,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void put_be32(FILE *f, uint32_t v) {
-    uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-    fwrite(b, 1, 4, f);
-}
-
-/* n images 8x8 of 3 classes: a bright bar at the top, middle or bottom. */
-static void write_idx(const char *images, const char *labels, int n, uint32_t seed) {
-    FILE *fi = fopen(images, "wb"), *fl = fopen(labels, "wb");
-    if (!fi || !fl) {
-        if (fi) fclose(fi);
-        if (fl) fclose(fl);
-        return;
-    }
-    put_be32(fi, 0x803);
-    put_be32(fi, (uint32_t)n);
-    put_be32(fi, 8);
-    put_be32(fi, 8);
-    put_be32(fl, 0x801);
-    put_be32(fl, (uint32_t)n);
-    dc_rng r;
-    dc_rng_seed(&r, seed);
-    for (int i = 0; i < n; i++) {
-        int c = i % 3;
-        uint8_t px[64];
-        for (int y = 0; y < 8; y++)
-            for (int x = 0; x < 8; x++) {
-                bool bar = y / 3 == c || (c == 2 && y == 7);
-                px[y * 8 + x] = (uint8_t)(bar ? 200 + dc_rng_below(&r, 55) : dc_rng_below(&r, 60));
-            }
-        fwrite(px, 1, 64, fi);
-        uint8_t lb = (uint8_t)c;
-        fwrite(&lb, 1, 1, fl);
-    }
-    fclose(fi);
-    fclose(fl);
-}
-
 static bool file_starts_with(const char *path, const char *magic, size_t n) {
     FILE *f = fopen(path, "rb");
     if (!f) return false;
@@ -78,8 +41,8 @@ static bool setup(void) {
     char dir[512];
     snprintf(dir, sizeof dir, "%s/cli", test_tmpdir());
     mkdir(dir, 0700);
-    write_idx(tmp("train-images.idx"), tmp("train-labels.idx"), 96, 1);
-    write_idx(tmp("test-images.idx"), tmp("test-labels.idx"), 30, 2);
+    test_write_idx(tmp("train-images.idx"), tmp("train-labels.idx"), 96, 1);
+    test_write_idx(tmp("test-images.idx"), tmp("test-labels.idx"), 30, 2);
     FILE *f = fopen(tmp("tiny.ini"), "w");
     if (!f) return false;
     fprintf(f, "; a tiny model for the CLI tests\n[model]\nname = tiny\n\n[data]\n"

@@ -21,6 +21,7 @@ typedef struct {
     int in_ndim;
     int64_t in_shape[3];
     layer_spec layers[12];
+    int ids; /* > 0: the input holds token ids below this, padded with 0 at the end */
 } model_spec;
 
 static const model_spec MODELS[] = {
@@ -32,7 +33,7 @@ static const model_spec MODELS[] = {
         {"Dense", {"units", "4", "activation", "leaky_relu", "use_bias", "false"}},
         {"Activation", {"activation", "tanh"}},
         {"Dense", {"units", "3", "activation", "softmax"}},
-    }},
+    }, 0},
     {"cnn_same", 3, {8, 8, 3}, {
         {"Conv2D", {"filters", "4", "kernel_size", "3", "padding", "same", "activation", "relu"}},
         {"BatchNormalization", {0}},
@@ -42,7 +43,7 @@ static const model_spec MODELS[] = {
         {"AveragePooling2D", {"pool_size", "2", "strides", "1", "padding", "same"}},
         {"Flatten", {0}},
         {"Dense", {"units", "3", "activation", "softplus"}},
-    }},
+    }, 0},
     {"cnn_valid", 3, {9, 7, 2}, {
         {"Conv2D", {"filters", "3", "kernel_size", "3", "dilation_rate", "2", "padding", "valid"}},
         {"MaxPooling2D", {"pool_size", "2", "padding", "valid"}},
@@ -53,14 +54,14 @@ static const model_spec MODELS[] = {
         {"Conv2DTranspose", {"filters", "3", "kernel_size", "4", "strides", "2", "padding", "valid"}},
         {"GlobalAveragePooling2D", {0}},
         {"Dense", {"units", "2"}},
-    }},
+    }, 0},
     {"cnn_reshape", 3, {6, 6, 1}, {
         {"Conv2D", {"filters", "2", "kernel_size", "4", "strides", "3", "padding", "same"}},
         {"GlobalMaxPooling2D", {"keepdims", "true"}},
         {"Reshape", {"target_shape", "2,1"}},
         {"Dense", {"units", "3"}},
         {"Flatten", {0}},
-    }},
+    }, 0},
     {"rnn", 2, {5, 3}, {
         {"LSTM", {"units", "4", "return_sequences", "true"}},
         {"GRU", {"units", "3", "return_sequences", "true"}},
@@ -69,7 +70,7 @@ static const model_spec MODELS[] = {
                   "activation", "relu"}},
         {"SimpleRNN", {"units", "4"}},
         {"Dense", {"units", "2"}},
-    }},
+    }, 0},
     {"seq1d", 2, {11, 3}, {
         {"Conv1D", {"filters", "4", "kernel_size", "3", "padding", "causal", "dilation_rate", "2",
                     "activation", "relu"}},
@@ -81,7 +82,37 @@ static const model_spec MODELS[] = {
         {"Dense", {"units", "4"}},
         {"Reshape", {"target_shape", "2,2"}},
         {"GlobalAveragePooling1D", {0}},
-    }},
+    }, 0},
+    {"text_lstm", 1, {6}, {
+        {"Embedding", {"input_dim", "7", "output_dim", "4"}},
+        {"LSTM", {"units", "5", "return_sequences", "true"}},
+        {"Dense", {"units", "7"}},
+    }, 7},
+    {"masked_bigru", 1, {6}, {
+        {"Embedding", {"input_dim", "9", "output_dim", "3", "mask_zero", "true"}},
+        {"Bidirectional", {"layer", "GRU", "units", "3"}},
+        {"Dense", {"units", "2"}},
+    }, 9},
+    {"masked_bilstm_pool", 1, {5}, {
+        {"Embedding", {"input_dim", "8", "output_dim", "3", "mask_zero", "true"}},
+        {"Bidirectional", {"layer", "LSTM", "units", "4", "merge_mode", "sum",
+                           "return_sequences", "true"}},
+        {"Dense", {"units", "3", "activation", "tanh"}},
+        {"GlobalAveragePooling1D", {0}},
+        {"Dense", {"units", "2"}},
+    }, 8},
+    {"masking_rnn_maxpool", 2, {5, 2}, {
+        {"Masking", {"mask_value", "0"}},
+        {"SimpleRNN", {"units", "3", "return_sequences", "true"}},
+        {"GlobalMaxPooling1D", {0}},
+        {"Dense", {"units", "2"}},
+    }, 0},
+    {"masked_bag", 1, {7}, {
+        {"Embedding", {"input_dim", "6", "output_dim", "4", "mask_zero", "true"}},
+        {"GlobalAveragePooling1D", {"keepdims", "true"}},
+        {"Flatten", {0}},
+        {"Dense", {"units", "3", "activation", "softmax"}},
+    }, 6},
 };
 #define N_MODELS (int)(sizeof MODELS / sizeof *MODELS)
 
@@ -201,6 +232,15 @@ TEST(onnx_regenerate) {
         uint32_t s = 999u + (uint32_t)i;
         float *x = malloc((size_t)n * sizeof *x);
         for (int64_t k = 0; k < n; k++) x[k] = unit_rand(&s);
+        if (ms->ids) { /* row b: T - b ids in [1, ids), then 0 (padding) */
+            const int64_t T = ms->in_shape[0];
+            for (int64_t k = 0; k < n; k++)
+                x[k] = k % T < T - k / T ? (float)(1 + (int)(fabsf(x[k]) * (float)(ms->ids - 1)) % (ms->ids - 1)) : 0.0f;
+        } else if (ms->layers[0].type && !strcmp(ms->layers[0].type, "Masking")) {
+            const int64_t T = ms->in_shape[0], C = ms->in_shape[1];
+            for (int64_t k = 0; k < n; k++) /* row b: its last b steps all 0 (masked) */
+                if (k / C % T >= T - k / (T * C)) x[k] = 0.0f;
+        }
         FILE *f = fopen(regen_path(ms->name, ".input.bin"), "wb");
         CHECK(f && fwrite(x, sizeof *x, (size_t)n, f) == (size_t)n);
         if (f) fclose(f);
@@ -253,6 +293,12 @@ TEST(onnx_export_lstm_gru_simple_rnn) { check_model(&MODELS[4]); }
 
 TEST(onnx_export_conv1d_pool1d) { check_model(&MODELS[5]); }
 
+TEST(onnx_export_embedding_lstm) { check_model(&MODELS[6]); }
+TEST(onnx_export_masked_bidirectional_gru) { check_model(&MODELS[7]); }
+TEST(onnx_export_masked_bidirectional_lstm_sum_pooled) { check_model(&MODELS[8]); }
+TEST(onnx_export_masking_simple_rnn_max_pooled) { check_model(&MODELS[9]); }
+TEST(onnx_export_masked_embedding_bag) { check_model(&MODELS[10]); }
+
 TEST(onnx_export_refuses_bad_input) {
     const model_spec *ms = &MODELS[0];
     dc_model *m = build_model(ms);
@@ -262,17 +308,27 @@ TEST(onnx_export_refuses_bad_input) {
     CHECK_ERR(dc_model_export_onnx(NULL, "x.onnx"), DC_ERR_ARG, "dc_model_export_onnx");
     dc_model_free(m);
 
-    /* Embedding has no mapping yet: refused with its name and type, no file left. */
-    dc_model *r = dc_sequential_new("seq");
-    const char *k[] = {"input_dim", "output_dim", "name"}, *v[] = {"10", "2", "my_embedding"};
-    CHECK_OK(dc_model_add(r, dc_layer_from_config("Embedding", k, v, 3)));
-    int64_t in[1] = {4};
-    CHECK_OK(dc_model_build(r, 1, in, 1));
+    /* A masked LSTM's per-step outputs differ at padded steps (ONNX gives 0,
+     * deepc repeats): refused where they would be read, and no file is left. */
     char out[PATH_MAX];
     snprintf(out, sizeof out, "%s/refused.onnx", test_tmpdir());
-    CHECK_ERR(dc_model_export_onnx(r, out), DC_ERR_UNSUPPORTED, "'my_embedding' (Embedding)");
-    CHECK(access(out, F_OK) != 0);
-    dc_model_free(r);
+    const char *last[] = {"Dense", "Flatten"};
+    const char *want[] = {"'out' (Dense)", "'flat' (Flatten)"};
+    for (int c = 0; c < 2; c++) {
+        dc_model *r = dc_sequential_new("seq");
+        const char *k[] = {"input_dim", "output_dim", "mask_zero"}, *v[] = {"10", "2", "true"};
+        CHECK_OK(dc_model_add(r, dc_layer_from_config("Embedding", k, v, 3)));
+        const char *rk[] = {"units", "return_sequences"}, *rv[] = {"3", "true"};
+        CHECK_OK(dc_model_add(r, dc_layer_from_config("LSTM", rk, rv, 2)));
+        const char *lk[] = {"units", "name"}, *lv[] = {"2", c ? "flat" : "out"};
+        CHECK_OK(dc_model_add(r, dc_layer_from_config(last[c], c ? lk + 1 : lk, c ? lv + 1 : lv,
+                                                      c ? 1 : 2)));
+        int64_t in[1] = {4};
+        CHECK_OK(dc_model_build(r, 1, in, 1));
+        CHECK_ERR(dc_model_export_onnx(r, out), DC_ERR_UNSUPPORTED, want[c]);
+        CHECK(access(out, F_OK) != 0);
+        dc_model_free(r);
+    }
 
     /* gelu needs a later opset: refused naming the layer. */
     dc_model *g = dc_sequential_new("g");

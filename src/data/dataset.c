@@ -21,6 +21,7 @@ void dc_ds_storage_free(dc_ds_storage *s) {
         dc_free_aligned(s->x_bytes);
         dc_free_aligned(s->y);
     }
+    dc_free_aligned(s->y_bytes);
     if (s->owns_names && s->class_names) {
         for (int i = 0; i < s->num_classes; i++) dc_free(s->class_names[i]);
         dc_free(s->class_names);
@@ -39,7 +40,12 @@ static dc_status storage_get(const dc_dataset *ds, int64_t i, float *x, float *y
     } else if (x) {
         memcpy(x, ds->storage->x + row * ds->x_size, (size_t)ds->x_size * sizeof(float));
     }
-    if (y) memcpy(y, ds->storage->y + row * ds->y_size, (size_t)ds->y_size * sizeof(float));
+    if (y && ds->storage->y_bytes) {
+        const uint8_t *src = ds->storage->y_bytes + row * ds->y_size;
+        for (int64_t j = 0; j < ds->y_size; j++) y[j] = (float)src[j];
+    } else if (y) {
+        memcpy(y, ds->storage->y + row * ds->y_size, (size_t)ds->y_size * sizeof(float));
+    }
     return DC_OK;
 }
 
@@ -210,6 +216,7 @@ struct dc_batcher {
     bool pending;       /* the epoch has not started: the next call starts one */
     float *x, *y;       /* batch_size samples each */
     dc_tensor xt, yt;   /* the views handed out, reused for every batch */
+    int shard, n_shards; /* this process's part of each batch (dc_batcher_shard) */
 };
 
 dc_batcher *dc_batcher_new(const dc_dataset *ds, int64_t batch_size, bool shuffle, uint64_t seed) {
@@ -255,6 +262,7 @@ dc_batcher *dc_batcher_new(const dc_dataset *ds, int64_t batch_size, bool shuffl
     b->xt.data = b->x;
     b->yt.data = b->y;
     b->pending = true;
+    b->n_shards = 1;
     return b;
 nomem:
     dc_batcher_free(b);
@@ -282,23 +290,23 @@ void dc_batcher_reset(dc_batcher *b) {
 /* A batch of variable-length sequences (B, T_batch): each padded with 0 only to
  * the longest of this batch (at least 1 step), in the buffers sized for the
  * dataset's longest, so nothing is allocated. */
-static int64_t next_ragged(dc_batcher *b, int64_t n, dc_tensor **x, dc_tensor **y) {
+static int64_t next_ragged(dc_batcher *b, const int64_t *idx, int64_t n, dc_tensor **x,
+                           dc_tensor **y) {
     const dc_dataset *ds = b->ds;
     const dc_ds_storage *st = ds->storage;
     int64_t t_batch = 1;
     for (int64_t k = 0; k < n; k++) {
-        int64_t r = ds->offset + b->perm[b->pos + k];
+        int64_t r = ds->offset + idx[k];
         t_batch = DC_MAX(t_batch, st->seq_start[r + 1] - st->seq_start[r]);
     }
     for (int64_t k = 0; k < n; k++) {
-        int64_t r = ds->offset + b->perm[b->pos + k];
+        int64_t r = ds->offset + idx[k];
         int64_t len = st->seq_start[r + 1] - st->seq_start[r];
         float *dst = b->x + k * t_batch;
         memcpy(dst, st->x + st->seq_start[r], (size_t)len * sizeof(float));
         memset(dst + len, 0, (size_t)(t_batch - len) * sizeof(float));
-        if (ds->get(ds, b->perm[b->pos + k], NULL, b->y + k * ds->y_size) != DC_OK) return 0;
+        if (ds->get(ds, idx[k], NULL, b->y + k * ds->y_size) != DC_OK) return 0;
     }
-    b->pos += n;
     b->xt.shape[0] = n;
     b->xt.shape[1] = t_batch;
     b->xt.size = n * t_batch;
@@ -320,19 +328,32 @@ int64_t dc_batcher_next(dc_batcher *b, dc_tensor **x, dc_tensor **y) {
         return 0;
     }
     const dc_dataset *ds = b->ds;
-    if (ds->var_len) return next_ragged(b, n, x, y);
-    for (int64_t k = 0; k < n; k++) {
-        if (ds->get(ds, b->perm[b->pos + k], b->x + k * ds->x_size, b->y + k * ds->y_size) != DC_OK)
+    /* this shard's part of the n samples (all of them without a shard) */
+    const int64_t lo = n * b->shard / b->n_shards, part = n * (b->shard + 1) / b->n_shards - lo;
+    const int64_t *idx = b->perm + b->pos + lo;
+    b->pos += n;
+    if (ds->var_len) return (next_ragged(b, idx, part, x, y) > 0 || part == 0) ? n : 0;
+    for (int64_t k = 0; k < part; k++) {
+        if (ds->get(ds, idx[k], b->x + k * ds->x_size, b->y + k * ds->y_size) != DC_OK)
             return 0;
     }
-    b->pos += n;
-    b->xt.shape[0] = n;
-    b->xt.size = n * ds->x_size;
-    b->yt.shape[0] = n;
-    b->yt.size = n * ds->y_size;
+    b->xt.shape[0] = part;
+    b->xt.size = part * ds->x_size;
+    b->yt.shape[0] = part;
+    b->yt.size = part * ds->y_size;
     if (x) *x = &b->xt;
     if (y) *y = &b->yt;
     return n;
+}
+
+dc_status dc_batcher_shard(dc_batcher *b, int rank, int size) {
+    if (!b) return dc_set_error(DC_ERR_ARG, "dc_batcher_shard: batcher is NULL");
+    if (size < 1 || rank < 0 || rank >= size)
+        return dc_set_error(DC_ERR_ARG, "dc_batcher_shard: rank %d must be in [0, size %d)", rank,
+                            size);
+    b->shard = rank;
+    b->n_shards = size;
+    return DC_OK;
 }
 
 int64_t dc_batcher_num_batches(const dc_batcher *b) {

@@ -22,6 +22,8 @@ typedef struct {
     int bag_mode;        /* a bag of words (dc_text_output_mode, 0: none) made from the
                             ragged ids as samples are read */
     float *bag_idf;      /* tf_idf weights (owned), or NULL */
+    uint8_t *y_bytes;    /* instead of y: labels kept as bytes (segmentation masks;
+                            owned), widened to floats as samples are read */
 } dc_ds_storage;
 
 struct dc_dataset {
@@ -48,4 +50,14 @@ dc_dataset *dc_dataset_from_storage(const char *fn, dc_ds_storage *storage, int6
 void dc_ds_storage_free(dc_ds_storage *s);
 /* A copy of s made with dc_malloc, or NULL. */
 char *dc_ds_strdup(const char *s);
+
+/* Names in a directory (image_folder.c). */
+typedef struct {
+    char **items;
+    int n, cap;
+} dc_str_list;
+/* The names in dir (no hidden ones) that are directories (want_dirs) or .png,
+ * .jpg and .jpeg files, sorted; false with an error naming fn on failure. */
+bool dc_ds_list_dir(const char *fn, const char *dir, bool want_dirs, dc_str_list *out);
+void dc_ds_list_free(dc_str_list *l);
 #endif

@@ -10,12 +10,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-typedef struct {
-    char **items;
-    int n, cap;
-} str_list;
-
-static bool list_push(str_list *l, const char *s) {
+static bool list_push(dc_str_list *l, const char *s) {
     if (l->n == l->cap) {
         int cap = l->cap ? 2 * l->cap : 16;
         char **p = dc_realloc(l->items, (size_t)cap * sizeof(char *));
@@ -28,7 +23,7 @@ static bool list_push(str_list *l, const char *s) {
     return true;
 }
 
-static void list_free(str_list *l) {
+void dc_ds_list_free(dc_str_list *l) {
     for (int i = 0; i < l->n; i++) dc_free(l->items[i]);
     dc_free(l->items);
     l->items = NULL;
@@ -47,7 +42,7 @@ static bool is_image_name(const char *name) {
 
 /* Names in dir (no hidden ones) that are directories (want_dirs) or image
  * files, sorted; false with an error set on failure. */
-static bool list_dir(const char *fn, const char *dir, bool want_dirs, str_list *out) {
+bool dc_ds_list_dir(const char *fn, const char *dir, bool want_dirs, dc_str_list *out) {
     DIR *d = opendir(dir);
     if (!d) {
         dc_set_error(DC_ERR_IO, "%s: cannot open directory %s: %s", fn, dir, strerror(errno));
@@ -84,24 +79,24 @@ dc_dataset *dc_dataset_load_image_folder(const char *dir, int height, int width,
                      "or both positive, channels 0, 1 or 3", fn, height, width, channels);
         return NULL;
     }
-    str_list classes = {0}, files = {0};
+    dc_str_list classes = {0}, files = {0};
     int *file_class = NULL;
     dc_ds_storage *s = NULL;
     dc_dataset *ds = NULL;
     dc_tensor *img = NULL;
     char path[4096], first[4096];
-    if (!list_dir(fn, dir, true, &classes)) goto done;
+    if (!dc_ds_list_dir(fn, dir, true, &classes)) goto done;
     if (classes.n == 0) {
         dc_set_error(DC_ERR_FORMAT, "%s: %s has no class subdirectories", fn, dir);
         goto done;
     }
     for (int c = 0; c < classes.n; c++) {
         snprintf(path, sizeof path, "%s/%s", dir, classes.items[c]);
-        str_list names = {0};
-        if (!list_dir(fn, path, false, &names)) goto done;
+        dc_str_list names = {0};
+        if (!dc_ds_list_dir(fn, path, false, &names)) goto done;
         int *fc = dc_realloc(file_class, (size_t)(files.n + names.n + 1) * sizeof(int));
         if (!fc) {
-            list_free(&names);
+            dc_ds_list_free(&names);
             goto nomem;
         }
         file_class = fc;
@@ -110,11 +105,11 @@ dc_dataset *dc_dataset_load_image_folder(const char *dir, int height, int width,
             snprintf(full, sizeof full, "%s/%s", path, names.items[i]);
             file_class[files.n] = c;
             if (!list_push(&files, full)) {
-                list_free(&names);
+                dc_ds_list_free(&names);
                 goto nomem;
             }
         }
-        list_free(&names);
+        dc_ds_list_free(&names);
     }
     if (files.n == 0) {
         dc_set_error(DC_ERR_FORMAT, "%s: no .png or .jpg images under %s/<class>/", fn, dir);
@@ -179,7 +174,7 @@ done:
     dc_tensor_free(img);
     dc_ds_storage_free(s);
     dc_free(file_class);
-    list_free(&files);
-    list_free(&classes);
+    dc_ds_list_free(&files);
+    dc_ds_list_free(&classes);
     return ds;
 }

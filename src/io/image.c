@@ -128,6 +128,68 @@ done:
     return result;
 }
 
+/* A PNG's stored sample values, unscaled: the palette indices of a palette
+ * image or the levels of a gray one (1 to 8 bits), h*w bytes (dc_free). Any
+ * other kind (RGB, alpha, 16 bits) is refused: it holds no class indices. */
+uint8_t *dc_png_read_indices(const char *fn, const char *path, int *height, int *width) {
+    FILE *f = dc_fopen_read(fn, path);
+    if (!f) return NULL;
+    png_ctx *ctx = dc_calloc(1, sizeof *ctx);
+    png_structp png = ctx ? png_create_read_struct(PNG_LIBPNG_VER_STRING, ctx, png_on_error,
+                                                   png_on_warning) : NULL;
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    uint8_t *volatile result = NULL;
+    if (!png || !info) {
+        dc_set_error(DC_ERR_NOMEM, "%s: out of memory", fn);
+        goto done;
+    }
+    if (setjmp(ctx->jmp)) {
+        dc_set_error(DC_ERR_FORMAT, "%s: %s: not a readable PNG: %s", fn, path, ctx->msg);
+        goto done;
+    }
+    png_set_user_limits(png, 1u << 16, 1u << 16);
+    png_init_io(png, f);
+    png_read_info(png, info);
+    int type = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
+    if ((type != PNG_COLOR_TYPE_PALETTE && type != PNG_COLOR_TYPE_GRAY) || depth > 8) {
+        dc_set_error(DC_ERR_FORMAT, "%s: %s: a mask must be an 8-bit palette or gray PNG of class "
+                     "indices (this one is %s, %d bits)", fn, path,
+                     type == PNG_COLOR_TYPE_RGB ? "RGB" : type == PNG_COLOR_TYPE_RGB_ALPHA ? "RGBA"
+                     : type == PNG_COLOR_TYPE_GRAY_ALPHA ? "gray+alpha" : "gray", depth);
+        goto done;
+    }
+    png_set_packing(png); /* 1, 2 and 4 bits: one byte per pixel, values kept */
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+    if ((int64_t)w * h > IMG_MAX_SAMPLES) {
+        dc_set_error(DC_ERR_UNSUPPORTED, "%s: %s: a %ux%u mask is too large", fn, path, w, h);
+        goto done;
+    }
+    ctx->pix = dc_malloc((size_t)w * h + 1);
+    ctx->rows = dc_malloc(sizeof(png_bytep) * h + 1);
+    if (!ctx->pix || !ctx->rows) {
+        dc_set_error(DC_ERR_NOMEM, "%s: %s: out of memory for a %ux%u mask", fn, path, w, h);
+        goto done;
+    }
+    for (png_uint_32 y = 0; y < h; y++) ctx->rows[y] = ctx->pix + (size_t)y * w;
+    png_read_image(png, ctx->rows);
+    png_read_end(png, NULL);
+    *height = (int)h;
+    *width = (int)w;
+    result = ctx->pix;
+    ctx->pix = NULL;
+done:
+    png_destroy_read_struct(png ? &png : NULL, info ? &info : NULL, NULL);
+    if (ctx) {
+        dc_free(ctx->pix);
+        dc_free(ctx->rows);
+    }
+    dc_free(ctx);
+    fclose(f);
+    return result;
+}
+
 /* ---- JPEG ---- */
 
 typedef struct {

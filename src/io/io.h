@@ -7,6 +7,9 @@
  * public function in error messages. */
 dc_status dc_png_write_u8(const char *fn, const char *path, const uint8_t *pix, int h, int w,
                           int c);
+/* A palette or gray PNG's raw indices (h*w bytes, dc_free), as masks store
+ * class indices; NULL with an error naming fn and path otherwise. */
+uint8_t *dc_png_read_indices(const char *fn, const char *path, int *height, int *width);
 /* Converts one pixel of src_c channels (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA) to
  * dst_c channels (1 or 3; or src_c, which copies). */
 void dc_pixel_convert(const float *src, int src_c, float *dst, int dst_c);

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { SRC_NONE = 0, SRC_NAMED, SRC_IDX, SRC_CSV, SRC_FOLDER, SRC_TEXT };
+enum { SRC_NONE = 0, SRC_NAMED, SRC_IDX, SRC_CSV, SRC_FOLDER, SRC_TEXT, SRC_SEG };
 enum { VAL_NONE = 0, VAL_TEST, VAL_SPLIT };
 
 typedef struct {
@@ -36,6 +36,11 @@ struct dc_run_config {
     int img_h, img_w, img_c;
     int validation;
     float validation_split;
+    /* segmentation: dataset = fashion-canvas (train count in canvas.count), or mask folders */
+    dc_fashion_canvas_options canvas;
+    int64_t test_canvases;
+    char *train_seg_dir, *test_seg_dir;
+    int num_classes;
     dc_text_data *text;      /* text kinds of [data] and [TextVectorization] (text_config.c) */
     /* [train] */
     dc_optimizer_options opt;
@@ -47,6 +52,8 @@ struct dc_run_config {
     bool from_logits;
     char *metrics[4];
     int n_metrics;
+    int n_class_weights;
+    float class_weights[DC_MAX_CLASS_WEIGHTS];
     int epochs;
     int64_t batch_size;
     int64_t steps_per_epoch; /* 0: one pass over the data */
@@ -234,13 +241,15 @@ static const char *const data_keys =
     "dataset, train_images, train_labels, test_images, test_labels, train_csv, test_csv, "
     "label_column, train_dir, test_dir, image_size, channels, validation, validation_split, "
     "train_text_dir, test_text_dir, train_text_csv, test_text_csv, text_column, fortunes, "
-    "categories, min_count, test_every, corpus, seq_len, stride, target, validation_fraction";
+    "categories, min_count, test_every, corpus, seq_len, stride, target, validation_fraction, "
+    "canvas_size, train_canvases, test_canvases, max_garments, garment_threshold, canvas_seed, "
+    "train_seg_dir, test_seg_dir, num_classes";
 static const char *const train_keys =
     "optimizer, learning_rate, beta_1, beta_2, epsilon, amsgrad, momentum, nesterov, rho, "
     "initial_accumulator_value, centered, weight_decay, clipnorm, global_clipnorm, clipvalue, "
     "learning_rate_schedule, decay_steps, decay_rate, staircase, alpha, warmup_steps, "
     "warmup_target, loss, from_logits, metrics, batch_size, epochs, seed, shuffle, verbose, "
-    "terminate_on_nan, steps_per_epoch";
+    "terminate_on_nan, steps_per_epoch, class_weights";
 static const char *const es_keys = "monitor, patience, min_delta, restore_best_weights";
 static const char *const rl_keys = "monitor, factor, patience, min_delta, cooldown, min_lr";
 
@@ -275,12 +284,13 @@ static dc_status data_key(dc_run_config *c, const origin *o, const char *k, cons
                  {"train_labels", &c->train_labels, SRC_IDX},  {"test_images", &c->test_images, SRC_IDX},
                  {"test_labels", &c->test_labels, SRC_IDX},    {"train_csv", &c->train_csv, SRC_CSV},
                  {"test_csv", &c->test_csv, SRC_CSV},          {"label_column", &c->label_column, SRC_CSV},
-                 {"train_dir", &c->train_dir, SRC_FOLDER},     {"test_dir", &c->test_dir, SRC_FOLDER}};
+                 {"train_dir", &c->train_dir, SRC_FOLDER},     {"test_dir", &c->test_dir, SRC_FOLDER},
+                 {"train_seg_dir", &c->train_seg_dir, SRC_SEG}, {"test_seg_dir", &c->test_seg_dir, SRC_SEG}};
     for (size_t i = 0; i < sizeof paths / sizeof *paths; i++)
         if (!strcmp(k, paths[i].key)) {
             if (paths[i].src == SRC_NAMED && strcasecmp(v, "fashion-mnist") &&
-                strcasecmp(v, "fashion_mnist"))
-                return bad(o, "unknown dataset '%s' (known: fashion-mnist; or give train_images "
+                strcasecmp(v, "fashion_mnist") && strcasecmp(v, "fashion-canvas"))
+                return bad(o, "unknown dataset '%s' (known: fashion-mnist, fashion-canvas; or give train_images "
                               "and train_labels, train_csv, or train_dir)%s", v, NULL);
             return set_str(o, paths[i].dst, v);
         }
@@ -300,6 +310,13 @@ static dc_status data_key(dc_run_config *c, const origin *o, const char *k, cons
         if (s == DC_OK) c->img_c = ch;
         return s;
     }
+    if (!strcmp(k, "canvas_size")) return parse_int(o, v, 28, 4096, &c->canvas.size);
+    if (!strcmp(k, "train_canvases")) return parse_i64(o, v, 1, 1 << 24, &c->canvas.count);
+    if (!strcmp(k, "test_canvases")) return parse_i64(o, v, 1, 1 << 24, &c->test_canvases);
+    if (!strcmp(k, "max_garments")) return parse_int(o, v, 1, 64, &c->canvas.max_garments);
+    if (!strcmp(k, "garment_threshold")) return parse_float(o, v, 0.001, 0.999, &c->canvas.threshold);
+    if (!strcmp(k, "canvas_seed")) return parse_u64(o, v, &c->canvas.seed);
+    if (!strcmp(k, "num_classes")) return parse_int(o, v, 2, 256, &c->num_classes);
     if (!strcmp(k, "validation")) {
         if (!strcasecmp(v, "test")) c->validation = VAL_TEST;
         else if (!strcasecmp(v, "none")) c->validation = VAL_NONE;
@@ -314,19 +331,37 @@ static dc_status data_key(dc_run_config *c, const origin *o, const char *k, cons
     return unknown_key(o, data_keys);
 }
 
+/* "0.2, 1, 1": one weight per output class, each >= 0 */
+static dc_status parse_class_weights(dc_run_config *c, const origin *o, const char *v) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", v);
+    c->n_class_weights = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ", []", &save); t; t = strtok_r(NULL, ", []", &save)) {
+        if (c->n_class_weights == DC_MAX_CLASS_WEIGHTS)
+            return bad(o, "'%s': at most %s class weights", v, "256");
+        dc_status s = parse_float(o, t, 0.0, 1e6, &c->class_weights[c->n_class_weights++]);
+        if (s != DC_OK) return s;
+    }
+    return c->n_class_weights ? DC_OK : bad(o, "the value is empty%s%s", NULL, NULL);
+}
+
 static const char *const opt_names[] = {"sgd", "adam", "adadelta", "adagrad", "rmsprop"};
 static const char *const loss_names[] = {"sparse_categorical_crossentropy",
                                          "categorical_crossentropy",
                                          "mse",
                                          "mean_squared_error",
-                                         "binary_crossentropy"};
+                                         "binary_crossentropy",
+                                         "dice"};
 static const char *const loss_canon[] = {"sparse_categorical_crossentropy",
                                          "categorical_crossentropy", "mse", "mse",
-                                         "binary_crossentropy"};
+                                         "binary_crossentropy", "dice"};
 static const char *const metric_names[] = {"accuracy", "acc", "binary_accuracy", "mae",
-                                           "mean_absolute_error", "mse", "mean_squared_error"};
+                                           "mean_absolute_error", "mse", "mean_squared_error",
+                                           "mean_io_u", "mean_iou", "pixel_accuracy"};
 static const char *const metric_canon[] = {"accuracy", "accuracy", "binary_accuracy", "mae",
-                                           "mae", "mse", "mse"};
+                                           "mae", "mse", "mse", "mean_io_u", "mean_io_u",
+                                           "accuracy"};
 
 /* Keras' schedule classes (keras.optimizers.schedules) by their snake-case names. */
 static const char *const sched_names[] = {"constant", "cosine_decay", "exponential_decay"};
@@ -398,7 +433,7 @@ static dc_status train_key(dc_run_config *c, const origin *o, const char *k, con
     if (!strcmp(k, "centered")) return parse_bool(o, v, &p->centered);
     if (!strcmp(k, "loss")) {
         const char *name = NULL;
-        dc_status s = parse_choice(o, v, loss_names, loss_canon, 5, &name);
+        dc_status s = parse_choice(o, v, loss_names, loss_canon, 6, &name);
         return s == DC_OK ? set_str(o, &c->loss, name) : s;
     }
     if (!strcmp(k, "from_logits")) return parse_bool(o, v, &c->from_logits);
@@ -411,7 +446,7 @@ static dc_status train_key(dc_run_config *c, const origin *o, const char *k, con
         char *save = NULL;
         for (char *t = strtok_r(buf, ", []'\"", &save); t; t = strtok_r(NULL, ", []'\"", &save)) {
             const char *name = NULL;
-            dc_status s = parse_choice(o, t, metric_names, metric_canon, 7, &name);
+            dc_status s = parse_choice(o, t, metric_names, metric_canon, 10, &name);
             if (s != DC_OK) return s;
             if (c->n_metrics == 4) return bad(o, "'%s': at most 4 metrics%s", v, NULL);
             for (int i = 0; i < c->n_metrics; i++)
@@ -422,6 +457,7 @@ static dc_status train_key(dc_run_config *c, const origin *o, const char *k, con
         }
         return DC_OK;
     }
+    if (!strcmp(k, "class_weights")) return parse_class_weights(c, o, v);
     if (!strcmp(k, "batch_size")) return parse_i64(o, v, 1, 1 << 24, &c->batch_size);
     if (!strcmp(k, "epochs")) return parse_int(o, v, 1, 1000000, &c->epochs);
     if (!strcmp(k, "steps_per_epoch")) return parse_i64(o, v, 1, INT64_MAX / 2, &c->steps_per_epoch);
@@ -510,7 +546,7 @@ void dc_run_config_free(dc_run_config *c) {
     char **strs[] = {&c->name,      &c->dataset,    &c->train_images, &c->train_labels,
                      &c->test_images, &c->test_labels, &c->train_csv,  &c->test_csv,
                      &c->label_column, &c->train_dir, &c->test_dir,     &c->loss,
-                     &c->es_monitor, &c->rl_monitor};
+                     &c->es_monitor, &c->rl_monitor, &c->train_seg_dir, &c->test_seg_dir};
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) dc_free(*strs[i]);
     for (int i = 0; i < c->n_metrics; i++) dc_free(c->metrics[i]);
     dc_free(c->layers);
@@ -564,7 +600,8 @@ static dc_status check_data(dc_run_config *c, int data_line) {
     int n_src = (c->dataset != NULL) + (c->train_images || c->train_labels || c->test_images ||
                                         c->test_labels) +
                 (c->train_csv || c->test_csv || (c->label_column && !dc_text_data_active(c->text))) +
-                (c->train_dir || c->test_dir) + dc_text_data_active(c->text);
+                (c->train_dir || c->test_dir) + dc_text_data_active(c->text) +
+                (c->train_seg_dir || c->test_seg_dir);
     if (n_src == 0)
         return dc_set_error(DC_ERR_ARG,
                             "%s:%d: [data]: no data: give dataset = fashion-mnist, or "
@@ -587,8 +624,26 @@ static dc_status check_data(dc_run_config *c, int data_line) {
     }
     if (c->text && dc_text_data_check(c->text, file, data_line, false) != DC_OK)
         return dc_last_status();
+    bool canvas_keys = c->canvas.size || c->canvas.count || c->test_canvases ||
+                       c->canvas.max_garments || c->canvas.threshold > 0;
+    if (canvas_keys && !(c->dataset && !strcasecmp(c->dataset, "fashion-canvas")))
+        return dc_set_error(DC_ERR_ARG, "%s:%d: [data]: canvas_size, train_canvases, test_canvases, "
+                            "max_garments and garment_threshold apply to dataset = fashion-canvas",
+                            file, data_line);
+    if (c->num_classes && !c->train_seg_dir && !c->test_seg_dir)
+        return dc_set_error(DC_ERR_ARG, "%s:%d: [data]: num_classes applies to mask folders "
+                            "(train_seg_dir)", file, data_line);
     if (c->dataset) c->source = SRC_NAMED;
-    else if (c->train_images || c->train_labels || c->test_images || c->test_labels) {
+    else if (c->train_seg_dir || c->test_seg_dir) {
+        c->source = SRC_SEG;
+        if (!c->train_seg_dir || !c->num_classes)
+            return dc_set_error(DC_ERR_ARG, "%s:%d: [data]: mask folders need train_seg_dir and "
+                                "num_classes", file, data_line);
+        if (c->img_h)
+            return dc_set_error(DC_ERR_ARG, "%s:%d: [data]: image_size does not apply to mask "
+                                "folders (their images are read at their size)", file, data_line);
+        return DC_OK;
+    } else if (c->train_images || c->train_labels || c->test_images || c->test_labels) {
         c->source = SRC_IDX;
         if (!c->train_images || !c->train_labels)
             return dc_set_error(DC_ERR_ARG, "%s:%d: [data]: IDX data needs train_images and train_labels",
@@ -736,7 +791,7 @@ static dc_run_config *from_doc(dc_ini_doc *doc) {
         goto fail;
     }
     if (c->validation == VAL_TEST && c->source != SRC_NAMED && !c->test_images && !c->test_csv &&
-        !c->test_dir && !dc_text_data_has_test(c->text)) {
+        !c->test_dir && !c->test_seg_dir && !dc_text_data_has_test(c->text)) {
         dc_set_error(DC_ERR_ARG, "%s:%d: [data] validation = test, but there is no test data",
                      file, seen[SEC_DATA]);
         goto fail;
@@ -927,7 +982,20 @@ static dc_dataset *load_split(const dc_run_config *c, bool train) {
     const char *key = "dataset";
     switch (c->source) {
     case SRC_NAMED:
+        if (!strcasecmp(c->dataset, "fashion-canvas")) {
+            dc_fashion_canvas_options co = c->canvas;
+            if (!train) co.count = c->test_canvases ? c->test_canvases : 200;
+            ds = dc_dataset_fashion_canvas(train ? "train" : "test", &co);
+            break;
+        }
         ds = dc_dataset_load_named("fashion-mnist", train ? "train" : "test");
+        break;
+    case SRC_SEG:
+        key = train ? "train_seg_dir" : "test_seg_dir";
+        if (!train && !c->test_seg_dir) return NULL;
+        ds = dc_dataset_load_segmentation_folder(
+            resolve(c, train ? c->train_seg_dir : c->test_seg_dir, a, sizeof a), c->num_classes,
+            c->img_c);
         break;
     case SRC_IDX:
         key = train ? "train_images" : "test_images";
@@ -998,7 +1066,19 @@ dc_status dc_run_config_test_spec(const dc_run_config *c, char *buf, size_t n) {
     if (c->source == SRC_TEXT)
         return dc_text_data_spec(c->text, resolve_for_text, c, c->label_column, buf, n);
     switch (c->source) {
-    case SRC_NAMED: snprintf(buf, n, "fashion-mnist"); break;
+    case SRC_NAMED:
+        if (!strcasecmp(c->dataset, "fashion-canvas"))
+            snprintf(buf, n, "fashion-canvas:%d,%lld,%llu,%d,%.9g", c->canvas.size,
+                     (long long)(c->test_canvases ? c->test_canvases : 200),
+                     (unsigned long long)c->canvas.seed, c->canvas.max_garments,
+                     (double)c->canvas.threshold);
+        else
+            snprintf(buf, n, "fashion-mnist");
+        break;
+    case SRC_SEG:
+        if (c->test_seg_dir && realpath(resolve(c, c->test_seg_dir, a, sizeof a), ra))
+            snprintf(buf, n, "masks:%d:%s", c->num_classes, ra);
+        break;
     case SRC_IDX:
         if (c->test_images && realpath(resolve(c, c->test_images, a, sizeof a), ra) &&
             realpath(resolve(c, c->test_labels, b, sizeof b), rb))
@@ -1024,6 +1104,36 @@ static bool ends_with(const char *s, size_t len, const char *suffix) {
     return len >= k && !strncasecmp(s + len - k, suffix, k);
 }
 
+/* "fashion-canvas[:SIZE,COUNT,SEED,MAX_GARMENTS,THRESHOLD]" (its test split;
+ * 0 or absent fields take the defaults) or "masks:NUM_CLASSES:DIR". */
+static dc_dataset *load_segmentation_spec(const char *fn, const char *spec, int channels) {
+    if (!strncmp(spec, "masks:", 6)) {
+        char *end;
+        long k = strtol(spec + 6, &end, 10);
+        if (*end != ':' || k < 2 || k > 256 || !end[1]) {
+            dc_set_error(DC_ERR_ARG, "%s: '%s': mask folders are masks:NUM_CLASSES:DIR", fn, spec);
+            return NULL;
+        }
+        return dc_dataset_load_segmentation_folder(end + 1, (int)k, channels);
+    }
+    dc_fashion_canvas_options o = {.count = 200};
+    long long count = 200;
+    unsigned long long seed = 0;
+    double thr = 0;
+    int got = spec[14] ? sscanf(spec + 14, ":%d,%lld,%llu,%d,%lf", &o.size, &count, &seed,
+                                &o.max_garments, &thr)
+                       : 0;
+    if (spec[14] && got < 1) {
+        dc_set_error(DC_ERR_ARG, "%s: '%s': write fashion-canvas or "
+                     "fashion-canvas:SIZE,COUNT,SEED,MAX_GARMENTS,THRESHOLD", fn, spec);
+        return NULL;
+    }
+    o.count = count;
+    o.seed = seed;
+    o.threshold = (float)thr;
+    return dc_dataset_fashion_canvas("test", &o);
+}
+
 dc_dataset *dc_dataset_load_spec(const char *spec, int height, int width, int channels) {
     const char *fn = "dc_dataset_load_spec";
     if (!spec || !*spec) {
@@ -1032,6 +1142,8 @@ dc_dataset *dc_dataset_load_spec(const char *spec, int height, int width, int ch
     }
     if (!strcasecmp(spec, "fashion-mnist") || !strcasecmp(spec, "fashion_mnist"))
         return dc_dataset_load_named("fashion-mnist", "test");
+    if (!strncasecmp(spec, "fashion-canvas", 14) || !strncmp(spec, "masks:", 6))
+        return load_segmentation_spec(fn, spec, channels);
     const char *comma = strchr(spec, ',');
     size_t first = comma ? (size_t)(comma - spec) : strlen(spec);
     char a[4096];
@@ -1296,6 +1408,8 @@ dc_model *dc_run_config_build_model(const dc_run_config *c, const dc_dataset *tr
             if (!strcmp(dc_metric_name((dc_metric_kind)k), c->metrics[i]))
                 co.metrics[i] = (dc_metric_kind)k;
     co.from_probabilities = !c->from_logits;
+    co.n_class_weights = c->n_class_weights;
+    memcpy(co.class_weights, c->class_weights, sizeof co.class_weights);
     co.optimizer = c->opt;
     if (check_schedule(c, key_line(c, "train", NULL)) != DC_OK) goto fail; /* after any _set */
     dc_lr_schedule sc = schedule_for_run(c, run_steps(c, train));

@@ -82,6 +82,8 @@ typedef struct {
     int rank;         /* its rank, batch included */
     bool nchw;        /* a rank-4 value is held as NCHW (between image layers) */
     const dc_layer *l;
+    char mask[128];   /* the (B, T) float mask of the current value (1 = real step), or "" */
+    bool pad_differs; /* masked steps of the current value differ from deepc's */
 } onnx_graph;
 
 static void attr_int(onnx_graph *g, const char *name, int64_t v) {
@@ -202,7 +204,7 @@ static dc_status refuse(const dc_layer *l, const char *why) {
 
 /* Names a parameter as an initializer "<layer>/<param>" and returns the name. */
 static const char *param_init(onnx_graph *g, const dc_param *p, char *name, size_t n) {
-    snprintf(name, n, "%s/%s", g->l->name, p->name);
+    snprintf(name, n, "%s/%s", g->l ? g->l->name : "graph", p->name);
     init_float(g, name, p->ndim, p->shape, p->t->data);
     return name;
 }
@@ -417,83 +419,98 @@ static const char *rnn_act(const dc_layer *l, const char *key, const char *dflt)
     return NULL;
 }
 
-/* Keras (rows, gates*U) -> ONNX (1, gates*U, rows), the gates in ONNX's order:
+/* Keras (rows, gates*U) -> ONNX (gates*U, rows), the gates in ONNX's order:
  * order[j] is the Keras gate that ONNX gate j takes. */
-static void rnn_weight(onnx_graph *g, const char *name, const dc_param *p, int gates,
-                       const int *order, float *buf) {
+static void rnn_weight(const dc_param *p, int gates, const int *order, float *buf) {
     const float *k = p->t->data;
     int64_t rows = p->shape[0], cols = p->shape[1], U = cols / gates;
     for (int j = 0; j < gates; j++)
         for (int64_t u = 0; u < U; u++)
             for (int64_t r = 0; r < rows; r++)
                 buf[(j * U + u) * rows + r] = k[r * cols + order[j] * U + u];
-    const int64_t d[3] = {1, cols, rows};
-    init_float(g, name, 3, d, buf);
 }
 
-static dc_status export_rnn(onnx_graph *g) {
+/* The parameter NAME of the wrapped layer w inside l ("forward_lstm/kernel"),
+ * or of l itself when w is l. */
+static const dc_param *rnn_param(const dc_layer *l, const dc_layer *w, const char *name) {
+    if (w == l) return param(l, name);
+    char full[192];
+    snprintf(full, sizeof full, "%s/%s", w->name, name);
+    return param(l, full);
+}
+
+/* W, R and B of ONNX's RNN/GRU/LSTM for the directions dirs (1 or 2 wrapped
+ * layers), each initializer (D, ...) with the directions one after another. */
+static dc_status rnn_weights(onnx_graph *g, const dc_layer *const *dirs, int D, int gates,
+                             const int *order, char wn[128], char rn[128], char bn[128]) {
     const dc_layer *l = g->l;
-    static const int lstm_order[4] = {0, 3, 1, 2}; /* ONNX i,o,f,c from Keras i,f,c,o */
-    static const int same_order[3] = {0, 1, 2};    /* GRU: z,r,h in both; SimpleRNN: one */
-    int gates = l->kind == DC_LAYER_LSTM ? 4 : l->kind == DC_LAYER_GRU ? 3 : 1;
-    const int *order = l->kind == DC_LAYER_LSTM ? lstm_order : same_order;
-    if (cfg_true(l, "go_backwards", false)) return refuse(l, "go_backwards is not exported");
-    if (cfg_true(l, "return_state", false) || cfg_true(l, "stateful", false))
-        return refuse(l, "return_state and stateful are not exported");
-    const char *act = rnn_act(l, "activation", "tanh");
-    const char *ract = rnn_act(l, "recurrent_activation", "sigmoid");
-    if (!act || !ract)
-        return refuse(l, "only tanh, sigmoid and relu activations are exported");
-    const dc_param *kp = param(l, "kernel"), *rp = param(l, "recurrent_kernel"), *bp = param(l, "bias");
-    int64_t I = kp->shape[0], G = kp->shape[1], U = G / gates;
-    size_t most = (size_t)((I > U ? I : U) * G);
-    float *buf = dc_calloc(most > (size_t)(2 * G) ? most : (size_t)(2 * G), sizeof *buf);
+    const dc_param *k0 = rnn_param(l, dirs[0], "kernel"), *b0 = rnn_param(l, dirs[0], "bias");
+    int64_t I = k0->shape[0], G = k0->shape[1], U = G / gates;
+    size_t per = (size_t)((I > U ? I : U) * G) > (size_t)(2 * G) ? (size_t)((I > U ? I : U) * G)
+                                                                  : (size_t)(2 * G);
+    float *buf = dc_calloc((size_t)D * per, sizeof *buf);
     if (!buf) return dc_set_error(DC_ERR_NOMEM, "%s: out of memory", FN);
-    char wn[128], rn[128], bn[128] = "";
-    value_name(g, "W", wn, sizeof wn);
-    value_name(g, "R", rn, sizeof rn);
-    rnn_weight(g, wn, kp, gates, order, buf);
-    rnn_weight(g, rn, rp, gates, order, buf);
-    bool reset_after = l->kind == DC_LAYER_GRU && cfg_true(l, "reset_after", true);
-    if (bp) {
-        /* B = [input biases, recurrent biases] (1, 2G); only GRU(reset_after) has the second */
-        const float *b = bp->t->data;
-        memset(buf, 0, (size_t)(2 * G) * sizeof *buf);
-        for (int half = 0; half < (bp->ndim == 2 ? 2 : 1); half++)
-            for (int j = 0; j < gates; j++)
-                for (int64_t u = 0; u < U; u++)
-                    buf[half * G + j * U + u] = b[half * G + order[j] * U + u];
-        value_name(g, "B", bn, sizeof bn);
-        const int64_t d[2] = {1, 2 * G};
-        init_float(g, bn, 2, d, buf);
+    value_name(g, "W", wn, 128);
+    value_name(g, "R", rn, 128);
+    bn[0] = '\0';
+    for (int which = 0; which < 3; which++) {
+        if (which == 2 && !b0) break;
+        for (int d = 0; d < D; d++) {
+            float *dst = buf + (size_t)d * per;
+            if (which < 2) {
+                const dc_param *p = rnn_param(l, dirs[d], which ? "recurrent_kernel" : "kernel");
+                rnn_weight(p, gates, order, dst);
+                continue;
+            }
+            /* B = [input biases, recurrent biases] (2G); only GRU(reset_after) has the second */
+            const dc_param *bp = rnn_param(l, dirs[d], "bias");
+            const float *b = bp->t->data;
+            memset(dst, 0, (size_t)(2 * G) * sizeof *dst);
+            for (int half = 0; half < (bp->ndim == 2 ? 2 : 1); half++)
+                for (int j = 0; j < gates; j++)
+                    for (int64_t u = 0; u < U; u++)
+                        dst[half * G + j * U + u] = b[half * G + order[j] * U + u];
+        }
+        int64_t rows = which == 0 ? I : U, cols = which == 2 ? 2 * G : G;
+        int64_t n = which == 2 ? cols : cols * rows;
+        if (D == 2) memmove(buf + n, buf + per, (size_t)n * sizeof *buf); /* pack the directions */
+        if (which == 2) value_name(g, "B", bn, 128);
+        const int64_t d3[3] = {D, G, rows}, d2[2] = {D, 2 * G};
+        if (which == 2) init_float(g, bn, 2, d2, buf);
+        else init_float(g, which ? rn : wn, 3, d3, buf);
     }
     dc_free(buf);
-    static const int64_t tbi[3] = {1, 0, 2};
-    to_layout(g, false);
-    attr_ints(g, "perm", 3, tbi);
-    step(g, "Transpose", NULL); /* (B, T, I) -> (T, B, I) */
-    const char *op = l->kind == DC_LAYER_LSTM ? "LSTM" : l->kind == DC_LAYER_GRU ? "GRU" : "RNN";
-    pb_buf acts = {0};
-    pb_str(&acts, 1, "activations");
-    pb_int(&acts, 20, 8); /* STRINGS */
-    if (gates > 1) pb_str(&acts, 9, ract);
-    pb_str(&acts, 9, act);
-    if (gates == 4) pb_str(&acts, 9, act);
-    pb_msg(&g->attrs, 5, &acts);
-    pb_free(&acts);
-    attr_int(g, "hidden_size", U);
-    if (l->kind == DC_LAYER_GRU) attr_int(g, "linear_before_reset", reset_after ? 1 : 0);
-    bool seq = l->out_ndim == 2;
-    char y[128], yh[128], axes[128];
-    value_name(g, "Y", y, sizeof y);
-    value_name(g, "Y_h", yh, sizeof yh);
-    const char *ins[] = {g->cur, wn, rn, bp ? bn : NULL, NULL};
+    return DC_OK;
+}
+
+/* ONNX's sequence_lens from the current mask: the count of real steps, which
+ * is what deepc computes when the padding is at the end of each sequence. */
+static void rnn_sequence_lens(onnx_graph *g, char out[128]) {
+    char axes[128], sum[128];
+    value_name(g, "mask_axes", axes, sizeof axes);
+    const int64_t one = 1;
+    init_int64(g, axes, 1, &one);
+    value_name(g, "steps", sum, sizeof sum);
+    attr_int(g, "keepdims", 0);
+    const char *ins[] = {g->mask, axes, NULL};
+    node(g, "ReduceSum", ins, sum);
+    value_name(g, "sequence_lens", out, 128);
+    attr_int(g, "to", 6); /* INT32 */
+    const char *c[] = {sum, NULL};
+    node(g, "Cast", c, out);
+}
+
+/* The ONNX recurrent node itself: Y and/or Y_h from the current (T, B, I) value. */
+static void rnn_node(onnx_graph *g, const char *op, const char *const *ins, bool seq,
+                     char y[128], char yh[128]) {
+    value_name(g, "Y", y, 128);
+    value_name(g, "Y_h", yh, 128);
     pb_buf nd = {0};
     for (int i = 0; ins[i]; i++) pb_str(&nd, 1, ins[i]);
     pb_str(&nd, 2, seq ? y : "");
     pb_str(&nd, 2, yh);
     char name[160];
-    snprintf(name, sizeof name, "%s/%s_%d", l->name, op, g->n_nodes++);
+    snprintf(name, sizeof name, "%s/%s_%d", g->l->name, op, g->n_nodes++);
     pb_str(&nd, 3, name);
     pb_str(&nd, 4, op);
     pb_raw(&nd, g->attrs.p, g->attrs.n);
@@ -501,18 +518,101 @@ static dc_status export_rnn(onnx_graph *g) {
     g->attrs.n = 0;
     pb_msg(&g->nodes, 1, &nd);
     pb_free(&nd);
-    /* Y (T, 1, B, U) -> (B, T, U); Y_h (1, B, U) -> (B, U) */
-    snprintf(g->cur, sizeof g->cur, "%s", seq ? y : yh);
-    value_name(g, "axes", axes, sizeof axes);
-    const int64_t axis = seq ? 1 : 0;
-    init_int64(g, axes, 1, &axis);
-    const char *sq[] = {axes, NULL};
-    step(g, "Squeeze", sq);
-    if (seq) {
-        attr_ints(g, "perm", 3, tbi);
-        step(g, "Transpose", NULL);
+}
+
+/* Y (T, D, B, U) -> (B, T, D*U) or Y_h (D, B, U) -> (B, D*U) for concat; for
+ * sum/ave/mul (Bidirectional) the directions are reduced first. */
+static void rnn_outputs(onnx_graph *g, bool seq, int D, const char *merge) {
+    char axes[128], shape[128];
+    const int64_t dir_axis = seq ? 1 : 0;
+    const char *ax[] = {axes, NULL};
+    if (D == 1 || strcmp(merge, "concat")) {
+        if (D == 1 || !strcmp(merge, "sum")) { /* axes as an input (opset 13) */
+            value_name(g, "dir_axis", axes, sizeof axes);
+            init_int64(g, axes, 1, &dir_axis);
+        }
+        if (D == 1) {
+            step(g, "Squeeze", ax);
+        } else if (!strcmp(merge, "sum")) {
+            attr_int(g, "keepdims", 0);
+            step(g, "ReduceSum", ax);
+        } else {
+            attr_ints(g, "axes", 1, &dir_axis);
+            attr_int(g, "keepdims", 0);
+            step(g, !strcmp(merge, "mul") ? "ReduceProd" : "ReduceMean", NULL);
+        }
+        if (seq) {
+            static const int64_t tbu[3] = {1, 0, 2};
+            attr_ints(g, "perm", 3, tbu);
+            step(g, "Transpose", NULL);
+        }
+        return;
     }
+    static const int64_t seq_perm[4] = {2, 0, 1, 3}, last_perm[3] = {1, 0, 2};
+    attr_ints(g, "perm", seq ? 4 : 3, seq ? seq_perm : last_perm);
+    step(g, "Transpose", NULL); /* (B, T, 2, U) or (B, 2, U): forward first, as Keras */
+    const int64_t seq_shape[3] = {0, 0, -1}, last_shape[2] = {0, -1};
+    value_name(g, "merged_shape", shape, sizeof shape);
+    init_int64(g, shape, seq ? 3 : 2, seq ? seq_shape : last_shape);
+    const char *sh[] = {shape, NULL};
+    step(g, "Reshape", sh);
+}
+
+/* SimpleRNN / LSTM / GRU, or Bidirectional around one, as ONNX's RNN / LSTM /
+ * GRU over (T, B, I); a mask becomes sequence_lens. */
+static dc_status export_rnn(onnx_graph *g) {
+    const dc_layer *l = g->l;
+    const bool bidi = l->kind == DC_LAYER_BIDIRECTIONAL;
+    const dc_layer *dirs[2] = {bidi ? l->sub[0] : l, bidi ? l->sub[1] : NULL};
+    const dc_layer *w = dirs[0];
+    const int D = bidi ? 2 : 1;
+    static const int lstm_order[4] = {0, 3, 1, 2}; /* ONNX i,o,f,c from Keras i,f,c,o */
+    static const int same_order[3] = {0, 1, 2};    /* GRU: z,r,h in both; SimpleRNN: one */
+    int gates = w->kind == DC_LAYER_LSTM ? 4 : w->kind == DC_LAYER_GRU ? 3 : 1;
+    const int *order = w->kind == DC_LAYER_LSTM ? lstm_order : same_order;
+    if (!bidi && cfg_true(w, "go_backwards", false)) return refuse(l, "go_backwards is not exported");
+    if (cfg_true(w, "return_state", false) || cfg_true(w, "stateful", false))
+        return refuse(l, "return_state and stateful are not exported");
+    const char *act = rnn_act(w, "activation", "tanh");
+    const char *ract = rnn_act(w, "recurrent_activation", "sigmoid");
+    if (!act || !ract)
+        return refuse(l, "only tanh, sigmoid and relu activations are exported");
+    const bool seq = l->out_ndim == 2;
+    const char *merge = bidi && cfg(l, "merge_mode") ? cfg(l, "merge_mode") : "concat";
+    char wn[128], rn[128], bn[128], lens[128] = "";
+    dc_status st = rnn_weights(g, dirs, D, gates, order, wn, rn, bn);
+    if (st != DC_OK) return st;
+    bool reset_after = w->kind == DC_LAYER_GRU && cfg_true(w, "reset_after", true);
+    if (g->mask[0]) rnn_sequence_lens(g, lens);
+    static const int64_t tbi[3] = {1, 0, 2};
+    to_layout(g, false);
+    attr_ints(g, "perm", 3, tbi);
+    step(g, "Transpose", NULL); /* (B, T, I) -> (T, B, I) */
+    const char *op = w->kind == DC_LAYER_LSTM ? "LSTM" : w->kind == DC_LAYER_GRU ? "GRU" : "RNN";
+    pb_buf acts = {0};
+    pb_str(&acts, 1, "activations");
+    pb_int(&acts, 20, 8); /* STRINGS */
+    for (int d = 0; d < D; d++) {
+        if (gates > 1) pb_str(&acts, 9, ract);
+        pb_str(&acts, 9, act);
+        if (gates == 4) pb_str(&acts, 9, act);
+    }
+    pb_msg(&g->attrs, 5, &acts);
+    pb_free(&acts);
+    if (bidi) attr_string(g, "direction", "bidirectional");
+    attr_int(g, "hidden_size", rnn_param(l, w, "recurrent_kernel")->shape[0]);
+    if (w->kind == DC_LAYER_GRU) attr_int(g, "linear_before_reset", reset_after ? 1 : 0);
+    const char *ins[] = {g->cur, wn, rn, bn[0] || lens[0] ? bn : NULL, lens[0] ? lens : NULL, NULL};
+    char y[128], yh[128];
+    rnn_node(g, op, ins, seq, y, yh);
+    snprintf(g->cur, sizeof g->cur, "%s", seq ? y : yh);
+    rnn_outputs(g, seq, D, merge);
     g->rank = seq ? 3 : 2;
+    /* Past a sequence's end ONNX outputs 0; deepc's RNN repeats the last output
+     * (Bidirectional gives 0 too, as Keras). Only real steps are read after a
+     * mask-consuming layer, so the difference matters only if it is not. */
+    if (g->mask[0]) g->pad_differs = seq && !bidi;
+    if (!seq) g->mask[0] = '\0';
     return DC_OK;
 }
 
@@ -591,13 +691,151 @@ static dc_status export_max_pool1d(onnx_graph *g) {
     return DC_OK;
 }
 
+/* Masked steps are left out: the mean over real steps (0 for none, as deepc),
+ * the max after pushing masked steps to -FLT_MAX. */
+static void masked_pool1d(onnx_graph *g, bool max) {
+    char axes[128], m3[128], num[128], den[128], big[128], one_n[128];
+    const int64_t last = -1, time_axis = 1;
+    value_name(g, "mask_last", axes, sizeof axes);
+    init_int64(g, axes, 1, &last);
+    value_name(g, "mask3", m3, sizeof m3);
+    const char *un[] = {g->mask, axes, NULL};
+    node(g, "Unsqueeze", un, m3); /* (B, T, 1) */
+    if (max) {
+        const int64_t one = 1;
+        const float lo = 3.4028235e38f, minus_one = -1.0f;
+        value_name(g, "minus_one", one_n, sizeof one_n);
+        init_float(g, one_n, 1, &one, &minus_one);
+        value_name(g, "lowest", big, sizeof big);
+        init_float(g, big, 1, &one, &lo);
+        char off[128], scaled[128];
+        value_name(g, "mask_off", off, sizeof off);
+        const char *a[] = {m3, one_n, NULL};
+        node(g, "Add", a, off); /* 0 real, -1 masked */
+        value_name(g, "mask_push", scaled, sizeof scaled);
+        const char *b[] = {off, big, NULL};
+        node(g, "Mul", b, scaled);
+        const char *c[] = {scaled, NULL};
+        step(g, "Add", c);
+        attr_ints(g, "axes", 1, &time_axis);
+        attr_int(g, "keepdims", 0);
+        step(g, "ReduceMax", NULL);
+        return;
+    }
+    char tax[128], eps[128], cnt[128];
+    value_name(g, "time_axis", tax, sizeof tax);
+    init_int64(g, tax, 1, &time_axis);
+    const char *mx[] = {m3, NULL};
+    step(g, "Mul", mx);
+    attr_int(g, "keepdims", 0);
+    const char *ax[] = {tax, NULL};
+    step(g, "ReduceSum", ax);
+    snprintf(num, sizeof num, "%s", g->cur);
+    value_name(g, "real_steps", cnt, sizeof cnt);
+    attr_int(g, "keepdims", 0);
+    const char *cs[] = {m3, tax, NULL};
+    node(g, "ReduceSum", cs, cnt); /* (B, 1) */
+    const int64_t one = 1;
+    const float tiny = 1.0f;
+    value_name(g, "one", eps, sizeof eps);
+    init_float(g, eps, 1, &one, &tiny);
+    value_name(g, "divisor", den, sizeof den);
+    const char *mxn[] = {cnt, eps, NULL};
+    node(g, "Max", mxn, den); /* no real step: 0 / 1 = 0 */
+    const char *dv[] = {den, NULL};
+    step(g, "Div", dv);
+}
+
 static dc_status export_global_pool1d(onnx_graph *g, bool max) {
     static const int64_t time_axis = 1;
     to_layout(g, false);
-    attr_ints(g, "axes", 1, &time_axis);
-    attr_int(g, "keepdims", g->l->out_ndim == 2 ? 1 : 0);
-    step(g, max ? "ReduceMax" : "ReduceMean", NULL);
+    const bool keep = g->l->out_ndim == 2;
+    if (g->mask[0]) {
+        masked_pool1d(g, max);
+        g->mask[0] = '\0';
+        g->pad_differs = false;
+        if (keep) {
+            char ax[128];
+            value_name(g, "keep_axis", ax, sizeof ax);
+            init_int64(g, ax, 1, &time_axis);
+            const char *k[] = {ax, NULL};
+            step(g, "Unsqueeze", k);
+        }
+    } else {
+        attr_ints(g, "axes", 1, &time_axis);
+        attr_int(g, "keepdims", keep ? 1 : 0);
+        step(g, max ? "ReduceMax" : "ReduceMean", NULL);
+    }
     g->rank = g->l->out_ndim + 1;
+    return DC_OK;
+}
+
+/* Embedding: float ids (B, T) -> int64 -> Gather of the table; mask_zero makes
+ * the mask id != 0. An id outside the table fails in the runtime, as in deepc. */
+static dc_status export_embedding(onnx_graph *g) {
+    char tn[128], ids[128];
+    const char *table = param_init(g, param(g->l, "embeddings"), tn, sizeof tn);
+    const char *x = g->cur;
+    if (cfg_true(g->l, "mask_zero", false)) {
+        char nz[128];
+        value_name(g, "nonzero", nz, sizeof nz);
+        attr_int(g, "to", 9); /* BOOL: id != 0 */
+        const char *a[] = {x, NULL};
+        node(g, "Cast", a, nz);
+        value_name(g, "mask", g->mask, sizeof g->mask);
+        attr_int(g, "to", ELEM_FLOAT);
+        const char *b[] = {nz, NULL};
+        node(g, "Cast", b, g->mask);
+        g->pad_differs = false;
+    }
+    value_name(g, "ids", ids, sizeof ids);
+    attr_int(g, "to", ELEM_INT64);
+    const char *c[] = {x, NULL};
+    node(g, "Cast", c, ids);
+    char out[128];
+    value_name(g, "Gather", out, sizeof out);
+    attr_int(g, "axis", 0);
+    const char *gi[] = {table, ids, NULL};
+    node(g, "Gather", gi, out);
+    snprintf(g->cur, sizeof g->cur, "%s", out);
+    g->rank = 3;
+    return DC_OK;
+}
+
+/* Masking: a step is real when any feature differs from mask_value; masked
+ * steps become 0, as deepc's layer does. */
+static dc_status export_masking(onnx_graph *g) {
+    const char *mv = cfg(g->l, "mask_value");
+    const float value = mv ? strtof(mv, NULL) : 0.0f;
+    const int64_t one = 1, last = -1;
+    char vn[128], eq[128], ne[128], nef[128], m3[128];
+    to_layout(g, false);
+    value_name(g, "mask_value", vn, sizeof vn);
+    init_float(g, vn, 1, &one, &value);
+    value_name(g, "equal", eq, sizeof eq);
+    const char *a[] = {g->cur, vn, NULL};
+    node(g, "Equal", a, eq);
+    value_name(g, "differs", ne, sizeof ne);
+    const char *b[] = {eq, NULL};
+    node(g, "Not", b, ne);
+    value_name(g, "differs_f", nef, sizeof nef);
+    attr_int(g, "to", ELEM_FLOAT);
+    const char *c[] = {ne, NULL};
+    node(g, "Cast", c, nef);
+    value_name(g, "mask", g->mask, sizeof g->mask);
+    attr_ints(g, "axes", 1, &last);
+    attr_int(g, "keepdims", 0);
+    const char *d[] = {nef, NULL};
+    node(g, "ReduceMax", d, g->mask);
+    g->pad_differs = false;
+    char ax[128];
+    value_name(g, "mask_last", ax, sizeof ax);
+    init_int64(g, ax, 1, &last);
+    value_name(g, "mask3", m3, sizeof m3);
+    const char *e[] = {g->mask, ax, NULL};
+    node(g, "Unsqueeze", e, m3);
+    const char *f[] = {m3, NULL};
+    step(g, "Mul", f);
     return DC_OK;
 }
 
@@ -632,9 +870,45 @@ static dc_status export_layer(onnx_graph *g) {
     case DC_LAYER_MAX_POOLING1D: return export_max_pool1d(g);
     case DC_LAYER_GLOBAL_AVERAGE_POOLING1D: return export_global_pool1d(g, false);
     case DC_LAYER_GLOBAL_MAX_POOLING1D: return export_global_pool1d(g, true);
+    case DC_LAYER_EMBEDDING: return export_embedding(g);
+    case DC_LAYER_MASKING: return export_masking(g);
+    case DC_LAYER_BIDIRECTIONAL: return export_rnn(g);
     default: break;
     }
     return refuse(l, "no ONNX mapping for this layer type yet");
+}
+
+/* Keras' mask rule for the exported graph: the layers that pass the mask on
+ * keep it, the mask consumers (RNNs, the 1-D global pools) and makers handle
+ * it themselves, every other layer drops it. */
+static bool mask_passes(int kind) {
+    return kind == DC_LAYER_INPUT || kind == DC_LAYER_DENSE || kind == DC_LAYER_ACTIVATION ||
+           kind == DC_LAYER_DROPOUT || kind == DC_LAYER_BATCH_NORMALIZATION;
+}
+static bool mask_handled(int kind) {
+    return kind == DC_LAYER_EMBEDDING || kind == DC_LAYER_MASKING || kind == DC_LAYER_LSTM ||
+           kind == DC_LAYER_GRU || kind == DC_LAYER_SIMPLE_RNN ||
+           kind == DC_LAYER_BIDIRECTIONAL || kind == DC_LAYER_GLOBAL_AVERAGE_POOLING1D ||
+           kind == DC_LAYER_GLOBAL_MAX_POOLING1D;
+}
+
+/* A masked RNN's repeated outputs at padded steps (see export_rnn) may only
+ * reach a layer that reads real steps alone. */
+static dc_status refuse_padded(const dc_layer *l, const char *where) {
+    return dc_set_error(DC_ERR_UNSUPPORTED,
+                        "%s: layer '%s' (%s) cannot be exported to ONNX: %s the padded steps of "
+                        "a masked recurrent layer with return_sequences, which ONNX sets to 0 "
+                        "where deepc repeats the last output",
+                        FN, l->name, dc_layer_type(l), where);
+}
+
+static dc_status export_layer_masked(onnx_graph *g) {
+    const dc_layer *l = g->l;
+    if (g->mask[0] && g->pad_differs && !mask_passes(l->kind) && !mask_handled(l->kind))
+        return refuse_padded(l, "it reads");
+    dc_status s = export_layer(g);
+    if (s == DC_OK && !mask_passes(l->kind) && !mask_handled(l->kind)) g->mask[0] = '\0';
+    return s;
 }
 
 /* ValueInfoProto for a float tensor (N, shape...): the batch axis is "N", a None axis "d<i>". */
@@ -667,8 +941,10 @@ static dc_status encode_model(const dc_model *m, pb_buf *out) {
     dc_status s = DC_OK;
     for (int i = 0; i < m->n_layers && s == DC_OK; i++) {
         g.l = m->layers[i];
-        s = export_layer(&g);
+        s = export_layer_masked(&g);
     }
+    if (s == DC_OK && g.mask[0] && g.pad_differs)
+        s = refuse_padded(m->layers[m->n_layers - 1], "the model's output holds");
     if (s == DC_OK) {
         g.l = NULL;
         to_layout(&g, false);

@@ -477,9 +477,13 @@ void dc_gemm_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, 
         jb.groups = (int)DC_MIN(ntiles, (16 * nt + nic - 1) / nic);
     }
     /* Packing pays when a panel is reused many times. B is read in place when
-     * few row tiles use it; A when a unit spans few column panels or K is short. */
+     * few row tiles use it, and its rows are close together: with rows 4 KB or
+     * more apart each row of a panel is its own page and falls in the same
+     * cache sets, so even 2 row tiles (M 28, K 6400, ldb 1024) ran at half the
+     * speed of packing. A is read in place when a unit spans few column panels
+     * or K is short. */
     jb.da = ar->in_place && ((ntiles + jb.groups - 1) / jb.groups <= 2 || (!ta && K <= 16));
-    jb.db = ar->in_place && !tb && mtiles <= 6;
+    jb.db = ar->in_place && !tb && (ldb <= 256 ? mtiles <= 6 : M <= 8);
 
     /* Buffers only for what is packed; a thread's A block holds mc rows rounded to MR. */
     bool ok = jb.db || ws_reserve(&ws.b, &ws.b_cap, (size_t)(jb.kc * ntiles * ar->nr));

@@ -115,6 +115,11 @@ static char *training_json(const dc_model *m) {
             cJSON_AddItemToArray(ws, cJSON_CreateNumber(c->loss_weights[i]));
         }
     }
+    if (c->n_class_weights > 0) {
+        cJSON *cw = cJSON_AddArrayToObject(root, "class_weights");
+        for (int i = 0; i < c->n_class_weights; i++)
+            cJSON_AddItemToArray(cw, cJSON_CreateNumber(c->class_weights[i]));
+    }
     cJSON *opt = cJSON_AddObjectToObject(root, "optimizer");
     cJSON_AddNumberToObject(opt, "kind", o->kind);
     if (m->opt) cJSON_AddStringToObject(opt, "name", dc_optimizer_name(m->opt));
@@ -393,7 +398,7 @@ static dc_status compile_from_json(const char *fn, const char *path, dc_model *m
     const cJSON *opt = root ? cJSON_GetObjectItemCaseSensitive(root, "optimizer") : NULL;
     const char *loss = root ? jstr(root, "loss") : NULL;
     dc_compile_options c = {0};
-    for (int k = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY; loss && k <= DC_LOSS_BINARY_CROSSENTROPY; k++)
+    for (int k = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY; loss && k <= DC_LOSS_DICE; k++)
         if (!strcmp(loss, dc_loss_name((dc_loss_kind)k))) c.loss = (dc_loss_kind)k;
     if (!cJSON_IsObject(opt) || c.loss == DC_LOSS_NONE) {
         cJSON_Delete(root);
@@ -403,15 +408,19 @@ static dc_status compile_from_json(const char *fn, const char *path, dc_model *m
     for (int i = 0; i < DC_MAX_MODEL_IO; i++) { /* unknown names are left to `loss` */
         const cJSON *lj = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "losses"), i);
         const cJSON *wj = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "loss_weights"), i);
-        for (int k = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY; cJSON_IsString(lj) && k <= DC_LOSS_BINARY_CROSSENTROPY; k++)
+        for (int k = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY; cJSON_IsString(lj) && k <= DC_LOSS_DICE; k++)
             if (!strcmp(lj->valuestring, dc_loss_name((dc_loss_kind)k))) c.losses[i] = (dc_loss_kind)k;
         if (cJSON_IsNumber(wj)) c.loss_weights[i] = (float)wj->valuedouble; /* compile checks it */
     }
     const cJSON *mj;
     int n = 0;
     cJSON_ArrayForEach(mj, cJSON_GetObjectItemCaseSensitive(root, "metrics")) {
-        for (int k = DC_METRIC_ACCURACY; n < DC_MAX_METRICS && cJSON_IsString(mj) && k <= DC_METRIC_MSE; k++)
+        for (int k = DC_METRIC_ACCURACY; n < DC_MAX_METRICS && cJSON_IsString(mj) && k <= DC_METRIC_MEAN_IOU; k++)
             if (!strcmp(mj->valuestring, dc_metric_name((dc_metric_kind)k))) c.metrics[n++] = (dc_metric_kind)k;
+    }
+    cJSON_ArrayForEach(mj, cJSON_GetObjectItemCaseSensitive(root, "class_weights")) {
+        if (c.n_class_weights < DC_MAX_CLASS_WEIGHTS)  /* compile checks each value */
+            c.class_weights[c.n_class_weights++] = cJSON_IsNumber(mj) ? (float)mj->valuedouble : -1.0f;
     }
     dc_optimizer_options *o = &c.optimizer;
     /* a hostile double must not reach the int cast (undefined out of range);

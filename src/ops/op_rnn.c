@@ -413,13 +413,18 @@ dc_status dc_lstm_forward(dc_node *n) { return rnn_forward(n); }
 dc_status dc_gru_forward(dc_node *n) { return rnn_forward(n); }
 dc_status dc_simple_rnn_forward(dc_node *n) { return rnn_forward(n); }
 
-/* grad (G,) += column sums of g (rows, G), rows in order */
+/* grad (G,) += column sums of g (rows, G), rows in order: blocks of columns
+ * over threads, each column summed by one thread, so the bits never depend on
+ * the thread count. */
 static void add_col_sums(const float *g, int64_t rows, int64_t G, float *grad) {
     const dc_reduce_kernels *k = dc_reduce_kernels_get();
-    enum { BLK = 256 };
-    float part[BLK];
-    for (int64_t j0 = 0; j0 < G; j0 += BLK) {
-        const int64_t w = DC_MIN((int64_t)BLK, G - j0);
+    enum { BLK = 128 };
+    const int64_t nblk = (G + BLK - 1) / BLK;
+    const bool par = nblk > 1 && rows * G >= (1 << 20);
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t bi = 0; bi < nblk; bi++) {
+        const int64_t j0 = bi * BLK, w = DC_MIN((int64_t)BLK, G - j0);
+        float part[BLK];
         k->col_sum(g + j0, rows, w, G, 1.0f, part);
         for (int64_t j = 0; j < w; j++) grad[j0 + j] += part[j];
     }

@@ -20,6 +20,7 @@ typedef struct {
 struct dc_cb_state {
     dc_model *m;
     int n;
+    bool writes_files; /* false on the ranks after 0 of a distributed fit */
     cb_one *cb;
 };
 
@@ -115,7 +116,7 @@ static dc_status tensorboard_epoch(cb_one *c, dc_model *m, const dc_logs *logs) 
 }
 
 dc_cb_state *dc_callbacks_begin(dc_model *m, const dc_callback *cbs, int n, const dc_logs *keys,
-                                const dc_history *h) {
+                                const dc_history *h, bool writes_files) {
     dc_cb_state *s = dc_calloc(1, sizeof *s);
     if (!s || !(s->cb = dc_calloc((size_t)(n > 0 ? n : 1), sizeof *s->cb))) {
         dc_free(s);
@@ -123,6 +124,7 @@ dc_cb_state *dc_callbacks_begin(dc_model *m, const dc_callback *cbs, int n, cons
         return NULL;
     }
     s->m = m;
+    s->writes_files = writes_files;
     for (int i = 0; i < n; i++) {
         cb_one *c = &s->cb[i];
         c->o = cbs[i];
@@ -205,7 +207,7 @@ dc_cb_state *dc_callbacks_begin(dc_model *m, const dc_callback *cbs, int n, cons
                              strlen(c->o.path), DC_CB_PATH_MAX - 16);
                 goto fail;
             }
-            if (c->o.kind == DC_CB_CSV_LOGGER) {
+            if (c->o.kind == DC_CB_CSV_LOGGER && writes_files) {
                 c->csv = fopen(c->o.path, c->o.append ? "a" : "w");
                 if (!c->csv) {
                     dc_set_error(DC_ERR_IO, "dc_model_fit: CSVLogger cannot open '%s'", c->o.path);
@@ -216,7 +218,7 @@ dc_cb_state *dc_callbacks_begin(dc_model *m, const dc_callback *cbs, int n, cons
             }
             break;
         case DC_CB_TENSORBOARD:
-            if (tensorboard_begin(c, keys) != DC_OK) goto fail;
+            if (writes_files && tensorboard_begin(c, keys) != DC_OK) goto fail;
             break;
         case DC_CB_LAMBDA:
             if (!c->o.on_epoch_end && !c->o.on_batch_end) {
@@ -250,7 +252,7 @@ bool dc_callbacks_batch_end(dc_cb_state *s, int epoch, int64_t batch, float loss
             stop = true;
         }
         /* Keras' step for batch logs: the optimizer's iterations so far */
-        if (c->o.kind == DC_CB_TENSORBOARD && c->tb_batches && !c->tb_error[0] &&
+        if (c->o.kind == DC_CB_TENSORBOARD && c->tb_train && c->tb_batches && !c->tb_error[0] &&
             dc_tb_add_scalar(c->tb_train, "batch_loss", loss,
                              dc_optimizer_iterations(s->m->opt)) != DC_OK) {
             snprintf(c->tb_error, sizeof c->tb_error, "%s", dc_last_error());
@@ -324,6 +326,7 @@ bool dc_callbacks_epoch_end(dc_cb_state *s, const dc_logs *logs, const dc_histor
                 if (!improved(c, cur, 0.0f)) break;
                 c->best = cur;
             }
+            if (!s->writes_files) break;
             char path[DC_CB_PATH_MAX];
             expand_path(c->o.path, logs->epoch, path, sizeof path);
             dc_status sv = c->o.save_optimizer ? dc_model_save_checkpoint(m, path, logs->epoch + 1)
@@ -337,6 +340,7 @@ bool dc_callbacks_epoch_end(dc_cb_state *s, const dc_logs *logs, const dc_histor
             break;
         }
         case DC_CB_CSV_LOGGER:
+            if (!c->csv) break;
             dc_history_csv_row(h, h->epochs - 1, c->csv);
             fflush(c->csv);
             break;
@@ -344,7 +348,7 @@ bool dc_callbacks_epoch_end(dc_cb_state *s, const dc_logs *logs, const dc_histor
             if (!isfinite(dc_logs_get(logs, "loss"))) stop = true;
             break;
         case DC_CB_TENSORBOARD:
-            if (tensorboard_epoch(c, m, logs) != DC_OK) {
+            if (c->tb_train && tensorboard_epoch(c, m, logs) != DC_OK) {
                 char msg[600];
                 snprintf(msg, sizeof msg, "%s", dc_last_error());
                 *status = dc_set_error(dc_last_status(), "dc_model_fit: TensorBoard: %s", msg);

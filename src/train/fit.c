@@ -13,7 +13,8 @@ static dc_out_mode out_mode(const dc_model *m) {
     dc_loss_kind k = m->copt.loss;
     dc_act last = dc_model_output_layer(m) ? dc_model_output_layer(m)->act : DC_ACT_LINEAR;
     if (k == DC_LOSS_MSE) return DC_OUT_VALUES;
-    if ((k == DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY || k == DC_LOSS_CATEGORICAL_CROSSENTROPY) &&
+    if ((k == DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY || k == DC_LOSS_CATEGORICAL_CROSSENTROPY ||
+         k == DC_LOSS_DICE) &&
         last == DC_ACT_SOFTMAX)
         return DC_OUT_FUSED;
     if (k == DC_LOSS_BINARY_CROSSENTROPY && last == DC_ACT_SIGMOID) return DC_OUT_FUSED;
@@ -37,7 +38,7 @@ static bool dims_agree(int an, const int64_t *a, int bn, const int64_t *b) {
 /* Labels for outputs with a None axis: sparse labels shaped like the outputs
  * without the classes (or with a last 1), others shaped like the outputs. */
 static bool variable_labels_fit(const dc_model *m, int y_ndim, const int64_t *y) {
-    if (m->copt.loss != DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY)
+    if (m->copt.loss != DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY && m->copt.loss != DC_LOSS_DICE)
         return dims_agree(m->out_ndim, m->out_shape, y_ndim, y);
     return m->out_shape[m->out_ndim - 1] >= 2 &&
            (dims_agree(m->out_ndim - 1, m->out_shape, y_ndim, y) ||
@@ -57,8 +58,19 @@ static dc_status check_labels(const char *fn, const dc_model *m, int y_ndim, con
     dc_layer_shape_string(m->out_ndim, m->out_shape, so, sizeof so);
     dc_layer_shape_string(y_ndim, y, sy, sizeof sy);
     const char *loss = dc_loss_name(m->copt.loss);
+    int nw = m->copt.n_class_weights;
+    if (nw > 0 && nw != C)
+        return dc_set_error(DC_ERR_SHAPE, "%s: %d class weights for outputs %s with %lld classes",
+                            fn, nw, so, (long long)C);
+    for (int k = 0; k < m->n_metrics; k++)
+        if (m->copt.metrics[k] == DC_METRIC_MEAN_IOU && (C < 2 || C > DC_MAX_CLASS_WEIGHTS || ny * C != no))
+            return dc_set_error(DC_ERR_SHAPE,
+                                "%s: mean_io_u needs outputs (None, ..., classes) with 2 to %d "
+                                "classes and one integer label per row; the model gives %s, the "
+                                "labels are %s", fn, DC_MAX_CLASS_WEIGHTS, so, sy);
     switch (m->copt.loss) {
     case DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY:
+    case DC_LOSS_DICE:
         /* (None, ..., classes) outputs, one integer label per row: (None, ...) */
         if (C < 2 || ny * C != no)
             return dc_set_error(DC_ERR_SHAPE,
@@ -156,18 +168,39 @@ static dc_tensor *masked_loss(dc_model *m, dc_out_mode mode, dc_tape *t, dc_tens
     return dc_mean_all(t, dc_mul(t, l, w));
 }
 
+/* Sparse crossentropy weighted by the compiled class weights: out (R,C), y (R,). */
+static dc_tensor *weighted_crossentropy(const dc_model *m, dc_out_mode mode, dc_tape *t,
+                                        dc_tensor *out, dc_tensor *y) {
+    int64_t C = out->shape[1];
+    dc_tensor *w = dc_tape_tensor(t, 1, &C);
+    if (!w) return NULL;
+    memcpy(w->data, m->copt.class_weights, (size_t)C * sizeof(float));
+    if (mode != DC_OUT_PROBS) return dc_weighted_sparse_softmax_cross_entropy(t, out, y, w);
+    /* -sum(w[y] log p[y]) / sum(w[y]): the one-hot rows scaled by their weight */
+    dc_tensor *wy = dc_mul(t, dc_one_hot(t, y, (int)C), w);
+    dc_tensor *lp = dc_log(t, dc_clip(t, out, 1e-7f, 1.0f - 1e-7f));
+    return dc_neg(t, dc_div(t, dc_sum_all(t, dc_mul(t, wy, lp)), dc_sum_all(t, wy)));
+}
+
 // out (B, ...), y (B, ...) -> loss ()
 static dc_tensor *compute_loss(dc_model *m, dc_out_mode mode, dc_tape *t, dc_tensor *out,
                                dc_tensor *y) {
-    if (has_sequence_mask(out)) return masked_loss(m, mode, t, out, y);
+    /* Dice and class weights pool over the whole batch: a mask does not weigh them */
+    if (has_sequence_mask(out) && m->copt.loss != DC_LOSS_DICE && !m->copt.n_class_weights)
+        return masked_loss(m, mode, t, out, y);
     int64_t C = out->shape[out->ndim - 1], rows = out->size / (C ? C : 1);
     switch (m->copt.loss) {
     case DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY:
         /* (B, ..., C) -> rows (R, C), labels (R,): sequences and pixels too */
         if (out->ndim != 2) out = dc_reshape(t, out, 2, (const int64_t[]){rows, C});
         if (y->ndim != 1) y = dc_reshape(t, y, 1, &rows);
+        if (m->copt.n_class_weights > 0) return weighted_crossentropy(m, mode, t, out, y);
         if (mode == DC_OUT_PROBS) return prob_crossentropy(t, out, dc_one_hot(t, y, (int)C));
         return dc_sparse_softmax_cross_entropy(t, out, y);
+    case DC_LOSS_DICE:
+        if (out->ndim != 2) out = dc_reshape(t, out, 2, (const int64_t[]){rows, C});
+        if (y->ndim != 1) y = dc_reshape(t, y, 1, &rows);
+        return dc_dice_loss(t, out, y, mode == DC_OUT_PROBS, 1.0f);
     case DC_LOSS_CATEGORICAL_CROSSENTROPY:
         if (out->ndim != 2) out = dc_reshape(t, out, 2, (const int64_t[]){rows, C});
         if (!dc_tensor_same_shape(y, out)) y = dc_reshape(t, y, 2, (const int64_t[]){rows, C});
@@ -220,7 +253,16 @@ static void accumulate(const dc_model *m, dc_out_mode mode, dc_accum *acc, const
     acc->loss_n += B;
     for (int k = 0; k < m->n_metrics; k++) {
         dc_metric_kind kind = m->copt.metrics[k];
-        if (kind == DC_METRIC_ACCURACY && C > 1) {
+        if (kind == DC_METRIC_MEAN_IOU) {
+            if (C > DC_MAX_CLASS_WEIGHTS || ny != 1) continue; /* checked at compile and fit */
+            for (int64_t i = 0; i < rows; i++) {
+                int64_t p = argmax(out->data + i * C, C), l = (int64_t)y->data[i];
+                if (l < 0 || l >= C) continue;
+                acc->iou_pred[p] += ROW_W(i);
+                acc->iou_true[l] += ROW_W(i);
+                acc->iou_hit[l] += (p == l) * ROW_W(i);
+            }
+        } else if (kind == DC_METRIC_ACCURACY && C > 1) {
             /* per row of classes: an integer label or a one-hot row */
             for (int64_t i = 0; i < rows; i++) {
                 int64_t p = argmax(out->data + i * C, C);
@@ -247,6 +289,26 @@ static void accumulate(const dc_model *m, dc_out_mode mode, dc_accum *acc, const
 #undef ROW_W
 }
 
+/* Keras' MeanIoU: per class tp / (pred + true - tp + 1e-7) from the
+ * epoch's sums, averaged over the classes that occur in either. */
+static float mean_iou(const dc_accum *acc) {
+    double sum = 0;
+    int valid = 0;
+    for (int c = 0; c < DC_MAX_CLASS_WEIGHTS; c++) {
+        double uni = acc->iou_pred[c] + acc->iou_true[c] - acc->iou_hit[c];
+        if (uni == 0) continue;
+        sum += acc->iou_hit[c] / (uni + 1e-7);
+        valid++;
+    }
+    return valid ? (float)(sum / valid) : NAN;
+}
+
+/* Metric k's value over the sums so far. */
+static float metric_value(const dc_model *m, const dc_accum *acc, int k) {
+    if (m->copt.metrics[k] == DC_METRIC_MEAN_IOU) return mean_iou(acc);
+    return acc->count[k] > 0 ? (float)(acc->sum[k] / acc->count[k]) : NAN;
+}
+
 static dc_tape *ensure_tape(dc_tape **t, bool no_record) {
     if (!*t) {
         dc_tape_options o = {.no_record = no_record};
@@ -255,9 +317,24 @@ static dc_tape *ensure_tape(dc_tape **t, bool no_record) {
     return *t;
 }
 
-/* One pass over a batcher without training: mean loss and metrics. */
-static dc_status run_eval(const char *fn, dc_model *m, dc_batcher *b, float *loss,
-                          float *metrics) {
+static void accum_add(dc_accum *a, const dc_accum *b) {
+    a->loss_sum += b->loss_sum;
+    a->loss_n += b->loss_n;
+    for (int k = 0; k < DC_MAX_METRICS; k++) {
+        a->sum[k] += b->sum[k];
+        a->count[k] += b->count[k];
+    }
+    for (int c = 0; c < DC_MAX_CLASS_WEIGHTS; c++) {
+        a->iou_pred[c] += b->iou_pred[c];
+        a->iou_true[c] += b->iou_true[c];
+        a->iou_hit[c] += b->iou_hit[c];
+    }
+}
+
+/* One pass over a batcher without training: mean loss and metrics (with
+ * dist: each rank's part of every batch, the sums summed over the ranks). */
+static dc_status run_eval(const char *fn, dc_model *m, dc_batcher *b, const dc_dist *dist,
+                          float *loss, float *metrics) {
     dc_tape *t = ensure_tape(&m->infer_tape, true);
     if (!t) return dc_last_status();
     dc_out_mode mode = out_mode(m);
@@ -266,6 +343,7 @@ static dc_status run_eval(const char *fn, dc_model *m, dc_batcher *b, float *los
     dc_tensor *x, *y;
     dc_batcher_reset(b);
     while (dc_batcher_next(b, &x, &y) > 0) {
+        if (x->shape[0] == 0) continue; /* this rank's part of a short batch */
         dc_tape_reset(t);
         dc_tensor *out = dc_model_forward(m, t, x, false, mode == DC_OUT_FUSED);
         dc_tensor *l = out ? compute_loss(m, mode, t, out, y) : NULL;
@@ -274,9 +352,10 @@ static dc_status run_eval(const char *fn, dc_model *m, dc_batcher *b, float *los
                                 "%s: %s", fn, dc_tape_error(t));
         accumulate(m, mode, &acc, out, y, l->data[0]);
     }
+    if (dist && dc_fit_dist_sum_accum(dist, &acc) != DC_OK) return dc_last_status();
     *loss = acc.loss_n ? (float)(acc.loss_sum / (double)acc.loss_n) : NAN;
     for (int k = 0; k < m->n_metrics && metrics; k++)
-        metrics[k] = acc.count[k] > 0 ? (float)(acc.sum[k] / acc.count[k]) : NAN;
+        metrics[k] = metric_value(m, &acc, k);
     return DC_OK;
 }
 
@@ -313,7 +392,7 @@ dc_status dc_model_evaluate(dc_model *m, const dc_dataset *ds, int64_t batch_siz
     if (check_dataset(fn, "the", m, ds) != DC_OK) return dc_last_status();
     dc_batcher *b = dc_batcher_new(ds, batch_size > 0 ? batch_size : 32, false, 0);
     if (!b) return dc_last_status();
-    dc_status s = run_eval(fn, m, b, loss, metrics);
+    dc_status s = run_eval(fn, m, b, NULL, loss, metrics);
     dc_batcher_free(b);
     return s;
 }
@@ -406,8 +485,7 @@ static void fit_logs_init(fit_logs *fl, const dc_model *m, bool val, bool ppl) {
 static void set_train_logs(fit_logs *fl, const dc_model *m, const dc_accum *acc) {
     fl->logs.values[fl->i_loss] = acc->loss_n ? (float)(acc->loss_sum / (double)acc->loss_n) : NAN;
     for (int k = 0; k < m->n_metrics; k++)
-        fl->logs.values[fl->i_metric[k]] =
-            acc->count[k] > 0 ? (float)(acc->sum[k] / acc->count[k]) : NAN;
+        fl->logs.values[fl->i_metric[k]] = metric_value(m, acc, k);
     if (fl->i_ppl >= 0) fl->logs.values[fl->i_ppl] = expf(fl->logs.values[fl->i_loss]);
 }
 
@@ -508,6 +586,10 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
     if (!(opt->validation_split >= 0.0f && opt->validation_split < 1.0f))
         return dc_set_error(DC_ERR_ARG, "%s: validation_split %g must be in [0, 1)", fn,
                             (double)opt->validation_split);
+    if (opt->dist && dc_fit_dist_check(fn, opt->dist) != DC_OK) return dc_last_status();
+    /* one rank is a plain fit; after 0, a rank writes no files */
+    const dc_dist *dist = opt->dist && opt->dist->size > 1 ? opt->dist : NULL;
+    const bool root = !dist || dist->rank == 0;
     if (!m->built) {
         int64_t xs[DC_MAX_DIMS];
         int xn = dc_dataset_x_shape(train, xs);
@@ -590,11 +672,13 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
     dc_cb_state *cbs = NULL;
     float *before_step = NULL;
     bool interrupted = false; /* by dc_model_request_stop, to be resumed */
-    if (!b || (val && !vb) || !h) {
+    if (!b || (val && !vb) || !h ||
+        (dist && (dc_batcher_shard(b, dist->rank, dist->size) != DC_OK ||
+                  (vb && dc_batcher_shard(vb, dist->rank, dist->size) != DC_OK)))) {
         st = dc_last_status() != DC_OK ? dc_last_status() : DC_ERR_NOMEM;
         goto done;
     }
-    cbs = dc_callbacks_begin(m, opt->callbacks, opt->n_callbacks, &fl.logs, h);
+    cbs = dc_callbacks_begin(m, opt->callbacks, opt->n_callbacks, &fl.logs, h, root);
     if (!cbs) {
         st = dc_last_status();
         goto done;
@@ -632,18 +716,32 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
         int64_t batch = 0;
         if (mid && opt->steps_per_epoch > 0) batch = pos.batch; /* replay_batches drew them */
         for (; mid && batch < pos.batch && dc_batcher_next(b, &x, &y) > 0; batch++) {}
-        while (!m->stop_training && next_train_batch(b, opt->steps_per_epoch, batch, &x, &y) > 0) {
+        int64_t n_batch; /* the whole batch's samples; x holds this rank's part */
+        while (!m->stop_training &&
+               (n_batch = next_train_batch(b, opt->steps_per_epoch, batch, &x, &y)) > 0) {
             dc_tape *t = m->tape;
             dc_tape_reset(t);
-            dc_tensor *o = dc_model_forward(m, t, x, true, mode == DC_OUT_FUSED);
+            const bool empty = x->shape[0] == 0; /* a rank's part of a short batch */
+            dc_tensor *o = empty ? NULL : dc_model_forward(m, t, x, true, mode == DC_OUT_FUSED);
             dc_tensor *loss = o ? compute_loss(m, mode, t, o, y) : NULL;
             dc_model_zero_grad(m);
-            bool failed = !loss || dc_tape_status(t) != DC_OK;
-            if (!failed && nan_stop && !isfinite(loss->data[0])) {
-                st = numeric_stop(fn, epoch, batch, "the loss is", loss->data[0]);
+            bool failed = !empty && (!loss || dc_tape_status(t) != DC_OK);
+            float step_loss = loss ? loss->data[0] : NAN;
+            dc_accum step_acc; /* with dist: the batch's sums over all ranks */
+            memset(&step_acc, 0, sizeof step_acc);
+            if (dist && !failed) {
+                if (!empty) accumulate(m, mode, &step_acc, o, y, step_loss);
+                if ((st = dc_fit_dist_sum_accum(dist, &step_acc)) != DC_OK) goto done;
+                step_loss = (float)(step_acc.loss_sum / (double)step_acc.loss_n);
+            }
+            if (!failed && nan_stop && !isfinite(step_loss)) {
+                st = numeric_stop(fn, epoch, batch, "the loss is", step_loss);
                 goto done;
             }
-            failed = failed || dc_tape_backward(t, loss) != DC_OK;
+            failed = failed || (!empty && dc_tape_backward(t, loss) != DC_OK);
+            if (!failed && dist &&
+                (st = dc_fit_dist_sum_grads(dist, m, x->shape[0], n_batch)) != DC_OK)
+                goto done;
             if (!failed && before_step) memcpy(before_step, m->weights, m->n_trainable * sizeof(float));
             if (failed ||
                 (vars ? dc_optimizer_apply(m->opt, vars, n_vars)
@@ -660,29 +758,34 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
             if (before_step && !all_finite(m->weights, m->n_trainable)) { /* the step overflowed */
                 memcpy(m->weights, before_step, m->n_trainable * sizeof(float));
                 st = numeric_stop(fn, epoch, batch, "the step made weights NaN or Inf; loss",
-                                  loss->data[0]);
+                                  step_loss);
                 goto done;
             }
-            accumulate(m, mode, &acc, o, y, loss->data[0]);
+            if (dist) accum_add(&acc, &step_acc);
+            else accumulate(m, mode, &acc, o, y, loss->data[0]);
             if (prog.verbose == 1) {
                 set_train_logs(&fl, m, &acc);
                 dc_progress_batch(&prog, batch + 1, &fl.logs);
             }
-            if (dc_callbacks_batch_end(cbs, epoch, batch, loss->data[0])) m->stop_training = true;
+            bool stop = dc_callbacks_batch_end(cbs, epoch, batch, step_loss);
+            if (dist && (st = dc_fit_dist_follow(dist, m, &stop, false)) != DC_OK) goto done;
+            if (stop) m->stop_training = true;
             batch++;
             if (m->stop_requested && batch < steps) { /* a mid-epoch checkpoint to resume at */
                 m->stop_requested = 0;
                 interrupted = true;
                 dc_fit_pos p = {.epoch = epoch, .batch = batch, .acc = acc, .lr = lr};
-                if (opt->checkpoint_path)
+                if (dist && (st = dc_fit_dist_average_moving_stats(dist, m)) != DC_OK) goto done;
+                if (opt->checkpoint_path && root)
                     st = dc_fit_state_save(opt->checkpoint_path, m, cbs, h, &p, &su);
                 goto done;
             }
         }
         set_train_logs(&fl, m, &acc);
+        if (dist && (st = dc_fit_dist_average_moving_stats(dist, m)) != DC_OK) goto done;
         if (vb) {
             float vl, vm[DC_MAX_METRICS];
-            st = run_eval(fn, m, vb, &vl, vm);
+            st = run_eval(fn, m, vb, dist, &vl, vm);
             if (st != DC_OK) goto done;
             fl.logs.values[fl.i_val_loss] = vl;
             if (fl.i_val_ppl >= 0) fl.logs.values[fl.i_val_ppl] = expf(vl);
@@ -692,9 +795,11 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
         fl.logs.epoch = epoch;
         dc_history_append(h, &fl.logs, (float)(dc_now() - t0));
         dc_progress_epoch_end(&prog, &fl.logs);
-        if (dc_callbacks_epoch_end(cbs, &fl.logs, h, &st)) m->stop_training = true;
+        bool stop = dc_callbacks_epoch_end(cbs, &fl.logs, h, &st);
         if (st != DC_OK) goto done;
-        if (opt->checkpoint_path) {
+        if (dist && (st = dc_fit_dist_follow(dist, m, &stop, true)) != DC_OK) goto done;
+        if (stop) m->stop_training = true;
+        if (opt->checkpoint_path && root) {
             /* done: stopped by a callback; a run that reached `epochs` can be
              * resumed with more of them */
             dc_fit_pos p = {.epoch = epoch + 1, .done = m->stop_training};

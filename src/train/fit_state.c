@@ -54,6 +54,13 @@ static void best_name(char *out, size_t n, int i) {
     snprintf(out, n, "fit/callback%d/best_weights", i);
 }
 
+/* MeanIoU's sums are a confusion summary, kept only when it is measured. */
+static bool has_mean_iou(const dc_model *m) {
+    for (int k = 0; k < m->n_metrics; k++)
+        if (m->copt.metrics[k] == DC_METRIC_MEAN_IOU) return true;
+    return false;
+}
+
 static cJSON *state_json(const dc_model *m, const dc_cb_state *cbs, const dc_history *h,
                          const dc_fit_pos *pos, const dc_fit_setup *su) {
     cJSON *r = cJSON_CreateObject();
@@ -74,6 +81,13 @@ static cJSON *state_json(const dc_model *m, const dc_cb_state *cbs, const dc_his
     for (int k = 0; k < DC_MAX_METRICS; k++) {
         cJSON_AddItemToArray(sum, hex(pos->acc.sum[k]));
         cJSON_AddItemToArray(cnt, hex(pos->acc.count[k]));
+    }
+    if (has_mean_iou(m)) {
+        const double *const iou[3] = {pos->acc.iou_pred, pos->acc.iou_true,
+                                      pos->acc.iou_hit};
+        cJSON *arr = cJSON_AddArrayToObject(acc, "iou");
+        for (int j = 0; j < 3; j++)
+            for (int c = 0; c < DC_MAX_CLASS_WEIGHTS; c++) cJSON_AddItemToArray(arr, hex(iou[j][c]));
     }
     cJSON *rngs = cJSON_AddArrayToObject(r, "layer_rngs");
     for (int i = 0; i < m->n_layers; i++) {
@@ -205,6 +219,14 @@ dc_status dc_fit_state_load(const char *path, dc_model *m, dc_cb_state *cbs, dc_
     for (int k = 0; ok && k < DC_MAX_METRICS; k++) {
         p.acc.sum[k] = get_hex(cJSON_GetArrayItem(sum, k), NULL, &ok);
         p.acc.count[k] = get_hex(cJSON_GetArrayItem(cnt, k), NULL, &ok);
+    }
+    if (ok && has_mean_iou(m)) {
+        double *const iou[3] = {p.acc.iou_pred, p.acc.iou_true, p.acc.iou_hit};
+        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(acc, "iou");
+        ok = cJSON_GetArraySize(arr) == 3 * DC_MAX_CLASS_WEIGHTS;
+        for (int j = 0; ok && j < 3; j++)
+            for (int c = 0; ok && c < DC_MAX_CLASS_WEIGHTS; c++)
+                iou[j][c] = get_hex(cJSON_GetArrayItem(arr, j * DC_MAX_CLASS_WEIGHTS + c), NULL, &ok);
     }
     const cJSON *rngs = cJSON_GetObjectItemCaseSensitive(r, "layer_rngs");
     const cJSON *cb = cJSON_GetObjectItemCaseSensitive(r, "callbacks");

@@ -31,9 +31,11 @@ int64_t dc_fit_split_train_count(int64_t n, float validation_split);
 
 /* Callbacks during fit. */
 typedef struct dc_cb_state dc_cb_state;
-/* Checks the callbacks against the keys fit will log; NULL on error. */
+/* Checks the callbacks against the keys fit will log; NULL on error.
+ * writes_files false: ModelCheckpoint, CSVLogger and TensorBoard keep their
+ * state but write nothing (the ranks after 0 of a distributed fit). */
 dc_cb_state *dc_callbacks_begin(dc_model *m, const dc_callback *cbs, int n, const dc_logs *keys,
-                                const dc_history *h);
+                                const dc_history *h, bool writes_files);
 /* At batch end: true to stop (TerminateOnNaN, user callbacks). */
 bool dc_callbacks_batch_end(dc_cb_state *s, int epoch, int64_t batch, float loss);
 /* At epoch end: true to stop. An error (a checkpoint that cannot be written)
@@ -64,6 +66,9 @@ typedef struct {
     int64_t loss_n;
     double sum[DC_MAX_METRICS];
     double count[DC_MAX_METRICS];
+    /* MeanIoU: per class, the rows predicted as it, labelled it, and both */
+    double iou_pred[DC_MAX_CLASS_WEIGHTS], iou_true[DC_MAX_CLASS_WEIGHTS],
+        iou_hit[DC_MAX_CLASS_WEIGHTS];
 } dc_accum;
 
 /* Where a fit stands, for its resume checkpoint: the epoch in progress (or
@@ -105,4 +110,18 @@ double dc_now(void);
 void dc_progress_epoch_begin(dc_progress *p, int epoch, int epochs, int64_t steps);
 void dc_progress_batch(dc_progress *p, int64_t done, const dc_logs *logs);
 void dc_progress_epoch_end(dc_progress *p, const dc_logs *logs);
+
+/* Distributed fit (fit_dist.c): the steps fit takes with a dc_dist. */
+dc_status dc_fit_dist_check(const char *fn, const dc_dist *d);
+/* Sums a's loss and metric sums over the ranks. */
+dc_status dc_fit_dist_sum_accum(const dc_dist *d, dc_accum *a);
+/* The batch's gradient from each rank's mean over its part of n samples:
+ * each scaled by part / n, then summed over the ranks in fixed buckets. */
+dc_status dc_fit_dist_sum_grads(const dc_dist *d, dc_model *m, int64_t part, int64_t n);
+/* BatchNormalization's moving statistics: the mean over the ranks. */
+dc_status dc_fit_dist_average_moving_stats(const dc_dist *d, dc_model *m);
+/* Every rank follows rank 0: *stop becomes rank 0's, and with lr rank 0's
+ * learning rate is set where it differs; a stop request on any rank
+ * (dc_model_request_stop) becomes one on every rank. */
+dc_status dc_fit_dist_follow(const dc_dist *d, dc_model *m, bool *stop, bool lr);
 #endif

@@ -3,8 +3,10 @@
 #include "train.h"
 #include <string.h>
 
+/* The losses over a softmax of the last axis. */
 static bool is_crossentropy(dc_loss_kind k) {
-    return k == DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY || k == DC_LOSS_CATEGORICAL_CROSSENTROPY;
+    return k == DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY || k == DC_LOSS_CATEGORICAL_CROSSENTROPY ||
+           k == DC_LOSS_DICE;
 }
 
 static dc_loss_kind output_loss(const dc_model *m, int i) {
@@ -29,6 +31,9 @@ static dc_tensor *loss_of(dc_tape *t, dc_loss_kind k, dc_tensor *out, dc_tensor 
     case DC_LOSS_CATEGORICAL_CROSSENTROPY:
         return dc_softmax_cross_entropy(t, dc_reshape(t, out, 2, (const int64_t[]){rows, C}),
                                         dc_reshape(t, y, 2, (const int64_t[]){rows, C}));
+    case DC_LOSS_DICE:
+        return dc_dice_loss(t, dc_reshape(t, out, 2, (const int64_t[]){rows, C}),
+                            dc_reshape(t, y, 1, (const int64_t[]){rows}), false, 1.0f);
     case DC_LOSS_BINARY_CROSSENTROPY: return dc_binary_cross_entropy_logits(t, out, y);
     default: return dc_mse(t, out, y);
     }
@@ -38,8 +43,9 @@ static dc_status ready(const char *fn, dc_model *m, dc_tensor *const *xs, dc_ten
     if (!m || !xs || !ys) return dc_set_error(DC_ERR_ARG, "%s: NULL argument", fn);
     if (!m->built || !m->compiled)
         return dc_set_error(DC_ERR_STATE, "%s: model '%s' must be built and compiled", fn, m->name);
-    if (m->copt.from_probabilities)
-        return dc_set_error(DC_ERR_UNSUPPORTED, "%s: outputs must be logits (from_probabilities)", fn);
+    if (m->copt.from_probabilities || m->copt.n_class_weights)
+        return dc_set_error(DC_ERR_UNSUPPORTED,
+                            "%s: outputs must be logits, without class weights (fit takes those)", fn);
     for (int i = 0; i < m->n_outputs; i++)
         if (!ys[i]) return dc_set_error(DC_ERR_ARG, "%s: target %d is NULL", fn, i);
     if (!m->opt) {

@@ -1,0 +1,88 @@
+/* fit_dist.c — what fit does with a dc_dist (data-parallel training): sums of
+ * gradients and metric sums over the ranks, BatchNormalization's moving
+ * statistics averaged, and rank 0's decisions followed. Transport-free: the
+ * collectives are the backend's (src/dist/mpi.c is one). */
+#include "train.h"
+#include <string.h>
+
+/* Buckets of the gradient sum: fixed, so the same sums are taken in the same
+ * order every run, and each fits an int count (MPI's). */
+#define GRAD_BUCKET ((int64_t)1 << 20)
+
+dc_status dc_fit_dist_check(const char *fn, const dc_dist *d) {
+    if (!d->sum_floats || !d->sum_doubles)
+        return dc_set_error(DC_ERR_ARG, "%s: dist has no sum_floats or sum_doubles", fn);
+    if (d->size < 1 || d->rank < 0 || d->rank >= d->size)
+        return dc_set_error(DC_ERR_ARG, "%s: dist rank %d must be in [0, size %d)", fn, d->rank,
+                            d->size);
+    return DC_OK;
+}
+
+static dc_status failed(const char *what) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", dc_last_error());
+    return dc_set_error(dc_last_status() != DC_OK ? dc_last_status() : DC_ERR_IO,
+                        "dc_model_fit: summing %s over the ranks: %s", what, msg);
+}
+
+dc_status dc_fit_dist_sum_accum(const dc_dist *d, dc_accum *a) {
+    enum { M = DC_MAX_METRICS, K = DC_MAX_CLASS_WEIGHTS, N = 2 + 2 * M + 3 * K };
+    double v[N];
+    double *const iou[3] = {a->iou_pred, a->iou_true, a->iou_hit};
+    v[0] = a->loss_sum;
+    v[1] = (double)a->loss_n;
+    memcpy(v + 2, a->sum, sizeof a->sum);
+    memcpy(v + 2 + M, a->count, sizeof a->count);
+    for (int j = 0; j < 3; j++) memcpy(v + 2 + 2 * M + j * K, iou[j], K * sizeof(double));
+    if (d->sum_doubles(d->ctx, v, N) != DC_OK) return failed("metrics");
+    a->loss_sum = v[0];
+    a->loss_n = (int64_t)v[1];
+    memcpy(a->sum, v + 2, sizeof a->sum);
+    memcpy(a->count, v + 2 + M, sizeof a->count);
+    for (int j = 0; j < 3; j++) memcpy(iou[j], v + 2 + 2 * M + j * K, K * sizeof(double));
+    return DC_OK;
+}
+
+dc_status dc_fit_dist_sum_grads(const dc_dist *d, dc_model *m, int64_t part, int64_t n) {
+    float *g = m->grads;
+    const int64_t len = (int64_t)m->n_trainable;
+    if (part != n) { /* 0.5 for two equal parts: exact */
+        const float w = (float)part / (float)n;
+        for (int64_t i = 0; i < len; i++) g[i] *= w;
+    }
+    for (int64_t at = 0; at < len; at += GRAD_BUCKET)
+        if (d->sum_floats(d->ctx, g + at, DC_MIN(GRAD_BUCKET, len - at)) != DC_OK)
+            return failed("gradients");
+    return DC_OK;
+}
+
+static bool is_moving_stat(const char *name) {
+    const char *slash = strrchr(name, '/');
+    const char *base = slash ? slash + 1 : name;
+    return !strcmp(base, "moving_mean") || !strcmp(base, "moving_variance");
+}
+
+dc_status dc_fit_dist_average_moving_stats(const dc_dist *d, dc_model *m) {
+    const float inv = 1.0f / (float)d->size;
+    for (int i = 0; i < m->n_params; i++) {
+        dc_param *p = m->params[i];
+        if (p->trainable || !is_moving_stat(p->name)) continue;
+        if (d->sum_floats(d->ctx, p->t->data, p->t->size) != DC_OK)
+            return failed("moving statistics");
+        for (int64_t k = 0; k < p->t->size; k++) p->t->data[k] *= inv;
+    }
+    return DC_OK;
+}
+
+dc_status dc_fit_dist_follow(const dc_dist *d, dc_model *m, bool *stop, bool lr) {
+    const bool root = d->rank == 0;
+    /* a sum where only rank 0 adds its decision and rate: x + 0 + ... is x */
+    double v[3] = {root && *stop, m->stop_requested != 0,
+                   root && lr ? (double)dc_optimizer_learning_rate(m->opt) : 0.0};
+    if (d->sum_doubles(d->ctx, v, 3) != DC_OK) return failed("stop decisions");
+    *stop = v[0] > 0;
+    if (v[1] > 0) m->stop_requested = 1;
+    if (lr && !root && (float)v[2] != dc_optimizer_learning_rate(m->opt))
+        dc_optimizer_set_learning_rate(m->opt, (float)v[2]);
+    return DC_OK;
+}
