@@ -481,3 +481,20 @@ TEST(several_outputs_train_on_their_weighted_losses) {
     dc_tensor_free(yc);
     dc_model_free(m);
 }
+
+TEST(shipped_fashion_unet_is_a_graph_of_11_classes) {
+    dc_run_config *c = dc_run_config_load(test_path("../models/fashion_unet.ini"));
+    if (!c) test_fail(__FILE__, __LINE__, "%s", dc_last_error());
+    dc_model *m = c ? dc_run_config_build_model(c, NULL) : NULL;
+    if (c && !m) test_fail(__FILE__, __LINE__, "%s", dc_last_error());
+    if (m) {
+        int64_t s[4];
+        CHECK(dc_model_is_functional(m));
+        CHECK(dc_model_output_shape(m, s) == 3 && s[0] == 64 && s[1] == 64 && s[2] == 11);
+        CHECK(dc_model_count_params(m) == 56859);
+        dc_layer *cat = dc_model_get_layer(m, "cat1");
+        CHECK(cat && dc_layer_output_shape(cat, s) == 3 && s[2] == 32);
+    }
+    dc_model_free(m);
+    dc_run_config_free(c);
+}

@@ -484,7 +484,8 @@ dc_status dc_model_summary(const dc_model *m, FILE *f) {
         snprintf(a, sizeof a, "%s (%s)", l->name, dc_layer_type(l));
         dc_layer_shape_string(nd->ndim, nd->shape, b, sizeof b);
         snprintf(c, sizeof c, "%lld", (long long)(nd->call == 0 ? n : 0));
-        connected_to(m, k, d, sizeof d);
+        d[0] = '\0';
+        if (m->functional) connected_to(m, k, d, sizeof d);
         if (m->functional && !*d) snprintf(d, sizeof d, "-");
         row(f, ncol, (const char *[]){a, b, c, d});
         fprintf(f, "\n");
