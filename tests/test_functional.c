@@ -498,3 +498,49 @@ TEST(shipped_fashion_unet_is_a_graph_of_11_classes) {
     dc_model_free(m);
     dc_run_config_free(c);
 }
+
+TEST(masks_flow_through_a_graph_and_its_merges) {
+    /* ids (5) -> Embedding(mask_zero) -> two Dense branches -> Add and Concatenate:
+     * both keep the embedding's mask (Keras' Merge.compute_mask); Flatten drops it */
+    dc_graph *g = dc_graph_new();
+    dc_symbol *ids = dc_input(g, DC_DIMS(5), "ids");
+    dc_symbol *e = dc_call(dc_layer_embedding(&(dc_embedding_options){.input_dim = 10, .output_dim = 4, .mask_zero = true}), ids);
+    dc_symbol *a = dc_call(dense(3, NULL, "a"), e), *b = dc_call(dense(3, "relu", "b"), e);
+    dc_symbol *outs[3] = {dc_call_n(dc_layer_add(), (dc_symbol *[]){a, b}, 2),
+                          dc_call_n(dc_layer_concatenate(-1), (dc_symbol *[]){a, b}, 2),
+                          dc_call(dc_layer_flatten(), a)};
+    dc_model *m = dc_model_functional("masked", g, &ids, 1, outs, 3);
+    CHECK_OK(dc_model_build(m, 0, NULL, 2));
+    float v[10] = {3, 4, 0, 0, 0, 1, 2, 3, 4, 0};
+    dc_tensor *x = dc_tensor_from_data(DC_DIMS(2, 5), v);
+    dc_tape *t = dc_tape_new(NULL);
+    dc_tensor *o[3];
+    CHECK_OK(dc_model_call_multi(m, t, &x, false, o));
+    for (int k = 0; k < 2; k++) {
+        CHECK(o[k]->mask != NULL);
+        for (int i = 0; o[k]->mask && i < 10; i++) CHECK(o[k]->mask->data[i] == (v[i] != 0 ? 1.0f : 0.0f));
+    }
+    CHECK(o[2]->mask == NULL);
+    dc_tape_free(t);
+    dc_tensor_free(x);
+    dc_model_free(m);
+}
+
+TEST(a_merge_of_two_masks_keeps_the_steps_both_keep) {
+    dc_graph *g = dc_graph_new();
+    dc_symbol *p = dc_input(g, DC_DIMS(3), "p"), *q = dc_input(g, DC_DIMS(3), "q");
+    dc_embedding_options eo = {.input_dim = 5, .output_dim = 2, .mask_zero = true};
+    dc_symbol *y = dc_call_n(dc_layer_add(), (dc_symbol *[]){dc_call(dc_layer_embedding(&eo), p), dc_call(dc_layer_embedding(&eo), q)}, 2);
+    dc_model *m = dc_model_functional(NULL, g, (dc_symbol *[]){p, q}, 2, &y, 1);
+    CHECK_OK(dc_model_build(m, 0, NULL, 2));
+    float pv[3] = {1, 0, 2}, qv[3] = {3, 4, 0};
+    dc_tensor *xp = dc_tensor_from_data(DC_DIMS(1, 3), pv), *xq = dc_tensor_from_data(DC_DIMS(1, 3), qv);
+    dc_tape *t = dc_tape_new(NULL);
+    dc_tensor *o[1];
+    CHECK_OK(dc_model_call_multi(m, t, (dc_tensor *[]){xp, xq}, false, o));
+    CHECK(o[0]->mask && o[0]->mask->data[0] == 1 && o[0]->mask->data[1] == 0 && o[0]->mask->data[2] == 0);
+    dc_tape_free(t);
+    dc_tensor_free(xp);
+    dc_tensor_free(xq);
+    dc_model_free(m);
+}
