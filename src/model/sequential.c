@@ -34,6 +34,7 @@ void dc_model_free(dc_model *m) {
     dc_tape_free(m->infer_tape);
     dc_free(m->nodes);
     dc_free(m->values);
+    dc_model_metadata_free(m);
     dc_free(m);
 }
 
