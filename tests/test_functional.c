@@ -1,7 +1,8 @@
 /* test_functional.c — functional models: a chain equals the Sequential model,
  * a skip connection trains as the same sum written with ops, shared layers,
  * merge layers' values and build errors, zero allocations per step and the
- * same weights for 1 and 2 threads on a graph with a skip. */
+ * same weights for 1 and 2 threads on a graph with a skip, and a residual conv
+ * model trained as PyTorch 1.13 trains it (tests/ref/ref_functional.py). */
 #include "test.h"
 #include <math.h>
 #include <stdlib.h>
@@ -543,4 +544,52 @@ TEST(a_merge_of_two_masks_keeps_the_steps_both_keep) {
     dc_tensor_free(xp);
     dc_tensor_free(xq);
     dc_model_free(m);
+}
+
+/* The residual conv model of tests/ref/ref_functional.py. */
+static dc_model *residual_conv(void) {
+    dc_graph *g = dc_graph_new();
+    dc_symbol *x = dc_input(g, DC_DIMS(6, 6, 2), "x");
+    dc_conv2d_layer_options co = {.filters = 4, .kernel_size = {3}, .padding = DC_PAD_SAME, .activation = "relu", .name = "c1"};
+    dc_symbol *c1 = dc_call(dc_layer_conv2d(&co), x);
+    co.activation = NULL, co.name = "c2";
+    dc_symbol *c2 = dc_call(dc_layer_conv2d(&co), c1);
+    dc_symbol *s = dc_call_n(dc_layer_add(), (dc_symbol *[]){c1, c2}, 2);
+    dc_symbol *y = dc_call(dense(3, NULL, "out"), dc_call(dc_layer_global_average_pooling2d(), s));
+    return dc_model_functional("residual_conv", g, &x, 1, &y, 1);
+}
+
+TEST(residual_conv_model_trains_as_pytorch) {
+    ref_file *f = ref_load("ref/data/functional_skip.txt");
+    if (!f) return;
+    dc_model *m = residual_conv();
+    CHECK_OK(dc_model_build(m, 0, NULL, 1));
+    CHECK_OK(dc_model_compile(m, &(dc_compile_options){.loss = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
+                                                        .optimizer = {.kind = DC_OPT_SGD, .learning_rate = 0.1f}}));
+    static const char *const names[] = {"c1/kernel", "c1/bias", "c2/kernel", "c2/bias", "out/kernel", "out/bias"};
+    char key[64];
+    for (int i = 0; i < 6; i++) {
+        dc_tensor *p = dc_model_find_param(m, names[i]);
+        snprintf(key, sizeof key, "init/%s", names[i]);
+        const dc_tensor *r = ref_get(f, key);
+        CHECK(p && r && p->size == r->size);
+        if (p && r && p->size == r->size) memcpy(p->data, r->data, (size_t)p->size * sizeof(float));
+    }
+    const dc_tensor *x = ref_get(f, "x"), *y = ref_get(f, "y"), *losses = ref_get(f, "losses");
+    CHECK(x && y && losses);
+    for (int s = 0; x && y && losses && s < 3; s++) {
+        float loss = 0;
+        CHECK_OK(dc_model_train_on_batch(m, (dc_tensor *[]){(dc_tensor *)x}, (dc_tensor *[]){(dc_tensor *)y}, &loss));
+        CHECK_NEAR(loss, losses->data[s], 1e-5);
+    }
+    double worst = 0;
+    for (int i = 0; i < 6; i++) {
+        dc_tensor *p = dc_model_find_param(m, names[i]);
+        snprintf(key, sizeof key, "final/%s", names[i]);
+        const dc_tensor *r = ref_get(f, key);
+        for (int64_t k = 0; p && r && k < p->size; k++) worst = fmax(worst, fabs((double)p->data[k] - r->data[k]));
+    }
+    if (worst > 1e-5) test_fail(__FILE__, __LINE__, "weights differ from PyTorch's by %g", worst);
+    dc_model_free(m);
+    ref_free(f);
 }
