@@ -86,7 +86,7 @@ static dc_symbol *add_node(const char *fn, dc_graph *g, dc_layer *l, const int *
     memset(nd, 0, sizeof *nd);
     nd->layer = l;
     nd->n_in = n;
-    memcpy(nd->in, in, (size_t)n * sizeof *in);
+    if (n) memcpy(nd->in, in, (size_t)n * sizeof *in);
     nd->input_index = input_index;
     for (int i = 0; i < g->n_nodes; i++) nd->call += g->nodes[i].layer == l;
     sym->g = g;
