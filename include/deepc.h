@@ -644,6 +644,56 @@ dc_status dc_model_grads(dc_model *m, float **data, size_t *n);
 dc_status dc_model_all_weights(dc_model *m, float **data, size_t *n);
 /* -- end layers and models -- */
 
+/* -- functional models --
+ * Keras' functional API: symbols stand for tensors, layers are called on them
+ * and a model is made from its input and output symbols:
+ *     dc_graph *g = dc_graph_new();
+ *     dc_symbol *x = dc_input(g, 3, (int64_t[]){28, 28, 1}, NULL);
+ *     dc_symbol *h = dc_call(dc_layer_conv2d(&c), x);
+ *     dc_symbol *y = dc_call_n(dc_layer_add(), (dc_symbol *[]){h, x}, 2);
+ *     dc_model *m = dc_model_functional("net", g, &x, 1, &y, 1);
+ * A layer's first dc_call hands it to the graph (it is freed with the graph,
+ * or with the model that takes the graph, even when the call fails); calling
+ * it again shares its weights, and every call must then give the same input
+ * shapes. Symbols live as long as their graph. A failed call returns NULL
+ * with a message, takes NULL inputs quietly (so calls can be chained and
+ * checked once) and makes dc_model_functional refuse the graph. */
+#define DC_MAX_MODEL_IO 8 /* inputs or outputs of one model */
+typedef struct dc_graph dc_graph;
+typedef struct dc_symbol dc_symbol;
+dc_graph *dc_graph_new(void);
+void dc_graph_free(dc_graph *g); /* only a graph no model took */
+/* keras.Input(shape): shape without the batch axis (-1: None); name NULL:
+ * "input_layer", "input_layer_1" ... */
+dc_symbol *dc_input(dc_graph *g, int ndim, const int64_t *shape, const char *name);
+dc_symbol *dc_call(dc_layer *l, dc_symbol *x);
+/* A layer on n symbols of one graph (the merge layers take 2 or more). */
+dc_symbol *dc_call_n(dc_layer *l, dc_symbol *const *xs, int n);
+/* keras.Model(inputs, outputs): takes g (freed with the model, or here on
+ * failure). Only the layers the outputs depend on are kept; every input an
+ * output depends on must be among inputs. Build with dc_model_build(m, 0,
+ * NULL, seed) (the inputs' shapes are known). dc_model_call and fit take
+ * models of one input and one output; dc_model_call_multi any. */
+dc_model *dc_model_functional(const char *name, dc_graph *g, dc_symbol *const *inputs, int n_in,
+                              dc_symbol *const *outputs, int n_out);
+bool dc_model_is_functional(const dc_model *m);
+int dc_model_num_inputs(const dc_model *m);
+int dc_model_num_outputs(const dc_model *m);
+/* model(xs): n_inputs tensors in, n_outputs tensors into outs. */
+dc_status dc_model_call_multi(dc_model *m, dc_tape *t, dc_tensor *const *xs, bool training,
+                              dc_tensor **outs);
+/* Keras' merge layers: inputs of the same shape, elementwise (Subtract takes
+ * two), or Concatenate along axis (Keras' count with the batch axis: -1 the
+ * last, 1 the first after the batch); the other axes must agree. */
+dc_layer *dc_layer_concatenate(int axis);
+dc_layer *dc_layer_add(void);
+dc_layer *dc_layer_subtract(void);
+dc_layer *dc_layer_multiply(void);
+dc_layer *dc_layer_average(void);
+dc_layer *dc_layer_maximum(void);
+/* -- end functional models -- */
+
+
 /* ========================================================================
  * Optimizers and learning-rate schedules
  * ======================================================================== */
@@ -754,6 +804,13 @@ typedef struct {
     bool from_probabilities;
     dc_optimizer_options optimizer;
     dc_metric_kind metrics[DC_MAX_METRICS]; /* zero-terminated */
+    /* A functional model with several outputs: output i's loss (DC_LOSS_NONE:
+     * `loss`) and its weight in the sum that is minimized (all 0, the
+     * default: every weight 1), as Keras'
+     * compile(loss=[...], loss_weights=[...]). Trained with
+     * dc_model_train_on_batch; fit, evaluate and predict take one output. */
+    dc_loss_kind losses[DC_MAX_MODEL_IO];
+    float loss_weights[DC_MAX_MODEL_IO];
     /* sparse_categorical_crossentropy: a weight per class (n_class_weights of
      * them, one per output class; 0: unweighted), the mean weighted by w[label] */
     int n_class_weights;
@@ -761,6 +818,14 @@ typedef struct {
 } dc_compile_options;
 
 dc_status dc_model_compile(dc_model *m, const dc_compile_options *opt);
+/* One optimizer step on one batch of a compiled, built model of any number of
+ * inputs and outputs: xs[i] (B, input i...), ys[i] output i's targets as its
+ * loss takes them; loss (may be NULL) gets sum_i loss_weights[i] * loss_i.
+ * Outputs are logits, or end in the softmax (sigmoid) a categorical (binary)
+ * crossentropy absorbs; class axes are the last. After the first call it
+ * allocates nothing. */
+dc_status dc_model_train_on_batch(dc_model *m, dc_tensor *const *xs, dc_tensor *const *ys,
+                                  float *loss);
 /* The compiled optimizer (NULL before the first fit of a model built lazily). */
 dc_optimizer *dc_model_optimizer(dc_model *m);
 const char *dc_metric_name(dc_metric_kind k); /* "accuracy", "mae" ... */

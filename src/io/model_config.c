@@ -909,6 +909,7 @@ static int layer_options(const dc_run_config *c, int i, const char **k, const ch
     snprintf(num, num_len, "%lld", tv ? (long long)dc_text_vectorizer_vocabulary_size(tv) : 1000LL);
     int n = 0;
     for (int j = 0; j < s->n_entries && n < cap; j++) {
+        if (!strcmp(s->entries[j].key, "inputs")) continue; /* the graph's, not the layer's */
         k[n] = s->entries[j].key;
         v[n] = s->entries[j].value;
         if (dc_text_data_active(c->text) && !strcasecmp(v[n], "vocabulary_size")) v[n] = num;
@@ -1219,17 +1220,195 @@ static int64_t run_steps(const dc_run_config *c, const dc_dataset *train) {
     return (int64_t)c->epochs * ((n + c->batch_size - 1) / c->batch_size);
 }
 
+/* The model's input shape: [model] input_shape (checked against the data),
+ * else the data's samples; nd 0 when the first layer is an InputLayer. */
+static dc_status model_input_shape(const dc_run_config *c, const dc_dataset *train, int *ndim,
+                                   int64_t *shape) {
+    int nd = c->in_ndim;
+    if (nd > 0) {
+        memcpy(shape, c->in_shape, DC_MAX_DIMS * sizeof *shape);
+        if (train) {
+            int64_t ds[DC_MAX_DIMS];
+            int dn = dc_dataset_x_shape(train, ds);
+            bool same = dn == nd;
+            for (int i = 0; same && i < nd; i++) same = ds[i] == shape[i] || shape[i] == -1;
+            if (!same) {
+                char a[128], b[128];
+                return dc_set_error(DC_ERR_SHAPE,
+                                    "%s:%d: [model] input_shape: %s, but the data's samples are %s",
+                                    c->doc->path, key_line(c, "model", "input_shape"),
+                                    dc_shape_string(nd, shape, a, sizeof a),
+                                    dc_shape_string(dn, ds, b, sizeof b));
+            }
+        }
+    } else if (train) {
+        nd = dc_dataset_x_shape(train, shape);
+    } else if (strcmp(c->layers[0].type, "InputLayer") && strcmp(c->layers[0].type, "Input")) {
+        return dc_set_error(DC_ERR_ARG,
+                            "%s: [model] input_shape is needed to build the model without its data",
+                            c->doc->path);
+    }
+    *ndim = nd;
+    return DC_OK;
+}
+
+/* Whether a layer section names its inputs (the model is then a graph). */
+static bool has_graph(const dc_run_config *c) {
+    for (int i = 0; i < c->n_layers; i++)
+        if (dc_ini_find(&c->doc->sections[c->layers[i].sec], "inputs")) return true;
+    return false;
+}
+
+/* The symbol of the layer named name among sections [0, i), or NULL with an
+ * error at the `inputs` line saying why. */
+static dc_symbol *input_named(const dc_run_config *c, int i, const char *name, dc_layer *const *ls,
+                              dc_symbol *const *syms, int line) {
+    const dc_ini_section *s = &c->doc->sections[c->layers[i].sec];
+    for (int j = 0; j < i; j++)
+        if (!strcmp(ls[j]->name, name)) return syms[j];
+    for (int j = i; j < c->n_layers; j++) { /* a later (or this) section: a cycle or out of order */
+        const char *nj = c->layers[j].name[0] ? c->layers[j].name : NULL;
+        const dc_ini_entry *e = dc_ini_find(&c->doc->sections[c->layers[j].sec], "name");
+        if (!nj && e) nj = e->value;
+        if (nj && !strcmp(nj, name)) {
+            dc_set_error(DC_ERR_ARG,
+                         "%s:%d: [%s] inputs: '%s' is %s (line %d); a layer's inputs must come "
+                         "before it",
+                         c->doc->path, line, s->name, name, j == i ? "this layer" : "a later layer",
+                         c->doc->sections[c->layers[j].sec].line);
+            return NULL;
+        }
+    }
+    dc_set_error(DC_ERR_ARG, "%s:%d: [%s] inputs: no layer named '%s' before this one", c->doc->path,
+                 line, s->name, name);
+    return NULL;
+}
+
+/* Splits "a, b" and finds each earlier layer; returns how many, or -1. */
+static int section_inputs(const dc_run_config *c, int i, dc_layer *const *ls,
+                          dc_symbol *const *syms, dc_symbol **out) {
+    const dc_ini_entry *e = dc_ini_find(&c->doc->sections[c->layers[i].sec], "inputs");
+    if (!e) { /* the section before */
+        out[0] = syms[i - 1];
+        return 1;
+    }
+    int n = 0;
+    const char *p = e->value;
+    while (*p) {
+        while (*p == ' ' || *p == '\t') p++;
+        size_t len = strcspn(p, ", \t");
+        char name[64];
+        if (len == 0 || len >= sizeof name || n == DC_LAYER_MAX_IN) {
+            dc_set_error(DC_ERR_ARG, "%s:%d: [%s] inputs: '%s' is not 1 to %d layer names", c->doc->path,
+                         e->line, c->doc->sections[c->layers[i].sec].name, e->value, DC_LAYER_MAX_IN);
+            return -1;
+        }
+        memcpy(name, p, len);
+        name[len] = '\0';
+        if (!(out[n++] = input_named(c, i, name, ls, syms, e->line))) return -1;
+        p += len;
+        while (*p == ' ' || *p == '\t') p++;
+        if (*p == ',') p++;
+    }
+    return n;
+}
+
+/* A functional model: each section called on its `inputs` (default: the
+ * section before); the first section (or an input of the data's shape when
+ * it is no InputLayer) is the input, the last the output. */
+static dc_model *graph_from_config(const dc_run_config *c, int nd, const int64_t *shape) {
+    dc_graph *g = dc_graph_new();
+    dc_layer **ls = dc_calloc((size_t)c->n_layers + 1, sizeof *ls);
+    dc_symbol **syms = dc_calloc((size_t)c->n_layers + 1, sizeof *syms);
+    dc_model *m = NULL;
+    if (!g || !ls || !syms) goto out;
+    dc_symbol *in = NULL;
+    for (int i = 0; i < c->n_layers; i++) {
+        const char *k[64], *v[64];
+        char num[24];
+        int n = layer_options(c, i, k, v, 64, num, sizeof num);
+        dc_layer *l = dc_layer_from_config(c->layers[i].type, k, v, n);
+        if (!l) {
+            layer_error(c, i);
+            goto out;
+        }
+        bool is_input = !strcmp(dc_layer_type(l), "InputLayer");
+        if (is_input && i > 0) {
+            dc_layer_free(l);
+            dc_set_error(DC_ERR_ARG, "%s:%d: [%s]: an InputLayer must be the first layer section",
+                         c->doc->path, c->doc->sections[c->layers[i].sec].line, c->layers[i].type);
+            goto out;
+        }
+        const dc_ini_entry *named_in = dc_ini_find(&c->doc->sections[c->layers[i].sec], "inputs");
+        if (i == 0 && named_in) {
+            dc_layer_free(l);
+            dc_set_error(DC_ERR_ARG,
+                         "%s:%d: [%s] inputs: the first layer section takes the model's input; "
+                         "it names no layers",
+                         c->doc->path, named_in->line, c->doc->sections[c->layers[i].sec].name);
+            goto out;
+        }
+        if (i == 0 && !is_input) {
+            if (nd == 0) {
+                dc_layer_free(l);
+                dc_set_error(DC_ERR_ARG, "%s: [model] input_shape is needed to build the model", c->doc->path);
+                goto out;
+            }
+            in = dc_input(g, nd, shape, NULL);
+        }
+        for (int j = 0; j < i && l->named; j++)
+            if (!strcmp(ls[j]->name, l->name)) {
+                dc_set_error(DC_ERR_ARG, "%s:%d: [%s]: the name '%s' is taken by [%s] (line %d)",
+                             c->doc->path, c->doc->sections[c->layers[i].sec].line,
+                             c->doc->sections[c->layers[i].sec].name, l->name,
+                             c->doc->sections[c->layers[j].sec].name,
+                             c->doc->sections[c->layers[j].sec].line);
+                dc_layer_free(l);
+                goto out;
+            }
+        dc_symbol *xs[DC_LAYER_MAX_IN];
+        int n_in = i == 0 ? (is_input ? 0 : 1) : section_inputs(c, i, ls, syms, xs);
+        if (i == 0 && !is_input) xs[0] = in;
+        if (n_in < 0) {
+            dc_layer_free(l);
+            goto out;
+        }
+        ls[i] = l;
+        if (is_input) {
+            dc_graph_hold(g, l);
+            syms[i] = in = dc_graph_add_input(g, l);
+        } else {
+            syms[i] = dc_call_n(l, xs, n_in);
+        }
+        if (!syms[i]) {
+            layer_error(c, i);
+            goto out;
+        }
+    }
+    m = dc_model_functional(c->name, g, &in, 1, &syms[c->n_layers - 1], 1);
+    g = NULL;
+    if (!m) model_error(c);
+out:
+    dc_graph_free(g);
+    dc_free(ls);
+    dc_free(syms);
+    return m;
+}
+
 dc_model *dc_run_config_build_model(const dc_run_config *c, const dc_dataset *train) {
     if (!c) {
         dc_set_error(DC_ERR_ARG, "dc_run_config_build_model: config is NULL");
         return NULL;
     }
-    dc_model *m = dc_sequential_new(c->name);
+    int64_t shape[DC_MAX_DIMS] = {0};
+    int nd = 0;
+    if (model_input_shape(c, train, &nd, shape) != DC_OK) return NULL;
+    dc_model *m = has_graph(c) ? graph_from_config(c, nd, shape) : dc_sequential_new(c->name);
     if (!m) {
-        model_error(c);
+        if (!has_graph(c)) model_error(c);
         return NULL;
     }
-    for (int i = 0; i < c->n_layers; i++) {
+    for (int i = 0; !dc_model_is_functional(m) && i < c->n_layers; i++) {
         const char *k[64], *v[64];
         char num[24];
         int n = layer_options(c, i, k, v, 64, num, sizeof num);
@@ -1238,33 +1417,6 @@ dc_model *dc_run_config_build_model(const dc_run_config *c, const dc_dataset *tr
             layer_error(c, i);
             goto fail;
         }
-    }
-    int64_t shape[DC_MAX_DIMS] = {0};
-    int nd = c->in_ndim;
-    if (nd > 0) {
-        memcpy(shape, c->in_shape, sizeof shape);
-        if (train) {
-            int64_t ds[DC_MAX_DIMS];
-            int dn = dc_dataset_x_shape(train, ds);
-            bool same = dn == nd;
-            for (int i = 0; same && i < nd; i++) same = ds[i] == shape[i] || shape[i] == -1;
-            if (!same) {
-                char a[128], b[128];
-                dc_set_error(DC_ERR_SHAPE,
-                             "%s:%d: [model] input_shape: %s, but the data's samples are %s",
-                             c->doc->path, key_line(c, "model", "input_shape"),
-                             dc_shape_string(nd, shape, a, sizeof a),
-                             dc_shape_string(dn, ds, b, sizeof b));
-                goto fail;
-            }
-        }
-    } else if (train) {
-        nd = dc_dataset_x_shape(train, shape);
-    } else if (strcmp(dc_layer_type(dc_model_layer(m, 0)), "InputLayer")) {
-        dc_set_error(DC_ERR_ARG,
-                     "%s: [model] input_shape is needed to build the model without its data",
-                     c->doc->path);
-        goto fail;
     }
     if (dc_model_build(m, nd, nd ? shape : NULL, c->seed) != DC_OK) {
         model_error(c);

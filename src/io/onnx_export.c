@@ -977,6 +977,9 @@ static dc_status encode_model(const dc_model *m, pb_buf *out) {
 dc_status dc_model_export_onnx(const dc_model *m, const char *path) {
     if (!m || !path) return dc_set_error(DC_ERR_ARG, "%s: model and path are required", FN);
     if (!m->built) return dc_set_error(DC_ERR_STATE, "%s: the model is not built", FN);
+    if (m->functional) /* the export walks a chain */
+        return dc_set_error(DC_ERR_UNSUPPORTED, "%s: model '%s' is functional; only Sequential "
+                            "models are exported yet", FN, m->name);
     pb_buf out = {0};
     dc_status s = encode_model(m, &out);
     if (s != DC_OK) {

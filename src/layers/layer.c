@@ -9,11 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DC_LAYER(KIND, NAME, PARSE, BUILD, FWD) [DC_LAYER_##KIND] = {NAME, PARSE, BUILD, FWD},
+#define DC_LAYER(KIND, NAME, PARSE, BUILD, FWD) [DC_LAYER_##KIND] = {NAME, PARSE, BUILD, FWD, NULL},
+#define DC_MERGE_LAYER(KIND, NAME, PARSE, BUILD, FWD_N) \
+    [DC_LAYER_##KIND] = {NAME, PARSE, BUILD, NULL, FWD_N},
 const dc_layer_info dc_layer_table[DC_LAYER_COUNT] = {
 #include "layers.def"
 };
 #undef DC_LAYER
+#undef DC_MERGE_LAYER
 
 static const char *type_name(const dc_layer *l) { return dc_layer_table[l->kind].name; }
 

@@ -7,6 +7,7 @@
 
 #define DC_LAYER_MAX_PARAMS 8
 #define DC_LAYER_MAX_CFG 24
+#define DC_LAYER_MAX_IN 8 /* inputs of one call (merge layers) */
 
 /* A parameter a layer declares in build; the model carves its tensor out of
  * the flat buffers and fills it with the initializer. */
@@ -34,6 +35,11 @@ struct dc_layer {
     void *opts;         /* the parsed options (dc_free'd) */
     int in_ndim, out_ndim;
     int64_t in_shape[DC_MAX_DIMS], out_shape[DC_MAX_DIMS]; /* without the batch axis */
+    /* Every input's shape for layers called on several (merge layers); the
+     * first is in_ndim/in_shape, and n_in is 1 for every other layer. */
+    int n_in;
+    int in_ndims[DC_LAYER_MAX_IN];
+    int64_t in_shapes[DC_LAYER_MAX_IN][DC_MAX_DIMS];
     int n_params;
     dc_param params[DC_LAYER_MAX_PARAMS];
     dc_act act;         /* the layer's activation (DC_ACT_LINEAR if none) */
@@ -56,26 +62,38 @@ typedef dc_status (*dc_layer_parse_fn)(dc_layer *l, int n, const char *const *ke
                                        const char *const *values);
 typedef dc_status (*dc_layer_build_fn)(dc_layer *l);
 typedef dc_tensor *(*dc_layer_forward_fn)(dc_layer *l, dc_tape *t, dc_tensor *x, bool training);
+/* Layers called on several inputs (DC_MERGE_LAYER lines): build reads n_in,
+ * in_ndims and in_shapes; forward_n gets the n input tensors in call order. */
+typedef dc_tensor *(*dc_layer_forward_n_fn)(dc_layer *l, dc_tape *t, dc_tensor *const *xs, int n,
+                                            bool training);
 
 #define DC_LAYER(KIND, NAME, PARSE, BUILD, FWD) DC_LAYER_##KIND,
+#define DC_MERGE_LAYER(KIND, NAME, PARSE, BUILD, FWD_N) DC_LAYER_##KIND,
 typedef enum {
 #include "layers.def"
     DC_LAYER_COUNT
 } dc_layer_kind;
 #undef DC_LAYER
+#undef DC_MERGE_LAYER
 
 #define DC_LAYER(KIND, NAME, PARSE, BUILD, FWD)                                          \
     dc_status PARSE(dc_layer *l, int n, const char *const *keys, const char *const *values); \
     dc_status BUILD(dc_layer *l);                                                        \
     dc_tensor *FWD(dc_layer *l, dc_tape *t, dc_tensor *x, bool training);
+#define DC_MERGE_LAYER(KIND, NAME, PARSE, BUILD, FWD_N)                                  \
+    dc_status PARSE(dc_layer *l, int n, const char *const *keys, const char *const *values); \
+    dc_status BUILD(dc_layer *l);                                                        \
+    dc_tensor *FWD_N(dc_layer *l, dc_tape *t, dc_tensor *const *xs, int n, bool training);
 #include "layers.def"
 #undef DC_LAYER
+#undef DC_MERGE_LAYER
 
 typedef struct {
     const char *name; /* Keras class name */
     dc_layer_parse_fn parse;
     dc_layer_build_fn build;
-    dc_layer_forward_fn forward;
+    dc_layer_forward_fn forward;     /* NULL for a merge layer */
+    dc_layer_forward_n_fn forward_n; /* NULL for a one-input layer */
 } dc_layer_info;
 extern const dc_layer_info dc_layer_table[DC_LAYER_COUNT];
 
@@ -175,6 +193,12 @@ void dc_layers_fuse(dc_layer **layers, int n, bool on);
  * input's mask on when the output keeps the (B, T) axes; any other layer
  * drops it (Keras' layers without supports_masking, and those that consume it). */
 dc_tensor *dc_layer_call(dc_layer *l, dc_tape *t, dc_tensor *x, bool training);
+/* The same for a call on n inputs (n 1 for a one-input layer): a merge layer's
+ * output keeps the inputs' masks (one shared mask, or their product), as
+ * Keras' Merge.compute_mask. */
+dc_tensor *dc_layer_call_n(dc_layer *l, dc_tape *t, dc_tensor *const *xs, int n, bool training);
+/* Whether the layer is called on several inputs (a merge layer). */
+bool dc_layer_is_merge(const dc_layer *l);
 /* In build: DC_OK when in_shape[from, to) holds no None; otherwise an error
  * naming the layer, its input and why the length must be known. */
 dc_status dc_layer_need_fixed(const dc_layer *l, int from, int to, const char *why);

@@ -23,6 +23,7 @@ static bool same_steps(const dc_tensor *mask, const dc_tensor *y) {
 
 dc_tensor *dc_layer_call(dc_layer *l, dc_tape *t, dc_tensor *x, bool training) {
     dc_tensor *mask = x->mask;
+    if (!dc_layer_table[l->kind].forward) return dc_layer_call_n(l, t, &x, 1, training);
     dc_tensor *y = dc_layer_table[l->kind].forward(l, t, x, training);
     if (!y || y == x) return y; /* an identity leaves the input (and its mask) as it was */
     if (y->mask) return y;      /* the layer decided */
@@ -55,4 +56,27 @@ dc_status dc_layer_need_sequence(const dc_layer *l) {
 
 dc_tensor *dc_mask_new(dc_tape *t, const dc_tensor *x) {
     return dc_tape_tensor(t, 2, (const int64_t[]){x->shape[0], x->shape[1]});
+}
+
+bool dc_layer_is_merge(const dc_layer *l) { return dc_layer_table[l->kind].forward_n != NULL; }
+
+/* Keras' Merge.compute_mask: no masks, none; one distinct mask, that one;
+ * several, their product (a step counts when every input counts it). */
+static dc_tensor *merged_mask(dc_tape *t, dc_tensor *const *xs, int n) {
+    dc_tensor *mask = NULL;
+    for (int i = 0; i < n; i++) {
+        dc_tensor *mi = xs[i]->mask;
+        if (!mi || mi == mask) continue;
+        mask = mask ? dc_mul(t, mask, mi) : mi;
+    }
+    return mask;
+}
+
+dc_tensor *dc_layer_call_n(dc_layer *l, dc_tape *t, dc_tensor *const *xs, int n, bool training) {
+    if (!dc_layer_is_merge(l)) return dc_layer_call(l, t, xs[0], training);
+    dc_tensor *y = dc_layer_table[l->kind].forward_n(l, t, xs, n, training);
+    if (!y) return NULL;
+    dc_tensor *mask = merged_mask(t, xs, n);
+    if (mask && same_steps(mask, y)) y->mask = mask;
+    return y;
 }

@@ -80,6 +80,14 @@ dc_status dc_model_compile(dc_model *m, const dc_compile_options *opt) {
                 return dc_set_error(DC_ERR_ARG, "dc_model_compile: metric '%s' given twice",
                                     dc_metric_name(opt->metrics[n]));
     }
+    for (int i = 0; i < DC_MAX_MODEL_IO; i++) {
+        if (opt->losses[i] != DC_LOSS_NONE && !dc_loss_name(opt->losses[i]))
+            return dc_set_error(DC_ERR_ARG, "dc_model_compile: unknown loss %d for output %d",
+                                (int)opt->losses[i], i);
+        if (!(opt->loss_weights[i] >= 0) || isinf(opt->loss_weights[i]))
+            return dc_set_error(DC_ERR_ARG, "dc_model_compile: loss_weights[%d] = %g must be >= 0",
+                                i, (double)opt->loss_weights[i]);
+    }
     if (check_class_weights(opt) != DC_OK) return DC_ERR_ARG;
     /* the optimizer checks its own options; made now when the size is known */
     dc_optimizer *o = dc_optimizer_new(&opt->optimizer, m->built ? m->n_trainable : 1);

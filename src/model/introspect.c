@@ -33,14 +33,17 @@ dc_status dc_model_call_collect(dc_model *m, dc_tape *t, dc_tensor *x, dc_tensor
     if (dc_tape_status(t) != DC_OK) return dc_tape_status(t);
     /* A Conv2D fused with the MaxPooling2D after it would give the pooled
      * maps as its own: run unfused, so each layer shows its output. */
-    dc_tensor *h = x;
-    dc_layers_fuse(m->layers, m->n_layers, false);
-    for (int i = 0; i < m->n_layers && h; i++) {
-        dc_layer *l = m->layers[i];
-        h = dc_layer_call(l, t, h, false);
-        outs[i] = h;
-    }
-    dc_layers_fuse(m->layers, m->n_layers, true);
-    if (!h) return dc_tape_status(t) != DC_OK ? dc_tape_status(t) : DC_ERR_STATE;
+    if (m->n_inputs != 1)
+        return dc_set_error(DC_ERR_ARG, "%s: model '%s' has %d inputs; this takes one", fn, m->name,
+                            m->n_inputs);
+    dc_model_fuse(m, false);
+    dc_tensor *outs_n[DC_MAX_MODEL_IO];
+    dc_status s = dc_model_run(m, t, &x, false, 0, outs_n);
+    dc_model_fuse(m, true);
+    if (s != DC_OK) return s;
+    /* each layer's output at its first call */
+    for (int i = 0; i < m->n_layers; i++)
+        for (int k = m->n_nodes - 1; k >= 0; k--)
+            if (m->nodes[k].layer == m->layers[i]) outs[i] = m->values[k];
     return DC_OK;
 }

@@ -14,10 +14,44 @@ typedef enum {
     DC_OUT_VALUES        /* regression (MSE) */
 } dc_out_mode;
 
+/* One call of a layer in the graph. Nodes are kept in creation order, which
+ * is topological: a node's inputs are earlier nodes. */
+typedef struct {
+    dc_layer *layer; /* NULL: a Sequential model's input when it has no InputLayer */
+    int n_in;        /* 0: a model input (input_index says which) */
+    int in[DC_LAYER_MAX_IN];
+    int input_index;
+    int call; /* which call of its layer this is (0 the first; more: shared weights) */
+    int ndim; /* output shape without the batch axis, set at build */
+    int64_t shape[DC_MAX_DIMS];
+} dc_call_node;
+
+/* The functional API's builder: layers called on symbols (graph.c). */
+struct dc_symbol {
+    dc_graph *g;
+    int node;
+};
+struct dc_graph {
+    dc_call_node *nodes;
+    int n_nodes, cap_nodes;
+    dc_layer **layers; /* owned until a model takes them */
+    int n_layers, cap_layers;
+    dc_symbol **syms; /* one per node, freed with the graph */
+    bool failed;      /* a call failed: dc_model_functional refuses the graph */
+};
+
 struct dc_model {
     char name[64];
-    dc_layer **layers;
+    dc_layer **layers; /* each layer once, in the order of its first call */
     int n_layers, cap_layers;
+    /* The graph the executor walks (dc_model_run). A Sequential model gets a
+     * chain at build; a functional one keeps the nodes it was made from. */
+    bool functional;
+    dc_call_node *nodes;
+    int n_nodes;
+    int n_inputs, inputs[DC_MAX_MODEL_IO];   /* input nodes, in the model's input order */
+    int n_outputs, outputs[DC_MAX_MODEL_IO]; /* output nodes */
+    dc_tensor **values;                      /* each node's output in a forward (n_nodes) */
     bool built;
     uint64_t seed;
     int in_ndim, out_ndim;
@@ -47,6 +81,32 @@ struct dc_model {
 
 /* model(x) with the last activation skipped when the loss absorbed it (fused). */
 dc_tensor *dc_model_forward(dc_model *m, dc_tape *t, dc_tensor *x, bool training, bool fused);
+/* The executor: every node in order on the model inputs xs (n_inputs of them);
+ * outs gets the n_outputs outputs. Bit i of fused skips output i's last
+ * activation (a loss absorbs it). */
+dc_status dc_model_run(dc_model *m, dc_tape *t, dc_tensor *const *xs, bool training,
+                       unsigned fused, dc_tensor **outs);
+/* Each of the n_inputs tensors xs[i] is (B, input i's shape...): DC_OK, or
+ * DC_ERR_SHAPE naming fn, the input and both shapes. */
+dc_status dc_model_check_inputs(const char *fn, const dc_model *m, dc_tensor *const *xs);
+/* The layer that makes output 0 (whose activation a loss may absorb). */
+dc_layer *dc_model_output_layer(const dc_model *m);
+/* Conv2D -> MaxPooling2D fusion on (only along a chain) or off. */
+void dc_model_fuse(dc_model *m, bool on);
+/* Shape inference over the nodes: builds each layer at its first call, checks
+ * a shared layer's later inputs, sets every node's shape (graph.c). The given
+ * shape (ndim > 0) is input 0's. */
+dc_status dc_graph_infer(dc_model *m, int ndim, const int64_t *shape);
+/* For loading a graph (save.c): hold l in g before any call (its name must be
+ * new there; l is freed on failure), find a held layer by name, and add an
+ * InputLayer l as an input node. */
+dc_status dc_graph_hold(dc_graph *g, dc_layer *l);
+dc_layer *dc_graph_layer(const dc_graph *g, const char *name);
+dc_symbol *dc_graph_add_input(dc_graph *g, dc_layer *l);
+/* Gives l a name unique among ls[0, n) (Keras' "dense", "dense_1" ...), or an
+ * error naming fn when a name the user gave is taken. */
+dc_status dc_layer_unique_name(const char *fn, const char *model, dc_layer *const *ls, int n,
+                               dc_layer *l);
 /* x must be (B, the model's input shape...): DC_OK, or DC_ERR_SHAPE with
  * "fn: what (..) does not match the model's input (None, ..)". */
 /* dc_model_build refusing, before allocating, an architecture that declares

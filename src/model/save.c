@@ -19,11 +19,35 @@ static cJSON *shape_json(int ndim, const int64_t *shape) {
     return a;
 }
 
+/* [layer name, call]: a node as Keras' inbound_nodes name one. */
+static cJSON *node_ref(const dc_model *m, int k) {
+    cJSON *a = cJSON_CreateArray();
+    cJSON_AddItemToArray(a, cJSON_CreateString(m->nodes[k].layer->name));
+    cJSON_AddItemToArray(a, cJSON_CreateNumber(m->nodes[k].call));
+    return a;
+}
+
+/* A functional model's graph: "nodes" in order, each {"layer": name,
+ * "inputs": [[name, call] ...]}, then "inputs" and "outputs" as node refs. */
+static void add_graph(cJSON *root, const dc_model *m) {
+    cJSON *nodes = cJSON_AddArrayToObject(root, "nodes");
+    for (int k = 0; k < m->n_nodes; k++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "layer", m->nodes[k].layer->name);
+        cJSON *in = cJSON_AddArrayToObject(o, "inputs");
+        for (int j = 0; j < m->nodes[k].n_in; j++) cJSON_AddItemToArray(in, node_ref(m, m->nodes[k].in[j]));
+        cJSON_AddItemToArray(nodes, o);
+    }
+    cJSON *ins = cJSON_AddArrayToObject(root, "inputs"), *outs = cJSON_AddArrayToObject(root, "outputs");
+    for (int i = 0; i < m->n_inputs; i++) cJSON_AddItemToArray(ins, node_ref(m, m->inputs[i]));
+    for (int i = 0; i < m->n_outputs; i++) cJSON_AddItemToArray(outs, node_ref(m, m->outputs[i]));
+}
+
 /* {"class_name":"Sequential","name":..,"input_shape":[..],"layers":[{"class_name":
  * "Dense","name":"dense","config":{"units":"128",...}}]}: options as given. */
 static char *arch_json(const dc_model *m) {
     cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "class_name", "Sequential");
+    cJSON_AddStringToObject(root, "class_name", m->functional ? "Functional" : "Sequential");
     cJSON_AddStringToObject(root, "name", m->name);
     cJSON_AddItemToObject(root, "input_shape", shape_json(m->in_ndim, m->in_shape));
     cJSON *layers = cJSON_AddArrayToObject(root, "layers");
@@ -37,6 +61,7 @@ static char *arch_json(const dc_model *m) {
             if (strcmp(l->cfg_key[k], "name")) cJSON_AddStringToObject(cfg, l->cfg_key[k], l->cfg_val[k]);
         cJSON_AddItemToArray(layers, o);
     }
+    if (m->functional) add_graph(root, m);
     char *s = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     return s;
@@ -79,6 +104,17 @@ static char *training_json(const dc_model *m) {
     cJSON *mets = cJSON_AddArrayToObject(root, "metrics");
     for (int i = 0; i < m->n_metrics; i++)
         cJSON_AddItemToArray(mets, cJSON_CreateString(dc_metric_name(c->metrics[i])));
+    bool per_output = false;
+    for (int i = 0; i < DC_MAX_MODEL_IO; i++)
+        per_output = per_output || c->losses[i] != DC_LOSS_NONE || c->loss_weights[i] != 0;
+    if (per_output) { /* "" for an output that takes `loss` */
+        cJSON *ls = cJSON_AddArrayToObject(root, "losses"), *ws = cJSON_AddArrayToObject(root, "loss_weights");
+        for (int i = 0; i < DC_MAX_MODEL_IO; i++) {
+            const char *name = dc_loss_name(c->losses[i]);
+            cJSON_AddItemToArray(ls, cJSON_CreateString(name ? name : ""));
+            cJSON_AddItemToArray(ws, cJSON_CreateNumber(c->loss_weights[i]));
+        }
+    }
     if (c->n_class_weights > 0) {
         cJSON *cw = cJSON_AddArrayToObject(root, "class_weights");
         for (int i = 0; i < c->n_class_weights; i++)
@@ -264,6 +300,81 @@ static bool jbool(const cJSON *o, const char *key) {
     return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, key));
 }
 
+/* The node [name, call] among the first n made, or -1. */
+static int find_node(const cJSON *ref, dc_layer *const *node_layer, const int *node_call, int n) {
+    const cJSON *name = cJSON_GetArrayItem(ref, 0), *call = cJSON_GetArrayItem(ref, 1);
+    if (cJSON_GetArraySize(ref) != 2 || !cJSON_IsString(name) || !cJSON_IsNumber(call)) return -1;
+    for (int k = 0; k < n; k++)
+        if (!strcmp(node_layer[k]->name, name->valuestring) && node_call[k] == call->valueint) return k;
+    return -1;
+}
+
+/* Up to cap symbols for the node refs in arr; returns how many, or -1. */
+static int refs(const cJSON *arr, dc_symbol **out, int cap, dc_symbol *const *syms,
+                dc_layer *const *node_layer, const int *node_call, int n) {
+    int k = 0;
+    const cJSON *r;
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > cap) return -1;
+    cJSON_ArrayForEach(r, arr) {
+        int i = find_node(r, node_layer, node_call, n);
+        if (i < 0) return -1;
+        out[k++] = syms[i];
+    }
+    return k;
+}
+
+/* A functional model from the "nodes", "inputs" and "outputs" of an
+ * architecture whose layers g holds; takes g. */
+static dc_model *functional_from_arch(const char *fn, const char *path, const cJSON *root,
+                                      dc_graph *g) {
+    const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(root, "nodes");
+    int n_nodes = cJSON_GetArraySize(nodes);
+    dc_symbol **syms = dc_calloc((size_t)n_nodes + 1, sizeof *syms);
+    dc_layer **node_layer = dc_calloc((size_t)n_nodes + 1, sizeof *node_layer);
+    int *node_call = dc_calloc((size_t)n_nodes + 1, sizeof *node_call);
+    dc_model *m = NULL;
+    if (!syms || !node_layer || !node_call) {
+        dc_set_error(DC_ERR_NOMEM, "%s: out of memory", fn);
+        goto out;
+    }
+    int k = 0;
+    const cJSON *nj;
+    cJSON_ArrayForEach(nj, nodes) {
+        dc_layer *l = dc_graph_layer(g, jstr(nj, "layer"));
+        dc_symbol *ins[DC_LAYER_MAX_IN];
+        int n_in = refs(cJSON_GetObjectItemCaseSensitive(nj, "inputs"), ins, DC_LAYER_MAX_IN, syms,
+                        node_layer, node_call, k);
+        if (!l || n_in < 0 || (n_in == 0) != (l->kind == DC_LAYER_INPUT)) {
+            dc_set_error(DC_ERR_FORMAT, "%s: '%s': graph node %d names an unknown layer or input", fn,
+                         path, k);
+            goto out;
+        }
+        node_call[k] = 0;
+        for (int i = 0; i < k; i++) node_call[k] += node_layer[i] == l;
+        node_layer[k] = l;
+        syms[k] = n_in ? dc_call_n(l, ins, n_in) : dc_graph_add_input(g, l);
+        if (!syms[k]) goto out;
+        k++;
+    }
+    dc_symbol *ins[DC_MAX_MODEL_IO], *outs[DC_MAX_MODEL_IO];
+    int n_in = refs(cJSON_GetObjectItemCaseSensitive(root, "inputs"), ins, DC_MAX_MODEL_IO, syms,
+                    node_layer, node_call, k);
+    int n_out = refs(cJSON_GetObjectItemCaseSensitive(root, "outputs"), outs, DC_MAX_MODEL_IO, syms,
+                     node_layer, node_call, k);
+    if (n_in < 1 || n_out < 1) {
+        dc_set_error(DC_ERR_FORMAT, "%s: '%s': the graph's inputs or outputs name unknown nodes", fn, path);
+        goto out;
+    }
+    m = dc_model_functional(jstr(root, "name"), g, ins, n_in, outs, n_out);
+    g = NULL;
+out:
+    dc_graph_free(g);
+    dc_free(syms);
+    dc_free(node_layer);
+    dc_free(node_call);
+    return m;
+}
+
 /* The architecture in json, built. It may declare at most 2^20 floats more
  * than the file holds (file_weights), so a hostile header cannot make the
  * build allocate far beyond the file's size, while a small mismatch still
@@ -272,6 +383,7 @@ static dc_model *model_from_arch(const char *fn, const char *path, const char *j
                                  uint64_t file_weights) {
     cJSON *root = cJSON_Parse(json);
     dc_model *m = NULL;
+    dc_graph *g = NULL; /* a functional model's layers until its nodes call them */
     const cJSON *layers = root ? cJSON_GetObjectItemCaseSensitive(root, "layers") : NULL;
     const cJSON *ishape = root ? cJSON_GetObjectItemCaseSensitive(root, "input_shape") : NULL;
     if (!cJSON_IsArray(layers) || !cJSON_IsArray(ishape) || !jstr(root, "name") ||
@@ -282,6 +394,8 @@ static dc_model *model_from_arch(const char *fn, const char *path, const char *j
     }
     m = dc_sequential_new(jstr(root, "name"));
     if (!m) goto out;
+    if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(root, "nodes")) && !(g = dc_graph_new()))
+        goto fail;
     const cJSON *lj;
     cJSON_ArrayForEach(lj, layers) {
         const char *type = jstr(lj, "class_name"), *name = jstr(lj, "name");
@@ -304,7 +418,19 @@ static dc_model *model_from_arch(const char *fn, const char *path, const char *j
         k[n] = "name";
         v[n++] = name;
         dc_layer *l = dc_layer_from_config(type, k, v, n);
-        if (!l || dc_model_add(m, l) != DC_OK) goto relabel;
+        if (!l || (g ? dc_graph_hold(g, l) : dc_model_add(m, l)) != DC_OK) goto relabel;
+    }
+    if (g) {
+        dc_model *f = functional_from_arch(fn, path, root, g);
+        g = NULL;
+        dc_model_free(m);
+        m = f;
+        if (!m) goto relabel;
+        char cap[64];
+        snprintf(cap, sizeof cap, "the file holds %llu", (unsigned long long)file_weights);
+        if (dc_model_build_capped(m, 0, NULL, 0, file_weights + (1u << 20), cap) != DC_OK)
+            goto relabel;
+        goto out;
     }
     int64_t shape[DC_MAX_DIMS];
     int nd = 0;
@@ -328,6 +454,7 @@ fail:
     dc_model_free(m);
     m = NULL;
 out:
+    dc_graph_free(g);
     cJSON_Delete(root);
     return m;
 }
@@ -344,6 +471,13 @@ static dc_status compile_from_json(const char *fn, const char *path, dc_model *m
         return dc_set_error(DC_ERR_FORMAT, "%s: '%s': metadata '%s' is not a deepc training config", fn, path, TRAIN_KEY);
     }
     c.from_probabilities = jbool(root, "from_probabilities");
+    for (int i = 0; i < DC_MAX_MODEL_IO; i++) { /* unknown names are left to `loss` */
+        const cJSON *lj = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "losses"), i);
+        const cJSON *wj = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "loss_weights"), i);
+        for (int k = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY; cJSON_IsString(lj) && k <= DC_LOSS_DICE; k++)
+            if (!strcmp(lj->valuestring, dc_loss_name((dc_loss_kind)k))) c.losses[i] = (dc_loss_kind)k;
+        if (cJSON_IsNumber(wj)) c.loss_weights[i] = (float)wj->valuedouble; /* compile checks it */
+    }
     const cJSON *mj;
     int n = 0;
     cJSON_ArrayForEach(mj, cJSON_GetObjectItemCaseSensitive(root, "metrics")) {

@@ -11,7 +11,7 @@
 /* How the loss reads the output, from the loss and the last activation. */
 static dc_out_mode out_mode(const dc_model *m) {
     dc_loss_kind k = m->copt.loss;
-    dc_act last = m->n_layers ? m->layers[m->n_layers - 1]->act : DC_ACT_LINEAR;
+    dc_act last = dc_model_output_layer(m) ? dc_model_output_layer(m)->act : DC_ACT_LINEAR;
     if (k == DC_LOSS_MSE) return DC_OUT_VALUES;
     if ((k == DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY || k == DC_LOSS_CATEGORICAL_CROSSENTROPY ||
          k == DC_LOSS_DICE) &&
@@ -234,7 +234,7 @@ static int64_t argmax(const float *x, int64_t n) {
 
 /* The output as a probability/value for metrics (undoes a fused sigmoid). */
 static double out_value(const dc_model *m, dc_out_mode mode, float v) {
-    if (mode == DC_OUT_FUSED && m->layers[m->n_layers - 1]->act == DC_ACT_SIGMOID)
+    if (mode == DC_OUT_FUSED && dc_model_output_layer(m)->act == DC_ACT_SIGMOID)
         return 1.0 / (1.0 + exp(-(double)v));
     if (mode == DC_OUT_LOGITS && m->copt.loss == DC_LOSS_BINARY_CROSSENTROPY)
         return 1.0 / (1.0 + exp(-(double)v));
