@@ -220,3 +220,47 @@ TEST(segment_fit_allocates_nothing_and_is_thread_independent) {
     dc_set_num_threads(0);
     dc_dataset_free(ds);
 }
+
+static bool stop_mid_second_epoch(dc_model *m, int epoch, int64_t batch, float loss, void *user) {
+    (void)loss;
+    if (*(const bool *)user && epoch == 1 && batch == 1) dc_model_request_stop(m);
+    return false;
+}
+
+/* MeanIoU's per-class sums go into a mid-epoch checkpoint and come back. */
+static dc_history *fit_iou(const dc_dataset *ds, const char *ckpt, bool stop, bool resume) {
+    dc_model *m = dc_sequential_new(NULL);
+    dc_model_add(m, dc_layer_conv2d(&(dc_conv2d_layer_options){.filters = 4, .kernel_size = {3, 3}, .padding = DC_PAD_SAME, .activation = "relu"}));
+    dc_model_add(m, dc_layer_conv2d(&(dc_conv2d_layer_options){.filters = 11, .kernel_size = {1, 1}}));
+    CHECK_OK(dc_model_compile(m, &(dc_compile_options){.loss = DC_LOSS_DICE,
+                                                        .optimizer = {.kind = DC_OPT_ADAM, .learning_rate = 0.01f},
+                                                        .metrics = {DC_METRIC_MEAN_IOU}}));
+    dc_callback cb = {.kind = DC_CB_LAMBDA, .on_batch_end = stop_mid_second_epoch, .user = &stop};
+    dc_history *h = NULL;
+    CHECK_OK(dc_model_fit(m, ds, &(dc_fit_options){.epochs = 3, .batch_size = 4, .seed = 9,
+                                                   .callbacks = &cb, .n_callbacks = 1,
+                                                   .checkpoint_path = ckpt,
+                                                   .resume_from = resume ? ckpt : NULL}, &h));
+    dc_model_free(m);
+    return h;
+}
+
+TEST(segment_resume_keeps_mean_iou_sums) {
+    if (!have_fashion()) SKIP("fashion-mnist not installed");
+    dc_dataset *ds = dc_dataset_fashion_canvas("test", &(dc_fashion_canvas_options){.size = 28, .count = 16, .seed = 1});
+    char ckpt[600], ref[600];
+    snprintf(ckpt, sizeof ckpt, "%s/seg_resume.safetensors", test_tmpdir());
+    snprintf(ref, sizeof ref, "%s/seg_resume_ref.safetensors", test_tmpdir());
+    dc_history *want = fit_iou(ds, ref, false, false);
+    dc_history *part = fit_iou(ds, ckpt, true, false);
+    CHECK(part && dc_history_epochs(part) == 1);
+    dc_history *rest = fit_iou(ds, ckpt, false, true);
+    const float *a = want ? dc_history_get(want, "mean_io_u") : NULL;
+    const float *b = rest ? dc_history_get(rest, "mean_io_u") : NULL;
+    CHECK(a && b && dc_history_epochs(rest) == 3);
+    if (a && b) CHECK(!memcmp(a, b, 3 * sizeof *a) && a[2] > 0);
+    dc_history_free(want);
+    dc_history_free(part);
+    dc_history_free(rest);
+    dc_dataset_free(ds);
+}
