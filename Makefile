@@ -9,9 +9,12 @@ OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 WARN    := -std=c11 -Wall -Wextra -Wpedantic
 DEFS    := -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
-ALLCFLAGS = $(WARN) $(DEFS) $(CFLAGS) $(SANFLAGS) -fopenmp -fPIC -fno-math-errno -Iinclude -Isrc
+ALLCFLAGS = $(WARN) $(DEFS) $(CFLAGS) $(SANFLAGS) -fopenmp -fPIC -fno-math-errno -Iinclude -Isrc $(KERAS_CFLAGS)
 PKGS    := libcjson inih zlib libpng
-LDLIBS  := -lcjson -linih -lplplot -lpng -ljpeg -lz -lm -fopenmp
+# libzip and HDF5 (.keras archives) come with their flags from pkg-config
+KERAS_CFLAGS := $(shell pkg-config --cflags libzip hdf5 2>/dev/null)
+KERAS_LIBS   := $(shell pkg-config --libs libzip hdf5 2>/dev/null)
+LDLIBS  := -lcjson -linih -lplplot -lpng -ljpeg -lz -lm $(KERAS_LIBS) -fopenmp
 AVX512  := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mavx2
 AVX2    := -mavx2 -mfma
 
@@ -30,7 +33,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 EXAMPLES := $(EX_SRC:examples/%.c=$(BUILD)/examples/%)
 HEADERS  := include/deepc.h $(wildcard src/*/*.h) src/ops/ops.def src/layers/layers.def
 
-.PHONY: all lib test asan install clean deps demo bench help examples fuzz tsan
+.PHONY: all lib test asan install clean deps demo bench help examples fuzz tsan bench-refs
 all: lib $(BUILD)/deepc examples $(BUILD)/test_runner
 
 lib: $(BUILD)/libdeepc.a $(BUILD)/libdeepc.so $(BUILD)/libdeepc_mpi.a
@@ -119,6 +122,12 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory -C bench BUILD=../$(BUILD)
 
+# The optional references of make bench (PyTorch 2.x, Keras 3, JAX, onnxruntime)
+# from PyPI into virtual environments under BENCH_VENV, outside the repository.
+bench-refs:
+	@scripts/install-deps.sh --bench
+	@sh bench/install_refs.sh
+
 install: lib $(BUILD)/deepc
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -143,4 +152,5 @@ help:
 	@echo "make fuzz       libFuzzer targets under ASan + UBSan, FUZZ_SECONDS (60) each"
 	@echo "make demo       install, build, train the Fashion-MNIST CNN"
 	@echo "make bench      benchmarks against PyTorch, OpenBLAS, oneDNN"
+	@echo "make bench-refs PyTorch 2.x, Keras 3, JAX, onnxruntime for make bench (BENCH_VENV)"
 	@echo "make install PREFIX=DIR"

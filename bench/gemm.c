@@ -34,15 +34,18 @@ static const shape shapes[] = {
     {"mlp fwd x.W", false, false, 32, 128, 784},
     {"mlp dW x^T.dy", true, false, 784, 128, 32},
     {"mlp dx dy.W^T", false, true, 32, 784, 128},
-    {"dense 64x900x128", false, false, 64, 128, 900},
-    {"dense 64x900x128 dW", true, false, 900, 128, 64},
-    {"dense 64x900x128 dx", false, true, 64, 900, 128},
-    {"conv1 fwd", false, false, 64 * 26 * 26, 24, 9},
-    {"conv1 dW", true, false, 9, 24, 64 * 26 * 26},
-    {"conv1 dcols", false, true, 64 * 26 * 26, 9, 24},
-    {"conv2 fwd", false, false, 64 * 11 * 11, 36, 216},
-    {"conv2 dW", true, false, 216, 36, 64 * 11 * 11},
-    {"conv2 dcols", false, true, 64 * 11 * 11, 216, 36},
+    /* The CNN (models/fashion_cnn.ini, batch 64): its dense layer, and its
+     * convolutions as the fused conv + pool op runs them, in 16 chunks of 4
+     * images (28x28 and 14x14 'same' outputs; dW transposed when K >= 2F;
+     * there the two threads take chunks, here both run each product). */
+    {"dense 64x1764x128", false, false, 64, 128, 1764},
+    {"dense 64x1764x128 dW", true, false, 1764, 128, 64},
+    {"dense 64x1764x128 dx", false, true, 64, 1764, 128},
+    {"conv1 fwd", false, false, 4 * 28 * 28, 24, 9},
+    {"conv1 dW", true, false, 9, 24, 4 * 28 * 28},
+    {"conv2 fwd", false, false, 4 * 14 * 14, 36, 216},
+    {"conv2 dW^T", true, false, 36, 216, 4 * 14 * 14},
+    {"conv2 dcols", false, true, 4 * 14 * 14, 216, 36},
 };
 
 typedef enum { LIB_DEEPC, LIB_OPENBLAS, LIB_DNNL } lib_id;
@@ -122,6 +125,22 @@ static void ratio(char *out, size_t n, double a, double b) {
     else snprintf(out, n, "%.2fx", a / b);
 }
 
+/* "table:" rows for bench/speed_table.py: SGEMM 1024^3, and the net shapes'
+ * lowest ratio to oneDNN (GFLOP/s over GFLOP/s: higher is better here). */
+static void print_table_rows(const double sq[3], const char *worst, double worst_ratio) {
+    char dnnl[16], oblas[16], r_dnnl[16], r_oblas[16];
+    cell(dnnl, sizeof dnnl, sq[2]);
+    cell(oblas, sizeof oblas, sq[1]);
+    ratio(r_dnnl, sizeof r_dnnl, sq[0], sq[2]);
+    ratio(r_oblas, sizeof r_oblas, sq[0], sq[1]);
+    if (sq[0] > 0)
+        printf("table: | SGEMM 1024^3, GFLOP/s (higher is better) | %.0f | oneDNN %s, OpenBLAS %s | "
+               "%s, %s |\n", sq[0], dnnl, oblas, r_dnnl, r_oblas);
+    if (worst)
+        printf("table: | GEMM shapes of the MLP and CNN, lowest deepc / oneDNN GFLOP/s | %s | | %.2fx |\n",
+               worst, worst_ratio);
+}
+
 int main(int argc, char **argv) {
     /* argv[1]: CSV path ("-" for none); argv[2]: only shapes whose name contains it */
     const char *csv_path = argc > 1 && strcmp(argv[1], "-") ? argv[1] : NULL;
@@ -150,6 +169,8 @@ int main(int argc, char **argv) {
            "deepc", "openblas", "onednn", "vs oblas", "vs dnnl");
     dc_rng r;
     dc_rng_seed(&r, 5);
+    double sq1024[3] = {-1, -1, -1}, worst_ratio = 0;
+    const char *worst = NULL;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const shape *s = &shapes[i];
         if (filter && !strstr(s->name, filter)) continue;
@@ -161,6 +182,10 @@ int main(int argc, char **argv) {
         for (size_t k = 0; k < nb; k++) B[k] = (float)dc_rng_uniform(&r) - 0.5f;
         double g[3];
         measure(s, A, B, C, g);
+        if (!strcmp(s->name, "square 1024")) memcpy(sq1024, g, sizeof g);
+        if (strncmp(s->name, "square", 6) && g[0] > 0 && g[2] > 0 &&
+            (!worst || g[0] / g[2] < worst_ratio))
+            worst = s->name, worst_ratio = g[0] / g[2];
         char c0[16], c1[16], c2[16], r1[16], r2[16];
         cell(c0, sizeof c0, g[0]);
         cell(c1, sizeof c1, g[1]);
@@ -179,5 +204,6 @@ int main(int argc, char **argv) {
         free(C);
     }
     if (csv) fclose(csv);
+    print_table_rows(sq1024, worst, worst_ratio);
     return 0;
 }

@@ -1,53 +1,58 @@
 #!/bin/sh
-# train.sh — one Fashion-MNIST epoch of the MLP and the CNN, deepc against
-# PyTorch (same nets, batch sizes, optimizer, thread count), run in turn in one
-# invocation; prints seconds per epoch, peak RSS and the ratios.
+# train.sh — one Fashion-MNIST epoch of the MLP and the CNN by deepc and by each
+# installed reference (bench/refs.sh: PyTorch 1.13, PyTorch 2.x, Keras 3, JAX),
+# every one at 1 and 2 threads, in turn in this one invocation. Prints seconds
+# per epoch and peak RSS, each one's best thread count, deepc's best divided by
+# the fastest reference's best (named), deepc's GFLOP/s as a share of the FMA
+# peak, and "table:" rows that bench/speed_table.py puts into the README.
 # usage: bench/train.sh BUILD_DIR [RESULTS_CSV]
+# BENCH_LIMIT=N trains on the first N images only (a smoke run); NETS="mlp cnn".
 BUILD=${1:-build}
 CSV=${2:-bench/results/train.csv}
-PY=/usr/bin/python3
-# Both deepc and PyTorch use libgomp, whose idle threads spin ~300k iterations
-# at every barrier by default: on a loaded machine a spinning thread takes the
-# core its partner needs, and 2-thread runs of either get 10-100x slower
-# (measured: deepc 0.4 s -> 15 s, PyTorch 1.6 s -> 230 s). Both get the same
-# policy: libgomp's default (spin a while, then sleep: what a user gets) unless
-# OMP_WAIT_POLICY is set; on a busy machine, passive is the fair choice.
-WAIT=${OMP_WAIT_POLICY:-}
-with_policy() { if [ -n "$WAIT" ]; then OMP_WAIT_POLICY=$WAIT "$@"; else env -u OMP_WAIT_POLICY "$@"; fi; }
+LIMIT=${BENCH_LIMIT:-0}
+. bench/refs.sh
 mkdir -p "$(dirname "$CSV")"
 echo "net,threads,impl,seconds_per_epoch,peak_rss_mb,final_loss" > "$CSV"
-echo "training benchmark: one epoch of Fashion-MNIST (60000 images); load average $(cut -d' ' -f1-3 /proc/loadavg); OMP_WAIT_POLICY=${WAIT:-default}"
-have_torch=1
-$PY -c "import torch" 2>/dev/null || have_torch=0
-[ $have_torch -eq 0 ] && echo "(PyTorch not found: install python3-torch for the reference column)"
+images=60000
+[ "$LIMIT" -gt 0 ] && images="the first $LIMIT (BENCH_LIMIT: a smoke run, not an epoch)"
+echo "training benchmark: one epoch of Fashion-MNIST, $images images; load average" \
+     "$(cut -d' ' -f1-3 /proc/loadavg); OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-default}"
+echo "references:"
+find_refs torch13 torch2 keras jax
+limit_arg=""
+[ "$LIMIT" -gt 0 ] && limit_arg="--limit $LIMIT"
 
-run() { # impl net threads -> "secs,rss,loss" or "n/a"
-    if [ "$1" = deepc ]; then
-        # its stderr (CPU seconds, for comparing code versions) shows only on failure
-        out=$(OMP_NUM_THREADS=$3 with_policy "$BUILD/bench/train_deepc" --net "$2" --threads "$3" \
-              2>"$CSV.err") || { out=""; cat "$CSV.err" >&2; }
-        rm -f "$CSV.err"
-    elif [ $have_torch -eq 1 ]; then
-        out=$(OMP_NUM_THREADS=$3 with_policy $PY bench/torch_ref.py --net "$2" --threads "$3") || out=""
+run() { # IMPL NET THREADS: appends its CSV row, or says why there is none
+    case $1 in
+    deepc) cmd="$BUILD/bench/train_deepc" ;;
+    torch13 | torch2) cmd="$(ref_python "$1") bench/torch_ref.py" ;;
+    keras) cmd="$(ref_python "$1") bench/keras_ref.py" ;;
+    jax) cmd="$(ref_python "$1") bench/jax_ref.py" ;;
+    esac
+    # shellcheck disable=SC2086
+    out=$(with_policy env OMP_NUM_THREADS="$3" MKL_NUM_THREADS="$3" OPENBLAS_NUM_THREADS="$3" \
+          $cmd --net "$2" --threads "$3" $limit_arg 2>"$CSV.err" | tail -n 1)
+    if echo "$out" | grep -q "^$2,$3,[0-9.]*,"; then
+        echo "$out" | sed "s/^\([a-z]*\),\([0-9]*\),/\1,\2,$1,/" >> "$CSV"
+    else
+        echo "  $1 $2 on $3 threads failed:"
+        tail -n 5 "$CSV.err" | sed 's/^/    /'
     fi
-    [ -n "$out" ] && echo "$out" | sed "s/^\([a-z]*\),\([0-9]*\),/\1,\2,$1,/" >> "$CSV"
-    echo "${out:-n/a}" | cut -d, -f3-5
+    rm -f "$CSV.err"
 }
 
-printf "%-4s %7s %14s %14s %8s %12s %12s %8s\n" net threads "deepc s/epoch" "torch s/epoch" ratio \
-    "deepc RSS MB" "torch RSS MB" ratio
+# the FMA peak from the run's machine report, else measured now
+PEAK=$(sed -n 's/^peak_gflops=//p' "$(dirname "$CSV")/machine.txt" 2>/dev/null)
+[ -z "$PEAK" ] && [ -x "$BUILD/bench/peak" ] && PEAK=$("$BUILD/bench/peak" | sed -n 's/^peak_gflops=//p')
+labels="deepc=deepc"
+for id in torch13 torch2 keras jax; do labels="$labels|$id=$(eval echo "\$LABEL_$id")"; done
 for net in ${NETS:-mlp cnn}; do
-    d1=""
     for th in 1 2; do
-        d=$(run deepc $net $th)
-        t=$(run torch $net $th)
-        ds=${d%%,*}; ts=${t%%,*}
-        dr=$(echo "$d" | cut -d, -f2); tr=$(echo "$t" | cut -d, -f2)
-        ratio=$(awk -v a="$ds" -v b="$ts" 'BEGIN { if (b + 0 > 0 && a + 0 > 0) printf "%.2fx", a / b; else print "n/a" }')
-        rratio=$(awk -v a="$dr" -v b="$tr" 'BEGIN { if (b + 0 > 0 && a + 0 > 0) printf "%.2fx", a / b; else print "n/a" }')
-        printf "%-4s %7s %14s %14s %8s %12s %12s %8s\n" $net $th "$ds" "$ts" "$ratio" "$dr" "$tr" "$rratio"
-        [ $th = 1 ] && d1=$ds
+        for impl in deepc $REFS; do run "$impl" "$net" "$th"; done
     done
-    awk -v a="$d1" -v b="$ds" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "     deepc speed-up from 1 to 2 threads: %.2fx\n", a / b }'
+    # shellcheck disable=SC2086
+    flops=$("$BUILD/bench/train_deepc" --flops --net "$net" $limit_arg)
+    awk -F, -v net="$net" -v labels="$labels" -v installed="deepc $REFS" -v flops="$flops" \
+        -v peak="${PEAK:-0}" -v cores="$(nproc)" -f bench/train_summary.awk "$CSV"
 done
-echo "ratios are deepc / PyTorch (lower is better); figures also in $CSV"
+echo "ratios are deepc / reference, each at its best thread count (lower is better); figures also in $CSV"

@@ -1,33 +1,13 @@
 /* train_deepc.c — the deepc side of the training benchmark: one epoch of the
  * Fashion-MNIST MLP or CNN (models/fashion_cnn.ini's layers), the same nets,
- * batch sizes and optimizer as bench/torch_ref.py; prints net,threads,seconds_per_epoch,peak_rss_mb,final_loss */
-#include <deepc.h>
+ * batch sizes and optimizer as bench/torch_ref.py; prints net,threads,seconds_per_epoch,peak_rss_mb,final_loss
+ * (--flops: the epoch's training FLOPs counted from the layer shapes, and no training) */
+#include "nets.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-
-typedef struct {
-    const char *type;
-    const char *keys[4], *values[4];
-    int n;
-} layer_spec;
-
-static const layer_spec MLP[] = {
-    {"Flatten", {0}, {0}, 0},
-    {"Dense", {"units", "activation"}, {"128", "relu"}, 2},
-    {"Dense", {"units"}, {"10"}, 1},
-};
-static const layer_spec CNN[] = {
-    {"Conv2D", {"filters", "kernel_size", "padding", "activation"}, {"24", "3", "same", "relu"}, 4},
-    {"MaxPooling2D", {"pool_size"}, {"2"}, 1},
-    {"Conv2D", {"filters", "kernel_size", "padding", "activation"}, {"36", "3", "same", "relu"}, 4},
-    {"MaxPooling2D", {"pool_size"}, {"2"}, 1},
-    {"Flatten", {0}, {0}, 0},
-    {"Dense", {"units", "activation"}, {"128", "relu"}, 2},
-    {"Dense", {"units"}, {"10"}, 1},
-};
 
 static float last_loss;
 static bool remember_loss(dc_model *m, int epoch, int64_t batch, float loss, void *user) {
@@ -36,33 +16,34 @@ static bool remember_loss(dc_model *m, int epoch, int64_t batch, float loss, voi
     return false;
 }
 
-static dc_model *make_model(bool cnn) {
-    const layer_spec *spec = cnn ? CNN : MLP;
-    int n = cnn ? (int)(sizeof CNN / sizeof *CNN) : (int)(sizeof MLP / sizeof *MLP);
-    dc_model *m = dc_sequential_new(cnn ? "cnn" : "mlp");
-    for (int i = 0; i < n && m; i++) {
-        dc_layer *l = dc_layer_from_config(spec[i].type, spec[i].keys, spec[i].values, spec[i].n);
-        if (!l || dc_model_add(m, l) != DC_OK) return NULL;
+/* One epoch of Fashion-MNIST's 60000 training images (or limit of them). */
+static int print_epoch_flops(bool cnn, int64_t limit) {
+    dc_model *m = bench_make_net(cnn, false);
+    if (!m) {
+        fprintf(stderr, "train_deepc: %s\n", dc_last_error());
+        return 1;
     }
-    if (dc_model_build(m, DC_DIMS(28, 28, 1), 0) != DC_OK) return NULL;
-    dc_compile_options c = {.loss = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
-                            .optimizer = {.kind = DC_OPT_ADAM, .learning_rate = 1e-3f}};
-    return dc_model_compile(m, &c) == DC_OK ? m : NULL;
+    printf("%.6g\n", bench_train_flops_per_sample(m) * (double)(limit ? limit : 60000));
+    dc_model_free(m);
+    return 0;
 }
 
 int main(int argc, char **argv) {
     bool cnn = false;
     int threads = 2;
     int64_t limit = 0;
+    bool flops = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--net") && i + 1 < argc) cnn = !strcmp(argv[++i], "cnn");
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--limit") && i + 1 < argc) limit = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--flops")) flops = true;
     }
+    if (flops) return print_epoch_flops(cnn, limit);
     dc_set_num_threads(threads);
     dc_dataset *all = dc_dataset_load_named("fashion-mnist", "train");
     dc_dataset *train = all && limit ? dc_dataset_view(all, 0, limit) : all;
-    dc_model *m = train ? make_model(cnn) : NULL;
+    dc_model *m = train ? bench_make_net(cnn, true) : NULL;
     if (!m) {
         fprintf(stderr, "train_deepc: %s\n", dc_last_error());
         return 1;

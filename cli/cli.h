@@ -21,6 +21,7 @@ int cli_summary(int argc, char **argv);
 int cli_visualize(int argc, char **argv);
 int cli_generate(int argc, char **argv);
 int cli_export(int argc, char **argv);
+int cli_import(int argc, char **argv);
 
 /* "deepc VERB: message" plus a hint to --help on stderr; returns CLI_USAGE. */
 int cli_usage(const char *verb, const char *fmt, ...)

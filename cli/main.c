@@ -14,7 +14,8 @@ static void usage(FILE *f) {
             "  summary FILE        the layers of a model file or a trained model\n"
             "  visualize MODEL     pictures of its filters and feature maps\n"
             "  generate MODEL      text sampled from a language model\n"
-            "  export MODEL OUT    the inference graph as ONNX (OUT.onnx)\n"
+            "  export MODEL OUT    the inference graph as ONNX (OUT.onnx) or Keras (OUT.keras)\n"
+            "  import IN.keras OUT a Keras 3 model as a deepc model file\n"
             "\n"
             "'deepc <command> --help' tells more; docs/model-files.md describes model files.\n");
 }
@@ -41,7 +42,8 @@ int main(int argc, char **argv) {
                  {"summary", cli_summary},
                  {"visualize", cli_visualize},
                  {"generate", cli_generate},
-                 {"export", cli_export}};
+                 {"export", cli_export},
+                 {"import", cli_import}};
     for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
         if (!strcmp(argv[1], verbs[i].name)) return verbs[i].run(argc - 1, argv + 1);
     fprintf(stderr, "deepc: unknown command '%s'\n", argv[1]);

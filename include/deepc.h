@@ -932,6 +932,21 @@ dc_status dc_model_load_checkpoint(dc_model *m, const char *path, int *epoch);
  * it takes the same NHWC input (batch axis "N") and predicts what dc_model_predict
  * does. A layer with no ONNX mapping is DC_ERR_UNSUPPORTED naming it and its type. */
 dc_status dc_model_export_onnx(const dc_model *m, const char *path);
+/* Keras 3 .keras archives (a zip of config.json, metadata.json and
+ * model.weights.h5). Import: a Sequential model of layers deepc has, built,
+ * with Keras' weights (deepc keeps Keras' layouts) and, when the archive has
+ * compile settings, compiled with them; a layer, option, loss, metric or
+ * optimizer deepc lacks is refused (DC_ERR_UNSUPPORTED naming it), never
+ * skipped, and a hostile or corrupt archive (paths with "..", a zip bomb, a
+ * weight whose shape disagrees with the config) is DC_ERR_FORMAT or
+ * DC_ERR_SHAPE naming the file and the part. Caller frees. */
+dc_model *dc_model_import_keras(const char *path);
+/* The same from len bytes in memory; name stands for them in messages. */
+dc_model *dc_model_import_keras_buffer(const void *data, size_t len, const char *name);
+/* A built model as a .keras archive that keras.saving.load_model reads and
+ * predicts with as deepc does, written atomically; compile settings go along
+ * (the learning rate in force). A layer Keras cannot express is refused. */
+dc_status dc_model_export_keras(const dc_model *m, const char *path);
 /* Distributed training. A backend is a rank, a size and three collectives
  * that every rank calls in the same order with the same n; they return
  * DC_OK or an error with a message. libdeepc has no MPI in it: the MPI

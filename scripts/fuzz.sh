@@ -4,10 +4,10 @@
 # Exit status 1 if any target found something (crash, leak, timeout, OOM).
 set -e
 SECONDS_EACH=${FUZZ_SECONDS:-60}
-TARGETS=${FUZZ_TARGETS:-"idx csv ini model checkpoint image image_folder vectorizer text_csv"}
+TARGETS=${FUZZ_TARGETS:-"idx csv ini model checkpoint image image_folder vectorizer text_csv keras"}
 OUT=${FUZZ_BUILD:-build-fuzz}
 CC=${FUZZ_CC:-clang}
-LIBS="-lcjson -linih -lplplot -lpng -ljpeg -lz -lm -fopenmp"
+LIBS="-lcjson -linih -lplplot -lpng -ljpeg -lz -lm $(pkg-config --libs libzip hdf5) -fopenmp"
 FLAGS="-std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 -fno-omit-frame-pointer -D_DEFAULT_SOURCE -Iinclude -Isrc"
 # One OpenMP thread: the inputs are tiny, and parallel runs share the cores.

@@ -4,12 +4,13 @@
 # --fuzz clang and its sanitizer and OpenMP runtimes for `make fuzz`.
 set -e
 PKGS="gcc make pkg-config python3 zlib1g-dev libpng-dev libjpeg-dev libplplot-dev \
-plplot-driver-cairo libcjson-dev libinih-dev dataset-fashion-mnist fortunes wamerican"
+plplot-driver-cairo libcjson-dev libinih-dev dataset-fashion-mnist fortunes wamerican \
+libzip-dev libhdf5-dev"
 if [ "$1" = "--fuzz" ]; then
     PKGS="$PKGS clang libclang-rt-dev libomp-dev"
 fi
 if [ "$1" = "--bench" ]; then
-    PKGS="$PKGS python3-torch python3-numpy libopenblas-dev libdnnl-dev"
+    PKGS="$PKGS python3-torch python3-numpy libopenblas-dev libdnnl-dev python3-venv"
 fi
 missing=""
 for p in $PKGS; do

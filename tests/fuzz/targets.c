@@ -284,6 +284,24 @@ int fuzz_text_csv(const uint8_t *data, size_t size) {
     return 0;
 }
 
+/* dc_model_import_keras_buffer: the zip, config.json and model.weights.h5 of a
+ * .keras archive; an imported model predicts once. */
+int fuzz_keras(const uint8_t *data, size_t size) {
+    dc_model *m = dc_model_import_keras_buffer(data, size, "fuzz.keras");
+    if (!m) return 0;
+    int64_t shape[DC_MAX_DIMS + 1] = {1};
+    int nd = dc_model_input_shape(m, shape + 1);
+    int64_t n = 1;
+    for (int i = 1; i <= nd; i++) n *= shape[i] < 0 ? (shape[i] = 4) : shape[i];
+    if (n <= (1 << 16)) {
+        dc_tensor *x = dc_tensor_zeros(nd + 1, shape);
+        dc_tensor_free(x ? dc_model_predict(m, x, 1) : NULL);
+        dc_tensor_free(x);
+    }
+    dc_model_free(m);
+    return 0;
+}
+
 /* Every target by the name of its corpus and regression folders. */
 static const struct {
     const char *name;
@@ -292,6 +310,6 @@ static const struct {
     {"idx", fuzz_idx},     {"csv", fuzz_csv},     {"ini", fuzz_ini},
     {"model", fuzz_model}, {"checkpoint", fuzz_checkpoint}, {"image", fuzz_image},
     {"image_folder", fuzz_image_folder}, {"vectorizer", fuzz_vectorizer},
-    {"text_csv", fuzz_text_csv},
+    {"text_csv", fuzz_text_csv}, {"keras", fuzz_keras},
 };
 #define FUZZ_N_TARGETS ((int)(sizeof fuzz_targets / sizeof fuzz_targets[0]))

@@ -1,0 +1,508 @@
+/* test_keras.c — Keras 3 .keras archives: imported models predict what Keras predicted
+ * (tests/ref/ref_keras.py), deepc's exports predict in Keras what deepc does, and
+ * hostile or corrupt archives are refused with the file and the part named. */
+#include "test.h"
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <zip.h>
+
+#define KDIR "ref/data/keras/"
+#define BATCH 3
+
+static const char *kref(const char *name, const char *ext) {
+    static char rel[256];
+    snprintf(rel, sizeof rel, KDIR "%s%s", name, ext);
+    return test_path(rel);
+}
+
+static const char *scratch(const char *name) {
+    static char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/%s", test_tmpdir(), name);
+    return p;
+}
+
+static float *read_floats(const char *path, int64_t n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    float *p = malloc((size_t)(n ? n : 1) * sizeof *p);
+    size_t got = p ? fread(p, sizeof *p, (size_t)n, f) : 0;
+    int extra = fgetc(f);
+    fclose(f);
+    if (got != (size_t)n || extra != EOF) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static void write_floats(const char *path, const float *p, int64_t n) {
+    FILE *f = fopen(path, "wb");
+    CHECK(f && fwrite(p, sizeof *p, (size_t)n, f) == (size_t)n);
+    if (f) fclose(f);
+}
+
+/* ---- import: Keras' own archives ---- */
+
+static void check_import(const char *name) {
+    dc_model *m = dc_model_import_keras(kref(name, ".keras"));
+    CHECK(m != NULL);
+    if (!m) {
+        printf("  %s\n", dc_last_error());
+        return;
+    }
+    ref_file *r = ref_load(KDIR "keras_outputs.txt");
+    char xn[64], yn[64];
+    snprintf(xn, sizeof xn, "%s_x", name);
+    snprintf(yn, sizeof yn, "%s_y", name);
+    const dc_tensor *x = ref_get(r, xn), *want = ref_get(r, yn);
+    if (x && want) {
+        dc_tensor *y = dc_model_predict(m, x, BATCH);
+        CHECK(y && y->size == want->size);
+        for (int64_t k = 0; y && k < y->size && k < want->size; k++)
+            CHECK_NEAR(y->data[k], want->data[k], 1e-5);
+        dc_tensor_free(y);
+    }
+    ref_free(r);
+    dc_model_free(m);
+}
+
+TEST(keras_import_dense_batchnorm_dropout) { check_import("mlp"); }
+TEST(keras_import_conv2d_pools_flatten) { check_import("cnn"); }
+TEST(keras_import_embedding_lstm_gru_simple_rnn) { check_import("rnn"); }
+TEST(keras_import_conv1d_pool1d_global) { check_import("seq"); }
+TEST(keras_import_bidirectional_masking) { check_import("bidi"); }
+
+TEST(keras_import_compile_settings) {
+    dc_model *m = dc_model_import_keras(kref("mlp", ".keras"));
+    CHECK(m != NULL);
+    if (!m) return;
+    dc_metric_kind mk[4];
+    CHECK(dc_model_metrics(m, mk, 4) == 1 && mk[0] == DC_METRIC_ACCURACY);
+    dc_optimizer *o = dc_model_optimizer(m);
+    CHECK(o && !strcmp(dc_optimizer_name(o), "Adam"));
+    if (o) CHECK_NEAR(dc_optimizer_learning_rate(o), 0.002, 1e-9);
+    /* the names and shapes deepc gives the weights */
+    dc_tensor *k = dc_model_find_param(m, "dense/kernel");
+    CHECK(k && k->ndim == 2 && k->shape[0] == 8 && k->shape[1] == 16);
+    CHECK(dc_model_find_param(m, "batch_normalization/moving_variance") != NULL);
+    dc_model_free(m);
+
+    m = dc_model_import_keras(kref("rnn", ".keras"));
+    CHECK(m != NULL);
+    if (!m) return;
+    o = dc_model_optimizer(m);
+    CHECK(o && !strcmp(dc_optimizer_name(o), "RMSprop"));
+    CHECK(dc_model_metrics(m, mk, 4) == 1 && mk[0] == DC_METRIC_MAE);
+    /* imported models train on: one step of fit runs */
+    float xs[2 * 7] = {1, 2, 3, 4, 5, 6, 7, 7, 6, 5, 4, 3, 2, 1}, ys[4] = {0.5f, -0.5f, 1, 0};
+    dc_dataset *ds = dc_dataset_from_arrays(xs, DC_DIMS(7), ys, DC_DIMS(2), 2, true);
+    dc_fit_options fo = {.epochs = 1, .batch_size = 2};
+    dc_history *h = NULL;
+    CHECK_OK(dc_model_fit(m, ds, &fo, &h));
+    CHECK(h && dc_history_get(h, "loss") && isfinite(dc_history_get(h, "loss")[0]));
+    dc_history_free(h);
+    dc_dataset_free(ds);
+    dc_model_free(m);
+}
+
+/* ---- export: Keras loads deepc's models ---- */
+
+/* The deepc models Keras was run on: the ONNX test's committed models, a model
+ * deepc trained (trained.safetensors) and bidi.keras as deepc imported it
+ * (bidi.safetensors), both made by keras_export_regenerate. */
+static const char *const EXPORTS[] = {"cnn_same", "cnn_valid", "cnn_reshape", "rnn",
+                                      "seq1d", "trained", "bidi"};
+#define N_EXPORTS (int)(sizeof EXPORTS / sizeof *EXPORTS)
+
+static const char *export_model_path(const char *name) {
+    static char rel[256];
+    if (!strcmp(name, "trained") || !strcmp(name, "bidi"))
+        snprintf(rel, sizeof rel, KDIR "%s.safetensors", name);
+    else snprintf(rel, sizeof rel, "ref/data/onnx/%s.safetensors", name);
+    return test_path(rel);
+}
+
+static const char *export_input_path(const char *name) {
+    static char rel[256];
+    if (!strcmp(name, "trained") || !strcmp(name, "bidi"))
+        snprintf(rel, sizeof rel, KDIR "%s.input.bin", name);
+    else snprintf(rel, sizeof rel, "ref/data/onnx/%s.input.bin", name);
+    return test_path(rel);
+}
+
+static dc_tensor *export_input(const dc_model *m, const char *name) {
+    int64_t shape[DC_MAX_DIMS];
+    shape[0] = BATCH;
+    int nd = dc_model_input_shape(m, shape + 1);
+    int64_t n = 1;
+    for (int i = 0; i <= nd; i++) n *= shape[i];
+    float *x = read_floats(export_input_path(name), n);
+    dc_tensor *t = x ? dc_tensor_from_data(nd + 1, shape, x) : NULL;
+    free(x);
+    return t;
+}
+
+/* A small CNN deepc trains for two epochs: BatchNormalization's statistics and
+ * the Adam state move, and the loss takes logits (from_logits in Keras). */
+static dc_model *train_small_cnn(void) {
+    dc_model *m = dc_sequential_new("trained");
+    const char *ck[] = {"filters", "kernel_size", "activation", "padding"}, *cv[] = {"4", "3", "relu", "same"};
+    const char *dk[] = {"units"}, *dv[] = {"3"};
+    const char *rk[] = {"rate"}, *rv[] = {"0.2"};
+    CHECK_OK(dc_model_add(m, dc_layer_from_config("Conv2D", ck, cv, 4)));
+    CHECK_OK(dc_model_add(m, dc_layer_from_config("BatchNormalization", NULL, NULL, 0)));
+    CHECK_OK(dc_model_add(m, dc_layer_from_config("MaxPooling2D", NULL, NULL, 0)));
+    CHECK_OK(dc_model_add(m, dc_layer_from_config("Flatten", NULL, NULL, 0)));
+    CHECK_OK(dc_model_add(m, dc_layer_from_config("Dropout", rk, rv, 1)));
+    CHECK_OK(dc_model_add(m, dc_layer_from_config("Dense", dk, dv, 1)));
+    CHECK_OK(dc_model_build(m, DC_DIMS(6, 6, 1), 3));
+    dc_compile_options c = {.loss = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
+                            .optimizer = {.kind = DC_OPT_ADAM, .learning_rate = 0.01f},
+                            .metrics = {DC_METRIC_ACCURACY}};
+    CHECK_OK(dc_model_compile(m, &c));
+    enum { N = 24 };
+    float *x = malloc(N * 36 * sizeof *x), y[N];
+    for (int i = 0; i < N; i++) {
+        y[i] = (float)(i % 3);
+        for (int p = 0; p < 36; p++) x[i * 36 + p] = (float)((p % 6 == i % 3) + 0.1 * sin(i * 7.0 + p));
+    }
+    dc_dataset *ds = dc_dataset_from_arrays(x, DC_DIMS(6, 6, 1), y, 0, NULL, N, true);
+    dc_fit_options fo = {.epochs = 2, .batch_size = 8, .seed = 5};
+    CHECK_OK(dc_model_fit(m, ds, &fo, NULL));
+    dc_dataset_free(ds);
+    free(x);
+    return m;
+}
+
+/* DC_KERAS_REGEN=1 build/test_runner keras_export_regenerate writes the committed
+ * exports (tests/ref/data/keras/export_NAME.keras), then tests/ref/ref_keras.py runs
+ * them in Keras; without it, everything goes to a scratch folder. */
+TEST(keras_export_regenerate) {
+    bool regen = getenv("DC_KERAS_REGEN") != NULL;
+    char path[PATH_MAX];
+    dc_model *t = train_small_cnn();
+    if (regen) {
+        CHECK_OK(dc_model_save(t, kref("trained", ".safetensors")));
+        float xin[BATCH * 36];
+        for (int i = 0; i < BATCH * 36; i++) xin[i] = (float)sin(i * 0.37);
+        write_floats(kref("trained", ".input.bin"), xin, BATCH * 36);
+        dc_model *b = dc_model_import_keras(kref("bidi", ".keras"));
+        ref_file *r = ref_load(KDIR "keras_outputs.txt");
+        const dc_tensor *bx = ref_get(r, "bidi_x");
+        CHECK(b && bx);
+        if (b && bx) {
+            CHECK_OK(dc_model_save(b, kref("bidi", ".safetensors")));
+            write_floats(kref("bidi", ".input.bin"), bx->data, bx->size);
+        }
+        ref_free(r);
+        dc_model_free(b);
+    }
+    dc_model_free(t);
+    for (int i = 0; i < N_EXPORTS; i++) {
+        dc_model *m = dc_model_load(export_model_path(EXPORTS[i]));
+        CHECK(m != NULL);
+        if (!m) continue;
+        snprintf(path, sizeof path, "%s", regen ? kref("export_", EXPORTS[i]) : scratch(EXPORTS[i]));
+        strncat(path, ".keras", sizeof path - strlen(path) - 1);
+        CHECK_OK(dc_model_export_keras(m, path));
+        dc_model_free(m);
+    }
+}
+
+/* What Keras predicted on deepc's exported archives equals deepc's prediction. */
+static void check_export(const char *name) {
+    dc_model *m = dc_model_load(export_model_path(name));
+    CHECK(m != NULL);
+    if (!m) return;
+    dc_tensor *x = export_input(m, name);
+    CHECK(x != NULL);
+    dc_tensor *y = x ? dc_model_predict(m, x, BATCH) : NULL;
+    char rel[256];
+    snprintf(rel, sizeof rel, KDIR "export_%s.keras.out.bin", name);
+    float *want = y ? read_floats(test_path(rel), y->size) : NULL;
+    CHECK(want != NULL);
+    for (int64_t k = 0; want && k < y->size; k++) CHECK_NEAR(y->data[k], want[k], 1e-5);
+    /* and the archive comes back into deepc as the same model, bit for bit */
+    snprintf(rel, sizeof rel, KDIR "export_%s.keras", name);
+    dc_model *back = dc_model_import_keras(test_path(rel));
+    CHECK(back != NULL);
+    dc_tensor *y2 = back && x ? dc_model_predict(back, x, BATCH) : NULL;
+    CHECK(y2 && y && y2->size == y->size && !memcmp(y2->data, y->data, (size_t)y->size * sizeof(float)));
+    CHECK(back && dc_model_count_params(back) == dc_model_count_params(m));
+    free(want);
+    dc_tensor_free(y2);
+    dc_tensor_free(y);
+    dc_tensor_free(x);
+    dc_model_free(back);
+    dc_model_free(m);
+}
+
+TEST(keras_export_conv2d_same) { check_export("cnn_same"); }
+TEST(keras_export_conv2d_transpose_upsampling) { check_export("cnn_valid"); }
+TEST(keras_export_global_max_reshape) { check_export("cnn_reshape"); }
+TEST(keras_export_lstm_gru_simple_rnn) { check_export("rnn"); }
+TEST(keras_export_conv1d_pool1d) { check_export("seq1d"); }
+TEST(keras_export_trained_cnn) { check_export("trained"); }
+TEST(keras_export_bidirectional_embedding_mask) { check_export("bidi"); }
+
+/* import -> export -> import keeps every weight and the compile settings. */
+TEST(keras_round_trip) {
+    static const char *const names[] = {"mlp", "cnn", "rnn", "seq", "bidi"};
+    for (int i = 0; i < 5; i++) {
+        dc_model *a = dc_model_import_keras(kref(names[i], ".keras"));
+        CHECK(a != NULL);
+        if (!a) continue;
+        CHECK_OK(dc_model_export_keras(a, scratch("round.keras")));
+        dc_model *b = dc_model_import_keras(scratch("round.keras"));
+        CHECK(b != NULL);
+        float *wa, *wb;
+        size_t na = 0, nb = 0;
+        if (b && dc_model_all_weights(a, &wa, &na) == DC_OK && dc_model_all_weights(b, &wb, &nb) == DC_OK)
+            CHECK(na == nb && na > 0 && !memcmp(wa, wb, na * sizeof(float)));
+        dc_metric_kind ma[4], mb[4];
+        CHECK(b && dc_model_metrics(a, ma, 4) == dc_model_metrics(b, mb, 4));
+        CHECK(b && dc_model_optimizer(b) &&
+              !strcmp(dc_optimizer_name(dc_model_optimizer(a)), dc_optimizer_name(dc_model_optimizer(b))));
+        dc_model_free(b);
+        dc_model_free(a);
+    }
+}
+
+/* ---- bad input ---- */
+
+typedef struct {
+    const char *name;
+    const void *data;
+    size_t len;
+} part;
+
+static void *slurp_entry(const char *archive, const char *entry, size_t *len) {
+    int err = 0;
+    zip_t *z = zip_open(archive, ZIP_RDONLY, &err);
+    if (!z) return NULL;
+    zip_stat_t st;
+    void *p = NULL;
+    if (zip_stat(z, entry, 0, &st) == 0) {
+        p = malloc(st.size + 1);
+        zip_file_t *f = zip_fopen(z, entry, 0);
+        if (f && zip_fread(f, p, st.size) == (zip_int64_t)st.size) {
+            ((char *)p)[st.size] = 0;
+            *len = st.size;
+        } else {
+            free(p);
+            p = NULL;
+        }
+        if (f) zip_fclose(f);
+    }
+    zip_discard(z);
+    return p;
+}
+
+/* Writes a zip of the parts at path (compressed with deflate). */
+static void make_zip(const char *path, const part *parts, int n) {
+    int err = 0;
+    zip_t *z = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &err);
+    CHECK(z != NULL);
+    if (!z) return;
+    for (int i = 0; i < n; i++) {
+        zip_source_t *s = zip_source_buffer(z, parts[i].data, parts[i].len, 0);
+        CHECK(s && zip_file_add(z, parts[i].name, s, 0) >= 0);
+    }
+    CHECK(zip_close(z) == 0);
+}
+
+/* mlp.keras with its config replaced (NULL: kept) and an extra part. */
+static const char *variant(const char *file, const char *config, const part *extra, const void *weights,
+                           size_t wlen) {
+    size_t clen = 0, hlen = 0;
+    char *cfg = slurp_entry(kref("mlp", ".keras"), "config.json", &clen);
+    char *h5 = slurp_entry(kref("mlp", ".keras"), "model.weights.h5", &hlen);
+    part parts[3] = {{"config.json", config ? config : cfg, config ? strlen(config) : clen},
+                     {"model.weights.h5", weights ? weights : h5, weights ? wlen : hlen}};
+    int n = 2;
+    if (extra) parts[n++] = *extra;
+    make_zip(scratch(file), parts, n);
+    free(cfg);
+    free(h5);
+    return scratch(file);
+}
+
+/* The config with the first occurrence of from replaced by to. */
+static char *config_with(const char *from, const char *to) {
+    size_t n = 0;
+    char *c = slurp_entry(kref("mlp", ".keras"), "config.json", &n);
+    char *at = c ? strstr(c, from) : NULL;
+    CHECK(at != NULL);
+    if (!at) {
+        free(c);
+        return NULL;
+    }
+    char *out = malloc(n + strlen(to) + 1);
+    size_t pre = (size_t)(at - c);
+    memcpy(out, c, pre);
+    strcpy(out + pre, to);
+    strcat(out, at + strlen(from));
+    free(c);
+    return out;
+}
+
+static void check_refused(const char *path, dc_status st, const char *part_name, const char *what) {
+    dc_model *m = dc_model_import_keras(path);
+    CHECK(m == NULL);
+    if (m) {
+        dc_model_free(m);
+        return;
+    }
+    CHECK(dc_last_status() == st);
+    CHECK_MSG(path);
+    CHECK_MSG(part_name);
+    CHECK_MSG(what);
+}
+
+TEST(keras_import_refuses_hostile_paths) {
+    part evil = {"../evil.txt", "x", 1};
+    check_refused(variant("dotdot.keras", NULL, &evil, NULL, 0), DC_ERR_FORMAT, "../evil.txt", "'..'");
+    part abs = {"/tmp/deepc-evil.txt", "x", 1};
+    check_refused(variant("abs.keras", NULL, &abs, NULL, 0), DC_ERR_FORMAT, "/tmp/deepc-evil.txt",
+                  "absolute");
+    part deep = {"assets/../../x", "x", 1};
+    check_refused(variant("deep.keras", NULL, &deep, NULL, 0), DC_ERR_FORMAT, "assets/../../x", "'..'");
+    CHECK(access("/tmp/deepc-evil.txt", F_OK) != 0);
+}
+
+TEST(keras_import_refuses_zip_bomb) {
+    size_t n = (size_t)16 << 20; /* 16 MiB of zeros deflate to about 16 KiB */
+    char *zeros = calloc(1, n);
+    check_refused(variant("bomb.keras", NULL, NULL, zeros, n), DC_ERR_FORMAT, "model.weights.h5",
+                  "zip bomb");
+    free(zeros);
+}
+
+TEST(keras_import_refuses_missing_and_truncated_parts) {
+    size_t hlen = 0, clen = 0;
+    char *h5 = slurp_entry(kref("mlp", ".keras"), "model.weights.h5", &hlen);
+    char *cfg = slurp_entry(kref("mlp", ".keras"), "config.json", &clen);
+    CHECK(h5 && cfg);
+    if (!h5 || !cfg) return;
+    part only_w[1] = {{"model.weights.h5", h5, hlen}};
+    make_zip(scratch("noconfig.keras"), only_w, 1);
+    check_refused(scratch("noconfig.keras"), DC_ERR_FORMAT, "config.json", "has no");
+    part only_c[1] = {{"config.json", cfg, clen}};
+    make_zip(scratch("noweights.keras"), only_c, 1);
+    check_refused(scratch("noweights.keras"), DC_ERR_FORMAT, "model.weights.h5", "has no");
+    /* the weights file cut in half, and cut before its superblock */
+    check_refused(variant("half_h5.keras", NULL, NULL, h5, hlen / 2), DC_ERR_FORMAT,
+                  "model.weights.h5", "");
+    check_refused(variant("tiny_h5.keras", NULL, NULL, h5, 16), DC_ERR_FORMAT, "model.weights.h5",
+                  "not an HDF5 file");
+    /* the archive itself cut at several points */
+    FILE *f = fopen(kref("mlp", ".keras"), "rb");
+    char buf[1 << 16];
+    size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
+    if (f) fclose(f);
+    CHECK(n > 1000);
+    for (size_t cut = 0; cut < n; cut += n / 7) {
+        dc_model *m = dc_model_import_keras_buffer(buf, cut, "cut.keras");
+        CHECK(m == NULL);
+        CHECK_MSG("cut.keras");
+        dc_model_free(m);
+    }
+    /* not JSON */
+    check_refused(variant("badjson.keras", "{\"class_name\": ", NULL, NULL, 0), DC_ERR_FORMAT,
+                  "config.json", "not valid JSON");
+    CHECK(dc_model_import_keras("/nonexistent/x.keras") == NULL);
+    CHECK(dc_last_status() == DC_ERR_IO);
+    free(h5);
+    free(cfg);
+}
+
+TEST(keras_import_refuses_shape_mismatch) {
+    char *c = config_with("\"units\": 16", "\"units\": 12");
+    if (!c) return;
+    check_refused(variant("shape.keras", c, NULL, NULL, 0), DC_ERR_SHAPE, "model.weights.h5",
+                  "layers/dense/vars/0 is (8,16), but dense/kernel is (8,12)");
+    free(c);
+    /* a layer more than the weights file holds */
+    c = config_with("\"use_bias\": false", "\"use_bias\": true");
+    if (!c) return;
+    check_refused(variant("nobias.keras", c, NULL, NULL, 0), DC_ERR_FORMAT, "model.weights.h5",
+                  "dense_1");
+    free(c);
+}
+
+TEST(keras_import_refuses_what_deepc_lacks) {
+    static const struct {
+        const char *from, *to, *what;
+    } cases[] = {
+        {"\"class_name\": \"Dropout\"", "\"class_name\": \"GaussianNoise\"", "unknown layer type 'GaussianNoise'"},
+        {"\"kernel_regularizer\": null", "\"kernel_regularizer\": {\"class_name\": \"L2\"}", "option 'kernel_regularizer'"},
+        {"\"activation\": \"tanh\"", "\"activation\": \"selu\"", "selu"},
+        {"\"class_name\": \"GlorotUniform\"", "\"class_name\": \"TruncatedNormal\"", "TruncatedNormal"},
+        {"\"name\": \"dense\", \"trainable\": true", "\"name\": \"dense\", \"trainable\": false", "option 'trainable'"},
+        {"\"name\": \"mlp\", \"trainable\": true", "\"name\": \"mlp\", \"trainable\": false", "option 'trainable'"},
+        {"\"activation\": \"relu\"", "\"activation\": \"leaky_relu\"", "slope 0.2"},
+        {"\"class_name\": \"Sequential\"", "\"class_name\": \"Functional\"", "model class 'Functional'"},
+        {"\"class_name\": \"Adam\"", "\"class_name\": \"Lion\"", "optimizer 'Lion'"},
+        {"\"loss\": \"sparse_categorical_crossentropy\"", "\"loss\": \"huber\"", "loss 'huber'"},
+        {"\"metrics\": [\"accuracy\"]", "\"metrics\": [\"auc\"]", "metric 'auc'"},
+        {"\"name\": \"float32\"}", "\"name\": \"mixed_float16\"}", "option 'dtype'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *c = config_with(cases[i].from, cases[i].to);
+        if (!c) continue;
+        const char *p = variant("lacks.keras", c, NULL, NULL, 0);
+        dc_model *m = dc_model_import_keras(p);
+        CHECK(m == NULL);
+        if (!strstr(dc_last_error(), cases[i].what) || !strstr(dc_last_error(), "config.json"))
+            test_fail(__FILE__, __LINE__, "case %zu: \"%s\" lacks \"%s\"", i, dc_last_error(), cases[i].what);
+        dc_model_free(m);
+        free(c);
+    }
+}
+
+TEST(keras_export_refuses_bad_input) {
+    CHECK_ERR(dc_model_export_keras(NULL, "x.keras"), DC_ERR_ARG, "dc_model_export_keras");
+    dc_model *m = dc_model_import_keras(kref("mlp", ".keras"));
+    CHECK(m != NULL);
+    if (!m) return;
+    CHECK_ERR(dc_model_export_keras(m, "/nonexistent-folder/m.keras"), DC_ERR_IO, "/nonexistent-folder");
+    dc_model_free(m);
+    /* deepc's leaky_relu (slope 0.3) is not Keras 3's (0.2): refused, no file left */
+    m = dc_model_load(test_path("ref/data/onnx/mlp.safetensors"));
+    CHECK(m != NULL);
+    if (m) CHECK_ERR(dc_model_export_keras(m, scratch("leaky.keras")), DC_ERR_UNSUPPORTED, "leaky_relu");
+    CHECK(access(scratch("leaky.keras"), F_OK) != 0);
+    dc_model_free(m);
+    dc_model *u = dc_sequential_new("u");
+    CHECK_OK(dc_model_add(u, dc_layer_dense(&(dc_dense_options){.units = 2})));
+    CHECK_ERR(dc_model_export_keras(u, scratch("u.keras")), DC_ERR_STATE, "not built");
+    dc_model_free(u);
+}
+
+TEST(keras_cli_import_export) {
+    if (!test_deepc_path()) SKIP("build/deepc is not built");
+    char args[3 * PATH_MAX], out[4096], dst[PATH_MAX], k2[PATH_MAX];
+    snprintf(dst, sizeof dst, "%s/cli_cnn.safetensors", test_tmpdir());
+    snprintf(args, sizeof args, "import '%s' '%s'", kref("cnn", ".keras"), dst);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
+    dc_model *m = dc_model_load(dst);
+    CHECK(m && dc_model_num_layers(m) == 7);
+    dc_model_free(m);
+    snprintf(k2, sizeof k2, "%s/cli_cnn.keras", test_tmpdir());
+    snprintf(args, sizeof args, "export '%s' '%s'", dst, k2);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
+    m = dc_model_import_keras(k2);
+    CHECK(m != NULL);
+    dc_model_free(m);
+    /* a hostile archive: exit 1, the file and the part named, nothing written */
+    part evil = {"../evil.txt", "x", 1};
+    const char *bad = variant("cli_evil.keras", NULL, &evil, NULL, 0);
+    snprintf(dst, sizeof dst, "%s/cli_evil.safetensors", test_tmpdir());
+    snprintf(args, sizeof args, "import '%s' '%s'", bad, dst);
+    CHECK(test_run_deepc(args, out, sizeof out) == 1);
+    CHECK(strstr(out, "cli_evil.keras") && strstr(out, "../evil.txt"));
+    CHECK(access(dst, F_OK) != 0);
+    CHECK(test_run_deepc("import", out, sizeof out) == 2);
+}
