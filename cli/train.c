@@ -56,10 +56,11 @@ static void stem(const char *path, char *out, size_t n) {
     if (len > 4 && cli_ends_with(out, ".ini")) out[len - 4] = '\0';
 }
 
-/* The model file with its class names, data spec, metrics and output kind,
- * in one atomic write (a crash leaves the old file or the new, whole). */
-static bool save_model(const dc_model *m, const char *path, const dc_run_config *cfg,
-                       const dc_dataset *train, const char *ini) {
+/* The run's class names, data spec, metrics, output kind, source, data
+ * statistics and text vectorizer as the model's metadata, so the model file
+ * and every checkpoint carry them (each written in one atomic write). */
+static bool set_run_metadata(dc_model *m, const dc_run_config *cfg, const dc_dataset *train,
+                             const char *ini) {
     char spec[8192], metrics[128] = "", *names = NULL;
     dc_run_config_test_spec(cfg, spec, sizeof spec);
     int nc = dc_dataset_num_classes(train);
@@ -104,7 +105,8 @@ static bool save_model(const dc_model *m, const char *path, const dc_run_config 
     const char *keys[7] = {CLI_META_DATA, CLI_META_CLASSES, CLI_META_METRICS, CLI_META_OUTPUT,
                            CLI_META_SOURCE, CLI_META_STATS, DC_TEXT_VECTORIZER_METADATA_KEY};
     const char *vals[7] = {spec, names, metrics, out, ini, stats_text, vec};
-    dc_status s = dc_model_save_with_metadata(m, path, keys, vals, vec ? 7 : 6);
+    dc_status s = DC_OK;
+    for (int i = 0; i < (vec ? 7 : 6) && s == DC_OK; i++) s = dc_model_set_metadata(m, keys[i], vals[i]);
     dc_string_free(vec);
     free(names);
     return s == DC_OK;
@@ -276,6 +278,7 @@ int cli_train(int argc, char **argv) {
     }
     if (dc_run_config_load_data(cfg, &train, &test) != DC_OK) goto fail;
     if (!(m = dc_run_config_build_model(cfg, train))) goto fail;
+    if (!set_run_metadata(m, cfg, train, file)) goto fail;
     dc_fit_options fo;
     if (dc_run_config_fit_options(cfg, test, &fo) != DC_OK) goto fail;
     fo.progress = quiet ? NULL : stdout;
@@ -333,7 +336,7 @@ int cli_train(int argc, char **argv) {
         rc = 128 + stop_signal;
         goto done;
     }
-    if (!save_model(m, path, cfg, train, file)) goto fail;
+    if (dc_model_save(m, path) != DC_OK) goto fail;
     if (dc_history_write_csv(h, csv) != DC_OK) goto fail;
     int ne = dc_history_epochs(h);
     if (dc_plot_history(png, NULL, dc_history_get(h, "loss"), dc_history_get(h, "val_loss"),

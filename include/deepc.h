@@ -924,6 +924,12 @@ dc_status dc_model_save(const dc_model *m, const char *path);
 dc_status dc_model_save_with_metadata(const dc_model *m, const char *path,
                                       const char *const *keys, const char *const *values, int n);
 dc_status dc_model_save_checkpoint(dc_model *m, const char *path, int epoch);
+/* A "__metadata__" key the model itself carries into every file saved from it
+ * (dc_model_save*, checkpoints, ModelCheckpoint, fit's resume state); keys
+ * given to dc_model_save_with_metadata win over it. value NULL removes key.
+ * deepc's CLI keeps its data spec, class names and text vectorizer here, so
+ * each checkpoint of a run can be evaluated, predicted and generated from. */
+dc_status dc_model_set_metadata(dc_model *m, const char *key, const char *value);
 dc_model *dc_model_load(const char *path); /* caller frees */
 /* Loads a checkpoint into a built, compiled model of the same architecture;
  * *epoch (may be NULL) receives the stored epoch. */

@@ -367,3 +367,44 @@ TEST(shape_options_reject_trailing_text) {
     CHECK(l != NULL);
     dc_layer_free(l);
 }
+
+/* dc_model_set_metadata: the model's keys go into every file saved from it,
+ * replaced and removed by key; a key given at save time wins; deepc's own
+ * keys are refused. */
+TEST(model_metadata_goes_into_every_saved_file) {
+    dc_model *m = dc_sequential_new("meta");
+    CHECK_OK(dc_model_add(m, dc_layer_dense(&(dc_dense_options){.units = 2})));
+    int64_t in[1] = {3};
+    CHECK_OK(dc_model_build(m, 1, in, 1));
+    dc_compile_options co = {.loss = DC_LOSS_MSE, .optimizer = {.kind = DC_OPT_SGD}};
+    CHECK_OK(dc_model_compile(m, &co));
+    CHECK_OK(dc_model_set_metadata(m, "a", "one"));
+    CHECK_OK(dc_model_set_metadata(m, "b", "two"));
+    CHECK_OK(dc_model_set_metadata(m, "c", "three"));
+    CHECK_OK(dc_model_set_metadata(m, "a", "uno"));   /* replaced */
+    CHECK_OK(dc_model_set_metadata(m, "b", NULL));    /* removed */
+    CHECK_OK(dc_model_set_metadata(m, "zz", NULL));   /* absent: nothing to do */
+    CHECK_ERR(dc_model_set_metadata(m, "deepc_architecture", "x"), DC_ERR_ARG, "deepc's own");
+    CHECK_ERR(dc_model_set_metadata(m, "", "x"), DC_ERR_ARG, "empty");
+    CHECK_ERR(dc_model_set_metadata(NULL, "k", "x"), DC_ERR_ARG, "model is NULL");
+    char plain[600], ckpt[600], given[600];
+    snprintf(plain, sizeof plain, "%s/meta_model.safetensors", test_tmpdir());
+    snprintf(ckpt, sizeof ckpt, "%s/meta_ckpt.safetensors", test_tmpdir());
+    snprintf(given, sizeof given, "%s/meta_given.safetensors", test_tmpdir());
+    CHECK_OK(dc_model_save(m, plain));
+    CHECK_OK(dc_model_save_checkpoint(m, ckpt, 1));
+    const char *k = "c", *v = "given";
+    CHECK_OK(dc_model_save_with_metadata(m, given, &k, &v, 1));
+    const char *paths[3] = {plain, ckpt, given};
+    for (int i = 0; i < 3; i++) {
+        dc_safetensors *st = dc_safetensors_load(paths[i]);
+        CHECK(st != NULL);
+        if (!st) continue;
+        const char *a = dc_safetensors_metadata(st, "a"), *c = dc_safetensors_metadata(st, "c");
+        CHECK(a && !strcmp(a, "uno"));
+        CHECK(c && !strcmp(c, i == 2 ? "given" : "three"));
+        CHECK(dc_safetensors_metadata(st, "b") == NULL);
+        dc_safetensors_free(st);
+    }
+    dc_model_free(m);
+}

@@ -266,6 +266,16 @@ TEST(cli_char_lm_train_generate_eval_summary) {
     CHECK(test_run_deepc(args, out2, sizeof out2) == 0 && strcmp(out, out2) != 0); /* another seed */
     snprintf(args, sizeof args, "generate %s --prompt \"the cat\" --length 5 --stats", model);
     CHECK(test_run_deepc(args, out, sizeof out) == 0 && strstr(out, "tokens/s") != NULL);
+    /* the last epoch's checkpoint carries the vectorizer and data spec too:
+     * it generates what the model does, and evaluates */
+    snprintf(args, sizeof args, "generate %s --prompt \"the cat\" --length 40 --seed 5",
+             tmp("lm/checkpoint.safetensors"));
+    char out3[4096];
+    CHECK(test_run_deepc(args, out2, sizeof out2) == 0);
+    snprintf(args, sizeof args, "generate %s --prompt \"the cat\" --length 40 --seed 5", model);
+    CHECK(test_run_deepc(args, out3, sizeof out3) == 0 && !strcmp(out2, out3));
+    snprintf(args, sizeof args, "eval %s", tmp("lm/checkpoint.safetensors"));
+    CHECK(test_run_deepc(args, out3, sizeof out3) == 0 && strstr(out3, "loss: ") == out3);
 
     snprintf(args, sizeof args, "eval %s", model);
     CHECK(test_run_deepc(args, out, sizeof out) == 0 && strstr(out, "loss: ") == out);

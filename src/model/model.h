@@ -40,6 +40,9 @@ struct dc_model {
     dc_tape *infer_tape; /* evaluate / predict */
     bool stop_training;
     volatile sig_atomic_t stop_requested; /* dc_model_request_stop, from a signal handler too */
+    /* dc_model_set_metadata: keys and values (dc_malloc'd) every save writes */
+    char **meta_keys, **meta_vals;
+    int n_meta;
 };
 
 /* model(x) with the last activation skipped when the loss absorbed it (fused). */
@@ -60,6 +63,8 @@ char *dc_model_architecture_json(const dc_model *m);
 dc_status dc_model_save_extra(const char *fn, const dc_model *m, const char *path,
                               dc_tensor *const *extra, int n_extra, const char *const *keys,
                               const char *const *vals, int n_meta);
+/* Frees what dc_model_set_metadata kept (dc_model_free). */
+void dc_model_metadata_free(dc_model *m);
 /* The optimizer state as the tensor "optimizer/state" (caller frees), or NULL. */
 dc_tensor *dc_model_optimizer_state_tensor(const char *fn, dc_model *m);
 #endif

@@ -100,6 +100,67 @@ static char *training_json(const dc_model *m) {
     return s;
 }
 
+static bool meta_given(const char *key, const char *const *keys, int n) {
+    for (int i = 0; i < n; i++)
+        if (keys[i] && !strcmp(keys[i], key)) return true;
+    return false;
+}
+
+void dc_model_metadata_free(dc_model *m) {
+    for (int i = 0; i < m->n_meta; i++) {
+        dc_free(m->meta_keys[i]);
+        dc_free(m->meta_vals[i]);
+    }
+    dc_free(m->meta_keys);
+    dc_free(m->meta_vals);
+    m->meta_keys = m->meta_vals = NULL;
+    m->n_meta = 0;
+}
+
+static char *copy_string(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *c = dc_malloc(n);
+    if (c) memcpy(c, s, n);
+    return c;
+}
+
+dc_status dc_model_set_metadata(dc_model *m, const char *key, const char *value) {
+    const char *fn = "dc_model_set_metadata";
+    if (!m || !key || !key[0])
+        return dc_set_error(DC_ERR_ARG, "%s: %s", fn, m ? "key is NULL or empty" : "model is NULL");
+    if (!strcmp(key, ARCH_KEY) || !strcmp(key, TRAIN_KEY) || !strcmp(key, EPOCH_KEY))
+        return dc_set_error(DC_ERR_ARG, "%s: metadata key '%s' is deepc's own", fn, key);
+    int i = 0;
+    while (i < m->n_meta && strcmp(m->meta_keys[i], key)) i++;
+    if (!value) { /* remove: the last entry takes its place */
+        if (i == m->n_meta) return DC_OK;
+        dc_free(m->meta_keys[i]);
+        dc_free(m->meta_vals[i]);
+        m->n_meta--;
+        m->meta_keys[i] = m->meta_keys[m->n_meta];
+        m->meta_vals[i] = m->meta_vals[m->n_meta];
+        return DC_OK;
+    }
+    char *v = copy_string(value), *k = i < m->n_meta ? NULL : copy_string(key);
+    char **nk = i < m->n_meta ? m->meta_keys : dc_realloc(m->meta_keys, (size_t)(i + 1) * sizeof *nk);
+    if (nk) m->meta_keys = nk;
+    char **nv = i < m->n_meta ? m->meta_vals : dc_realloc(m->meta_vals, (size_t)(i + 1) * sizeof *nv);
+    if (nv) m->meta_vals = nv;
+    if (!v || !nk || !nv || (i == m->n_meta && !k)) {
+        dc_free(v);
+        dc_free(k);
+        return dc_set_error(DC_ERR_NOMEM, "%s: out of memory", fn);
+    }
+    if (i < m->n_meta) {
+        dc_free(m->meta_vals[i]);
+    } else {
+        m->meta_keys[i] = k;
+        m->n_meta++;
+    }
+    m->meta_vals[i] = v;
+    return DC_OK;
+}
+
 dc_status dc_model_save_extra(const char *fn, const dc_model *m, const char *path,
                               dc_tensor *const *extra, int n_extra, const char *const *keys,
                               const char *const *vals, int n_meta) {
@@ -111,8 +172,8 @@ dc_status dc_model_save_extra(const char *fn, const dc_model *m, const char *pat
         if (keys[i] && (!strcmp(keys[i], ARCH_KEY) || !strcmp(keys[i], TRAIN_KEY)))
             return dc_set_error(DC_ERR_ARG, "%s: metadata key '%s' is deepc's own", fn, keys[i]);
     dc_tensor **ts = dc_malloc((size_t)(m->n_params + n_extra + 1) * sizeof *ts);
-    const char **mk = dc_malloc((size_t)(n_meta + 2) * sizeof *mk);
-    const char **mv = dc_malloc((size_t)(n_meta + 2) * sizeof *mv);
+    const char **mk = dc_malloc((size_t)(n_meta + m->n_meta + 2) * sizeof *mk);
+    const char **mv = dc_malloc((size_t)(n_meta + m->n_meta + 2) * sizeof *mv);
     char *arch = arch_json(m), *train = m->compiled ? training_json(m) : NULL;
     dc_status s = DC_OK;
     if (!ts || !mk || !mv || !arch || (m->compiled && !train)) {
@@ -132,6 +193,11 @@ dc_status dc_model_save_extra(const char *fn, const dc_model *m, const char *pat
         mk[nm] = keys[i];
         mv[nm++] = vals[i];
     }
+    for (int i = 0; i < m->n_meta; i++)
+        if (!meta_given(m->meta_keys[i], keys, n_meta)) {
+            mk[nm] = m->meta_keys[i];
+            mv[nm++] = m->meta_vals[i];
+        }
     s = dc_safetensors_save(path, ts, n, mk, mv, nm);
     if (s != DC_OK) {
         char msg[512];

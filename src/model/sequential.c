@@ -32,6 +32,7 @@ void dc_model_free(dc_model *m) {
     dc_optimizer_free(m->opt_options);
     dc_tape_free(m->tape);
     dc_tape_free(m->infer_tape);
+    dc_model_metadata_free(m);
     dc_free(m);
 }
 
