@@ -170,3 +170,32 @@ TEST(segment_class_weights_bad_input) {
     dc_dataset_free(ds);
     dc_model_free(m);
 }
+
+/* Class weights through evaluate: from logits (the op) and from probabilities
+ * (composed of ops) both give PyTorch's CrossEntropyLoss(weight=w). */
+TEST(segment_class_weighted_loss_in_evaluate) {
+    ref_file *r = ref_load("ref/data/segment.txt");
+    if (!r) return;
+    const dc_tensor *lg = ref_get(r, "logits"), *pr = ref_get(r, "probs"), *lab = ref_get(r, "labels");
+    const dc_tensor *w = ref_get(r, "weights"), *want = ref_get(r, "wce_loss");
+    if (!lg || !pr || !lab || !w || !want) return;
+    for (int k = 0; k < 2; k++) {
+        dc_dataset *ds = dc_dataset_from_arrays(k ? pr->data : lg->data, 3, (int64_t[]){3, 4, 5},
+                                                lab->data, 2, (int64_t[]){3, 4}, 2, true);
+        dc_compile_options co = {.loss = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
+                                 .from_probabilities = k == 1,
+                                 .optimizer = {.kind = DC_OPT_SGD, .learning_rate = 0.1f},
+                                 .n_class_weights = 5};
+        memcpy(co.class_weights, w->data, 5 * sizeof(float));
+        dc_model *m = dc_sequential_new(NULL);
+        dc_model_add(m, dc_layer_activation("linear"));
+        CHECK_OK(dc_model_build(m, 3, (int64_t[]){3, 4, 5}, 1));
+        CHECK_OK(dc_model_compile(m, &co));
+        float loss = NAN;
+        CHECK_OK(dc_model_evaluate(m, ds, 2, &loss, NULL));
+        CHECK_NEAR(loss, want->data[0], 1e-5);
+        dc_model_free(m);
+        dc_dataset_free(ds);
+    }
+    ref_free(r);
+}
