@@ -1,5 +1,5 @@
 """segment_keras.py — the Keras 3 reference for models/fashion_unet.ini: the same
-small U-Net (two Conv2D 3x3 relu per block, 16-32-64 filters, MaxPooling2D down,
+small U-Net (a Conv2D 3x3 relu per block, 16-32-64 filters, MaxPooling2D down,
 Conv2DTranspose 2x2 stride 2 up, Concatenate skips, a 1x1 Conv2D to 11 classes)
 trained with Adam and sparse crossentropy from logits on deepc's own canvases,
 written by build/bench/canvases (see bench/Makefile). Prints one line per epoch
@@ -15,16 +15,15 @@ def unet(size, classes=11):
     from keras import layers
 
     def block(x, f):
-        x = layers.Conv2D(f, 3, padding="same", activation="relu")(x)
         return layers.Conv2D(f, 3, padding="same", activation="relu")(x)
 
     inp = keras.Input((size, size, 1))
     c1 = block(inp, 16)
     c2 = block(layers.MaxPooling2D()(c1), 32)
     b = block(layers.MaxPooling2D()(c2), 64)
-    u2 = layers.Conv2DTranspose(32, 2, strides=2, activation="relu")(b)
+    u2 = layers.Conv2DTranspose(32, 2, strides=2)(b)
     d2 = block(layers.Concatenate()([u2, c2]), 32)
-    u1 = layers.Conv2DTranspose(16, 2, strides=2, activation="relu")(d2)
+    u1 = layers.Conv2DTranspose(16, 2, strides=2)(d2)
     d1 = block(layers.Concatenate()([u1, c1]), 16)
     return keras.Model(inp, layers.Conv2D(classes, 1)(d1))
 
