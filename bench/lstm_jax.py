@@ -3,21 +3,11 @@ LSTM(256) or GRU(256) over T 100 (lax.scan) -> Dense(V), batch 64,
 cross-entropy over every position, Adam written out; the whole train step is
 one jitted function. Prints jax,CELL,THREADS,train_tokens_per_s,gen_tokens_per_s,loss
 usage: lstm_jax.py [--cell lstm|gru] [--threads N] [--steps N] [--reps N]"""
-import argparse
 import os
 import sys
 import time
 
-V, E, U, T, B = 98, 64, 256, 100, 64
-
-
-def parse():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cell", default="lstm")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--steps", type=int, default=5)
-    ap.add_argument("--reps", type=int, default=3)
-    return ap.parse_args()
+from lstm_args import B, E, T, U, V, parse  # noqa: E402
 
 
 a = parse()

@@ -3,20 +3,14 @@ LSTM(256) or GRU(256) with return_sequences -> Dense(V), T 100, batch 64, Adam,
 sparse cross-entropy from logits over every position, one compiled train step
 (train_on_batch). Prints keras,CELL,THREADS,train_tokens_per_s,gen_tokens_per_s,loss
 usage: lstm_keras.py [--cell lstm|gru] [--threads N] [--steps N] [--reps N]"""
-import argparse
 import os
 import time
 
-V, E, U, T, B = 98, 64, 256, 100, 64
+from lstm_args import B, E, T, U, V, parse  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cell", default="lstm")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--steps", type=int, default=5)
-    ap.add_argument("--reps", type=int, default=3)
-    a = ap.parse_args()
+    a = parse()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import numpy as np
     import tensorflow as tf

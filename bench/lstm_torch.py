@@ -2,21 +2,15 @@
 LSTM(256) or GRU(256) -> Linear(V), T 100, batch 64, Adam, cross-entropy over
 every position. Prints torch,CELL,THREADS,train_tokens_per_s,gen_tokens_per_s,loss
 usage: lstm_torch.py [--cell lstm|gru] [--threads N] [--steps N] [--reps N]"""
-import argparse
 import time
 
 import torch
 
-V, E, U, T, B = 98, 64, 256, 100, 64
+from lstm_args import B, E, T, U, V, parse  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cell", default="lstm")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--steps", type=int, default=5)
-    ap.add_argument("--reps", type=int, default=3)
-    a = ap.parse_args()
+    a = parse()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     emb = torch.nn.Embedding(V, E)

@@ -37,6 +37,11 @@ bool cli_int(const char *verb, const char *opt, const char *s, long long lo, lon
 /* The value after option argv[*i], or NULL after a usage message. */
 const char *cli_value(const char *verb, int argc, char **argv, int *i);
 bool cli_is_help(const char *a);
+/* "VERB IN OUT" with no options but --help: CLI_PARSED with files[0..1] set,
+ * or the exit code to return (help printed, or a usage error). */
+#define CLI_PARSED (-1)
+int cli_in_out_args(const char *verb, int argc, char **argv, void (*help)(FILE *),
+                    const char *usage, const char *files[2]);
 /* mkdir -p; false with a message (dc_last_error style) on stderr. */
 bool cli_mkdirs(const char *verb, const char *dir);
 bool cli_ends_with(const char *s, const char *suffix);

@@ -407,3 +407,23 @@ bool cli_stats_parse(const char *text, cli_stats *st) {
     }
     return st->channels > 0;
 }
+
+int cli_in_out_args(const char *verb, int argc, char **argv, void (*help)(FILE *),
+                    const char *usage, const char *files[2]) {
+    int n = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (cli_is_help(a)) {
+            help(stdout);
+            return CLI_OK;
+        } else if (a[0] == '-' && a[1]) {
+            return cli_usage(verb, "unknown option '%s'", a);
+        } else if (n == 2) {
+            return cli_usage(verb, "two files only (%s), not also '%s'", usage, a);
+        } else {
+            files[n++] = a;
+        }
+    }
+    if (n < 2) return cli_usage(verb, "usage: deepc %s %s", verb, usage);
+    return CLI_PARSED;
+}

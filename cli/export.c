@@ -17,28 +17,15 @@ static void help(FILE *f) {
 
 int cli_export(int argc, char **argv) {
     const char *files[2] = {NULL, NULL};
-    int n = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is_help(a)) {
-            help(stdout);
-            return CLI_OK;
-        } else if (a[0] == '-' && a[1]) {
-            return cli_usage(VERB, "unknown option '%s'", a);
-        } else if (n == 2) {
-            return cli_usage(VERB, "two files only (MODEL and OUT), not also '%s'", a);
-        } else {
-            files[n++] = a;
-        }
-    }
-    if (n < 2) return cli_usage(VERB, "usage: deepc export MODEL.safetensors OUT.onnx|OUT.keras");
+    int rc = cli_in_out_args(VERB, argc, argv, help, "MODEL.safetensors OUT.onnx|OUT.keras", files);
+    if (rc != CLI_PARSED) return rc;
     bool keras = cli_ends_with(files[1], ".keras");
     if (!keras && !cli_ends_with(files[1], ".onnx"))
         return cli_usage(VERB, "'%s': only .onnx and .keras output is written", files[1]);
     dc_model *m = dc_model_load(files[0]);
     if (!m) return cli_fail(VERB);
     dc_status s = keras ? dc_model_export_keras(m, files[1]) : dc_model_export_onnx(m, files[1]);
-    int rc = s == DC_OK ? CLI_OK : cli_fail(VERB);
+    rc = s == DC_OK ? CLI_OK : cli_fail(VERB);
     dc_model_free(m);
     if (rc == CLI_OK) printf("wrote %s\n", files[1]);
     return rc;

@@ -16,24 +16,11 @@ static void help(FILE *f) {
 
 int cli_import(int argc, char **argv) {
     const char *files[2] = {NULL, NULL};
-    int n = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (cli_is_help(a)) {
-            help(stdout);
-            return CLI_OK;
-        } else if (a[0] == '-' && a[1]) {
-            return cli_usage(VERB, "unknown option '%s'", a);
-        } else if (n == 2) {
-            return cli_usage(VERB, "two files only (MODEL.keras and OUT), not also '%s'", a);
-        } else {
-            files[n++] = a;
-        }
-    }
-    if (n < 2) return cli_usage(VERB, "usage: deepc import MODEL.keras OUT.safetensors");
+    int rc = cli_in_out_args(VERB, argc, argv, help, "MODEL.keras OUT.safetensors", files);
+    if (rc != CLI_PARSED) return rc;
     dc_model *m = dc_model_import_keras(files[0]);
     if (!m) return cli_fail(VERB);
-    int rc = dc_model_save(m, files[1]) == DC_OK ? CLI_OK : cli_fail(VERB);
+    rc = dc_model_save(m, files[1]) == DC_OK ? CLI_OK : cli_fail(VERB);
     if (rc == CLI_OK) {
         printf("wrote %s (%d layers, %lld weights)\n", files[1], dc_model_num_layers(m),
                (long long)dc_model_count_params(m));

@@ -63,3 +63,17 @@ const dc_tensor *ref_get(ref_file *f, const char *name) {
     test_fail(__FILE__, __LINE__, "%s has no tensor %s", f->path, name);
     return NULL;
 }
+
+float *test_read_floats(const char *path, int64_t n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    float *p = malloc((size_t)(n ? n : 1) * sizeof *p);
+    size_t got = p ? fread(p, sizeof *p, (size_t)n, f) : 0;
+    int extra = fgetc(f);
+    fclose(f);
+    if (got != (size_t)n || extra != EOF) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}

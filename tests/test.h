@@ -75,6 +75,9 @@ double test_close_ratio(const float *a, const float *b, int64_t n, double atol, 
  * Text: lines "tensor NAME NDIM D1 .. Dn" followed by one line of values. */
 typedef struct ref_file ref_file;
 ref_file *ref_load(const char *rel_path); /* NULL (and a test failure) if missing */
+/* Exactly n little-endian floats from a raw .bin file (caller frees), or NULL
+ * if the file is missing or holds another count. */
+float *test_read_floats(const char *path, int64_t n);
 /* The named tensor (caller must not free); NULL and a test failure if absent. */
 const dc_tensor *ref_get(ref_file *f, const char *name);
 void ref_free(ref_file *f);

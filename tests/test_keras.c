@@ -23,20 +23,6 @@ static const char *scratch(const char *name) {
     return p;
 }
 
-static float *read_floats(const char *path, int64_t n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    float *p = malloc((size_t)(n ? n : 1) * sizeof *p);
-    size_t got = p ? fread(p, sizeof *p, (size_t)n, f) : 0;
-    int extra = fgetc(f);
-    fclose(f);
-    if (got != (size_t)n || extra != EOF) {
-        free(p);
-        return NULL;
-    }
-    return p;
-}
-
 static void write_floats(const char *path, const float *p, int64_t n) {
     FILE *f = fopen(path, "wb");
     CHECK(f && fwrite(p, sizeof *p, (size_t)n, f) == (size_t)n);
@@ -138,7 +124,7 @@ static dc_tensor *export_input(const dc_model *m, const char *name) {
     int nd = dc_model_input_shape(m, shape + 1);
     int64_t n = 1;
     for (int i = 0; i <= nd; i++) n *= shape[i];
-    float *x = read_floats(export_input_path(name), n);
+    float *x = test_read_floats(export_input_path(name), n);
     dc_tensor *t = x ? dc_tensor_from_data(nd + 1, shape, x) : NULL;
     free(x);
     return t;
@@ -221,7 +207,7 @@ static void check_export(const char *name) {
     dc_tensor *y = x ? dc_model_predict(m, x, BATCH) : NULL;
     char rel[256];
     snprintf(rel, sizeof rel, KDIR "export_%s.keras.out.bin", name);
-    float *want = y ? read_floats(test_path(rel), y->size) : NULL;
+    float *want = y ? test_read_floats(test_path(rel), y->size) : NULL;
     CHECK(want != NULL);
     for (int64_t k = 0; want && k < y->size; k++) CHECK_NEAR(y->data[k], want[k], 1e-5);
     /* and the archive comes back into deepc as the same model, bit for bit */

@@ -163,20 +163,6 @@ static int64_t input_size(const model_spec *ms) {
     return n;
 }
 
-static float *read_floats(const char *path, int64_t n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    float *p = malloc((size_t)n * sizeof *p);
-    size_t got = p ? fread(p, sizeof *p, (size_t)n, f) : 0;
-    int extra = fgetc(f);
-    fclose(f);
-    if (got != (size_t)n || extra != EOF) {
-        free(p);
-        return NULL;
-    }
-    return p;
-}
-
 static char *read_all(const char *path, long *n) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
@@ -264,13 +250,13 @@ static void check_model(const model_spec *ms) {
     free(b);
 
     int64_t shape[4] = {BATCH, ms->in_shape[0], ms->in_shape[1], ms->in_shape[2]};
-    float *xin = read_floats(onnx_ref(ms->name, ".input.bin"), input_size(ms));
+    float *xin = test_read_floats(onnx_ref(ms->name, ".input.bin"), input_size(ms));
     CHECK(xin != NULL);
     if (xin) {
         dc_tensor *x = dc_tensor_from_data(ms->in_ndim + 1, shape, xin);
         dc_tensor *y = dc_model_predict(m, x, BATCH);
         CHECK(y != NULL);
-        float *want = y ? read_floats(onnx_ref(ms->name, ".ort.bin"), y->size) : NULL;
+        float *want = y ? test_read_floats(onnx_ref(ms->name, ".ort.bin"), y->size) : NULL;
         CHECK(want != NULL);
         if (y && want) {
             for (int64_t k = 0; k < y->size; k++) CHECK_NEAR(y->data[k], want[k], 1e-5);

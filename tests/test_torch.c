@@ -14,20 +14,6 @@ static const char *tref(const char *name, const char *ext) {
     return test_path(rel);
 }
 
-static float *read_floats(const char *path, int64_t n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    float *p = malloc((size_t)n * sizeof *p);
-    size_t got = p ? fread(p, sizeof *p, (size_t)n, f) : 0;
-    int extra = fgetc(f);
-    fclose(f);
-    if (got != (size_t)n || extra != EOF) {
-        free(p);
-        return NULL;
-    }
-    return p;
-}
-
 static dc_model *rnn_model(void) {
     dc_model *m = dc_sequential_new("rnn");
     const char *ek[] = {"input_dim", "output_dim"}, *ev[] = {"12", "5"};
@@ -82,11 +68,11 @@ static void check_torch(const char *name, int ndim, const int64_t *shape) {
     if (!m) return;
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) n *= shape[i];
-    float *xin = read_floats(tref(name, ".input.bin"), n);
+    float *xin = test_read_floats(tref(name, ".input.bin"), n);
     CHECK(xin != NULL);
     dc_tensor *x = xin ? dc_tensor_from_data(ndim, shape, xin) : NULL;
     dc_tensor *y = x ? dc_model_predict(m, x, BATCH) : NULL;
-    float *want = y ? read_floats(tref(name, ".torch.bin"), y->size) : NULL;
+    float *want = y ? test_read_floats(tref(name, ".torch.bin"), y->size) : NULL;
     CHECK(want != NULL);
     for (int64_t k = 0; want && k < y->size; k++) CHECK_NEAR(y->data[k], want[k], 1e-5);
     CHECK(y && y->size == BATCH * 3);

@@ -298,6 +298,9 @@ static dc_status check_exportable(const dc_model *m) {
 dc_status dc_model_export_keras(const dc_model *m, const char *path) {
     if (!m || !path) return dc_set_error(DC_ERR_ARG, "%s: %s is NULL", FN, m ? "path" : "model");
     if (!m->built) return dc_set_error(DC_ERR_STATE, "%s: model '%s' is not built", FN, m->name);
+    if (m->functional) /* config_json writes a Sequential model's layer list */
+        return dc_set_error(DC_ERR_UNSUPPORTED, "%s: model '%s' is functional; only Sequential "
+                            "models are exported yet", FN, m->name);
     if (check_exportable(m) != DC_OK) return dc_last_status();
     char *config = config_json(m);
     char meta[160], date[32];
