@@ -387,9 +387,10 @@ int cli_train(int argc, char **argv) {
         printf("\nStopped by %s after %d finished epoch%s", stop_signal == SIGINT ? "Ctrl-C" : "SIGTERM",
                ne, ne == 1 ? "" : "s");
         if (fo.checkpoint_path)
-            printf("; wrote %s and %s.\nResume with the same options and: deepc train %s "
-                   "--resume%s%s\n", ckpt, csv, file, out_dir ? " --out " : "",
-                   out_dir ? out_dir : "");
+            printf("; wrote %s and %s.\nResume with the same options and: %sdeepc train %s "
+                   "--resume%s%s%s\n", ckpt, csv, dist ? "mpirun -np N " : "", file,
+                   out_dir ? " --out " : "", out_dir ? out_dir : "",
+                   dist ? " (N: any number of processes, 1 included)" : "");
         else
             printf(" (--no-checkpoint: nothing to resume from).\n");
         rc = 128 + stop_signal;
