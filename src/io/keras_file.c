@@ -196,7 +196,8 @@ static void h5_unique_name(char *buf, size_t n, const char *base) {
     snprintf(buf, n, "%s#%lu", base, counter);
 }
 
-dc_h5 *dc_h5_open_image(const char *fn, const char *name, const void *data, size_t len) {
+/* An empty handle named for messages, HDF5's own printing silenced. */
+static dc_h5 *h5_new(const char *fn, const char *name) {
     h5_quiet();
     dc_h5 *h = dc_calloc(1, sizeof *h);
     if (!h) {
@@ -205,6 +206,12 @@ dc_h5 *dc_h5_open_image(const char *fn, const char *name, const void *data, size
     }
     h->fn = fn;
     snprintf(h->name, sizeof h->name, "%s", name);
+    return h;
+}
+
+dc_h5 *dc_h5_open_image(const char *fn, const char *name, const void *data, size_t len) {
+    dc_h5 *h = h5_new(fn, name);
+    if (!h) return NULL;
     /* the signature first: HDF5 would search the whole image for it */
     static const uint8_t sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
     if (len < 64 || memcmp(data, sig, sizeof sig)) {
@@ -230,14 +237,8 @@ dc_h5 *dc_h5_open_image(const char *fn, const char *name, const void *data, size
 }
 
 dc_h5 *dc_h5_create(const char *fn, const char *name) {
-    h5_quiet();
-    dc_h5 *h = dc_calloc(1, sizeof *h);
-    if (!h) {
-        dc_set_error(DC_ERR_NOMEM, "%s: out of memory", fn);
-        return NULL;
-    }
-    h->fn = fn;
-    snprintf(h->name, sizeof h->name, "%s", name);
+    dc_h5 *h = h5_new(fn, name);
+    if (!h) return NULL;
     char uname[300];
     h5_unique_name(uname, sizeof uname, "deepc-write");
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);

@@ -125,12 +125,14 @@ static void attr_ints(onnx_graph *g, const char *name, int n, const int64_t *v) 
 }
 
 /* A node reading ins (NULL-terminated, "" for an absent optional input) and
- * writing out; takes the attributes gathered since the last node. */
-static void node(onnx_graph *g, const char *op, const char *const *ins, const char *out) {
+ * writing outs (NULL-terminated, "" for an unused optional output); takes the
+ * attributes gathered since the last node. */
+static void node_outs(onnx_graph *g, const char *op, const char *const *ins,
+                      const char *const *outs) {
     pb_buf nd = {0};
     for (int i = 0; ins[i]; i++) pb_str(&nd, 1, ins[i]);
-    pb_str(&nd, 2, out);
-    char name[128];
+    for (int i = 0; outs[i]; i++) pb_str(&nd, 2, outs[i]);
+    char name[160];
     snprintf(name, sizeof name, "%s/%s_%d", g->l ? g->l->name : "graph", op, g->n_nodes++);
     pb_str(&nd, 3, name);
     pb_str(&nd, 4, op);
@@ -139,6 +141,10 @@ static void node(onnx_graph *g, const char *op, const char *const *ins, const ch
     g->attrs.n = 0;
     pb_msg(&g->nodes, 1, &nd);
     pb_free(&nd);
+}
+static void node(onnx_graph *g, const char *op, const char *const *ins, const char *out) {
+    const char *outs[] = {out, NULL};
+    node_outs(g, op, ins, outs);
 }
 
 /* The next value name inside the current layer: "dense/MatMul". */
@@ -505,19 +511,8 @@ static void rnn_node(onnx_graph *g, const char *op, const char *const *ins, bool
                      char y[128], char yh[128]) {
     value_name(g, "Y", y, 128);
     value_name(g, "Y_h", yh, 128);
-    pb_buf nd = {0};
-    for (int i = 0; ins[i]; i++) pb_str(&nd, 1, ins[i]);
-    pb_str(&nd, 2, seq ? y : "");
-    pb_str(&nd, 2, yh);
-    char name[160];
-    snprintf(name, sizeof name, "%s/%s_%d", g->l->name, op, g->n_nodes++);
-    pb_str(&nd, 3, name);
-    pb_str(&nd, 4, op);
-    pb_raw(&nd, g->attrs.p, g->attrs.n);
-    if (g->attrs.oom) nd.oom = true;
-    g->attrs.n = 0;
-    pb_msg(&g->nodes, 1, &nd);
-    pb_free(&nd);
+    const char *outs[] = {seq ? y : "", yh, NULL};
+    node_outs(g, op, ins, outs);
 }
 
 /* Y (T, D, B, U) -> (B, T, D*U) or Y_h (D, B, U) -> (B, D*U) for concat; for
