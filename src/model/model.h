@@ -6,6 +6,8 @@
 #include <signal.h>
 #include "../layers/layer.h"
 
+#define DC_LOG_KEY 96 /* a log key's characters: "val_" + a layer name + "_" + a metric */
+
 /* How the loss reads the model's output. */
 typedef enum {
     DC_OUT_LOGITS = 0,   /* raw scores: fused softmax/sigmoid crossentropy */
@@ -74,6 +76,8 @@ struct dc_model {
     dc_tape *infer_tape; /* evaluate / predict */
     bool stop_training;
     volatile sig_atomic_t stop_requested; /* dc_model_request_stop, from a signal handler too */
+    /* the keys dc_model_evaluate_logs hands out */
+    char eval_keys[DC_MAX_LOGS][DC_LOG_KEY];
     /* dc_model_set_metadata: keys and values (dc_malloc'd) every save writes */
     char **meta_keys, **meta_vals;
     int n_meta;
