@@ -672,8 +672,10 @@ dc_symbol *dc_call_n(dc_layer *l, dc_symbol *const *xs, int n);
 /* keras.Model(inputs, outputs): takes g (freed with the model, or here on
  * failure). Only the layers the outputs depend on are kept; every input an
  * output depends on must be among inputs. Build with dc_model_build(m, 0,
- * NULL, seed) (the inputs' shapes are known). dc_model_call and fit take
- * models of one input and one output; dc_model_call_multi any. */
+ * NULL, seed) (the inputs' shapes are known). dc_model_call and
+ * dc_model_predict take models of one input and one output; dc_model_call_multi,
+ * dc_model_predict_multi, fit and evaluate (with dc_dataset_from_multi_arrays)
+ * any. */
 dc_model *dc_model_functional(const char *name, dc_graph *g, dc_symbol *const *inputs, int n_in,
                               dc_symbol *const *outputs, int n_out);
 bool dc_model_is_functional(const dc_model *m);
@@ -961,6 +963,9 @@ typedef struct {
 void dc_model_request_stop(dc_model *m);
 
 /* Trains; builds the model from the data's shape when it is not built yet.
+ * A model of several inputs or outputs takes a dataset of as many arrays
+ * (dc_dataset_from_multi_arrays); then it does not run with dist, and a stop
+ * requested mid-epoch takes effect at the epoch's end.
  * *out (may be NULL) receives a history the caller frees. With a
  * TerminateOnNaN callback, a loss or gradient that is NaN or Inf stops fit
  * before that batch's step: DC_ERR_NUMERIC naming the epoch and batch, the
