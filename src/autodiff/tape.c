@@ -52,6 +52,18 @@ void dc_tape_reset(dc_tape *t) {
     dc_arena_reset(&t->arena);
 }
 
+void dc_tape_set_batch_part(dc_tape *t, int64_t start, int64_t total) {
+    if (!t) return;
+    t->part_start = start;
+    t->part_total = total;
+}
+
+void dc_tape_batch_part(const dc_tape *t, int64_t B, int64_t *start, int64_t *total) {
+    bool set = t && t->part_total > 0 && t->part_start >= 0 && t->part_start + B <= t->part_total;
+    *start = set ? t->part_start : 0;
+    *total = set ? t->part_total : B;
+}
+
 void dc_tape_set_recording(dc_tape *t, bool on) {
     if (t) t->recording = on && !t->no_record;
 }
