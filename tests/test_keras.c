@@ -93,6 +93,86 @@ TEST(keras_import_compile_settings) {
     dc_model_free(m);
 }
 
+/* ---- import: Functional models ---- */
+
+/* model(xs) for every output, in inference mode; outs[i] owned by the caller. */
+static int predict_all(dc_model *m, dc_tensor *const *xs, dc_tensor **outs) {
+    dc_tape *t = dc_tape_new(&(dc_tape_options){.no_record = true});
+    dc_tensor *o[DC_MAX_MODEL_IO] = {0};
+    int n = dc_model_num_outputs(m);
+    dc_status s = dc_model_call_multi(m, t, xs, false, o);
+    CHECK_OK(s);
+    for (int i = 0; i < n; i++) outs[i] = s == DC_OK ? dc_tensor_from_data(o[i]->ndim, o[i]->shape, o[i]->data) : NULL;
+    dc_tape_free(t);
+    return s == DC_OK ? n : 0;
+}
+
+/* An imported Functional model predicts what Keras did on every output. */
+static void check_functional(const char *name, dc_model *m) {
+    ref_file *r = ref_load(KDIR "functional_outputs.txt");
+    const dc_tensor *xs[DC_MAX_MODEL_IO];
+    char key[64];
+    int n_in = dc_model_num_inputs(m), n_out = 0;
+    for (int i = 0; i < n_in; i++) {
+        snprintf(key, sizeof key, "%s_x%d", name, i);
+        xs[i] = ref_get(r, key);
+        CHECK(xs[i] != NULL);
+        if (!xs[i]) n_in = 0;
+    }
+    dc_tensor *ys[DC_MAX_MODEL_IO];
+    if (n_in) n_out = predict_all(m, (dc_tensor *const *)xs, ys);
+    for (int i = 0; i < n_out; i++) {
+        snprintf(key, sizeof key, "%s_y%d", name, i);
+        const dc_tensor *want = ref_get(r, key);
+        CHECK(want && ys[i] && ys[i]->size == want->size);
+        for (int64_t k = 0; want && ys[i] && k < ys[i]->size && k < want->size; k++)
+            CHECK_NEAR(ys[i]->data[k], want->data[k], 1e-5);
+        dc_tensor_free(ys[i]);
+    }
+    CHECK(n_out == dc_model_num_outputs(m));
+    ref_free(r);
+}
+
+static dc_model *import_checked(const char *name) {
+    dc_model *m = dc_model_import_keras(kref(name, ".keras"));
+    CHECK(m != NULL);
+    if (!m) printf("  %s\n", dc_last_error());
+    return m;
+}
+
+TEST(keras_import_functional_unet) {
+    dc_model *m = import_checked("unet");
+    if (!m) return;
+    CHECK(dc_model_is_functional(m) && dc_model_num_inputs(m) == 1 && dc_model_num_outputs(m) == 1);
+    check_functional("unet", m);
+    dc_optimizer *o = dc_model_optimizer(m);
+    CHECK(o && !strcmp(dc_optimizer_name(o), "Adam"));
+    dc_metric_kind mk[4];
+    CHECK(dc_model_metrics(m, mk, 4) == 1 && mk[0] == DC_METRIC_ACCURACY);
+    CHECK(dc_model_find_param(m, "conv2d_transpose/kernel") != NULL);
+    dc_model_free(m);
+}
+
+TEST(keras_import_functional_two_inputs_merges_shared) {
+    dc_model *m = import_checked("two_in");
+    if (!m) return;
+    CHECK(dc_model_num_inputs(m) == 2 && dc_model_num_outputs(m) == 2);
+    check_functional("two_in", m);
+    dc_optimizer *o = dc_model_optimizer(m);
+    CHECK(o && !strcmp(dc_optimizer_name(o), "SGD"));
+    /* the compile settings train on: one step on both outputs */
+    float xa[2 * 6], xb[2 * 4], y0[2 * 3], y1[2 * 2];
+    for (int i = 0; i < 12; i++) xa[i] = (float)sin(i), y0[i % 6] = 0.1f * (float)i;
+    for (int i = 0; i < 8; i++) xb[i] = (float)cos(i), y1[i % 4] = 0.2f;
+    dc_tensor *ta = dc_tensor_from_data(2, (int64_t[]){2, 6}, xa), *tb = dc_tensor_from_data(2, (int64_t[]){2, 4}, xb);
+    dc_tensor *t0 = dc_tensor_from_data(2, (int64_t[]){2, 3}, y0), *t1 = dc_tensor_from_data(2, (int64_t[]){2, 2}, y1);
+    float loss = -1;
+    CHECK_OK(dc_model_train_on_batch(m, (dc_tensor *[]){ta, tb}, (dc_tensor *[]){t0, t1}, &loss));
+    CHECK(isfinite(loss) && loss > 0);
+    dc_tensor_free(ta), dc_tensor_free(tb), dc_tensor_free(t0), dc_tensor_free(t1);
+    dc_model_free(m);
+}
+
 /* ---- export: Keras loads deepc's models ---- */
 
 /* The deepc models Keras was run on: the ONNX test's committed models, a model
@@ -299,12 +379,12 @@ static void make_zip(const char *path, const part *parts, int n) {
     CHECK(zip_close(z) == 0);
 }
 
-/* mlp.keras with its config replaced (NULL: kept) and an extra part. */
-static const char *variant(const char *file, const char *config, const part *extra, const void *weights,
-                           size_t wlen) {
+/* base.keras with its config replaced (NULL: kept) and an extra part. */
+static const char *variant_of(const char *base, const char *file, const char *config,
+                              const part *extra, const void *weights, size_t wlen) {
     size_t clen = 0, hlen = 0;
-    char *cfg = slurp_entry(kref("mlp", ".keras"), "config.json", &clen);
-    char *h5 = slurp_entry(kref("mlp", ".keras"), "model.weights.h5", &hlen);
+    char *cfg = slurp_entry(kref(base, ".keras"), "config.json", &clen);
+    char *h5 = slurp_entry(kref(base, ".keras"), "model.weights.h5", &hlen);
     part parts[3] = {{"config.json", config ? config : cfg, config ? strlen(config) : clen},
                      {"model.weights.h5", weights ? weights : h5, weights ? wlen : hlen}};
     int n = 2;
@@ -315,10 +395,15 @@ static const char *variant(const char *file, const char *config, const part *ext
     return scratch(file);
 }
 
-/* The config with the first occurrence of from replaced by to. */
-static char *config_with(const char *from, const char *to) {
+static const char *variant(const char *file, const char *config, const part *extra,
+                           const void *weights, size_t wlen) {
+    return variant_of("mlp", file, config, extra, weights, wlen);
+}
+
+/* base's config with the first occurrence of from replaced by to. */
+static char *config_of_with(const char *base, const char *from, const char *to) {
     size_t n = 0;
-    char *c = slurp_entry(kref("mlp", ".keras"), "config.json", &n);
+    char *c = slurp_entry(kref(base, ".keras"), "config.json", &n);
     char *at = c ? strstr(c, from) : NULL;
     CHECK(at != NULL);
     if (!at) {
@@ -333,6 +418,8 @@ static char *config_with(const char *from, const char *to) {
     free(c);
     return out;
 }
+
+static char *config_with(const char *from, const char *to) { return config_of_with("mlp", from, to); }
 
 static void check_refused(const char *path, dc_status st, const char *part_name, const char *what) {
     dc_model *m = dc_model_import_keras(path);
@@ -429,7 +516,7 @@ TEST(keras_import_refuses_what_deepc_lacks) {
         {"\"name\": \"dense\", \"trainable\": true", "\"name\": \"dense\", \"trainable\": false", "option 'trainable'"},
         {"\"name\": \"mlp\", \"trainable\": true", "\"name\": \"mlp\", \"trainable\": false", "option 'trainable'"},
         {"\"activation\": \"relu\"", "\"activation\": \"leaky_relu\"", "slope 0.2"},
-        {"\"class_name\": \"Sequential\"", "\"class_name\": \"Functional\"", "model class 'Functional'"},
+        {"\"class_name\": \"Sequential\"", "\"class_name\": \"Subclassed\"", "model class 'Subclassed'"},
         {"\"class_name\": \"Adam\"", "\"class_name\": \"Lion\"", "optimizer 'Lion'"},
         {"\"loss\": \"sparse_categorical_crossentropy\"", "\"loss\": \"huber\"", "loss 'huber'"},
         {"\"metrics\": [\"accuracy\"]", "\"metrics\": [\"auc\"]", "metric 'auc'"},
@@ -443,6 +530,44 @@ TEST(keras_import_refuses_what_deepc_lacks) {
         CHECK(m == NULL);
         if (!strstr(dc_last_error(), cases[i].what) || !strstr(dc_last_error(), "config.json"))
             test_fail(__FILE__, __LINE__, "case %zu: \"%s\" lacks \"%s\"", i, dc_last_error(), cases[i].what);
+        dc_model_free(m);
+        free(c);
+    }
+}
+
+/* Functional configs: an unknown layer, a layer read that is not there, a
+ * cycle, a call that is not there, a shape the weights disagree with. */
+TEST(keras_import_functional_refuses_bad_graphs) {
+    static const struct {
+        const char *from, *to, *what;
+        dc_status st;
+    } cases[] = {
+        {"\"class_name\": \"UpSampling2D\"", "\"class_name\": \"ZeroPadding2D\"",
+         "layer 'up_sampling2d' (ZeroPadding2D): unknown layer type 'ZeroPadding2D'", DC_ERR_UNSUPPORTED},
+        {"\"keras_history\": [\"max_pooling2d\"", "\"keras_history\": [\"nowhere\"",
+         "layer 'conv2d_1' (Conv2D): inbound node 0 reads layer 'nowhere', which the config does not have",
+         DC_ERR_FORMAT},
+        {"\"keras_history\": [\"image\", 0, 0]", "\"keras_history\": [\"conv2d_1\", 0, 0]",
+         "is part of a cycle", DC_ERR_FORMAT},
+        {"\"keras_history\": [\"conv2d\", 0, 0]", "\"keras_history\": [\"conv2d\", 1, 0]",
+         "reads call 1 of layer 'conv2d', which has 1", DC_ERR_FORMAT},
+        {"\"keras_history\": [\"conv2d\", 0, 0]", "\"keras_history\": [\"conv2d\", 0, 1]",
+         "reads output 1 of layer 'conv2d'", DC_ERR_UNSUPPORTED},
+        {"\"filters\": 6", "\"filters\": 5", "layers/conv2d_1/vars/0 is (3,3,4,6), but conv2d_1/kernel is (3,3,4,5)",
+         DC_ERR_SHAPE},
+        {"\"output_layers\": [\"conv2d_2\"", "\"output_layers\": [\"conv2d_9\"",
+         "output_layers reads layer 'conv2d_9'", DC_ERR_FORMAT},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *c = config_of_with("unet", cases[i].from, cases[i].to);
+        if (!c) continue;
+        const char *p = variant_of("unet", "bad_graph.keras", c, NULL, NULL, 0);
+        dc_model *m = dc_model_import_keras(p);
+        CHECK(m == NULL);
+        if (!strstr(dc_last_error(), cases[i].what) || !strstr(dc_last_error(), "bad_graph.keras") ||
+            dc_last_status() != cases[i].st)
+            test_fail(__FILE__, __LINE__, "case %zu: \"%s\" (status %d) lacks \"%s\"", i,
+                      dc_last_error(), (int)dc_last_status(), cases[i].what);
         dc_model_free(m);
         free(c);
     }
