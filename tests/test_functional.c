@@ -141,13 +141,22 @@ TEST(skip_connection_trains_as_the_same_sum_written_with_ops) {
     dc_dataset_free(ds);
 }
 
-TEST(a_layer_called_twice_shares_its_weights) {
+/* A new graph with inputs "a" and "b", each of n features, into ab. */
+static dc_graph *inputs_ab(int64_t n, dc_symbol **ab) {
     dc_graph *g = dc_graph_new();
-    dc_symbol *a = dc_input(g, DC_DIMS(3), "a"), *b = dc_input(g, DC_DIMS(3), "b");
+    ab[0] = dc_input(g, 1, &n, "a");
+    ab[1] = dc_input(g, 1, &n, "b");
+    return g;
+}
+
+TEST(a_layer_called_twice_shares_its_weights) {
+    dc_symbol *ab[2];
+    dc_graph *g = inputs_ab(3, ab);
+    dc_symbol *a = ab[0], *b = ab[1];
     dc_layer *shared = dense(2, NULL, "shared");
     dc_symbol *ya = dc_call(shared, a), *yb = dc_call(shared, b);
     dc_symbol *d = dc_call_n(dc_layer_subtract(), (dc_symbol *[]){ya, yb}, 2);
-    dc_model *m = dc_model_functional("siamese", g, (dc_symbol *[]){a, b}, 2, (dc_symbol *[]){d, ya}, 2);
+    dc_model *m = dc_model_functional("siamese", g, ab, 2, (dc_symbol *[]){d, ya}, 2);
     CHECK(m != NULL);
     CHECK_OK(dc_model_build(m, 0, NULL, 1));
     CHECK(dc_model_num_inputs(m) == 2 && dc_model_num_outputs(m) == 2);
@@ -175,9 +184,8 @@ TEST(a_layer_called_twice_shares_its_weights) {
 }
 
 TEST(merge_layers_compute_as_keras) {
-    dc_graph *g = dc_graph_new();
-    dc_symbol *a = dc_input(g, DC_DIMS(2), "a"), *b = dc_input(g, DC_DIMS(2), "b");
-    dc_symbol *ab[2] = {a, b};
+    dc_symbol *ab[2];
+    dc_graph *g = inputs_ab(2, ab);
     dc_symbol *outs[6] = {
         dc_call_n(dc_layer_add(), ab, 2),      dc_call_n(dc_layer_subtract(), ab, 2),
         dc_call_n(dc_layer_multiply(), ab, 2), dc_call_n(dc_layer_average(), ab, 2),
@@ -251,28 +259,15 @@ TEST(merge_shape_errors_name_the_layers_and_shapes) {
     CHECK(dc_model_functional(NULL, g, &p, 1, &y, 1) == NULL);
 }
 
-typedef struct {
-    int batches;
-    unsigned long long after_first, last;
-} alloc_probe;
-
-static bool count_allocs(dc_model *m, int epoch, int64_t batch, float loss, void *user) {
-    (void)m, (void)epoch, (void)batch, (void)loss;
-    alloc_probe *p = user;
-    if (p->batches++ == 0) p->after_first = dc_alloc_count();
-    p->last = dc_alloc_count();
-    return false;
-}
-
 /* The residual model trained 3 epochs with threads; its weights into out. */
-static void train_residual(int threads, float *out, alloc_probe *p) {
+static void train_residual(int threads, float *out, test_alloc_probe *p) {
     dc_set_num_threads(threads);
     dc_dataset *ds = points(200, 9);
     dc_model *m = skip_model();
     CHECK_OK(dc_model_compile(m, &(dc_compile_options){
                                      .loss = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
                                      .optimizer = {.kind = DC_OPT_ADAM, .learning_rate = 0.01f}}));
-    dc_callback cb = {.kind = DC_CB_LAMBDA, .on_batch_end = count_allocs, .user = p};
+    dc_callback cb = {.kind = DC_CB_LAMBDA, .on_batch_end = test_count_allocs, .user = p};
     CHECK_OK(dc_model_fit(m, ds, &(dc_fit_options){.epochs = 3, .batch_size = 16, .seed = 4, .callbacks = &cb, .n_callbacks = 1}, NULL));
     float *w;
     size_t n;
@@ -286,7 +281,7 @@ static void train_residual(int threads, float *out, alloc_probe *p) {
 TEST(skip_graph_allocates_nothing_per_step_and_threads_agree) {
     int saved = dc_get_num_threads();
     float w1[35], w2[35];
-    alloc_probe p1 = {0}, p2 = {0};
+    test_alloc_probe p1 = {0}, p2 = {0};
     train_residual(1, w1, &p1);
     train_residual(2, w2, &p2);
     dc_set_num_threads(saved);
@@ -298,13 +293,14 @@ TEST(skip_graph_allocates_nothing_per_step_and_threads_agree) {
 }
 
 TEST(functional_model_saves_and_loads_its_graph) {
-    dc_graph *g = dc_graph_new();
-    dc_symbol *a = dc_input(g, DC_DIMS(3), "a"), *b = dc_input(g, DC_DIMS(3), "b");
+    dc_symbol *ab[2];
+    dc_graph *g = inputs_ab(3, ab);
+    dc_symbol *a = ab[0], *b = ab[1];
     dc_layer *shared = dense(4, "relu", "shared");
     dc_symbol *ha = dc_call(shared, a), *hb = dc_call(shared, b);
     dc_symbol *c = dc_call_n(dc_layer_concatenate(-1), (dc_symbol *[]){ha, hb}, 2);
     dc_symbol *y = dc_call(dense(2, NULL, "head"), c);
-    dc_model *m = dc_model_functional("pair", g, (dc_symbol *[]){a, b}, 2, (dc_symbol *[]){y, ha}, 2);
+    dc_model *m = dc_model_functional("pair", g, ab, 2, (dc_symbol *[]){y, ha}, 2);
     CHECK_OK(dc_model_build(m, 0, NULL, 3));
     char path[256];
     snprintf(path, sizeof path, "%s/functional_graph.safetensors", test_tmpdir());
