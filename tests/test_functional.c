@@ -216,6 +216,99 @@ static dc_model *two_inputs(const int64_t *sa, const int64_t *sb, dc_layer *merg
     return dc_model_functional("m", g, (dc_symbol *[]){a, b}, 2, &y, 1);
 }
 
+/* Index into a sample of shape s (rank r) for position (i, j) of a (4, 3)
+ * output, as broadcasting reads it (aligned at the last axis, 1s repeat). */
+static int64_t bcast_index(int r, const int64_t *s, int64_t i, int64_t j) {
+    int64_t jj = s[r - 1] == 1 ? 0 : j;
+    if (r == 1) return jj;
+    return (s[0] == 1 ? 0 : i) * s[1] + jj;
+}
+
+static float merge_ref(int kind, float a, float b) {
+    const float v[5] = {a + b, a - b, a * b, (a + b) / 2, a > b ? a : b};
+    return v[kind];
+}
+
+/* sum(out * r) of m on (xa, xb); with backward, the inputs' gradients too. */
+static float weighted_out(dc_model *m, dc_tensor *xa, dc_tensor *xb, const float *r, bool backward) {
+    dc_tape *t = dc_tape_new(NULL);
+    dc_tensor *o;
+    float v = NAN;
+    if (dc_model_call_multi(m, t, (dc_tensor *[]){xa, xb}, false, &o) == DC_OK) {
+        dc_tensor *rt = dc_tape_tensor(t, o->ndim, o->shape);
+        memcpy(rt->data, r, (size_t)o->size * sizeof *r);
+        dc_tensor *sum = dc_sum_all(t, dc_mul(t, o, rt));
+        v = sum->data[0];
+        if (backward) CHECK_OK(dc_tape_backward(t, sum));
+    }
+    dc_tape_free(t);
+    return v;
+}
+
+/* Keras 3 (checked with its Merge layers): (4, 3) with (1, 3), (4, 1), (3,)
+ * and (1, 3) with (4, 1) give (4, 3); (4, 3) with (2, 3) is an error. */
+TEST(merge_layers_broadcast_as_keras_forward_and_backward) {
+    static const struct { int ra, rb; int64_t sa[2], sb[2]; } cases[] = {
+        {2, 2, {4, 3}, {1, 3}}, {2, 2, {4, 3}, {4, 1}}, {2, 1, {4, 3}, {3}}, {2, 2, {1, 3}, {4, 1}}};
+    dc_layer *(*const makers[5])(void) = {dc_layer_add, dc_layer_subtract, dc_layer_multiply,
+                                          dc_layer_average, dc_layer_maximum};
+    dc_rng rng;
+    dc_rng_seed(&rng, 21);
+    float r[24];
+    for (int i = 0; i < 24; i++) r[i] = (float)dc_rng_normal(&rng);
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++)
+        for (int kind = 0; kind < 5; kind++) {
+            dc_graph *g = dc_graph_new();
+            dc_symbol *ab[2] = {dc_input(g, cases[c].ra, cases[c].sa, "a"),
+                                dc_input(g, cases[c].rb, cases[c].sb, "b")};
+            dc_symbol *y = dc_call_n(makers[kind](), ab, 2);
+            dc_model *m = dc_model_functional(NULL, g, ab, 2, &y, 1);
+            CHECK_OK(dc_model_build(m, 0, NULL, 1));
+            int64_t os[4];
+            CHECK(dc_model_output_shape(m, os) == 2 && os[0] == 4 && os[1] == 3);
+            int64_t xs_a[3] = {2, cases[c].sa[0], cases[c].sa[1]}, xs_b[3] = {2, cases[c].sb[0], cases[c].sb[1]};
+            dc_tensor *xa = dc_tensor_normal(cases[c].ra + 1, xs_a, 0, 1, &rng);
+            dc_tensor *xb = dc_tensor_normal(cases[c].rb + 1, xs_b, 0, 1, &rng);
+            dc_tensor_set_requires_grad(xa, true);
+            dc_tensor_set_requires_grad(xb, true);
+            /* forward: every position against the broadcast formula */
+            int64_t na = xa->size / 2, nb = xb->size / 2;
+            double want = 0;
+            for (int64_t bi = 0; bi < 2; bi++)
+                for (int64_t i = 0; i < 4; i++)
+                    for (int64_t j = 0; j < 3; j++)
+                        want += r[(bi * 4 + i) * 3 + j] *
+                                merge_ref(kind, xa->data[bi * na + bcast_index(cases[c].ra, cases[c].sa, i, j)],
+                                          xb->data[bi * nb + bcast_index(cases[c].rb, cases[c].sb, i, j)]);
+            CHECK_NEAR(weighted_out(m, xa, xb, r, true), want, 1e-4);
+            /* backward: each input's gradient (the sum over its broadcast
+             * axes) against central differences */
+            dc_tensor *xs[2] = {xa, xb};
+            for (int k = 0; k < 2; k++)
+                for (int64_t e = 0; e < xs[k]->size; e++) {
+                    float keep = xs[k]->data[e], grad = xs[k]->grad[e];
+                    xs[k]->data[e] = keep + 1e-2f;
+                    double up = weighted_out(m, xa, xb, r, false);
+                    xs[k]->data[e] = keep - 1e-2f;
+                    double down = weighted_out(m, xa, xb, r, false);
+                    xs[k]->data[e] = keep;
+                    CHECK_NEAR(grad, (up - down) / 2e-2, 2e-3);
+                }
+            dc_tensor_free(xa);
+            dc_tensor_free(xb);
+            dc_model_free(m);
+        }
+    /* lengths that are neither equal nor 1: the layers and the shapes */
+    dc_graph *g = dc_graph_new();
+    dc_symbol *ab[2] = {dc_input(g, DC_DIMS(4, 3), "a"), dc_input(g, DC_DIMS(2, 3), "b")};
+    dc_symbol *y = dc_call_n(dc_layer_add(), ab, 2);
+    dc_model *m = dc_model_functional(NULL, g, ab, 2, &y, 1);
+    CHECK_ERR(dc_model_build(m, 0, NULL, 1), DC_ERR_SHAPE,
+              "layer 'add' (Add) on 'a' (None, 4, 3) and 'b' (None, 2, 3): Add 'add': inputs "
+              "(None, 4, 3) and (None, 2, 3) cannot broadcast: on axis -2 the lengths are 4 and 2");
+    dc_model_free(m);
+}
+
 TEST(merge_shape_errors_name_the_layers_and_shapes) {
     dc_model *m = two_inputs((const int64_t[]){8, 8, 16}, (const int64_t[]){8, 8, 32}, dc_layer_add());
     CHECK_ERR(dc_model_build(m, 0, NULL, 1), DC_ERR_SHAPE, "layer 'add' (Add) on 'conv_a' (None, 8, 8, 16) and 'b' (None, 8, 8, 32)");
