@@ -4,6 +4,7 @@
  * same weights for 1 and 2 threads on a graph with a skip, and a residual conv
  * model trained as PyTorch 1.13 trains it (tests/ref/ref_functional.py). */
 #include "test.h"
+#include "layers/layer.h" /* fused_pool, fused_away */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -686,4 +687,81 @@ TEST(residual_conv_model_trains_as_pytorch) {
     CHECK_ERR(dc_model_export_keras(m, key), DC_ERR_UNSUPPORTED, "is functional");
     dc_model_free(m);
     ref_free(f);
+}
+
+static dc_layer *conv(const char *name, int filters, int k, const char *act) {
+    return dc_layer_conv2d(&(dc_conv2d_layer_options){.filters = filters, .kernel_size = {k},
+                                                      .padding = DC_PAD_SAME, .activation = act,
+                                                      .name = name});
+}
+
+static dc_layer *pool(const char *name) {
+    return dc_layer_max_pooling2d(&(dc_pool2d_layer_options){.name = name});
+}
+
+/* x (8, 8, 3) -> c1 -> p1 -> c2, Add(p1, c2); x -> c3 -> p3 and p4 (two
+ * readers of c3), Add(p3, p4); both sums -> Concatenate -> Flatten -> Dense. */
+static dc_model *pooled_graph(void) {
+    dc_graph *g = dc_graph_new();
+    dc_symbol *x = dc_input(g, DC_DIMS(8, 8, 3), "x");
+    dc_symbol *p1 = dc_call(pool("p1"), dc_call(conv("c1", 4, 3, "relu"), x));
+    dc_symbol *s1 = dc_call_n(dc_layer_add(), (dc_symbol *[]){p1, dc_call(conv("c2", 4, 1, NULL), p1)}, 2);
+    dc_symbol *c3 = dc_call(conv("c3", 4, 3, NULL), x);
+    dc_symbol *s2 = dc_call_n(dc_layer_add(), (dc_symbol *[]){dc_call(pool("p3"), c3), dc_call(pool("p4"), c3)}, 2);
+    dc_symbol *h = dc_call(dc_layer_flatten(), dc_call_n(dc_layer_concatenate(-1), (dc_symbol *[]){s1, s2}, 2));
+    dc_symbol *y = dc_call(dense(3, NULL, "out"), h);
+    dc_model *m = dc_model_functional("pooled", g, &x, 1, &y, 1);
+    CHECK_OK(dc_model_build(m, 0, NULL, 4));
+    return m;
+}
+
+/* The output and every gradient of one step on (x, labels 0, 1, 2 ...). */
+static void step(dc_model *m, dc_tensor *x, float *out, float *grads) {
+    dc_tape *t = dc_tape_new(NULL);
+    dc_tensor *y = dc_tensor_zeros(DC_DIMS(x->shape[0]));
+    for (int64_t i = 0; i < y->size; i++) y->data[i] = (float)(i % 3);
+    dc_tensor *o = dc_model_call(m, t, x, true);
+    dc_model_zero_grad(m);
+    CHECK_OK(dc_tape_backward(t, dc_sparse_softmax_cross_entropy(t, o, y)));
+    memcpy(out, o->data, (size_t)o->size * sizeof *out);
+    float *g;
+    size_t n;
+    CHECK_OK(dc_model_grads(m, &g, &n));
+    memcpy(grads, g, n * sizeof *g);
+    dc_tensor_free(y);
+    dc_tape_free(t);
+}
+
+TEST(graph_fuses_a_conv_into_its_only_reader_a_pool_with_the_same_results) {
+    dc_model *m = pooled_graph();
+    dc_layer *c1 = dc_model_get_layer(m, "c1"), *p1 = dc_model_get_layer(m, "p1");
+    dc_layer *c3 = dc_model_get_layer(m, "c3");
+    CHECK(c1->fused_pool[0] == 2 && c1->fused_pool[1] == 2 && p1->fused_away);
+    /* c3 feeds two pools: its full maps are needed, nothing is fused */
+    CHECK(c3->fused_pool[0] == 0 && !dc_model_get_layer(m, "p3")->fused_away &&
+          !dc_model_get_layer(m, "p4")->fused_away);
+    dc_rng rng;
+    dc_rng_seed(&rng, 8);
+    dc_tensor *x = dc_tensor_uniform(DC_DIMS(3, 8, 8, 3), -1, 1, &rng);
+    size_t n = (size_t)dc_model_count_trainable_params(m);
+    float out[2][9], *grads[2] = {malloc(n * sizeof(float)), malloc(n * sizeof(float))};
+    step(m, x, out[0], grads[0]);
+    /* the unfused path: the conv's full maps, then the pool's own op */
+    c1->fused_pool[0] = c1->fused_pool[1] = 0;
+    p1->fused_away = false;
+    step(m, x, out[1], grads[1]);
+    CHECK_ALLCLOSE(out[0], out[1], 9, 1e-6, 1e-5);
+    CHECK_ALLCLOSE(grads[0], grads[1], (int64_t)n, 1e-6, 1e-5);
+    free(grads[0]);
+    free(grads[1]);
+    dc_tensor_free(x);
+    dc_model_free(m);
+    /* a conv that is itself an output keeps its maps */
+    dc_graph *g = dc_graph_new();
+    dc_symbol *in = dc_input(g, DC_DIMS(8, 8, 3), "x");
+    dc_symbol *c = dc_call(conv("c", 2, 3, "relu"), in);
+    m = dc_model_functional(NULL, g, &in, 1, (dc_symbol *[]){c, dc_call(pool("p"), c)}, 2);
+    CHECK_OK(dc_model_build(m, 0, NULL, 1));
+    CHECK(dc_model_get_layer(m, "c")->fused_pool[0] == 0 && !dc_model_get_layer(m, "p")->fused_away);
+    dc_model_free(m);
 }
