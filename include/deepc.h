@@ -684,8 +684,9 @@ int dc_model_num_outputs(const dc_model *m);
 /* model(xs): n_inputs tensors in, n_outputs tensors into outs. */
 dc_status dc_model_call_multi(dc_model *m, dc_tape *t, dc_tensor *const *xs, bool training,
                               dc_tensor **outs);
-/* Keras' merge layers: inputs of the same shape, elementwise (Subtract takes
- * two), or Concatenate along axis (Keras' count with the batch axis: -1 the
+/* Keras' merge layers: elementwise (Subtract takes two), broadcasting as
+ * Keras 3's (sample shapes aligned at the last axis, each axis equal or 1;
+ * docs/model-files.md), or Concatenate along axis (Keras' count with the batch axis: -1 the
  * last, 1 the first after the batch); the other axes must agree. */
 dc_layer *dc_layer_concatenate(int axis);
 dc_layer *dc_layer_add(void);

@@ -56,19 +56,6 @@ static dc_dataset *dataset(const data *d) {
     return dc_dataset_from_multi_arrays(xs, 2, ys, 2);
 }
 
-typedef struct {
-    int batches;
-    unsigned long long after_first, last;
-} alloc_probe;
-
-static bool count_allocs(dc_model *m, int epoch, int64_t batch, float loss, void *user) {
-    (void)m, (void)epoch, (void)batch, (void)loss;
-    alloc_probe *p = user;
-    if (p->batches++ == 0) p->after_first = dc_alloc_count();
-    p->last = dc_alloc_count();
-    return false;
-}
-
 /* Rows [s, s + n) of a (N, cols) array as a new tensor. */
 static dc_tensor *rows(const float *x, int64_t cols, int64_t s, int64_t n) {
     int64_t shape[2] = {n, cols};
@@ -83,8 +70,8 @@ TEST(fit_on_two_inputs_and_outputs_equals_train_on_batch) {
     dc_model *fitted = two_by_two(), *by_hand = two_by_two();
     compile(fitted, 1.0f, 0.5f);
     compile(by_hand, 1.0f, 0.5f);
-    alloc_probe p = {0};
-    dc_callback cb = {.kind = DC_CB_LAMBDA, .on_batch_end = count_allocs, .user = &p};
+    test_alloc_probe p = {0};
+    dc_callback cb = {.kind = DC_CB_LAMBDA, .on_batch_end = test_count_allocs, .user = &p};
     dc_history *h = NULL;
     CHECK_OK(dc_model_fit(fitted, ds, &(dc_fit_options){.epochs = 2, .batch_size = 4, .no_shuffle = true,
                                                         .callbacks = &cb, .n_callbacks = 1}, &h));

@@ -374,7 +374,7 @@ static dc_model *functional_from_arch(const char *fn, const char *path, const cJ
         node_call[k] = 0;
         for (int i = 0; i < k; i++) node_call[k] += node_layer[i] == l;
         node_layer[k] = l;
-        syms[k] = n_in ? dc_call_n(l, ins, n_in) : dc_graph_add_input(g, l);
+        syms[k] = n_in ? dc_call_n(l, ins, n_in) : dc_graph_add_input(fn, g, l);
         if (!syms[k]) goto out;
         k++;
     }
@@ -440,7 +440,7 @@ static dc_model *model_from_arch(const char *fn, const char *path, const char *j
         k[n] = "name";
         v[n++] = name;
         dc_layer *l = dc_layer_from_config(type, k, v, n);
-        if (!l || (g ? dc_graph_hold(g, l) : dc_model_add(m, l)) != DC_OK) goto relabel;
+        if (!l || (g ? dc_graph_hold(fn, g, l) : dc_model_add(m, l)) != DC_OK) goto relabel;
     }
     if (g) {
         dc_model *f = functional_from_arch(fn, path, root, g);
