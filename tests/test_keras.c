@@ -95,18 +95,6 @@ TEST(keras_import_compile_settings) {
 
 /* ---- import: Functional models ---- */
 
-/* model(xs) for every output, in inference mode; outs[i] owned by the caller. */
-static int predict_all(dc_model *m, dc_tensor *const *xs, dc_tensor **outs) {
-    dc_tape *t = dc_tape_new(&(dc_tape_options){.no_record = true});
-    dc_tensor *o[DC_MAX_MODEL_IO] = {0};
-    int n = dc_model_num_outputs(m);
-    dc_status s = dc_model_call_multi(m, t, xs, false, o);
-    CHECK_OK(s);
-    for (int i = 0; i < n; i++) outs[i] = s == DC_OK ? dc_tensor_from_data(o[i]->ndim, o[i]->shape, o[i]->data) : NULL;
-    dc_tape_free(t);
-    return s == DC_OK ? n : 0;
-}
-
 /* An imported Functional model predicts what Keras did on every output. */
 static void check_functional(const char *name, dc_model *m) {
     ref_file *r = ref_load(KDIR "functional_outputs.txt");
@@ -120,7 +108,7 @@ static void check_functional(const char *name, dc_model *m) {
         if (!xs[i]) n_in = 0;
     }
     dc_tensor *ys[DC_MAX_MODEL_IO];
-    if (n_in) n_out = predict_all(m, (dc_tensor *const *)xs, ys);
+    if (n_in) n_out = test_predict_all(m, (dc_tensor *const *)xs, ys);
     for (int i = 0; i < n_out; i++) {
         snprintf(key, sizeof key, "%s_y%d", name, i);
         const dc_tensor *want = ref_get(r, key);
@@ -406,7 +394,7 @@ static void check_fun_export(int i) {
     CHECK(m != NULL);
     dc_tensor *xs[2] = {0}, *ys[DC_MAX_MODEL_IO], *back_ys[DC_MAX_MODEL_IO];
     int n_in = m ? fun_inputs(i, xs) : 0;
-    int n_out = n_in ? predict_all(m, xs, ys) : 0;
+    int n_out = n_in ? test_predict_all(m, xs, ys) : 0;
     int64_t total = 0;
     for (int k = 0; k < n_out; k++) total += ys[k]->size;
     char rel[256];
@@ -419,7 +407,7 @@ static void check_fun_export(int i) {
     dc_model *back = dc_model_import_keras(test_path(rel));
     CHECK(back != NULL);
     if (!back) printf("  %s\n", dc_last_error());
-    int n_back = back && n_in ? predict_all(back, xs, back_ys) : 0;
+    int n_back = back && n_in ? test_predict_all(back, xs, back_ys) : 0;
     CHECK(n_back == n_out && n_out == dc_model_num_outputs(m));
     for (int k = 0; k < n_back && k < n_out; k++)
         CHECK(back_ys[k]->size == ys[k]->size &&
