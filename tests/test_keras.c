@@ -757,6 +757,19 @@ TEST(keras_cli_import_export) {
     m = dc_model_import_keras(k2);
     CHECK(m != NULL);
     dc_model_free(m);
+    /* a Functional model through the CLI: import, then export to .keras and .onnx */
+    snprintf(dst, sizeof dst, "%s/cli_two_in.safetensors", test_tmpdir());
+    snprintf(args, sizeof args, "import '%s' '%s'", kref("two_in", ".keras"), dst);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
+    m = dc_model_load(dst);
+    CHECK(m && dc_model_is_functional(m) && dc_model_num_inputs(m) == 2);
+    dc_model_free(m);
+    for (int i = 0; i < 2; i++) {
+        snprintf(k2, sizeof k2, "%s/cli_two_in.%s", test_tmpdir(), i ? "onnx" : "keras");
+        snprintf(args, sizeof args, "export '%s' '%s'", dst, k2);
+        CHECK(test_run_deepc(args, out, sizeof out) == 0);
+        CHECK(access(k2, F_OK) == 0);
+    }
     /* a hostile archive: exit 1, the file and the part named, nothing written */
     part evil = {"../evil.txt", "x", 1};
     const char *bad = variant("cli_evil.keras", NULL, &evil, NULL, 0);
