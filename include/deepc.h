@@ -1029,10 +1029,12 @@ dc_model *dc_model_load(const char *path); /* caller frees */
 dc_status dc_model_load_checkpoint(dc_model *m, const char *path, int *epoch);
 /* The inference graph of a built model as ONNX (opset 13), written atomically:
  * it takes the same NHWC input (batch axis "N") and predicts what dc_model_predict
- * does. A layer with no ONNX mapping is DC_ERR_UNSUPPORTED naming it and its type. */
+ * does (a functional model: inputs named after its InputLayers when several,
+ * outputs "output_0" ... when several). A layer with no ONNX mapping is DC_ERR_UNSUPPORTED naming it and its type. */
 dc_status dc_model_export_onnx(const dc_model *m, const char *path);
 /* Keras 3 .keras archives (a zip of config.json, metadata.json and
- * model.weights.h5). Import: a Sequential model of layers deepc has, built,
+ * model.weights.h5). Import: a Sequential or Functional model (several inputs
+ * and outputs, shared layers, merge layers) of layers deepc has, built,
  * with Keras' weights (deepc keeps Keras' layouts) and, when the archive has
  * compile settings, compiled with them; a layer, option, loss, metric or
  * optimizer deepc lacks is refused (DC_ERR_UNSUPPORTED naming it), never

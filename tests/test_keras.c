@@ -95,18 +95,6 @@ TEST(keras_import_compile_settings) {
 
 /* ---- import: Functional models ---- */
 
-/* model(xs) for every output, in inference mode; outs[i] owned by the caller. */
-static int predict_all(dc_model *m, dc_tensor *const *xs, dc_tensor **outs) {
-    dc_tape *t = dc_tape_new(&(dc_tape_options){.no_record = true});
-    dc_tensor *o[DC_MAX_MODEL_IO] = {0};
-    int n = dc_model_num_outputs(m);
-    dc_status s = dc_model_call_multi(m, t, xs, false, o);
-    CHECK_OK(s);
-    for (int i = 0; i < n; i++) outs[i] = s == DC_OK ? dc_tensor_from_data(o[i]->ndim, o[i]->shape, o[i]->data) : NULL;
-    dc_tape_free(t);
-    return s == DC_OK ? n : 0;
-}
-
 /* An imported Functional model predicts what Keras did on every output. */
 static void check_functional(const char *name, dc_model *m) {
     ref_file *r = ref_load(KDIR "functional_outputs.txt");
@@ -120,7 +108,7 @@ static void check_functional(const char *name, dc_model *m) {
         if (!xs[i]) n_in = 0;
     }
     dc_tensor *ys[DC_MAX_MODEL_IO];
-    if (n_in) n_out = predict_all(m, (dc_tensor *const *)xs, ys);
+    if (n_in) n_out = test_predict_all(m, (dc_tensor *const *)xs, ys);
     for (int i = 0; i < n_out; i++) {
         snprintf(key, sizeof key, "%s_y%d", name, i);
         const dc_tensor *want = ref_get(r, key);
@@ -179,7 +167,7 @@ TEST(keras_import_functional_two_inputs_merges_shared) {
  * deepc trained (trained.safetensors) and bidi.keras as deepc imported it
  * (bidi.safetensors), both made by keras_export_regenerate. */
 static const char *const EXPORTS[] = {"cnn_same", "cnn_valid", "cnn_reshape", "rnn",
-                                      "seq1d", "trained", "bidi"};
+                                      "seq1d", "trained", "bidi", "mlp"};
 #define N_EXPORTS (int)(sizeof EXPORTS / sizeof *EXPORTS)
 
 static const char *export_model_path(const char *name) {
@@ -242,6 +230,117 @@ static dc_model *train_small_cnn(void) {
     return m;
 }
 
+/* Functional models Keras was run on: unet.keras and two_in.keras as deepc
+ * imported them, and fun_c, built here: leaky_relu on Dense and Conv2D (a
+ * LeakyReLU layer in Keras), Subtract, Maximum, Concatenate, a shared Dense,
+ * two inputs and two outputs. Their inputs lie one after another in
+ * fun_NAME.input.bin, Keras' outputs likewise in export_fun_NAME.keras.out.bin. */
+static const struct {
+    const char *name;
+    int n_in, nd[2];
+    int64_t shape[2][3];
+} FUN_EXPORTS[] = {{"fun_unet", 1, {3}, {{8, 8, 2}}},
+                   {"fun_two_in", 2, {1, 1}, {{6}, {4}}},
+                   {"fun_c", 2, {3, 1}, {{6, 6, 2}, {4}}}};
+#define N_FUN_EXPORTS (int)(sizeof FUN_EXPORTS / sizeof *FUN_EXPORTS)
+
+static dc_layer *layer_of(const char *type, const char *opts) {
+    /* opts: "key=value key=value" */
+    char buf[256], *save = NULL;
+    const char *k[8], *v[8];
+    int n = 0;
+    snprintf(buf, sizeof buf, "%s", opts);
+    for (char *t = strtok_r(buf, " ", &save); t && n < 8; t = strtok_r(NULL, " ", &save)) {
+        char *eq = strchr(t, '=');
+        if (!eq) continue;
+        *eq = 0;
+        k[n] = t, v[n++] = eq + 1;
+    }
+    dc_layer *l = dc_layer_from_config(type, k, v, n);
+    CHECK(l != NULL);
+    return l;
+}
+
+static dc_model *build_fun_c(void) {
+    dc_graph *g = dc_graph_new();
+    dc_symbol *img = dc_input(g, 3, (int64_t[]){6, 6, 2}, "image");
+    dc_symbol *vec = dc_input(g, 1, (int64_t[]){4}, "vec");
+    dc_symbol *c = dc_call(layer_of("Conv2D", "filters=3 kernel_size=3 padding=same activation=leaky_relu"), img);
+    dc_symbol *f = dc_call(dc_layer_flatten(), dc_call(layer_of("MaxPooling2D", "pool_size=2"), c));
+    dc_symbol *d = dc_call(layer_of("Dense", "units=4 activation=leaky_relu"), f);
+    dc_symbol *e = dc_call(layer_of("Dense", "units=4 activation=tanh"), vec);
+    dc_symbol *sub = dc_call_n(dc_layer_subtract(), (dc_symbol *[]){d, e}, 2);
+    dc_symbol *mx = dc_call_n(dc_layer_maximum(), (dc_symbol *[]){d, e, sub}, 3);
+    dc_layer *sh = layer_of("Dense", "units=4 name=shared");
+    dc_symbol *she = dc_call(sh, e), *shm = dc_call(sh, mx);
+    dc_symbol *cat = dc_call_n(dc_layer_concatenate(-1), (dc_symbol *[]){mx, vec}, 2);
+    dc_symbol *y0 = dc_call(layer_of("Dense", "units=2 name=y0"), cat);
+    dc_symbol *y1 = dc_call(layer_of("Activation", "activation=leaky_relu name=y1"),
+                            dc_call_n(dc_layer_add(), (dc_symbol *[]){she, shm}, 2));
+    dc_model *m = dc_model_functional("fun_c", g, (dc_symbol *[]){img, vec}, 2, (dc_symbol *[]){y0, y1}, 2);
+    CHECK(m != NULL);
+    if (!m) return NULL;
+    CHECK_OK(dc_model_build(m, 0, NULL, 11));
+    dc_compile_options co = {.loss = DC_LOSS_MSE, .optimizer = {.kind = DC_OPT_ADAM, .learning_rate = 0.01f},
+                             .losses = {DC_LOSS_MSE, DC_LOSS_MSE}, .loss_weights = {1.0f, 0.25f}};
+    CHECK_OK(dc_model_compile(m, &co));
+    return m;
+}
+
+static int64_t fun_input_floats(int i) {
+    int64_t n = 0;
+    for (int k = 0; k < FUN_EXPORTS[i].n_in; k++) {
+        int64_t e = BATCH;
+        for (int d = 0; d < FUN_EXPORTS[i].nd[k]; d++) e *= FUN_EXPORTS[i].shape[k][d];
+        n += e;
+    }
+    return n;
+}
+
+/* The inputs of FUN_EXPORTS[i] from its .input.bin; returns their count. */
+static int fun_inputs(int i, dc_tensor **xs) {
+    int64_t n = fun_input_floats(i), at = 0;
+    float *all = test_read_floats(kref(FUN_EXPORTS[i].name, ".input.bin"), n);
+    CHECK(all != NULL);
+    if (!all) return 0;
+    for (int k = 0; k < FUN_EXPORTS[i].n_in; k++) {
+        int64_t shape[4] = {BATCH};
+        int nd = FUN_EXPORTS[i].nd[k];
+        memcpy(shape + 1, FUN_EXPORTS[i].shape[k], (size_t)nd * sizeof *shape);
+        xs[k] = dc_tensor_from_data(nd + 1, shape, all + at);
+        at += xs[k]->size;
+    }
+    free(all);
+    return FUN_EXPORTS[i].n_in;
+}
+
+/* Writes fun_NAME.safetensors and fun_NAME.input.bin (DC_KERAS_REGEN). */
+static void regenerate_functional(void) {
+    static const char *const imported[] = {"unet", "two_in"};
+    ref_file *r = ref_load(KDIR "functional_outputs.txt");
+    for (int i = 0; i < N_FUN_EXPORTS; i++) {
+        dc_model *m = i < 2 ? dc_model_import_keras(kref(imported[i], ".keras")) : build_fun_c();
+        CHECK(m != NULL);
+        if (!m) continue;
+        CHECK_OK(dc_model_save(m, kref(FUN_EXPORTS[i].name, ".safetensors")));
+        float *in = malloc((size_t)fun_input_floats(i) * sizeof *in);
+        int64_t at = 0;
+        for (int k = 0; k < FUN_EXPORTS[i].n_in; k++) {
+            char key[64];
+            snprintf(key, sizeof key, "%s_x%d", i < 2 ? imported[i] : "", k);
+            const dc_tensor *x = i < 2 ? ref_get(r, key) : NULL;
+            int64_t e = BATCH;
+            for (int d = 0; d < FUN_EXPORTS[i].nd[k]; d++) e *= FUN_EXPORTS[i].shape[k][d];
+            for (int64_t j = 0; j < e; j++) in[at + j] = x ? x->data[j] : (float)sin(0.7 * (double)(at + j) + k);
+            at += e;
+        }
+        write_floats(kref(FUN_EXPORTS[i].name, ".input.bin"), in, at);
+        free(in);
+        dc_model_free(m);
+    }
+    ref_free(r);
+}
+
 /* DC_KERAS_REGEN=1 build/test_runner keras_export_regenerate writes the committed
  * exports (tests/ref/data/keras/export_NAME.keras), then tests/ref/ref_keras.py runs
  * them in Keras; without it, everything goes to a scratch folder. */
@@ -264,6 +363,7 @@ TEST(keras_export_regenerate) {
         }
         ref_free(r);
         dc_model_free(b);
+        regenerate_functional();
     }
     dc_model_free(t);
     for (int i = 0; i < N_EXPORTS; i++) {
@@ -275,7 +375,55 @@ TEST(keras_export_regenerate) {
         CHECK_OK(dc_model_export_keras(m, path));
         dc_model_free(m);
     }
+    for (int i = 0; i < N_FUN_EXPORTS; i++) {
+        dc_model *m = dc_model_load(kref(FUN_EXPORTS[i].name, ".safetensors"));
+        CHECK(m && dc_model_is_functional(m));
+        if (!m) continue;
+        snprintf(path, sizeof path, "%s", regen ? kref("export_", FUN_EXPORTS[i].name) : scratch(FUN_EXPORTS[i].name));
+        strncat(path, ".keras", sizeof path - strlen(path) - 1);
+        CHECK_OK(dc_model_export_keras(m, path));
+        dc_model_free(m);
+    }
 }
+
+/* What Keras predicted on an exported Functional model equals deepc's
+ * prediction on every output, and the archive imports back bit for bit. */
+static void check_fun_export(int i) {
+    const char *name = FUN_EXPORTS[i].name;
+    dc_model *m = dc_model_load(kref(name, ".safetensors"));
+    CHECK(m != NULL);
+    dc_tensor *xs[2] = {0}, *ys[DC_MAX_MODEL_IO], *back_ys[DC_MAX_MODEL_IO];
+    int n_in = m ? fun_inputs(i, xs) : 0;
+    int n_out = n_in ? test_predict_all(m, xs, ys) : 0;
+    int64_t total = 0;
+    for (int k = 0; k < n_out; k++) total += ys[k]->size;
+    char rel[256];
+    snprintf(rel, sizeof rel, KDIR "export_%s.keras.out.bin", name);
+    float *want = total ? test_read_floats(test_path(rel), total) : NULL;
+    CHECK(want != NULL);
+    for (int k = 0, at = 0; want && k < n_out; at += (int)ys[k]->size, k++)
+        for (int64_t j = 0; j < ys[k]->size; j++) CHECK_NEAR(ys[k]->data[j], want[at + j], 1e-5);
+    snprintf(rel, sizeof rel, KDIR "export_%s.keras", name);
+    dc_model *back = dc_model_import_keras(test_path(rel));
+    CHECK(back != NULL);
+    if (!back) printf("  %s\n", dc_last_error());
+    int n_back = back && n_in ? test_predict_all(back, xs, back_ys) : 0;
+    CHECK(n_back == n_out && n_out == dc_model_num_outputs(m));
+    for (int k = 0; k < n_back && k < n_out; k++)
+        CHECK(back_ys[k]->size == ys[k]->size &&
+              !memcmp(back_ys[k]->data, ys[k]->data, (size_t)ys[k]->size * sizeof(float)));
+    CHECK(back && dc_model_count_params(back) == dc_model_count_params(m));
+    for (int k = 0; k < n_back; k++) dc_tensor_free(back_ys[k]);
+    for (int k = 0; k < n_out; k++) dc_tensor_free(ys[k]);
+    for (int k = 0; k < n_in; k++) dc_tensor_free(xs[k]);
+    free(want);
+    dc_model_free(back);
+    dc_model_free(m);
+}
+
+TEST(keras_export_functional_unet) { check_fun_export(0); }
+TEST(keras_export_functional_two_inputs_merges_shared) { check_fun_export(1); }
+TEST(keras_export_functional_leaky_relu_built_in_c) { check_fun_export(2); }
 
 /* What Keras predicted on deepc's exported archives equals deepc's prediction. */
 static void check_export(const char *name) {
@@ -312,6 +460,7 @@ TEST(keras_export_lstm_gru_simple_rnn) { check_export("rnn"); }
 TEST(keras_export_conv1d_pool1d) { check_export("seq1d"); }
 TEST(keras_export_trained_cnn) { check_export("trained"); }
 TEST(keras_export_bidirectional_embedding_mask) { check_export("bidi"); }
+TEST(keras_export_leaky_relu_as_layer) { check_export("mlp"); }
 
 /* import -> export -> import keeps every weight and the compile settings. */
 TEST(keras_round_trip) {
@@ -580,11 +729,12 @@ TEST(keras_export_refuses_bad_input) {
     if (!m) return;
     CHECK_ERR(dc_model_export_keras(m, "/nonexistent-folder/m.keras"), DC_ERR_IO, "/nonexistent-folder");
     dc_model_free(m);
-    /* deepc's leaky_relu (slope 0.3) is not Keras 3's (0.2): refused, no file left */
-    m = dc_model_load(test_path("ref/data/onnx/mlp.safetensors"));
-    CHECK(m != NULL);
-    if (m) CHECK_ERR(dc_model_export_keras(m, scratch("leaky.keras")), DC_ERR_UNSUPPORTED, "leaky_relu");
-    CHECK(access(scratch("leaky.keras"), F_OK) != 0);
+    /* a layer Keras cannot express: refused by name, no file left */
+    m = dc_sequential_new("state_rnn");
+    CHECK_OK(dc_model_add(m, layer_of("LSTM", "units=3 return_state=true")));
+    CHECK_OK(dc_model_build(m, DC_DIMS(5, 2), 1));
+    CHECK_ERR(dc_model_export_keras(m, scratch("state.keras")), DC_ERR_UNSUPPORTED, "return_state");
+    CHECK(access(scratch("state.keras"), F_OK) != 0);
     dc_model_free(m);
     dc_model *u = dc_sequential_new("u");
     CHECK_OK(dc_model_add(u, dc_layer_dense(&(dc_dense_options){.units = 2})));
@@ -607,6 +757,19 @@ TEST(keras_cli_import_export) {
     m = dc_model_import_keras(k2);
     CHECK(m != NULL);
     dc_model_free(m);
+    /* a Functional model through the CLI: import, then export to .keras and .onnx */
+    snprintf(dst, sizeof dst, "%s/cli_two_in.safetensors", test_tmpdir());
+    snprintf(args, sizeof args, "import '%s' '%s'", kref("two_in", ".keras"), dst);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
+    m = dc_model_load(dst);
+    CHECK(m && dc_model_is_functional(m) && dc_model_num_inputs(m) == 2);
+    dc_model_free(m);
+    for (int i = 0; i < 2; i++) {
+        snprintf(k2, sizeof k2, "%s/cli_two_in.%s", test_tmpdir(), i ? "onnx" : "keras");
+        snprintf(args, sizeof args, "export '%s' '%s'", dst, k2);
+        CHECK(test_run_deepc(args, out, sizeof out) == 0);
+        CHECK(access(k2, F_OK) == 0);
+    }
     /* a hostile archive: exit 1, the file and the part named, nothing written */
     part evil = {"../evil.txt", "x", 1};
     const char *bad = variant("cli_evil.keras", NULL, &evil, NULL, 0);

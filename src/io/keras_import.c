@@ -1,6 +1,7 @@
-/* keras_import.c — a Keras 3 .keras archive (Sequential) as a deepc model: the layers
- * from config.json by their Keras names, the weights from model.weights.h5, the compile
- * settings; anything deepc cannot do is refused by name, never dropped. */
+/* keras_import.c — a Keras 3 .keras archive (Sequential or Functional) as a deepc model:
+ * the layers from config.json by their Keras names (a Functional graph through dc_graph),
+ * the weights from model.weights.h5, the compile settings; anything deepc cannot do is
+ * refused by name, never dropped. */
 #include "../model/model.h"
 #include "keras.h"
 #include <cjson/cJSON.h>

@@ -226,6 +226,12 @@ def check_exports():
         logits = getattr(loss, "from_logits", None)
         print(f"{name}: {shape} -> {[list(np.shape(v)) for v in ys]}; loss {loss if isinstance(loss, str) else type(loss).__name__}"
               f" (from_logits {logits}), optimizer {opt.name if opt else None}")
+        leaky = [lay for lay in m.layers if type(lay).__name__ == "LeakyReLU"]
+        if name in ("mlp", "fun_c"):  # deepc's leaky_relu (slope 0.3) as LeakyReLU layers
+            assert leaky and all(abs(float(lay.negative_slope) - 0.3) < 1e-7 for lay in leaky)
+        if name == "fun_c":
+            assert len(m.inputs) == 2 and len(m.outputs) == 2
+            assert [float(w) for w in m._compile_config.config["loss_weights"]] == [1.0, 0.25]
         if name == "trained":
             assert logits is True, "deepc's logits model must compile with from_logits"
             assert opt.name == "adam" and abs(float(opt.learning_rate) - 0.01) < 1e-6
