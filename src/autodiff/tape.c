@@ -225,7 +225,19 @@ static void run_backward(dc_tape *t) {
     for (size_t k = t->n_nodes; k-- > 0;) {
         dc_node *n = &t->nodes[k];
         if (n->out->grad) dc_op_table[n->op].backward(n);
+        if (t->after_node) t->after_node(t->after_node_ctx, k);
     }
+}
+
+void dc_tape_set_backward_hook(dc_tape *t, void (*fn)(void *ctx, size_t node), void *ctx) {
+    if (!t) return;
+    t->after_node = fn;
+    t->after_node_ctx = ctx;
+}
+
+size_t dc_tape_num_nodes(const dc_tape *t) { return t ? t->n_nodes : 0; }
+const dc_node *dc_tape_node(const dc_tape *t, size_t k) {
+    return t && k < t->n_nodes ? &t->nodes[k] : NULL;
 }
 
 dc_status dc_tape_backward_seeded(dc_tape *t, dc_tensor *out, const float *seed) {

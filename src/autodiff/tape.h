@@ -14,6 +14,9 @@ struct dc_tape {
     /* A distributed fit's rank: its samples are [part_start, part_start + B)
      * of a batch of part_total (0: the batch is whole) */
     int64_t part_start, part_total;
+    /* called after each node's backward (dc_tape_set_backward_hook) */
+    void (*after_node)(void *ctx, size_t node);
+    void *after_node_ctx;
     char error[512];
 };
 

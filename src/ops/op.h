@@ -75,6 +75,12 @@ void dc_tape_set_batch_part(dc_tape *t, int64_t start, int64_t total);
 /* Where a batch of B samples lies: (start, total), or (0, B) when no part is
  * set or it does not fit B (a tensor whose first axis is not the batch). */
 void dc_tape_batch_part(const dc_tape *t, int64_t B, int64_t *start, int64_t *total);
+/* fn(ctx, k) runs after node k's backward (nodes go from the last to the
+ * first), as a distributed fit starts summing gradients that are complete;
+ * NULL: none. The nodes: dc_tape_num_nodes, dc_tape_node. */
+void dc_tape_set_backward_hook(dc_tape *t, void (*fn)(void *ctx, size_t node), void *ctx);
+size_t dc_tape_num_nodes(const dc_tape *t);
+const dc_node *dc_tape_node(const dc_tape *t, size_t k);
 /* Runs backward from `out` with the given seed gradient (out->size floats),
  * instead of the scalar 1 of dc_tape_backward. For the gradient checker. */
 dc_status dc_tape_backward_seeded(dc_tape *t, dc_tensor *out, const float *seed);

@@ -1074,9 +1074,13 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
                 st = numeric_stop(fn, epoch, batch, "the loss is", batch_loss);
                 goto done;
             }
+            dc_fit_dist_overlap ov; /* with dist: the gradient summed as backward goes */
+            const bool overlap =
+                dist && !failed && dc_fit_dist_overlap_begin(&ov, dist, m, t, part_w, lw[1]);
             failed = failed || (!empty && dc_tape_backward(t, loss) != DC_OK);
             if (!failed && dist &&
-                ((st = dc_fit_dist_sum_grads(dist, m, part_w, lw[1])) != DC_OK ||
+                ((st = overlap ? dc_fit_dist_overlap_end(&ov)
+                               : dc_fit_dist_sum_grads(dist, m, part_w, lw[1])) != DC_OK ||
                  (n_batch < dist->size && (st = dc_fit_dist_sync_rngs(dist, m)) != DC_OK)))
                 goto done;
             if (!failed && before_step) memcpy(before_step, m->weights, m->n_trainable * sizeof(float));
@@ -1154,6 +1158,7 @@ done:
     io_free(&io);
     dc_free(acc);
     dc_tape_set_batch_part(m->tape, 0, 0); /* the next use of the tape has whole batches */
+    dc_tape_set_backward_hook(m->tape, NULL, NULL);
     dc_free(vars);
     dc_free(before_step);
     dc_callbacks_end(cbs, st == DC_OK && !interrupted);
