@@ -46,29 +46,28 @@ typedef struct {
     float *bufs;   /* (4,B,U) backward: dh, pass, dc, carry */
     float *rp;     /* recurrent_kernel as GEMM panels (forward), see pack_panels */
     float *rtp;    /* its transpose as panels (backward) */
+    float *tbuf;   /* (2,B,G) the step GEMMs' transposed operands, rows b at b*G */
 } rnn_saved;
 
-/* The per-step GEMMs read the recurrent kernel 100s of times: read in place,
- * each k of a 32-column panel sits on another 4 KiB page, and packing it per
- * call copies 1 MiB per step. So it is packed once per op call into (K,32)
- * panels, and each panel is one GEMM with B contiguous (2x faster, measured
- * at B 64, U 256); the panels are shared among threads. */
-#define RNN_PANEL 32
+/* The per-step GEMMs read the recurrent kernel 100s of times, so it is
+ * packed once per op call into panels of DC_RNN_TILE output columns (rnn.h)
+ * and each step's GEMM runs transposed on them (the kernel streamed once, the
+ * step's rows reused from L1), through two small transposes of the rows. */
 static int64_t panels_size(int64_t K, int64_t N) {
-    return K * ((N + RNN_PANEL - 1) / RNN_PANEL) * RNN_PANEL;
+    return K * ((N + DC_RNN_TILE - 1) / DC_RNN_TILE) * DC_RNN_TILE;
 }
 
-// B (K,N): element (k,j) at src[k*ld + j], or src[j*ld + k] when trans -> panels (K,32)...
+// B (K,N): element (k,j) at src[k*ld + j], or src[j*ld + k] when trans -> panels (K,TILE)...
 static void pack_panels(const float *src, int64_t ld, bool trans, int64_t K, int64_t N,
                         float *dst) {
-    for (int64_t p0 = 0; p0 < N; p0 += RNN_PANEL) {
+    for (int64_t p0 = 0; p0 < N; p0 += DC_RNN_TILE) {
         float *d = dst + p0 * K;
-        const int64_t w = DC_MIN((int64_t)RNN_PANEL, N - p0);
+        const int64_t w = DC_MIN((int64_t)DC_RNN_TILE, N - p0);
         for (int64_t k = 0; k < K; k++) {
-            float *dk = d + k * RNN_PANEL;
+            float *dk = d + k * DC_RNN_TILE;
             for (int64_t j = 0; j < w; j++)
                 dk[j] = trans ? src[(p0 + j) * ld + k] : src[k * ld + p0 + j];
-            for (int64_t j = w; j < RNN_PANEL; j++) dk[j] = 0.0f;
+            for (int64_t j = w; j < DC_RNN_TILE; j++) dk[j] = 0.0f;
         }
     }
 }
@@ -85,25 +84,36 @@ typedef struct {
     bool trans;
 } rnn_rk;
 
-// C (M,N) = A (M,K) @ panels (K,N) + beta C (+ bias): one GEMM per panel, panels over threads
-static void gemm_panels(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                        rnn_rk rk, float beta, float *C, int64_t ldc, const float *bias,
-                        bool allow_par) {
+/* A thread's step GEMM: its kernels and its two scratch blocks for the
+ * transposed operands ((K,M) and (N,M), each at most (G, its rows)). */
+typedef struct {
+    const dc_rnn_kernels *k;
+    float *bt, *ct;
+    bool par; /* the panels may be shared among threads */
+} rnn_gemm_ctx;
+
+// C (M,N) = A (M,K) @ R (K,N) + beta C (+ bias)
+static void rec_gemm(const rnn_gemm_ctx *x, int64_t M, int64_t N, int64_t K, const float *A,
+                     int64_t lda, rnn_rk rk, float beta, float *C, int64_t ldc,
+                     const float *bias) {
     if (!rk.panels) {
         dc_gemm_epilogue ep = {.bias = bias, .act = DC_EPI_NONE};
         dc_gemm_ex(false, rk.trans, M, N, K, 1.0f, A, lda, rk.raw, rk.ld, beta, C, ldc, &ep);
         return;
     }
-    const float *P = rk.panels;
-    const int64_t np = (N + RNN_PANEL - 1) / RNN_PANEL;
-    const bool par = allow_par && np > 1 && (double)M * (double)N * (double)K >= (double)(1 << 20);
+    const dc_rnn_kernels *k = x->k;
+    k->to_cols(A, lda, M, K, x->bt);
+    const int64_t np = (N + DC_RNN_TILE - 1) / DC_RNN_TILE;
+    const bool par = x->par && np > 1 && (double)M * (double)N * (double)K >= (double)(1 << 20);
+    const float *P = rk.panels, *bt = x->bt;
+    float *ct = x->ct;
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t p = 0; p < np; p++) {
-        const int64_t j0 = p * RNN_PANEL, w = DC_MIN((int64_t)RNN_PANEL, N - j0);
-        dc_gemm_epilogue ep = {.bias = bias ? bias + j0 : NULL, .act = DC_EPI_NONE};
-        dc_gemm_ex(false, false, M, w, K, 1.0f, A, lda, P + j0 * K, RNN_PANEL, beta, C + j0, ldc,
-                   &ep);
+        const int64_t j0 = p * DC_RNN_TILE;
+        k->tgemm_panel(M, K, (int)DC_MIN((int64_t)DC_RNN_TILE, N - j0), P + j0 * K, bt,
+                       ct + j0 * M, M);
     }
+    k->from_cols(ct, M, N, beta, bias, C, ldc);
 }
 
 static int gate_count(int op) { return op == DC_OP_LSTM ? 4 : op == DC_OP_GRU ? 3 : 1; }
@@ -216,7 +226,8 @@ static dc_status rnn_alloc(dc_node *n, const rnn_dims *d, rnn_saved *s, bool gra
     const bool packed = d->T >= RNN_PACK_MIN_T;
     s->rp = packed ? alloc_f(n, DC_MAX(panels_size(U, G), panels_size(U, 2 * U) + panels_size(U, U)))
                    : NULL;
-    if ((packed && !s->rp) || !s->xt || !s->gates || !s->hprev || (d->rdm && !s->hd) || (d->kind == DC_OP_LSTM && !s->cprev) ||
+    s->tbuf = packed ? alloc_f(n, 2 * d->B * G) : NULL;
+    if ((packed && (!s->rp || !s->tbuf)) || !s->xt || !s->gates || !s->hprev || (d->rdm && !s->hd) || (d->kind == DC_OP_LSTM && !s->cprev) ||
         (d->kind != DC_OP_SIMPLE_RNN && !s->aux) || !s->rec || !s->zero)
         return DC_ERR_NOMEM;
     memset(s->zero, 0, (size_t)BU * sizeof(float));
@@ -304,6 +315,8 @@ static void forward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
     const dc_rnn_kernels *k = r->k;
     float *hT = state_ptr(&d, ext, 0), *cT = d.nst == 2 ? state_ptr(&d, ext, 1) : NULL;
     if (nb <= 0) return;
+    const rnn_gemm_ctx gx = {k, s->tbuf ? s->tbuf + b0 * G : NULL,
+                             s->tbuf ? s->tbuf + (B + b0) * G : NULL, par};
     for (int64_t sp = 0; sp < T; sp++) {
         const int64_t t = step_time(n, T, sp);
         const bool last = sp == T - 1;
@@ -331,17 +344,17 @@ static void forward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
             A = hd;
         }
         if (d.kind == DC_OP_LSTM || d.kind == DC_OP_SIMPLE_RNN) {
-            gemm_panels(nb, G, U, A, U, rk_all, 1.0f, st_.g, G, NULL, par);
+            rec_gemm(&gx, nb, G, U, A, U, rk_all, 1.0f, st_.g, G, NULL);
             if (d.kind == DC_OP_LSTM) k->lstm_forward(&st_);
             else k->simple_forward(&st_);
         } else if (gru_after) {
-            gemm_panels(nb, G, U, A, U, rk_all, 0.0f, st_.r, G, rec_bias, par);
+            rec_gemm(&gx, nb, G, U, A, U, rk_all, 0.0f, st_.r, G, rec_bias);
             k->gru_forward(&st_);
         } else {
-            gemm_panels(nb, 2 * U, U, A, U, rk_all, 0.0f, st_.r, 2 * U, NULL, par);
+            rec_gemm(&gx, nb, 2 * U, U, A, U, rk_all, 0.0f, st_.r, 2 * U, NULL);
             k->gru_rb_forward_a(&st_);
             st_.rs = U;
-            gemm_panels(nb, U, U, st_.aux, U, rk_h, 0.0f, st_.r, U, NULL, par);
+            rec_gemm(&gx, nb, U, U, st_.aux, U, rk_h, 0.0f, st_.r, U, NULL);
             k->gru_rb_forward_b(&st_);
         }
     }
@@ -442,6 +455,8 @@ static void backward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
     if (nb <= 0) return;
     float *dh = s->bufs + b0 * U, *pass = s->bufs + BU + b0 * U, *dc = s->bufs + 2 * BU + b0 * U,
           *carry = s->bufs + 3 * BU + b0 * U, *rec = s->rec + b0 * G;
+    const rnn_gemm_ctx gx = {k, s->tbuf ? s->tbuf + b0 * G : NULL,
+                             s->tbuf ? s->tbuf + (B + b0) * G : NULL, par};
     for (int64_t sp = T - 1; sp >= 0; sp--) {
         const int64_t t = step_time(n, T, sp);
         dc_rnn_step st_ = {
@@ -465,17 +480,17 @@ static void backward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
         else if (gru_after) k->gru_backward(&st_);
         if (gru_before) {
             k->gru_rb_backward_a(&st_);
-            gemm_panels(nb, U, U, st_.dg + 2 * U, G, rkt_h, 0.0f, rec, U, NULL, par);
+            rec_gemm(&gx, nb, U, U, st_.dg + 2 * U, G, rkt_h, 0.0f, rec, U, NULL);
             k->gru_rb_backward_b(&st_);
-            gemm_panels(nb, U, 2 * U, st_.dg, G, rkt_all, 1.0f, rec, U, NULL, par);
+            rec_gemm(&gx, nb, U, 2 * U, st_.dg, G, rkt_all, 1.0f, rec, U, NULL);
             st_.r = rec, st_.rs = U;
             k->add_masked(&st_);
         } else if (d.rdm) {
-            gemm_panels(nb, U, G, dgrec, G, rkt_all, 0.0f, rec, U, NULL, par);
+            rec_gemm(&gx, nb, U, G, dgrec, G, rkt_all, 0.0f, rec, U, NULL);
             st_.r = rec, st_.rs = U;
             k->add_masked(&st_);
         } else {
-            gemm_panels(nb, U, G, dgrec, G, rkt_all, 1.0f, pass, U, NULL, par);
+            rec_gemm(&gx, nb, U, G, dgrec, G, rkt_all, 1.0f, pass, U, NULL);
         }
         float *tmp = dh;
         dh = pass, pass = tmp;
