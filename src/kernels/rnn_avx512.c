@@ -67,6 +67,13 @@ static void RK(from_cols)(const float *ct, int64_t M, int64_t N, float beta, con
     enum { RB = 64 };
     float tmp[RB * 16] __attribute__((aligned(64)));
     const __m512 be = _mm512_set1_ps(beta);
+    if (beta == 0.0f && !bias) { /* a plain transpose: straight into c */
+        for (int64_t j0 = 0; j0 < N; j0 += 16) {
+            const int jn = (int)(N - j0 < 16 ? N - j0 : 16);
+            dc_gemm_pack_t_avx512(ct + j0 * M, M, jn, M, c + j0, ldc, jn);
+        }
+        return;
+    }
     for (int64_t j0 = 0; j0 < N; j0 += 16) {
         const int jn = (int)(N - j0 < 16 ? N - j0 : 16);
         const __mmask16 mj = lanes(jn);
