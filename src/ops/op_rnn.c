@@ -35,7 +35,7 @@ typedef struct {
 typedef struct {
     float *xt;     /* (T,B,I) x, time-major; backward reuses it for dx */
     float *gates;  /* (T,B,G) gate activations */
-    float *hprev;  /* (T,B,U) h entering each step */
+    float *hprev;  /* (T,B,U) h entering each step, rows hs apart */
     float *hd;     /* (T,B,U) hprev * recurrent dropout mask, or NULL (= hprev) */
     float *cprev;  /* (T,B,U) LSTM c entering each step */
     float *aux;    /* (T,B,U) LSTM act(c_t); GRU rec_h (reset_after) or r*hd (reset_before) */
@@ -47,6 +47,10 @@ typedef struct {
     float *rp;     /* recurrent_kernel as GEMM panels (forward), see pack_panels */
     float *rtp;    /* its transpose as panels (backward) */
     float *tbuf;   /* (2,B,W) the step GEMMs' transposed operands, rows b at b*W (scratch_w) */
+    /* joins_hx: hprev rows are [h_{t-1}, x_t, 1] (xt points into them), so one
+     * GEMM over all steps gives the gradients of R, W and b at once, into dwr */
+    int64_t hs, xs; /* row strides of hprev and xt */
+    float *dwr;     /* (U+I+1,G) that GEMM's result */
 } rnn_saved;
 
 /* The per-step GEMMs read the recurrent kernel 100s of times, so it is
@@ -65,6 +69,9 @@ static int64_t panels_size(int64_t K, int64_t N) {
 static bool fuses_x(const rnn_dims *d) {
     return d->T >= RNN_PACK_MIN_T && (d->kind == DC_OP_LSTM || d->kind == DC_OP_SIMPLE_RNN);
 }
+
+/* fuses_x without recurrent dropout (whose GEMM operand is not h itself) */
+static bool joins_hx(const rnn_dims *d) { return fuses_x(d) && !d->rdm; }
 
 /* Floats per batch row of each step-GEMM scratch block: its K or N at most */
 static int64_t scratch_w(const rnn_dims *d) { return DC_MAX(d->G, d->U + d->I + 1); }
@@ -247,9 +254,12 @@ static float *alloc_f(dc_node *n, int64_t count) {
 static dc_status rnn_alloc(dc_node *n, const rnn_dims *d, rnn_saved *s, bool grad) {
     const int64_t BT = d->B * d->T, BU = d->B * d->U;
     memset(s, 0, sizeof *s);
-    s->xt = alloc_f(n, BT * d->I);
+    const bool join = joins_hx(d);
+    s->hs = join ? d->U + d->I + 1 : d->U;
+    s->xs = join ? s->hs : d->I;
+    s->hprev = alloc_f(n, BT * s->hs);
+    s->xt = join ? s->hprev + d->U : alloc_f(n, BT * d->I);
     s->gates = alloc_f(n, BT * d->G);
-    s->hprev = alloc_f(n, BT * d->U);
     s->hd = d->rdm ? alloc_f(n, BT * d->U) : NULL;
     s->cprev = d->kind == DC_OP_LSTM ? alloc_f(n, BT * d->U) : NULL;
     s->aux = d->kind != DC_OP_SIMPLE_RNN ? alloc_f(n, BT * d->U) : NULL;
@@ -270,10 +280,11 @@ static dc_status rnn_alloc(dc_node *n, const rnn_dims *d, rnn_saved *s, bool gra
         s->dg = alloc_f(n, BT * d->G);
         s->dgh = d->kind == DC_OP_GRU ? alloc_f(n, BT * d->G) : NULL;
         s->bufs = alloc_f(n, 4 * BU);
+        s->dwr = join ? alloc_f(n, s->hs * G) : NULL;
         s->rtp = packed ? alloc_f(n, DC_MAX(panels_size(G, U + (fuses_x(d) ? I : 0)),
                                             panels_size(2 * U, U) + panels_size(U, U)))
                         : NULL;
-        if ((packed && !s->rtp) || !s->dg || (d->kind == DC_OP_GRU && !s->dgh) || !s->bufs) return DC_ERR_NOMEM;
+        if ((packed && !s->rtp) || (join && !s->dwr) || !s->dg || (d->kind == DC_OP_GRU && !s->dgh) || !s->bufs) return DC_ERR_NOMEM;
     }
     return DC_OK;
 }
@@ -298,11 +309,15 @@ static float *state_ptr(const rnn_dims *d, float *ext, int k) {
     return ext + d->B * d->T * d->U + (int64_t)k * d->B * d->U;
 }
 
-// x (B,T,I) -> xt (T,B,I)
-static void transpose_bt(const float *x, int64_t B, int64_t T, int64_t I, float *xt) {
+// x (B,T,I) -> xt (T,B,I), rows xs apart, each followed by a 1 when ones
+static void transpose_bt(const float *x, int64_t B, int64_t T, int64_t I, float *xt, int64_t xs,
+                         bool ones) {
     for (int64_t t = 0; t < T; t++)
-        for (int64_t b = 0; b < B; b++)
-            memcpy(xt + (t * B + b) * I, x + (b * T + t) * I, (size_t)I * sizeof(float));
+        for (int64_t b = 0; b < B; b++) {
+            float *row = xt + (t * B + b) * xs;
+            memcpy(row, x + (b * T + t) * I, (size_t)I * sizeof(float));
+            if (ones) row[I] = 1.0f;
+        }
 }
 
 static int64_t step_time(const dc_node *n, int64_t T, int64_t s) {
@@ -354,7 +369,7 @@ static void forward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
     const dc_rnn_kernels *k = r->k;
     float *hT = state_ptr(&d, ext, 0), *cT = d.nst == 2 ? state_ptr(&d, ext, 1) : NULL;
     if (nb <= 0) return;
-    const int64_t W = scratch_w(&d);
+    const int64_t W = scratch_w(&d), hs = s->hs;
     const rnn_gemm_ctx gx = {k, s->tbuf ? s->tbuf + b0 * W : NULL,
                              s->tbuf ? s->tbuf + (B + b0) * W : NULL, par};
     for (int64_t sp = 0; sp < T; sp++) {
@@ -367,9 +382,9 @@ static void forward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
             .m = d.mask ? d.mask->data + b0 * T + t : NULL, .ms = T,
             .g = s->gates + t * BG + b0 * G, .gs = G,
             .r = s->rec + b0 * G, .rs = gru_before ? 2 * U : G,
-            .hp = s->hprev + t * BU + b0 * U, .hps = U,
+            .hp = s->hprev + (t * B + b0) * hs, .hps = hs,
             .cp = s->cprev ? s->cprev + t * BU + b0 * U : NULL, .cps = U,
-            .hn = (last ? hT : s->hprev + tn * BU) + b0 * U, .hns = U,
+            .hn = last ? hT + b0 * U : s->hprev + (tn * B + b0) * hs, .hns = last ? U : hs,
             .cn = !s->cprev ? NULL : (last ? cT : s->cprev + tn * BU) + b0 * U, .cns = U,
             .aux = s->aux ? s->aux + t * BU + b0 * U : NULL, .auxs = U,
             .y = ext + b0 * T * U + sp * U, .ys = T * U,
@@ -377,27 +392,32 @@ static void forward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
             .rdm = d.rdm ? d.rdm->data + b0 * U : NULL, .rdms = U,
         };
         /* the recurrent GEMM's left operand: h_{t-1}, through the dropout mask */
-        const float *A = s->hprev + t * BU + b0 * U;
+        const float *A = st_.hp;
+        int64_t lda = hs;
         if (d.rdm) {
             float *hd = s->hd + t * BU + b0 * U;
-            for (int64_t i = 0; i < nb * U; i++) hd[i] = A[i] * d.rdm->data[b0 * U + i];
-            A = hd;
+            for (int64_t b = 0; b < nb; b++)
+                for (int64_t u = 0; u < U; u++)
+                    hd[b * U + u] = A[b * hs + u] * d.rdm->data[(b0 + b) * U + u];
+            A = hd, lda = U;
         }
         if (r->fuse_x) {
-            const rnn_part parts[3] = {{A, U, U}, {s->xt + (t * B + b0) * d.I, d.I, d.I}, {NULL, 0, 1}};
-            rec_gemm_ct(&gx, nb, G, 3, parts, rk_all.panels);
+            /* joined rows carry x_t and the 1 after h: one part */
+            const rnn_part parts[3] = {{A, lda, d.rdm ? U : hs},
+                                       {s->xt + (t * B + b0) * s->xs, s->xs, d.I}, {NULL, 0, 1}};
+            rec_gemm_ct(&gx, nb, G, d.rdm ? 3 : 1, parts, rk_all.panels);
             k->from_cols(gx.ct, nb, G, 0.0f, NULL, st_.g, G);
             if (d.kind == DC_OP_LSTM) k->lstm_forward(&st_);
             else k->simple_forward(&st_);
         } else if (d.kind == DC_OP_LSTM || d.kind == DC_OP_SIMPLE_RNN) {
-            rec_gemm(&gx, nb, G, U, A, U, rk_all, 1.0f, st_.g, G, NULL);
+            rec_gemm(&gx, nb, G, U, A, lda, rk_all, 1.0f, st_.g, G, NULL);
             if (d.kind == DC_OP_LSTM) k->lstm_forward(&st_);
             else k->simple_forward(&st_);
         } else if (gru_after) {
-            rec_gemm(&gx, nb, G, U, A, U, rk_all, 0.0f, st_.r, G, rec_bias);
+            rec_gemm(&gx, nb, G, U, A, lda, rk_all, 0.0f, st_.r, G, rec_bias);
             k->gru_forward(&st_);
         } else {
-            rec_gemm(&gx, nb, 2 * U, U, A, U, rk_all, 0.0f, st_.r, 2 * U, NULL);
+            rec_gemm(&gx, nb, 2 * U, U, A, lda, rk_all, 0.0f, st_.r, 2 * U, NULL);
             k->gru_rb_forward_a(&st_);
             st_.rs = U;
             rec_gemm(&gx, nb, U, U, st_.aux, U, rk_h, 0.0f, st_.r, U, NULL);
@@ -427,7 +447,7 @@ static dc_status rnn_forward(dc_node *n) {
      * unless each step's GEMM does it (fuse_x) */
     const bool fuse_x = fuses_x(&d);
     dc_gemm_epilogue ep = {.bias = bias, .act = DC_EPI_NONE};
-    transpose_bt(d.x->data, B, T, I, s->xt);
+    transpose_bt(d.x->data, B, T, I, s->xt, s->xs, joins_hx(&d));
     if (!fuse_x)
         dc_gemm_ex(false, false, B * T, G, I, 1.0f, s->xt, I, d.w->data, G, 0.0f, s->gates, G,
                    &ep);
@@ -439,7 +459,8 @@ static dc_status rnn_forward(dc_node *n) {
         return DC_OK;
     }
     const int64_t t0 = step_time(n, T, 0);
-    memcpy(s->hprev + t0 * BU, h0, (size_t)BU * sizeof(float));
+    for (int64_t b = 0; b < B; b++)
+        memcpy(s->hprev + (t0 * B + b) * s->hs, h0 + b * U, (size_t)U * sizeof(float));
     if (s->cprev) memcpy(s->cprev + t0 * BU, c0, (size_t)BU * sizeof(float));
     const dc_rnn_kernels *k = dc_rnn_kernels_get();
     const float *R = d.r->data;
@@ -514,7 +535,7 @@ static void backward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
     if (nb <= 0) return;
     float *dh = s->bufs + b0 * U, *pass = s->bufs + BU + b0 * U, *dc = s->bufs + 2 * BU + b0 * U,
           *carry = s->bufs + 3 * BU + b0 * U, *rec = s->rec + b0 * G;
-    const int64_t W = scratch_w(&d);
+    const int64_t W = scratch_w(&d), hs = s->hs;
     const rnn_gemm_ctx gx = {k, s->tbuf ? s->tbuf + b0 * W : NULL,
                              s->tbuf ? s->tbuf + (B + b0) * W : NULL, par};
     for (int64_t sp = T - 1; sp >= 0; sp--) {
@@ -525,7 +546,7 @@ static void backward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
             .m = d.mask ? d.mask->data + b0 * T + t : NULL, .ms = T,
             .g = s->gates + t * BG + b0 * G, .gs = G,
             .r = gru_after ? s->dgh + t * BG + b0 * G : s->rec + b0 * G, .rs = gru_after ? G : U,
-            .hp = s->hprev + t * BU + b0 * U, .hps = U,
+            .hp = s->hprev + (t * B + b0) * hs, .hps = hs,
             .cp = s->cprev ? s->cprev + t * BU + b0 * U : NULL, .cps = U,
             .aux = s->aux ? s->aux + t * BU + b0 * U : NULL, .auxs = U,
             .rdm = d.rdm ? d.rdm->data + b0 * U : NULL, .rdms = U,
@@ -619,8 +640,16 @@ void dc_rnn_backward(dc_node *n) {
         for (int64_t i = 0; i < BU; i++) d.c0->grad[i] += dc[i];
     const int64_t BT = B * T;
     if (BT == 0) return;
+    if (s->dwr) { /* joined: [dR; dW; db] = [h, x, 1]^T dg, all steps at once */
+        dc_gemm(true, false, s->hs, G, BT, 1.0f, s->hprev, s->hs, s->dg, G, 0.0f, s->dwr, G);
+        const dc_reduce_kernels *rk = dc_reduce_kernels_get();
+        if (d.r->grad) rk->axpy(d.r->grad, s->dwr, U * G, 1.0f);
+        if (d.w->grad) rk->axpy(d.w->grad, s->dwr + U * G, I * G, 1.0f);
+        if (d.bias && d.bias->grad) rk->axpy(d.bias->grad, s->dwr + (U + I) * G, G, 1.0f);
+        return; /* dx came with the steps (fuse_x) */
+    }
     const float *hA = s->hd ? s->hd : s->hprev;
-    if (d.w->grad) dc_gemm(true, false, I, G, BT, 1.0f, s->xt, I, s->dg, G, 1.0f, d.w->grad, G);
+    if (d.w->grad) dc_gemm(true, false, I, G, BT, 1.0f, s->xt, s->xs, s->dg, G, 1.0f, d.w->grad, G);
     if (d.r->grad) {
         if (gru_before) {
             dc_gemm(true, false, U, 2 * U, BT, 1.0f, hA, U, s->dg, G, 1.0f, d.r->grad, G);
