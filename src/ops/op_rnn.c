@@ -82,11 +82,15 @@ static int64_t scratch_w(const rnn_dims *d) { return DC_MAX(d->G, d->U + d->I + 
  * input kernel (and the bias) can share its panels. */
 static void pack_block(float *dst, int64_t K, int64_t k0, int64_t j0, const float *src,
                        int64_t ld, bool trans, int64_t kn, int64_t jn) {
-    for (int64_t j = 0; j < jn; j++) {
-        float *d = dst + (j0 + j) / DC_RNN_TILE * DC_RNN_TILE * K + (j0 + j) % DC_RNN_TILE;
+#define PANEL_AT(j, k) \
+    dst[(j0 + (j)) / DC_RNN_TILE * DC_RNN_TILE * K + (k0 + (k)) * DC_RNN_TILE + (j0 + (j)) % DC_RNN_TILE]
+    if (trans) /* loops in the order src is stored */
+        for (int64_t j = 0; j < jn; j++)
+            for (int64_t k = 0; k < kn; k++) PANEL_AT(j, k) = src[j * ld + k];
+    else
         for (int64_t k = 0; k < kn; k++)
-            d[(k0 + k) * DC_RNN_TILE] = !src ? 0.0f : trans ? src[j * ld + k] : src[k * ld + j];
-    }
+            for (int64_t j = 0; j < jn; j++) PANEL_AT(j, k) = src ? src[k * ld + j] : 0.0f;
+#undef PANEL_AT
 }
 
 /* Zeroes the columns of the last panel past N, before its blocks are packed. */
