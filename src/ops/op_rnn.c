@@ -1,11 +1,13 @@
 /* op_rnn.c — the fused recurrent ops (LSTM, GRU, SimpleRNN) and dc_rnn_state.
- * Forward: the input projection of all steps as one GEMM, then per step one
- * recurrent GEMM and one fused gate kernel; backward: the steps in reverse
- * (gate kernel, one GEMM for dh_{t-1}), then one GEMM each for the weights and
- * the input. Saved arrays are time-major (T,B,X) by input time t, so each
- * step's rows are contiguous for its GEMMs (strided rows, at page multiples,
- * halved their speed) and the final GEMMs pair x (copied time-major),
- * h_{t-1} and the gate gradients row by row, in either direction. */
+ * Forward: the input projection of all steps as one GEMM (LSTM and SimpleRNN:
+ * inside each step's GEMM instead, see fuse_x), then per step one recurrent
+ * GEMM and one fused gate kernel; backward: the steps in reverse (gate kernel,
+ * one GEMM for dh_{t-1}, with dx_t when fused), then one GEMM each for the
+ * weights and the input (or one for all weights when joined). Saved arrays are
+ * time-major (T,B,X) by input time t, so each step's rows are contiguous for
+ * its GEMMs (strided rows, at page multiples, halved their speed) and the
+ * final GEMMs pair x (copied time-major), h_{t-1} and the gate gradients row
+ * by row, in either direction. */
 #include "op.h"
 #include "../kernels/gemm.h"
 #include "../kernels/reduce.h"
