@@ -4,7 +4,7 @@
 #define DC_TRAIN_H
 #include "../model/model.h"
 
-#define DC_HIST_KEY 32
+#define DC_HIST_KEY DC_LOG_KEY
 
 struct dc_history {
     int n_keys;
@@ -70,6 +70,29 @@ typedef struct {
     double iou_pred[DC_MAX_CLASS_WEIGHTS], iou_true[DC_MAX_CLASS_WEIGHTS],
         iou_hit[DC_MAX_CLASS_WEIGHTS];
 } dc_accum;
+
+/* One output as fit, evaluate and dc_model_train_on_batch see it. */
+typedef struct {
+    dc_loss_kind loss;
+    dc_out_mode mode;
+    dc_act act;   /* of the layer that makes it */
+    float weight; /* in the summed loss (1 when no weight is given) */
+    int ndim;     /* without the batch axis */
+    int64_t shape[DC_MAX_DIMS];
+    int n_metrics;
+    dc_metric_kind metrics[DC_MAX_METRICS];
+    int n_class_weights;
+    const float *class_weights;
+    char name[64]; /* the layer's name, which Keras' log keys use */
+} dc_head;
+/* heads[i] for each of m's outputs, from its compile settings (fit.c). */
+void dc_heads_init(const dc_model *m, dc_head *heads);
+/* Bit i set: output i's last activation is absorbed by its loss. */
+unsigned dc_heads_fused(const dc_head *h, int n);
+/* sum_i weight_i * loss_i of outs against ys; each[i] gets loss_i. NULL
+ * on failure (the tape says why). */
+dc_tensor *dc_heads_loss(const dc_head *h, int n, dc_tape *t, dc_tensor *const *outs,
+                         dc_tensor *const *ys, dc_tensor **each);
 
 /* Where a fit stands, for its resume checkpoint: the epoch in progress (or
  * next), the batches of it done, their sums, and whether training ended. */
