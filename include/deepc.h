@@ -1029,10 +1029,12 @@ dc_model *dc_model_load(const char *path); /* caller frees */
 dc_status dc_model_load_checkpoint(dc_model *m, const char *path, int *epoch);
 /* The inference graph of a built model as ONNX (opset 13), written atomically:
  * it takes the same NHWC input (batch axis "N") and predicts what dc_model_predict
- * does. A layer with no ONNX mapping is DC_ERR_UNSUPPORTED naming it and its type. */
+ * does (a functional model: inputs named after its InputLayers when several,
+ * outputs "output_0" ... when several). A layer with no ONNX mapping is DC_ERR_UNSUPPORTED naming it and its type. */
 dc_status dc_model_export_onnx(const dc_model *m, const char *path);
 /* Keras 3 .keras archives (a zip of config.json, metadata.json and
- * model.weights.h5). Import: a Sequential model of layers deepc has, built,
+ * model.weights.h5). Import: a Sequential or Functional model (several inputs
+ * and outputs, shared layers, merge layers) of layers deepc has, built,
  * with Keras' weights (deepc keeps Keras' layouts) and, when the archive has
  * compile settings, compiled with them; a layer, option, loss, metric or
  * optimizer deepc lacks is refused (DC_ERR_UNSUPPORTED naming it), never
@@ -1057,8 +1059,16 @@ typedef struct dc_dist {
     /* x[i] = the sum over the ranks of x[i]; the same bits on every rank */
     dc_status (*sum_floats)(void *ctx, float *x, int64_t n);
     dc_status (*sum_doubles)(void *ctx, double *x, int64_t n);
+    /* Optional (NULL: fit sums after backward): start the sum of x[0..n)
+     * and return at once, so that it runs while backward goes on (x is not
+     * touched meanwhile); wait_sums finishes every started sum. fit starts
+     * the gradient's buckets in a fixed order, the same on every rank. */
+    dc_status (*start_sum_floats)(void *ctx, float *x, int64_t n);
+    dc_status (*wait_sums)(void *ctx);
 } dc_dist;
-/* The MPI backend (libdeepc_mpi.a, src/dist/mpi.c). dc_dist_mpi_init calls
+/* The MPI backend (libdeepc_mpi.a, src/dist/mpi.c); it overlaps the
+ * gradient's sum with backward (start_sum_floats: MPI_Iallreduce) only when
+ * the environment has DEEPC_DIST_OVERLAP=1. dc_dist_mpi_init calls
  * MPI_Init only when a launcher started this process (mpirun's or a process
  * manager's variables are set) and returns the world's ranks; otherwise, or
  * on an error (dc_last_error says), NULL and no MPI call was made. */

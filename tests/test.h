@@ -89,6 +89,9 @@ float *test_read_floats(const char *path, int64_t n);
 /* The named tensor (caller must not free); NULL and a test failure if absent. */
 const dc_tensor *ref_get(ref_file *f, const char *name);
 void ref_free(ref_file *f);
+/* model(xs) in inference mode for a model of any inputs and outputs: outs[i]
+ * (caller frees) per output; returns their count, 0 (and a failure) on error. */
+int test_predict_all(dc_model *m, dc_tensor *const *xs, dc_tensor **outs);
 
 /* ---- gradient checking ----
  * GRAD_CASE(name) fills a grad_case; the checker builds random inputs, runs the

@@ -196,6 +196,25 @@ static dc_tensor *masked_loss(const dc_head *h, dc_tape *t, dc_tensor *out,
     return dc_mean_all(t, dc_mul(t, l, w));
 }
 
+/* What compute_loss's mean is over, for a distributed fit to weigh the ranks'
+ * losses as one process's mean over the whole batch: the labels' class
+ * weights, the real positions under a sequence mask, else the samples. */
+static double loss_weight(const dc_head *h, const dc_tensor *out, const dc_tensor *y) {
+    double w = 0;
+    if (h->n_class_weights > 0 && h->loss == DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY) {
+        for (int64_t i = 0; i < y->size; i++) {
+            int64_t c = (int64_t)y->data[i];
+            w += c >= 0 && c < h->n_class_weights ? h->class_weights[c] : 0.0;
+        }
+        return w;
+    }
+    if (has_sequence_mask(out) && h->loss != DC_LOSS_DICE) {
+        for (int64_t i = 0; i < out->mask->size; i++) w += out->mask->data[i] != 0.0f;
+        return w;
+    }
+    return (double)out->shape[0];
+}
+
 /* Sparse crossentropy weighted by the compiled class weights: out (R,C), y (R,). */
 static dc_tensor *weighted_crossentropy(const dc_head *h, dc_tape *t,
                                         dc_tensor *out, dc_tensor *y) {
@@ -480,16 +499,27 @@ static dc_status run_eval(const char *fn, dc_model *m, pass_io *io, dc_batcher *
     memset(acc, 0, (size_t)io->n_out * sizeof *acc);
     dc_tensor *x, *y, *outs[DC_MAX_MODEL_IO], *each[DC_MAX_MODEL_IO];
     dc_batcher_reset(b);
-    while (dc_batcher_next(b, &x, &y) > 0) {
-        if (x->shape[0] == 0) continue; /* this rank's part of a short batch */
-        dc_tape_reset(t);
-        io_split(io, x, y);
-        if (!step_loss(m, io, t, false, outs, each) || dc_tape_status(t) != DC_OK)
-            return dc_set_error(dc_tape_status(t) != DC_OK ? dc_tape_status(t) : DC_ERR_STATE,
-                                "%s: %s", fn, dc_tape_error(t));
-        accumulate_all(io, acc, outs, each);
+    int64_t n;
+    double loss_sum = 0; /* with dist: each batch's loss over all ranks, times its samples */
+    while ((n = dc_batcher_next(b, &x, &y)) > 0) {
+        double lw[2] = {0, 0}; /* this part's loss x its weight, the weight */
+        if (x->shape[0] > 0) { /* this rank's part of a short batch may be empty */
+            dc_tape_reset(t);
+            io_split(io, x, y);
+            if (!step_loss(m, io, t, false, outs, each) || dc_tape_status(t) != DC_OK)
+                return dc_set_error(dc_tape_status(t) != DC_OK ? dc_tape_status(t) : DC_ERR_STATE,
+                                    "%s: %s", fn, dc_tape_error(t));
+            accumulate_all(io, acc, outs, each);
+            if (dist) { /* one output (checked) */
+                lw[1] = loss_weight(&io->heads[0], outs[0], io->ys[0]);
+                lw[0] = (double)each[0]->data[0] * lw[1];
+            }
+        }
+        if (dist && dc_fit_dist_sum_loss(dist, lw) != DC_OK) return dc_last_status();
+        loss_sum += lw[1] > 0 ? (double)(float)(lw[0] / lw[1]) * (double)n : 0.0;
     }
-    if (dist && dc_fit_dist_sum_accum(dist, acc) != DC_OK) return dc_last_status();
+    if (dist && dc_fit_dist_sum_accum(dist, acc, NULL) != DC_OK) return dc_last_status();
+    if (dist) acc[0].loss_sum = loss_sum;
     return DC_OK;
 }
 
@@ -1019,6 +1049,7 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
                (n_batch = next_train_batch(b, opt->steps_per_epoch, batch, &x, &y)) > 0) {
             dc_tape *t = m->tape;
             dc_tape_reset(t);
+            if (dist) dc_fit_dist_set_part(dist, t, n_batch);
             const bool empty = x->shape[0] == 0; /* a rank's part of a short batch */
             dc_tensor *outs[DC_MAX_MODEL_IO], *each[DC_MAX_MODEL_IO];
             io_split(&io, x, y);
@@ -1026,19 +1057,31 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
             dc_model_zero_grad(m);
             bool failed = !empty && (!loss || dc_tape_status(t) != DC_OK);
             float batch_loss = loss ? loss->data[0] : NAN;
+            /* with dist: this part's loss x its weight and the weight, then their sums */
+            double lw[2] = {0, 0}, part_w = 0;
             if (dist && !failed) { /* one output (checked): the batch's sums over all ranks */
                 memset(step_acc, 0, sizeof *step_acc);
-                if (!empty) accumulate_all(&io, step_acc, outs, each);
-                if ((st = dc_fit_dist_sum_accum(dist, step_acc)) != DC_OK) goto done;
-                batch_loss = total_loss(&io, step_acc);
+                if (!empty) {
+                    accumulate_all(&io, step_acc, outs, each);
+                    lw[1] = part_w = loss_weight(&io.heads[0], outs[0], io.ys[0]);
+                    lw[0] = (double)batch_loss * part_w;
+                }
+                if ((st = dc_fit_dist_sum_accum(dist, step_acc, lw)) != DC_OK) goto done;
+                batch_loss = lw[1] > 0 ? (float)(lw[0] / lw[1]) : 0.0f;
+                step_acc->loss_sum = (double)batch_loss * (double)step_acc->loss_n;
             }
             if (!failed && nan_stop && !isfinite(batch_loss)) {
                 st = numeric_stop(fn, epoch, batch, "the loss is", batch_loss);
                 goto done;
             }
+            dc_fit_dist_overlap ov; /* with dist: the gradient summed as backward goes */
+            const bool overlap =
+                dist && !failed && dc_fit_dist_overlap_begin(&ov, dist, m, t, part_w, lw[1]);
             failed = failed || (!empty && dc_tape_backward(t, loss) != DC_OK);
             if (!failed && dist &&
-                (st = dc_fit_dist_sum_grads(dist, m, x->shape[0], n_batch)) != DC_OK)
+                ((st = overlap ? dc_fit_dist_overlap_end(&ov)
+                               : dc_fit_dist_sum_grads(dist, m, part_w, lw[1])) != DC_OK ||
+                 (n_batch < dist->size && (st = dc_fit_dist_sync_rngs(dist, m)) != DC_OK)))
                 goto done;
             if (!failed && before_step) memcpy(before_step, m->weights, m->n_trainable * sizeof(float));
             if (failed ||
@@ -1114,6 +1157,8 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
 done:
     io_free(&io);
     dc_free(acc);
+    dc_tape_set_batch_part(m->tape, 0, 0); /* the next use of the tape has whole batches */
+    dc_tape_set_backward_hook(m->tape, NULL, NULL);
     dc_free(vars);
     dc_free(before_step);
     dc_callbacks_end(cbs, st == DC_OK && !interrupted);

@@ -136,11 +136,41 @@ void dc_progress_epoch_end(dc_progress *p, const dc_logs *logs);
 
 /* Distributed fit (fit_dist.c): the steps fit takes with a dc_dist. */
 dc_status dc_fit_dist_check(const char *fn, const dc_dist *d);
-/* Sums a's loss and metric sums over the ranks. */
-dc_status dc_fit_dist_sum_accum(const dc_dist *d, dc_accum *a);
-/* The batch's gradient from each rank's mean over its part of n samples:
- * each scaled by part / n, then summed over the ranks in fixed buckets. */
-dc_status dc_fit_dist_sum_grads(const dc_dist *d, dc_model *m, int64_t part, int64_t n);
+/* Sums a's loss and metric sums over the ranks, and loss_w (NULL: none): a
+ * part's mean loss times what it is a mean over, and that weight. */
+dc_status dc_fit_dist_sum_accum(const dc_dist *d, dc_accum *a, double *loss_w);
+/* Sums loss_w[0..1] alone (a validation batch's). */
+dc_status dc_fit_dist_sum_loss(const dc_dist *d, double *loss_w);
+/* The batch's gradient from each rank's mean over its part (weight `part` of
+ * the batch's `whole`: samples, or real positions): each scaled by
+ * part / whole, then summed over the ranks in fixed buckets. */
+dc_status dc_fit_dist_sum_grads(const dc_dist *d, dc_model *m, double part, double whole);
+/* The gradient's sum overlapped with backward (a dist with start_sum_floats):
+ * the gradient cut into at most DC_DIST_BUCKETS buckets, started from the
+ * last (the last layers' gradients are complete first) as soon as backward
+ * has run every node that writes into one, in the same order on every rank. */
+#define DC_DIST_BUCKETS 8
+typedef struct {
+    const dc_dist *d;
+    dc_model *m;
+    dc_tape *t;
+    float scale;                    /* part / whole, as dc_fit_dist_sum_grads */
+    int64_t bucket, n_buckets;      /* floats per bucket, buckets */
+    size_t first_node[DC_DIST_BUCKETS]; /* the first node writing into each (SIZE_MAX: none) */
+    int64_t next;                   /* the next bucket to start, counting down */
+    dc_status status;
+} dc_fit_dist_overlap;
+/* Plans the buckets from t's nodes and hooks the tape's backward; false when
+ * the dist cannot overlap (then dc_fit_dist_sum_grads). */
+bool dc_fit_dist_overlap_begin(dc_fit_dist_overlap *o, const dc_dist *d, dc_model *m, dc_tape *t,
+                               double part, double whole);
+/* After backward: starts the buckets not started yet, waits for all, unhooks. */
+dc_status dc_fit_dist_overlap_end(dc_fit_dist_overlap *o);
+/* Tells the tape this rank's part of a batch of n samples, for random layers. */
+void dc_fit_dist_set_part(const dc_dist *d, dc_tape *t, int64_t n);
+/* Every layer's generator as the last rank's (whose part of a batch is never
+ * empty): after a batch smaller than the ranks, where an empty rank drew nothing. */
+dc_status dc_fit_dist_sync_rngs(const dc_dist *d, dc_model *m);
 /* BatchNormalization's moving statistics: the mean over the ranks. */
 dc_status dc_fit_dist_average_moving_stats(const dc_dist *d, dc_model *m);
 /* Every rank follows rank 0: *stop becomes rank 0's, and with lr rank 0's
