@@ -1,8 +1,10 @@
 /* test_functional.c — functional models: a chain equals the Sequential model,
- * a skip connection trains as the same sum written with ops, shared layers,
- * merge layers' values and build errors, zero allocations per step and the
- * same weights for 1 and 2 threads on a graph with a skip, and a residual conv
- * model trained as PyTorch 1.13 trains it (tests/ref/ref_functional.py). */
+ * a skip connection trains as the same sum written with ops, shared layers
+ * (in C and in model files), merge layers' values, broadcasting and build
+ * errors, zero allocations per step and the same weights for 1 and 2 threads
+ * on a graph with a skip, Conv2D + MaxPooling2D fusion in graphs, and a
+ * residual conv model trained as PyTorch 1.13 trains it
+ * (tests/ref/ref_functional.py). */
 #include "test.h"
 #include "layers/layer.h" /* fused_pool, fused_away */
 #include <math.h>
