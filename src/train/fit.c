@@ -467,8 +467,8 @@ static void io_split(pass_io *io, dc_tensor *x, dc_tensor *y) {
     io_cut(y, io->n_y, io->y_size, io->yt, io->ys);
 }
 
-/* Forward and the summed loss of one batch; acc (one per output) gets the
- * sums unless NULL. NULL on failure (the tape says why). */
+/* Forward and the summed loss of one batch (io->xs, io->ys): outs and each
+ * get every output and its loss. NULL on failure (the tape says why). */
 static dc_tensor *step_loss(dc_model *m, pass_io *io, dc_tape *t, bool training,
                             dc_tensor **outs, dc_tensor **each) {
     if (dc_model_run(m, t, io->xs, training, dc_heads_fused(io->heads, io->n_out), outs) != DC_OK)
