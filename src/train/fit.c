@@ -298,6 +298,8 @@ static void accumulate(const dc_head *h, dc_accum *acc, const dc_tensor *out,
 #define ROW_W(i) (mk ? (double)(mk[i] != 0.0f) : 1.0)
     acc->loss_sum += (double)loss * (double)B;
     acc->loss_n += B;
+    acc->batch_loss_sum += loss;
+    acc->batches++;
     for (int k = 0; k < h->n_metrics; k++) {
         dc_metric_kind kind = h->metrics[k];
         if (kind == DC_METRIC_MEAN_IOU) {
@@ -379,6 +381,8 @@ static dc_tape *ensure_tape(dc_tape **t, bool no_record) {
 static void accum_add(dc_accum *a, const dc_accum *b) {
     a->loss_sum += b->loss_sum;
     a->loss_n += b->loss_n;
+    a->batch_loss_sum += b->batch_loss_sum;
+    a->batches += b->batches;
     for (int k = 0; k < DC_MAX_METRICS; k++) {
         a->sum[k] += b->sum[k];
         a->count[k] += b->count[k];
@@ -642,9 +646,9 @@ static void set_logs(fit_logs *fl, const pass_io *io, const dc_accum *acc, int v
     float *val = fl->logs.values;
     val[fl->i_loss[v]] = total_loss(io, acc);
     for (int i = 0; i < io->n_out; i++) {
-        if (fl->i_out_loss[v][i] >= 0)
+        if (fl->i_out_loss[v][i] >= 0) /* as Keras 3: each batch counts once */
             val[fl->i_out_loss[v][i]] =
-                acc[i].loss_n ? (float)(acc[i].loss_sum / (double)acc[i].loss_n) : NAN;
+                acc[i].batches ? (float)(acc[i].batch_loss_sum / (double)acc[i].batches) : NAN;
         for (int k = 0; k < io->heads[i].n_metrics; k++)
             val[fl->i_metric[v][i][k]] = metric_value(&io->heads[i], &acc[i], k);
     }
