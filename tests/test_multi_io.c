@@ -315,3 +315,30 @@ TEST(two_inputs_and_outputs_fit_as_keras) {
     dc_model_free(m);
     ref_free(f);
 }
+
+/* Class weights are the sparse crossentropy output's: the mse output takes
+ * none, and weights of 1 train as none at all. */
+TEST(class_weights_go_to_the_crossentropy_output_only) {
+    data d;
+    make_data(&d);
+    dc_dataset *ds = dataset(&d);
+    dc_model *plain = two_by_two(), *weighted = two_by_two();
+    compile(plain, 1.0f, 1.0f);
+    dc_compile_options co = {.loss = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
+                             .optimizer = {.kind = DC_OPT_SGD, .learning_rate = 0.1f},
+                             .losses = {DC_LOSS_NONE, DC_LOSS_MSE},
+                             .n_class_weights = 3, .class_weights = {1, 1, 1}};
+    CHECK_OK(dc_model_compile(weighted, &co));
+    dc_fit_options fo = {.batch_size = 4, .no_shuffle = true};
+    CHECK_OK(dc_model_fit(plain, ds, &fo, NULL));
+    CHECK_OK(dc_model_fit(weighted, ds, &fo, NULL));
+    float *w1, *w2;
+    size_t n1, n2;
+    CHECK_OK(dc_model_weights(plain, &w1, &n1));
+    CHECK_OK(dc_model_weights(weighted, &w2, &n2));
+    CHECK(n1 == n2);
+    CHECK_ALLCLOSE(w1, w2, (int64_t)n1, 1e-6, 1e-5);
+    dc_model_free(plain);
+    dc_model_free(weighted);
+    dc_dataset_free(ds);
+}

@@ -37,7 +37,9 @@ void dc_heads_init(const dc_model *m, dc_head *heads) {
                                        ? m->copt.output_metrics[i] : m->copt.metrics;
         while (h->n_metrics < DC_MAX_METRICS && mk[h->n_metrics] != DC_METRIC_NONE)
             h->metrics[h->n_metrics] = mk[h->n_metrics], h->n_metrics++;
-        h->n_class_weights = m->copt.n_class_weights;
+        /* class weights are a sparse crossentropy's (compile checks `loss` is one) */
+        h->n_class_weights =
+            h->loss == DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY ? m->copt.n_class_weights : 0;
         h->class_weights = m->copt.class_weights;
         snprintf(h->name, sizeof h->name, "%s", nd->layer ? nd->layer->name : "output");
     }
