@@ -20,6 +20,14 @@ const char *test_deepc_path(void);
 int test_run_deepc(const char *args, char *out, size_t cap);
 /* n 8x8 IDX images of 3 classes (a bright bar at the top, middle or bottom) and their labels. */
 void test_write_idx(const char *images, const char *labels, int n, uint32_t seed);
+/* Allocations between fit's batch ends: a DC_CB_LAMBDA with on_batch_end =
+ * test_count_allocs and user = a zeroed probe; steps after the first
+ * allocate nothing when last == after_first. */
+typedef struct {
+    int batches;
+    unsigned long long after_first, last;
+} test_alloc_probe;
+bool test_count_allocs(dc_model *m, int epoch, int64_t batch, float loss, void *user);
 
 #define CHECK(cond)                                                                       \
     do {                                                                                  \

@@ -494,7 +494,7 @@ static dc_status fn_layer_make(fn_ctx *c, int i, const cJSON *lj) {
     if (!fl->syms) return dc_set_error(DC_ERR_NOMEM, "%s: out of memory", FN);
     fl->layer = make_layer(c->file, "layer", lj);
     if (!fl->layer) return dc_last_status();
-    if (dc_graph_hold(c->g, fl->layer) != DC_OK) {
+    if (dc_graph_hold(FN, c->g, fl->layer) != DC_OK) {
         fl->layer = NULL;
         return prefix_error(c->file, CONFIG);
     }
