@@ -86,16 +86,12 @@ static void pack_block(float *dst, int64_t K, int64_t k0, int64_t j0, const floa
                        int64_t ld, bool trans, int64_t kn, int64_t jn) {
 #define PANEL_AT(j, k) \
     dst[(j0 + (j)) / DC_RNN_TILE * DC_RNN_TILE * K + (k0 + (k)) * DC_RNN_TILE + (j0 + (j)) % DC_RNN_TILE]
-    const bool par = kn * jn >= (1 << 16); /* serial, it cost 2% of a 2-thread step */
-    if (trans) { /* loops in the order src is stored */
-#pragma omp parallel for schedule(static) if (par)
+    if (trans) /* loops in the order src is stored */
         for (int64_t j = 0; j < jn; j++)
             for (int64_t k = 0; k < kn; k++) PANEL_AT(j, k) = src[j * ld + k];
-    } else {
-#pragma omp parallel for schedule(static) if (par)
+    else
         for (int64_t k = 0; k < kn; k++)
             for (int64_t j = 0; j < jn; j++) PANEL_AT(j, k) = src ? src[k * ld + j] : 0.0f;
-    }
 #undef PANEL_AT
 }
 
@@ -322,7 +318,6 @@ static float *state_ptr(const rnn_dims *d, float *ext, int k) {
 // x (B,T,I) -> xt (T,B,I), rows xs apart, each followed by a 1 when ones
 static void transpose_bt(const float *x, int64_t B, int64_t T, int64_t I, float *xt, int64_t xs,
                          bool ones) {
-#pragma omp parallel for schedule(static) if (B * T * I >= (1 << 16))
     for (int64_t t = 0; t < T; t++)
         for (int64_t b = 0; b < B; b++) {
             float *row = xt + (t * B + b) * xs;
@@ -534,16 +529,6 @@ static void add_col_sums(const float *g, int64_t rows, int64_t G, float *grad) {
     }
 }
 
-// y (n) += x (n), in blocks over threads (each element alone: any split gives the same bits)
-static void add_rows(float *y, const float *x, int64_t n) {
-    const dc_reduce_kernels *k = dc_reduce_kernels_get();
-    enum { BLK = 1 << 15 };
-    const int64_t nblk = (n + BLK - 1) / BLK;
-#pragma omp parallel for schedule(static) if (nblk > 1)
-    for (int64_t i = 0; i < nblk; i++)
-        k->axpy(y + i * BLK, x + i * BLK, DC_MIN((int64_t)BLK, n - i * BLK), 1.0f);
-}
-
 // rows [b0,b1) of every step in reverse, backward; par: the GEMMs may use threads
 static void backward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
     const dc_node *n = r->n;
@@ -663,9 +648,10 @@ void dc_rnn_backward(dc_node *n) {
     if (BT == 0) return;
     if (s->dwr) { /* joined: [dR; dW; db] = [h, x, 1]^T dg, all steps at once */
         dc_gemm(true, false, s->hs, G, BT, 1.0f, s->hprev, s->hs, s->dg, G, 0.0f, s->dwr, G);
-        if (d.r->grad) add_rows(d.r->grad, s->dwr, U * G);
-        if (d.w->grad) add_rows(d.w->grad, s->dwr + U * G, I * G);
-        if (d.bias && d.bias->grad) add_rows(d.bias->grad, s->dwr + (U + I) * G, G);
+        const dc_reduce_kernels *rk = dc_reduce_kernels_get();
+        if (d.r->grad) rk->axpy(d.r->grad, s->dwr, U * G, 1.0f);
+        if (d.w->grad) rk->axpy(d.w->grad, s->dwr + U * G, I * G, 1.0f);
+        if (d.bias && d.bias->grad) rk->axpy(d.bias->grad, s->dwr + (U + I) * G, G, 1.0f);
         return; /* dx came with the steps (fuse_x) */
     }
     const float *hA = s->hd ? s->hd : s->hprev;
