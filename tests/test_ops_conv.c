@@ -245,6 +245,11 @@ static dc_tensor *apply_conv_pool_same(dc_tape *t, dc_tensor **in, dc_rng *rng) 
     dc_conv2d_options o = {.stride_h = 2, .padding = DC_PAD_SAME, .pool_h = 2, .pool_w = 3};
     return dc_conv2d(t, in[0], in[1], NULL, &o);
 }
+GRAD_CASE(conv2d_maxpool_implicit) {
+    *c = (grad_case){.op = DC_OP_CONV2D_MAXPOOL, .n_in = 3, .ndim = {4, 4, 1},
+                     .shape = {{2, 6, 5, 8}, {3, 3, 8, 3}, {3}}, .eps = 1e-3f,
+                     .apply = apply_conv_pool};
+}
 GRAD_CASE(conv2d_maxpool_same_stride2) {
     *c = (grad_case){.op = DC_OP_CONV2D_MAXPOOL, .n_in = 2, .ndim = {4, 4},
                      .shape = {{2, 8, 7, 1}, {3, 3, 1, 3}}, .eps = 1e-3f,
@@ -714,8 +719,8 @@ static dc_tensor **conv_family_params(dc_rng *rng) {
     p[3] = dc_tensor_zeros(DC_DIMS(8));
     p[4] = dc_tensor_zeros(DC_DIMS(8));
     p[5] = dc_tensor_zeros(DC_DIMS(8));
-    p[6] = dc_tensor_uniform(DC_DIMS(2, 2, 5, 8), -0.3f, 0.3f, rng);
-    p[7] = dc_tensor_uniform(DC_DIMS(3, 3, 5, 32), -0.3f, 0.3f, rng);
+    p[6] = dc_tensor_uniform(DC_DIMS(2, 2, 8, 8), -0.3f, 0.3f, rng);
+    p[7] = dc_tensor_uniform(DC_DIMS(3, 3, 8, 32), -0.3f, 0.3f, rng);
     dc_tensor_fill(p[2], 1);
     dc_tensor_fill(p[5], 1);
     int trainable[] = {0, 1, 2, 3, 6, 7};
@@ -789,13 +794,16 @@ TEST(conv_ops_same_bits_any_thread_count) {
 }
 
 /* The fused conv + max pool equals conv2d followed by max_pool2d, gradients too,
- * over more images than there are chunks (some chunks hold two). */
-TEST(conv2d_maxpool_matches_unfused) {
+ * over more images than there are chunks (some chunks hold two); C channels
+ * (8 or more: the implicit-GEMM path), padding and dilation as given, pooled
+ * output (po,qo). */
+static void check_fused_matches_unfused(int64_t C, dc_padding pad, int64_t dil, int64_t po,
+                                        int64_t qo) {
     dc_rng rng;
     dc_rng_seed(&rng, 21);
     const int64_t N = 19;
-    dc_tensor *x = dc_tensor_uniform(DC_DIMS(N, 11, 10, 3), -1, 1, &rng);
-    dc_tensor *w = dc_tensor_uniform(DC_DIMS(3, 3, 3, 6), -0.5f, 0.5f, &rng);
+    dc_tensor *x = dc_tensor_uniform(DC_DIMS(N, 11, 10, C), -1, 1, &rng);
+    dc_tensor *w = dc_tensor_uniform(DC_DIMS(3, 3, C, 6), -0.5f, 0.5f, &rng);
     dc_tensor *b = dc_tensor_uniform(DC_DIMS(6), -0.2f, 0.2f, &rng);
     dc_tensor *ps[3] = {x, w, b};
     float *grads[2][3];
@@ -807,7 +815,8 @@ TEST(conv2d_maxpool_matches_unfused) {
             dc_tensor_zero_grad(ps[i]);
         }
         dc_tape *t = dc_tape_new(NULL);
-        dc_conv2d_options o = {.activation = DC_CONV_ACT_RELU, .padding = DC_PAD_SAME};
+        dc_conv2d_options o = {.activation = DC_CONV_ACT_RELU, .padding = pad,
+                               .dilation_h = dil, .dilation_w = dil};
         dc_tensor *y;
         if (fused) {
             o.pool_h = 2, o.pool_w = 3;
@@ -821,7 +830,7 @@ TEST(conv2d_maxpool_matches_unfused) {
             outs[fused] = NULL;
             continue;
         }
-        CHECK(y->shape[0] == N && y->shape[1] == 5 && y->shape[2] == 3 && y->shape[3] == 6);
+        CHECK(y->shape[0] == N && y->shape[1] == po && y->shape[2] == qo && y->shape[3] == 6);
         ny = y->size;
         float *seed = malloc(sizeof(float) * (size_t)ny);
         dc_rng_seed(&rng, 77); /* the same seed gradient for both runs */
@@ -846,6 +855,13 @@ TEST(conv2d_maxpool_matches_unfused) {
     free(outs[0]);
     free(outs[1]);
     for (int i = 0; i < 3; i++) dc_tensor_free(ps[i]);
+}
+
+TEST(conv2d_maxpool_matches_unfused) {
+    check_fused_matches_unfused(3, DC_PAD_SAME, 1, 5, 3);
+    check_fused_matches_unfused(10, DC_PAD_SAME, 1, 5, 3);
+    check_fused_matches_unfused(9, DC_PAD_VALID, 2, 3, 2);
+    check_fused_matches_unfused(8, DC_PAD_SAME, 2, 5, 3);
 }
 
 /* An empty batch gives an empty result, forward and backward. */

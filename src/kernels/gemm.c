@@ -510,3 +510,89 @@ void dc_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, con
              int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
     dc_gemm_ex(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
 }
+
+/* dc_gemm_taps one group and tap at a time through dc_gemm_ex (C accumulates;
+ * the epilogue comes with the last tap): for paths without a taps microkernel. */
+static void gemm_taps_by_tap(int64_t G, int64_t M, int64_t N, int64_t ntaps, const int64_t *toff,
+                             int64_t S, const float *A, int64_t lda, int64_t lda_g, const float *B,
+                             int64_t ldb, float beta, float *C, int64_t ldc, int64_t ldc_g,
+                             const dc_gemm_epilogue *ep) {
+    for (int64_t g = 0; g < G; g++)
+        for (int64_t t = 0; t < ntaps; t++)
+            dc_gemm_ex(false, false, M, N, S, 1.0f, A + g * lda_g + toff[t], lda, B + t * S * ldb,
+                       ldb, t == 0 ? beta : 1.0f, C + g * ldc_g, ldc, t == ntaps - 1 ? ep : NULL);
+}
+
+#if DC_HAVE_X86_KERNELS
+/* The shape of one dc_gemm_taps call, as its row tiles see it. */
+typedef struct {
+    int64_t M, N, S, lda, lda_g, ldc, ldc_g, tiles; /* tiles: row tiles per group */
+    const float *A;
+    float *C;
+} taps_job;
+
+/* Row tiles [u0,u1) (numbered over all groups) of one tap block: every column
+ * panel of a tile while its rows of A are in L1. */
+static void gemm_taps_rows(const taps_job *j, int64_t u0, int64_t u1, int64_t nt,
+                           const int64_t *toff, const float *bp, const dc_gemm_tile_epi *e,
+                           const float *bias) {
+    const int MR = arch_avx512.mr, NR = arch_avx512.nr;
+    dc_gemm_tile_epi te = *e;
+    for (int64_t u = u0; u < u1; u++) {
+        const int64_t g = u / j->tiles, i = u % j->tiles * MR;
+        const int mr = (int)DC_MIN((int64_t)MR, j->M - i);
+        const float *a = j->A + g * j->lda_g + i * j->lda;
+        float *c = j->C + g * j->ldc_g + i * j->ldc;
+        for (int64_t j0 = 0; j0 < j->N; j0 += NR) {
+            te.bias = bias ? bias + j0 : NULL;
+            dc_gemm_ukernel_taps_avx512(j->S, a, j->lda, toff, nt, bp + j0 * nt * j->S, c + j0,
+                                        j->ldc, mr, (int)DC_MIN((int64_t)NR, j->N - j0), &te);
+        }
+    }
+}
+#endif
+
+void dc_gemm_taps(int64_t G, int64_t M, int64_t N, int64_t ntaps, const int64_t *toff, int64_t S,
+                  const float *A, int64_t lda, int64_t lda_g, const float *B, int64_t ldb,
+                  float beta, float *C, int64_t ldc, int64_t ldc_g, const dc_gemm_epilogue *ep) {
+    if (G <= 0 || M <= 0 || N <= 0) return;
+    if (ep && !ep->bias && ep->act == DC_EPI_NONE) ep = NULL;
+#if DC_HAVE_X86_KERNELS
+    const gemm_arch *ar = pick_arch();
+    const bool fast = ar == &arch_avx512 && ntaps > 0 && S > 0 && N <= ar->nc &&
+                      (!ep || ep->act == DC_EPI_NONE || ep->act == DC_EPI_RELU);
+    /* taps per block: a block's B panels span at most KC rows */
+    const int64_t tpb = DC_MAX((int64_t)1, ar->kc / DC_MAX(S, (int64_t)1));
+    const int64_t npan = (N + ar->nr - 1) / ar->nr;
+    if (fast && ws_reserve(&ws.b, &ws.b_cap, (size_t)(DC_MIN(tpb, ntaps) * S * npan * ar->nr))) {
+        const taps_job j = {M, N, S, lda, lda_g, ldc, ldc_g, (M + ar->mr - 1) / ar->mr, A, C};
+        const int64_t units = G * j.tiles;
+        int nt = 1;
+#ifdef _OPENMP
+        if (!omp_in_parallel()) nt = omp_get_max_threads();
+#endif
+        const double fma = (double)G * (double)M * (double)N * (double)(ntaps * S);
+        if (fma < (double)GEMM_PAR_MIN_FMA * nt) nt = (int)DC_MAX(1.0, fma / GEMM_PAR_MIN_FMA);
+        if (nt > units) nt = (int)units;
+        float *bp = ws.b;
+        for (int64_t t0 = 0; t0 < ntaps; t0 += tpb) {
+            const int64_t tn = DC_MIN(tpb, ntaps - t0);
+            const bool last = t0 + tn >= ntaps;
+            ar->pack_panels(B + t0 * S * ldb, ldb, N, tn * S, bp, ar->nr);
+            dc_gemm_tile_epi e = {1.0f, t0 == 0 ? beta : 1.0f, NULL,
+                                  last && ep && ep->act == DC_EPI_RELU};
+            const float *bias = last && ep ? ep->bias : NULL;
+            if (nt > 1) {
+#pragma omp parallel for num_threads(nt) schedule(static)
+                for (int th = 0; th < nt; th++)
+                    gemm_taps_rows(&j, units * th / nt, units * (th + 1) / nt, tn, toff + t0, bp,
+                                   &e, bias);
+            } else {
+                gemm_taps_rows(&j, 0, units, tn, toff + t0, bp, &e, bias);
+            }
+        }
+        return;
+    }
+#endif
+    gemm_taps_by_tap(G, M, N, ntaps, toff, S, A, lda, lda_g, B, ldb, beta, C, ldc, ldc_g, ep);
+}

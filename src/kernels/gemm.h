@@ -24,6 +24,16 @@ void dc_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, con
 void dc_gemm_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                 int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
                 const dc_gemm_epilogue *ep);
+/* Implicit GEMM (a stride-1 convolution without a patch matrix), over G groups
+ * of M rows: C[g] (M,N) = A~[g] (M, ntaps*S) * B (ntaps*S, N) + beta * C[g],
+ * then the epilogue (ep may be NULL; relu or none), where C[g] starts at
+ * C + g*ldc_g with row stride ldc, and A~[g] (i, t*S + s) = A[g*lda_g + i*lda +
+ * toff[t] + s]: the patches of a row of output pixels read in ntaps runs of S
+ * floats straight from the (padded) image. Threaded over row tiles outside a
+ * parallel region; bit-identical for any thread count. */
+void dc_gemm_taps(int64_t G, int64_t M, int64_t N, int64_t ntaps, const int64_t *toff, int64_t S,
+                  const float *A, int64_t lda, int64_t lda_g, const float *B, int64_t ldb,
+                  float beta, float *C, int64_t ldc, int64_t ldc_g, const dc_gemm_epilogue *ep);
 /* The plain triple loop, kept as the oracle for kernel tests. */
 void dc_gemm_reference(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
                        const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
@@ -55,6 +65,11 @@ void dc_gemm_ukernel_avx512(int64_t kc, const float *a, int64_t lda, const float
 void dc_gemm_ukernel_avx2(int64_t kc, const float *a, int64_t lda, const float *b, int64_t ldb,
                           float *c, int64_t ldc, int mr, int nr,
                           const dc_gemm_tile_epi *e); /* 6 x 16, packed only */
+/* The implicit-convolution form (dc_gemm_taps): a (row mr-1 at most) read in
+ * ntaps segments of kc at a + i*lda + toff[t]; b packed (ntaps*kc, 32). */
+void dc_gemm_ukernel_taps_avx512(int64_t kc, const float *a, int64_t lda, const int64_t *toff,
+                                 int64_t ntaps, const float *b, float *c, int64_t ldc, int mr,
+                                 int nr, const dc_gemm_tile_epi *e);
 /* Transposing pack: src rows (rows,kc), row stride ld -> dst (kc,w) with row
  * stride dstride; columns rows..w-1 become zero. rows <= w <= 16. */
 void dc_gemm_pack_t_avx512(const float *src, int64_t ld, int rows, int64_t kc, float *dst,

@@ -17,13 +17,15 @@
  * da: 0 packed A; 1 A read in place, row-major with row stride lda; 2 and 3
  * A stored transposed (K,M) read in place, k rows -lda apart (lda < 0), 3 for
  * a full tile and 2 for an edge tile. Rows past mr repeat row mr-1 so nothing
- * is read out of bounds. db: B read in place with row stride ldb, masked past nr. */
+ * is read out of bounds. db: B read in place with row stride ldb, masked past nr.
+ * da 4 (implicit convolution): K is ntaps segments of kc; row i of A in
+ * segment t starts at a + i * lda + toff[t] (B packed). */
 // a (kc,14) packed, (mr,kc) or (kc,mr) in place; b (kc,32) packed or (kc,nr) in place
 //   -> c (mr,nr)
 static inline __attribute__((always_inline)) void
 ukr(int64_t kc, const float *a, int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc,
     int mr, int nr, const dc_gemm_tile_epi *e, const int nv, const int rv, const int da,
-    const int db) {
+    const int db, const int64_t *toff, const int64_t ntaps) {
 #define DECL(i) __m512 c##i##_0 = _mm512_setzero_ps(), c##i##_1 = _mm512_setzero_ps();
     ROWS(DECL)
 #undef DECL
@@ -34,20 +36,21 @@ ukr(int64_t kc, const float *a, int64_t lda, const float *b, int64_t ldb, float 
 #define RPTR(i)                                                                 \
     const int64_t o##i = (i) < mr ? (i) : mr - 1;                               \
     const float *a##i = da == 1 ? a + o##i * lda : a;
+#define REBASE(i) a##i = a + o##i * lda + toff[t];
     ROWS(RPTR)
 #undef RPTR
     const int64_t astep = da >= 2 ? -lda : MR;
     const int64_t bstep = db ? ldb : NR;
     /* C comes to L2 now; the k loop streams A and B through L1, so the move to
      * L1 waits for the last iterations. Short loops gain nothing from it. */
-    const bool pf = kc >= 64;
+    const bool pf = kc * ntaps >= 64;
     for (int i = 0; pf && i < mr; i++) {
         _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T1);
         if (nv == 2) _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T1);
     }
 #define STEP(i)                                                                 \
     if (i < rv) {                                                               \
-        __m512 av = _mm512_set1_ps(da == 1 ? a##i[k] : da == 2 ? a[o##i] : a[i]); \
+        __m512 av = _mm512_set1_ps(da == 1 || da == 4 ? a##i[k] : da == 2 ? a[o##i] : a[i]); \
         c##i##_0 = _mm512_fmadd_ps(av, b0, c##i##_0);                           \
         if (nv == 2) c##i##_1 = _mm512_fmadd_ps(av, b1, c##i##_1);              \
     }
@@ -61,10 +64,20 @@ ukr(int64_t kc, const float *a, int64_t lda, const float *b, int64_t ldb, float 
             b0 = _mm512_load_ps(b);                                             \
             if (nv == 2) b1 = _mm512_load_ps(b + 16);                           \
         }                                                                       \
-        if (da != 1) _mm_prefetch((const char *)(a + 8 * astep), _MM_HINT_T0);  \
+        if (da != 1 && da != 4) _mm_prefetch((const char *)(a + 8 * astep), _MM_HINT_T0); \
         ROWS(STEP)                                                              \
-        if (da != 1) a += astep;                                                \
+        if (da != 1 && da != 4) a += astep;                                     \
         b += bstep;                                                             \
+    }
+    /* every segment but the last (only implicit convolution has several) */
+    int64_t t = 0;
+    for (; da == 4 && t < ntaps - 1; t++) {
+        ROWS(REBASE)
+#pragma GCC unroll 2
+        KLOOP(0, kc)
+    }
+    if (da == 4) {
+        ROWS(REBASE)
     }
     const int64_t tail = kc < 24 ? kc : 24;
 #pragma GCC unroll 2
@@ -76,6 +89,7 @@ ukr(int64_t kc, const float *a, int64_t lda, const float *b, int64_t ldb, float 
     KLOOP(kc - tail, kc)
 #undef KLOOP
 #undef STEP
+#undef REBASE
     const __m512 al = _mm512_set1_ps(e->alpha), be = _mm512_set1_ps(e->beta);
     const __m512 zero = _mm512_setzero_ps();
     /* one word of flags: kept in a register, not re-derived from floats per row */
@@ -120,12 +134,12 @@ ukr(int64_t kc, const float *a, int64_t lda, const float *b, int64_t ldb, float 
 #undef FIN
 }
 
-#define CALL(nv, rv, da, db) ukr(kc, a, lda, b, ldb, c, ldc, mr, nr, e, nv, rv, da, db)
+#define CALL(nv, rv, da, db) ukr(kc, a, lda, b, ldb, c, ldc, mr, nr, e, nv, rv, da, db, toff, ntaps)
 /* rv: the smallest row count that covers mr; A stored transposed picks the
  * full-tile form when mr is exactly rv. */
 #define RV_CASE(nv, rv, da, db)                                                 \
     {                                                                           \
-        if (da < 2) CALL(nv, rv, da, db);                                       \
+        if (da < 2 || da == 4) CALL(nv, rv, da, db);                            \
         else if (mr == rv) CALL(nv, rv, 3, db);                                 \
         else CALL(nv, rv, 2, db);                                               \
     }
@@ -144,6 +158,7 @@ ukr(int64_t kc, const float *a, int64_t lda, const float *b, int64_t ldb, float 
 void dc_gemm_ukernel_avx512(int64_t kc, const float *a, int64_t lda, const float *b,
                             int64_t ldb, float *c, int64_t ldc, int mr, int nr,
                             const dc_gemm_tile_epi *e) {
+    const int64_t *toff = NULL, ntaps = 1;
     const int da = lda == 0 ? 0 : lda > 0 ? 1 : 2;
     if (da == 0 && ldb == 0) {
         NV_CASES(0, 0)
@@ -158,6 +173,13 @@ void dc_gemm_ukernel_avx512(int64_t kc, const float *a, int64_t lda, const float
     } else {
         NV_CASES(2, 1)
     }
+}
+
+void dc_gemm_ukernel_taps_avx512(int64_t kc, const float *a, int64_t lda, const int64_t *toff,
+                                 int64_t ntaps, const float *b, float *c, int64_t ldc, int mr,
+                                 int nr, const dc_gemm_tile_epi *e) {
+    const int64_t ldb = 0;
+    NV_CASES(4, 0)
 }
 
 /* In-register 16x16 transpose: r[i] lane j  ->  r[j] lane i. */

@@ -57,3 +57,25 @@ void dc_col2im_nhwc(const dc_conv_geom *g, const float *cols, float *dx) {
 #pragma omp parallel for schedule(static) if (g->n > 1 && g->n * img_out > 32768)
     for (int64_t n = 0; n < g->n; n++) ik->col2im(g, cols + n * img_out, dx + n * img_in);
 }
+
+// x (N,H,W,C) -> xp (N,HP,WP,C) + tail zeros
+void dc_pad_nhwc(const dc_conv_geom *g, int64_t hp, int64_t wp, int64_t tail, const float *x,
+                 float *xp) {
+    const int64_t C = g->c, frame = hp * wp * C;
+    const int64_t w0 = DC_MIN(g->pl, wp), w1 = DC_MIN(g->pl + g->w, wp);
+    /* rows [h0,h1) of a frame hold rows of x; the rest is padding */
+    const int64_t h0 = DC_MIN(g->pt, hp), h1 = DC_MIN(g->pt + g->h, hp);
+    for (int64_t n = 0; n < g->n; n++) {
+        float *f = xp + n * frame;
+        const float *xi = x + n * g->h * g->w * C;
+        memset(f, 0, (size_t)(h0 * wp * C) * sizeof(float));
+        for (int64_t r = h0; r < h1; r++) {
+            float *row = f + r * wp * C;
+            memset(row, 0, (size_t)(w0 * C) * sizeof(float));
+            memcpy(row + w0 * C, xi + ((r - g->pt) * g->w + w0 - g->pl) * C, (size_t)((w1 - w0) * C) * sizeof(float));
+            memset(row + w1 * C, 0, (size_t)((wp - w1) * C) * sizeof(float));
+        }
+        memset(f + h1 * wp * C, 0, (size_t)((hp - h1) * wp * C) * sizeof(float));
+    }
+    memset(xp + g->n * frame, 0, (size_t)tail * sizeof(float));
+}

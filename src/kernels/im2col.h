@@ -56,4 +56,10 @@ void dc_im2col_nhwc(const dc_conv_geom *g, const float *x, float *cols);
 /* The adjoint: dx (N,H,W,C) += scatter of cols (N*HO*WO, KH*KW*C).
  * Parallel over images (each image's rows touch only that image). */
 void dc_col2im_nhwc(const dc_conv_geom *g, const float *cols, float *dx);
+/* The padded layout of implicit-GEMM convolution (stride 1): each image of x
+ * (N,H,W,C) put into a zero (HP,WP,C) frame at (pt,pl), images one after
+ * another, then `tail` zero floats. A conv output pixel (oh,ow) is then row
+ * oh*WP+ow of the frame, and its window a run of KW*C floats per kernel row. */
+void dc_pad_nhwc(const dc_conv_geom *g, int64_t hp, int64_t wp, int64_t tail, const float *x,
+                 float *xp);
 #endif

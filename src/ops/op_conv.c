@@ -265,7 +265,67 @@ typedef struct {
     float *part;   /* per chunk: dW (K,F) and db (F) partial sums */
     int64_t chunk_imgs, chunks;
     int slots;     /* thread slots in scratch; the chunk loops use at most this many */
+    /* Implicit GEMM (stride 1, several channels): a chunk's images go into zero
+     * frames of hp x wp pixels (dc_pad_nhwc) that the products read through tap
+     * offsets, and conv outputs live on the frame grid; no patch matrix. */
+    bool implicit;
+    int64_t hp, wp, margin; /* margin: zero gradient pixels before the first frame */
+    int64_t *toff;          /* (KH*KW) tap offsets into the frames (floats) */
+    int64_t *toff_dx;       /* (KH*KW) tap offsets into the gradient frames, for dX */
+    float *wt;              /* (KH*KW*F, C): each tap's kernel transposed, for dX */
 } pool_saved;
+
+/* Stride 1 and runs of at least 8 channels: implicit GEMM beats the patch matrix. */
+static bool conv_is_implicit(const dc_conv_geom *g) {
+    /* the frame grid must fit the pool's int32 argmax, as the output grid does */
+    const double hp = (double)g->ho + (double)(g->kh - 1) * (double)g->dh;
+    const double wp = (double)g->wo + (double)(g->kw - 1) * (double)g->dw;
+    return g->sh == 1 && g->sw == 1 && g->c >= 8 && hp * wp < (double)INT32_MAX;
+}
+
+/* Frame sizes and tap offsets for the implicit path (arena); false when out of memory. */
+static bool implicit_setup(dc_node *n, pool_saved *s, const dc_conv_geom *g, int64_t F) {
+    const int64_t T = g->kh * g->kw, C = g->c;
+    s->hp = g->ho + (g->kh - 1) * g->dh;
+    s->wp = g->wo + (g->kw - 1) * g->dw;
+    s->margin = (g->kh - 1) * g->dh * s->wp + (g->kw - 1) * g->dw;
+    s->toff = dc_node_alloc(n, (size_t)(2 * T) * sizeof(int64_t));
+    if (!s->toff) return false;
+    s->toff_dx = s->toff + T;
+    for (int64_t a = 0; a < g->kh; a++)
+        for (int64_t b = 0; b < g->kw; b++) {
+            const int64_t pix = a * g->dh * s->wp + b * g->dw;
+            s->toff[a * g->kw + b] = pix * C;
+            /* dX (q) gathers gz (q - pix) of every tap: read from the margin's start */
+            s->toff_dx[a * g->kw + b] = (s->margin - pix) * F;
+        }
+    return true;
+}
+
+/* Floats of one slot's parts: the frames (or patches), the zero margin, the
+ * conv output / gradient rows, and the patch gradients (patch path with dx). */
+typedef struct {
+    int64_t in, margin, out, dcols;
+} slot_parts;
+
+static slot_parts slot_layout(const pool_saved *s, const dc_conv_geom *g, int64_t F, bool dx) {
+    slot_parts p = {0, 0, 0, 0};
+    const int64_t K = dc_geom_patch(g);
+    if (s->implicit) {
+        const int64_t frames = s->chunk_imgs * s->hp * s->wp;
+        p.in = frames * g->c + (g->kw - 1) * g->dw * g->c; /* the last tap's overhang */
+        p.margin = s->margin * F;
+        p.out = frames * F;
+    } else {
+        const int64_t P = g->ho * g->wo;
+        p.in = s->chunk_imgs * P * K;
+        p.out = s->chunk_imgs * P * F;
+        p.dcols = dx ? p.in : 0;
+    }
+    return p;
+}
+
+static int64_t slot_floats(const slot_parts *p) { return p->in + p->margin + p->out + p->dcols; }
 
 /* This thread's slot in a chunk loop of at most s->slots threads. */
 static float *slot_of(const pool_saved *s, int64_t slot_size) {
@@ -335,7 +395,7 @@ dc_status dc_conv2d_maxpool_forward(dc_node *n) {
     const dc_tensor *x = n->in[0], *w = n->in[1];
     dc_conv_geom g;
     pooled_geom(n, &g);
-    const int64_t K = dc_geom_patch(&g), F = w->shape[3], P = g.ho * g.wo;
+    const int64_t K = dc_geom_patch(&g), F = w->shape[3];
     pool_saved *s = dc_node_alloc(n, sizeof *s);
     if (!s) return DC_ERR_NOMEM;
     memset(s, 0, sizeof *s);
@@ -346,7 +406,12 @@ dc_status dc_conv2d_maxpool_forward(dc_node *n) {
         s->chunks = (g.n + s->chunk_imgs - 1) / s->chunk_imgs;
     }
     const bool dx = n->out->grad && x->grad;
-    const int64_t slot_size = s->chunk_imgs * P * (K + F + (dx ? K : 0));
+    s->implicit = conv_is_implicit(&g);
+    if (s->implicit && !implicit_setup(n, s, &g, F)) return DC_ERR_NOMEM;
+    if (s->implicit && dx && !(s->wt = dc_node_alloc(n, (size_t)(K * F) * sizeof(float))))
+        return DC_ERR_NOMEM;
+    const slot_parts sp = slot_layout(s, &g, F, dx);
+    const int64_t slot_size = slot_floats(&sp);
     s->slots = 1;
 #ifdef _OPENMP
     s->slots = (int)DC_MAX(1, DC_MIN((int64_t)omp_get_max_threads(), s->chunks));
@@ -361,18 +426,29 @@ dc_status dc_conv2d_maxpool_forward(dc_node *n) {
     dc_gemm_epilogue ep;
     epilogue_of(n, &ep);
     const int64_t img_in = g.h * g.w * g.c, img_out = n->out->size / DC_MAX(g.n, 1);
+    /* conv output pixels of one image: on the frame grid for the implicit path */
+    const int64_t P = s->implicit ? s->hp * s->wp : g.ho * g.wo;
     const dc_maxpool_kernels *pk = dc_maxpool_kernels_get();
-    const dc_maxpool_geom pw = pool_windows(n, &g, F);
+    dc_maxpool_geom pw = pool_windows(n, &g, F);
+    if (s->implicit) pw.wo = s->wp;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(s->slots) \
     if (s->chunks > 1 && g.n * P * F > 65536)
     for (int64_t k = 0; k < s->chunks; k++) {
         int64_t first, cn = chunk_images(s, &g, k, &first);
-        float *cols = slot_of(s, slot_size), *z = cols + s->chunk_imgs * P * K;
+        float *in = slot_of(s, slot_size), *z = in + sp.in + sp.margin;
         dc_conv_geom gc = g;
         gc.n = cn;
-        dc_im2col_nhwc(&gc, x->data + first * img_in, cols);
-        // cols (cn*P, K) x w (K,F) -> z (cn*P, F), + bias, activation
-        dc_gemm_ex(false, false, cn * P, F, K, 1.0f, cols, K, w->data, F, 0.0f, z, F, &ep);
+        if (s->implicit) {
+            dc_pad_nhwc(&gc, s->hp, s->wp, sp.in - cn * P * g.c, x->data + first * img_in, in);
+            // frame rows (wo, taps x C) x w (K,F) -> z (ho, wo, F) on the frame grid
+            for (int64_t i = 0; i < cn; i++)
+                dc_gemm_taps(g.ho, g.wo, F, g.kh * g.kw, s->toff, g.c, in + i * P * g.c, g.c,
+                             s->wp * g.c, w->data, F, 0.0f, z + i * P * F, F, s->wp * F, &ep);
+        } else {
+            dc_im2col_nhwc(&gc, x->data + first * img_in, in);
+            // cols (cn*P, K) x w (K,F) -> z (cn*P, F), + bias, activation
+            dc_gemm_ex(false, false, cn * P, F, K, 1.0f, in, K, w->data, F, 0.0f, z, F, &ep);
+        }
         for (int64_t i = 0; i < cn; i++)
             pk->pool(&pw, z + i * P * F, n->out->data + (first + i) * img_out,
                      s->arg ? s->arg + (first + i) * img_out : NULL);
@@ -380,28 +456,75 @@ dc_status dc_conv2d_maxpool_forward(dc_node *n) {
     return DC_OK;
 }
 
+/* Zeroes what unpool leaves of one image's gradient frame (hp, wp, F): the
+ * columns past wo of the first ho rows, and the rows past ho. */
+static void zero_frame_rest(const pool_saved *s, const dc_conv_geom *g, int64_t F, float *gz) {
+    for (int64_t r = 0; r < g->ho; r++)
+        memset(gz + (r * s->wp + g->wo) * F, 0, (size_t)((s->wp - g->wo) * F) * sizeof(float));
+    memset(gz + g->ho * s->wp * F, 0, (size_t)((s->hp - g->ho) * s->wp * F) * sizeof(float));
+}
+
+/* One chunk's dW^T (F,K) and dX through the frames (implicit path); gz is the
+ * chunk's gradient on the frame grid, `in` its slot's frames. */
+static void implicit_chunk_backward(const pool_saved *s, const dc_conv_geom *gc, const float *x,
+                                    const float *gz, float *in, int64_t F, float *dw, float *gx) {
+    /* gx (cn,H,W,C) */
+    const int64_t C = gc->c, T = gc->kh * gc->kw, K = T * C, P = s->hp * s->wp;
+    const int64_t tail = (gc->kw - 1) * gc->dw * C;
+    if (dw) {
+        dc_pad_nhwc(gc, s->hp, s->wp, tail, x, in);
+        const int64_t rows = (gc->n - 1) * P + gc->ho * s->wp;
+        // dW^T (F, C) of tap t = gz^T (F, rows) x frames shifted by the tap (rows, C)
+        for (int64_t t = 0; t < T; t++)
+            dc_gemm(true, false, F, C, rows, 1.0f, gz, F, in + s->toff[t], C, 0.0f, dw + t * C, K);
+    }
+    if (!gx) return;
+    /* dX += at each pixel of x in the frames, the gz of every tap gathered
+     * (gz - margin: the zero margin before the first frame) */
+    const int64_t h0 = DC_MIN(gc->pt, s->hp), h1 = DC_MIN(gc->pt + gc->h, s->hp);
+    const int64_t w0 = DC_MIN(gc->pl, s->wp), w1 = DC_MIN(gc->pl + gc->w, s->wp);
+    const float *gzm = gz - s->margin * F;
+    for (int64_t i = 0; i < gc->n; i++)
+        dc_gemm_taps(h1 - h0, w1 - w0, C, T, s->toff_dx, F, gzm + (i * P + h0 * s->wp + w0) * F,
+                     F, s->wp * F, s->wt, C, 1.0f,
+                     gx + ((i * gc->h + h0 - gc->pt) * gc->w + w0 - gc->pl) * C, C, gc->w * C,
+                     NULL);
+}
+
+/* wt (KH*KW*F, C): tap t's block is w's (C,F) block of tap t transposed. */
+static void transpose_taps(const float *w, int64_t T, int64_t C, int64_t F, float *wt) {
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t f = 0; f < F; f++) wt[(t * F + f) * C + c] = w[(t * C + c) * F + f];
+}
+
 void dc_conv2d_maxpool_backward(dc_node *n) {
     dc_tensor *x = n->in[0], *w = n->in[1], *b = n->n_in == 3 ? n->in[2] : NULL;
     const pool_saved *s = n->saved;
     dc_conv_geom g;
     pooled_geom(n, &g);
-    const int64_t K = dc_geom_patch(&g), F = w->shape[3], P = g.ho * g.wo;
-    const int64_t slot_size = s->chunk_imgs * P * (K + F + (x->grad ? K : 0));
+    const int64_t K = dc_geom_patch(&g), F = w->shape[3];
+    const slot_parts sp = slot_layout(s, &g, F, x->grad != NULL);
+    const int64_t slot_size = slot_floats(&sp);
+    const int64_t P = s->implicit ? s->hp * s->wp : g.ho * g.wo;
     const int64_t img_in = g.h * g.w * g.c, img_out = n->out->size / DC_MAX(g.n, 1);
     const bool relu = n->a.i[A_ACT] == DC_CONV_ACT_RELU;
     const float *y = n->out->data, *gy = n->out->grad;
     /* The GEMM vectorizes along its N: with a long patch (conv2 of the Fashion
      * CNN: K = 216, F = 36) the transposed product dW^T (F,K) fills its vectors
      * (216 of 224 lanes, against 36 of 48 for dW (K,F)) and reads the patches
-     * in place; a short patch (K = 9) is better as it is. */
-    const bool dw_t = K >= 2 * F;
+     * in place; a short patch (K = 9) is better as it is. The implicit path
+     * writes dW^T a tap at a time. */
+    const bool dw_t = s->implicit || K >= 2 * F;
     const dc_maxpool_kernels *pk = dc_maxpool_kernels_get();
-    const dc_maxpool_geom pw = pool_windows(n, &g, F);
+    dc_maxpool_geom pw = pool_windows(n, &g, F);
+    if (s->implicit) pw.wo = s->wp;
+    if (s->implicit && x->grad) transpose_taps(w->data, g.kh * g.kw, g.c, F, s->wt);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(s->slots) \
     if (s->chunks > 1 && g.n * P * F > 65536)
     for (int64_t k = 0; k < s->chunks; k++) {
         int64_t first, cn = chunk_images(s, &g, k, &first);
-        float *cols = slot_of(s, slot_size), *gz = cols + s->chunk_imgs * P * K;
+        float *in = slot_of(s, slot_size), *gz = in + sp.in + sp.margin;
         float *dw = s->part + k * (K * F + F), *db = dw + K * F;
         memset(dw, 0, (size_t)(K * F + F) * sizeof(float));
         /* gz (cn*P, F): the pooled gradient put back at each maximum; through the
@@ -409,19 +532,26 @@ void dc_conv2d_maxpool_backward(dc_node *n) {
         for (int64_t i = 0; i < cn; i++) {
             const int64_t o = (first + i) * img_out;
             pk->unpool(&pw, y + o, gy + o, s->arg + o, relu, gz + i * P * F, db);
+            if (s->implicit) zero_frame_rest(s, &g, F, gz + i * P * F);
         }
         dc_conv_geom gc = g;
         gc.n = cn;
-        if (w->grad) dc_im2col_nhwc(&gc, x->data + first * img_in, cols);
+        if (s->implicit) {
+            memset(gz - sp.margin, 0, (size_t)sp.margin * sizeof(float));
+            implicit_chunk_backward(s, &gc, x->data + first * img_in, gz, in, F,
+                                    w->grad ? dw : NULL, x->grad ? x->grad + first * img_in : NULL);
+            continue;
+        }
+        if (w->grad) dc_im2col_nhwc(&gc, x->data + first * img_in, in);
         if (w->grad && dw_t) {
             // dW^T (F,K) = gz^T (F, cn*P) x cols (cn*P, K)
-            dc_gemm(true, false, F, K, cn * P, 1.0f, gz, F, cols, K, 0.0f, dw, K);
+            dc_gemm(true, false, F, K, cn * P, 1.0f, gz, F, in, K, 0.0f, dw, K);
         } else if (w->grad) {
             // dW (K,F) = cols^T (K, cn*P) x gz (cn*P, F)
-            dc_gemm(true, false, K, F, cn * P, 1.0f, cols, K, gz, F, 0.0f, dw, F);
+            dc_gemm(true, false, K, F, cn * P, 1.0f, in, K, gz, F, 0.0f, dw, F);
         }
         if (x->grad) {
-            float *dcols = gz + s->chunk_imgs * P * F;
+            float *dcols = gz + sp.out;
             // dCols (cn*P, K) = gz (cn*P, F) x W^T (F,K), scattered onto dX
             dc_gemm(false, true, cn * P, K, F, 1.0f, gz, F, w->data, F, 0.0f, dcols, K);
             dc_col2im_nhwc(&gc, dcols, x->grad + first * img_in);
