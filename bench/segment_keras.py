@@ -1,10 +1,11 @@
 """segment_keras.py — the Keras 3 reference for models/fashion_unet.ini: the same
-small U-Net (a Conv2D 3x3 relu per block, 16-32-64 filters, MaxPooling2D down,
-Conv2DTranspose 2x2 stride 2 up, Concatenate skips, a 1x1 Conv2D to 11 classes)
-trained with Adam and sparse crossentropy from logits on deepc's own canvases,
+small U-Net (a Conv2D 3x3 relu + BatchNormalization per block, 8-32-64 filters and
+two of 128 at the bottom, MaxPooling2D down, Conv2DTranspose 2x2 stride 2 up,
+Concatenate skips, a 1x1 Conv2D to 11 classes) trained with Adam under a cosine
+decay of the learning rate over the run and sparse crossentropy from logits on deepc's own canvases,
 written by build/bench/canvases (see bench/Makefile). Prints one line per epoch
 and the test mean IoU (MeanIoU(11, sparse_y_pred=False)) and pixel accuracy.
-usage: segment_keras.py DATA_DIR [--epochs N] [--batch N] [--lr R] [--threads N]"""
+usage: segment_keras.py DATA_DIR [--epochs N] [--schedule-epochs N] [--batch N] [--lr R] [--threads N]"""
 import argparse
 import os
 import time
@@ -14,26 +15,30 @@ def unet(size, classes=11):
     import keras
     from keras import layers
 
-    def block(x, f):
-        return layers.Conv2D(f, 3, padding="same", activation="relu")(x)
+    def block(x, f):  # a 3x3 relu Conv2D, then BatchNormalization
+        return layers.BatchNormalization()(layers.Conv2D(f, 3, padding="same", activation="relu")(x))
+
+    def up(x, skip, f_up, f):
+        x = layers.Conv2DTranspose(f_up, 2, strides=2)(x)
+        return block(layers.Concatenate()([x, skip]), f)
 
     inp = keras.Input((size, size, 1))
-    c1 = block(inp, 16)
-    c2 = block(layers.MaxPooling2D()(c1), 32)
-    b = block(layers.MaxPooling2D()(c2), 64)
-    u2 = layers.Conv2DTranspose(32, 2, strides=2)(b)
-    d2 = block(layers.Concatenate()([u2, c2]), 32)
-    u1 = layers.Conv2DTranspose(16, 2, strides=2)(d2)
-    d1 = block(layers.Concatenate()([u1, c1]), 16)
-    return keras.Model(inp, layers.Conv2D(classes, 1)(d1))
+    n1 = block(inp, 8)
+    n2 = block(layers.MaxPooling2D()(n1), 32)
+    n3 = block(layers.MaxPooling2D()(n2), 64)
+    b = block(block(layers.MaxPooling2D()(n3), 128), 128)
+    d = up(up(up(b, n3, 32, 48), n2, 16, 24), n1, 8, 16)
+    return keras.Model(inp, layers.Conv2D(classes, 1)(d))
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("data")
-    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--schedule-epochs", type=int, default=0,
+                    help="epochs the cosine decay spans (default: --epochs), to run the start of a longer run")
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=0.001)
+    ap.add_argument("--lr", type=float, default=0.002)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -50,7 +55,8 @@ def main():
     xte = load("test_x.npy").astype("float32") / 255.0
     yte = load("test_y.npy").astype("int32")
     model = unet(xtr.shape[1])
-    model.compile(optimizer=keras.optimizers.Adam(a.lr),
+    steps = -(-xtr.shape[0] // a.batch) * (a.schedule_epochs or a.epochs)
+    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(a.lr, steps)),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy", keras.metrics.MeanIoU(11, sparse_y_pred=False)])
     for e in range(a.epochs):

@@ -9,9 +9,9 @@ static void help(FILE *f) {
     fprintf(f,
             "usage: deepc import MODEL.keras OUT.safetensors\n"
             "\n"
-            "Reads a Keras 3 .keras archive of a Sequential model and writes it as a deepc\n"
-            "model file with its weights and compile settings. A layer, option, loss or\n"
-            "optimizer deepc lacks is refused by name.\n");
+            "Reads a Keras 3 .keras archive of a Sequential or Functional model and writes it\n"
+            "as a deepc model file with its weights and compile settings. A layer, option,\n"
+            "loss or optimizer deepc lacks is refused by name.\n");
 }
 
 int cli_import(int argc, char **argv) {

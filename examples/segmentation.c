@@ -1,35 +1,41 @@
 /* segmentation.c — models/fashion_unet.ini written in C with the functional API:
- * a small U-Net (a 3x3 relu Conv2D per block, 16-32-64 filters, MaxPooling2D
- * down, Conv2DTranspose up, Concatenate skips, a 1x1 Conv2D to 11 classes)
- * trained on fashion-canvas, its test mean IoU, and segmentation.png: rows of
+ * a small U-Net (a 3x3 relu Conv2D + BatchNormalization per level, 8-32-64
+ * filters and two of 128 at 8x8, MaxPooling2D down, Conv2DTranspose up,
+ * Concatenate skips, a 1x1 Conv2D to 11 classes) trained on fashion-canvas with
+ * Adam under a cosine decay, its test mean IoU, and segmentation.png: rows of
  * test image | true mask | predicted mask (the colours are printed).
- * usage: segmentation [epochs (default 5)] [train canvases (default 4000)] [out.png] */
+ * usage: segmentation [epochs (default 6)] [train canvases (default 8000)] [out.png] */
 #include <deepc.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 enum { SIZE = 64, CLASSES = 11, SHOWN = 6 };
 
-/* A 3x3 relu convolution of f filters. */
+/* A 3x3 relu convolution of f filters, then BatchNormalization. */
 static dc_symbol *block(dc_symbol *x, int f) {
-    return dc_call(dc_layer_conv2d(&(dc_conv2d_layer_options){.filters = f, .kernel_size = {3},
-                                                              .padding = DC_PAD_SAME,
-                                                              .activation = "relu"}), x);
+    x = dc_call(dc_layer_conv2d(&(dc_conv2d_layer_options){.filters = f, .kernel_size = {3},
+                                                           .padding = DC_PAD_SAME,
+                                                           .activation = "relu"}), x);
+    return dc_call(dc_layer_batch_normalization(NULL), x);
 }
 
-static dc_symbol *up(dc_symbol *x, dc_symbol *skip, int f) {
+static dc_symbol *down(dc_symbol *x, int f) {
+    return block(dc_call(dc_layer_max_pooling2d(NULL), x), f);
+}
+
+/* Doubles the size to f_up channels, joins skip (the level of that size), then a block of f. */
+static dc_symbol *up(dc_symbol *x, dc_symbol *skip, int f_up, int f) {
     x = dc_call(dc_layer_conv2d_transpose(&(dc_conv2d_layer_options){
-                    .filters = f, .kernel_size = {2}, .strides = {2}}), x);
+                    .filters = f_up, .kernel_size = {2}, .strides = {2}}), x);
     return block(dc_call_n(dc_layer_concatenate(-1), (dc_symbol *[]){x, skip}, 2), f);
 }
 
 static dc_model *unet(void) {
     dc_graph *g = dc_graph_new();
     dc_symbol *in = dc_input(g, 3, (int64_t[]){SIZE, SIZE, 1}, "image");
-    dc_symbol *c1 = block(in, 16);
-    dc_symbol *c2 = block(dc_call(dc_layer_max_pooling2d(NULL), c1), 32);
-    dc_symbol *b = block(dc_call(dc_layer_max_pooling2d(NULL), c2), 64);
-    dc_symbol *d1 = up(up(b, c2, 32), c1, 16);
+    dc_symbol *n1 = block(in, 8), *n2 = down(n1, 32), *n3 = down(n2, 64);
+    dc_symbol *bottom = block(down(n3, 128), 128); /* 8x8: a pixel here sees a whole garment */
+    dc_symbol *d1 = up(up(up(bottom, n3, 32, 48), n2, 16, 24), n1, 8, 16);
     dc_symbol *out = dc_call(dc_layer_conv2d(&(dc_conv2d_layer_options){.filters = CLASSES,
                                                                         .kernel_size = {1}}), d1);
     return dc_model_functional("fashion_unet", g, &in, 1, &out, 1);
@@ -83,8 +89,8 @@ static dc_status write_grid(const char *path, dc_model *m, const dc_dataset *tes
 }
 
 int main(int argc, char **argv) {
-    int epochs = argc > 1 ? atoi(argv[1]) : 5;
-    int64_t n_train = argc > 2 ? atoll(argv[2]) : 4000;
+    int epochs = argc > 1 ? atoi(argv[1]) : 6;
+    int64_t n_train = argc > 2 ? atoll(argv[2]) : 8000;
     const char *out = argc > 3 ? argv[3] : "segmentation.png";
     dc_fashion_canvas_options co = {.size = SIZE, .count = n_train};
     dc_dataset *train = dc_dataset_fashion_canvas("train", &co);
@@ -96,9 +102,12 @@ int main(int argc, char **argv) {
         return 1;
     }
     dc_model_summary(m, stdout);
+    /* cosine decay of the rate over the whole run, as fashion_unet.ini */
+    int64_t steps = (n_train + 31) / 32 * epochs;
+    dc_lr_schedule cosine = {.kind = DC_LR_COSINE, .initial_learning_rate = 0.002f, .decay_steps = steps};
     dc_model_compile(m, &(dc_compile_options){
                             .loss = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
-                            .optimizer = {.kind = DC_OPT_ADAM, .learning_rate = 0.001f},
+                            .optimizer = {.kind = DC_OPT_ADAM, .schedule = &cosine},
                             .metrics = {DC_METRIC_ACCURACY, DC_METRIC_MEAN_IOU}});
     dc_status s = dc_model_fit(m, train,
                                &(dc_fit_options){.epochs = epochs, .batch_size = 32,

@@ -672,8 +672,10 @@ dc_symbol *dc_call_n(dc_layer *l, dc_symbol *const *xs, int n);
 /* keras.Model(inputs, outputs): takes g (freed with the model, or here on
  * failure). Only the layers the outputs depend on are kept; every input an
  * output depends on must be among inputs. Build with dc_model_build(m, 0,
- * NULL, seed) (the inputs' shapes are known). dc_model_call and fit take
- * models of one input and one output; dc_model_call_multi any. */
+ * NULL, seed) (the inputs' shapes are known). dc_model_call and
+ * dc_model_predict take models of one input and one output; dc_model_call_multi,
+ * dc_model_predict_multi, fit and evaluate (with dc_dataset_from_multi_arrays)
+ * any. */
 dc_model *dc_model_functional(const char *name, dc_graph *g, dc_symbol *const *inputs, int n_in,
                               dc_symbol *const *outputs, int n_out);
 bool dc_model_is_functional(const dc_model *m);
@@ -682,8 +684,9 @@ int dc_model_num_outputs(const dc_model *m);
 /* model(xs): n_inputs tensors in, n_outputs tensors into outs. */
 dc_status dc_model_call_multi(dc_model *m, dc_tape *t, dc_tensor *const *xs, bool training,
                               dc_tensor **outs);
-/* Keras' merge layers: inputs of the same shape, elementwise (Subtract takes
- * two), or Concatenate along axis (Keras' count with the batch axis: -1 the
+/* Keras' merge layers: elementwise (Subtract takes two), broadcasting as
+ * Keras 3's (sample shapes aligned at the last axis, each axis equal or 1;
+ * docs/model-files.md), or Concatenate along axis (Keras' count with the batch axis: -1 the
  * last, 1 the first after the batch); the other axes must agree. */
 dc_layer *dc_layer_concatenate(int axis);
 dc_layer *dc_layer_add(void);
@@ -807,14 +810,19 @@ typedef struct {
     /* A functional model with several outputs: output i's loss (DC_LOSS_NONE:
      * `loss`) and its weight in the sum that is minimized (all 0, the
      * default: every weight 1), as Keras'
-     * compile(loss=[...], loss_weights=[...]). Trained with
-     * dc_model_train_on_batch; fit, evaluate and predict take one output. */
+     * compile(loss=[...], loss_weights=[...]). fit, evaluate and
+     * dc_model_train_on_batch minimize the sum; their logs hold it as "loss"
+     * and each output's own (unweighted) loss as "<output layer>_loss". */
     dc_loss_kind losses[DC_MAX_MODEL_IO];
     float loss_weights[DC_MAX_MODEL_IO];
     /* sparse_categorical_crossentropy: a weight per class (n_class_weights of
      * them, one per output class; 0: unweighted), the mean weighted by w[label] */
     int n_class_weights;
     float class_weights[DC_MAX_CLASS_WEIGHTS];
+    /* Output i's metrics, zero-terminated (none: `metrics`), as Keras'
+     * compile(metrics={"cls": [...], "reg": [...]}). With several outputs
+     * each output's metrics are logged as "<output layer>_<metric>". */
+    dc_metric_kind output_metrics[DC_MAX_MODEL_IO][DC_MAX_METRICS];
 } dc_compile_options;
 
 dc_status dc_model_compile(dc_model *m, const dc_compile_options *opt);
@@ -840,7 +848,7 @@ int dc_model_metrics(const dc_model *m, dc_metric_kind *out, int cap);
 
 /* What a callback sees at the end of an epoch: "loss", "accuracy",
  * "val_loss", "val_accuracy", "lr" ... */
-#define DC_MAX_LOGS 16
+#define DC_MAX_LOGS 64
 typedef struct {
     int epoch; /* 0-based */
     int n;
@@ -956,18 +964,34 @@ typedef struct {
 void dc_model_request_stop(dc_model *m);
 
 /* Trains; builds the model from the data's shape when it is not built yet.
+ * A model of several inputs or outputs takes a dataset of as many arrays
+ * (dc_dataset_from_multi_arrays); then it does not run with dist, and a stop
+ * requested mid-epoch takes effect at the epoch's end.
  * *out (may be NULL) receives a history the caller frees. With a
  * TerminateOnNaN callback, a loss or gradient that is NaN or Inf stops fit
  * before that batch's step: DC_ERR_NUMERIC naming the epoch and batch, the
  * weights left as they were before it (the last finite ones). */
 dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_options *opt,
                        dc_history **out);
-/* Mean loss and metrics (in compile order; metrics may be NULL) over ds. */
+/* Mean loss and metrics (in compile order; metrics may be NULL) over ds.
+ * Several outputs: loss is sum_i loss_weights[i] * loss_i, and metrics gets
+ * each output's metrics in turn (output 0's, then output 1's ...). */
 dc_status dc_model_evaluate(dc_model *m, const dc_dataset *ds, int64_t batch_size, float *loss,
                             float *metrics);
+/* Keras' evaluate(return_dict=True): logs gets "loss", then for a model of
+ * several outputs each output's "<output layer>_loss" and
+ * "<output layer>_<metric>" (one output: the metric names), as fit's history
+ * names them. The keys point into the model until its next evaluate. */
+dc_status dc_model_evaluate_logs(dc_model *m, const dc_dataset *ds, int64_t batch_size,
+                                 dc_logs *logs);
 /* Outputs for x (N, input...) in batches (0: 32): a new tensor the caller frees.
  * The outputs are what the last layer gives (softmax included). */
 dc_tensor *dc_model_predict(dc_model *m, const dc_tensor *x, int64_t batch_size);
+/* predict for a model of several inputs and outputs: xs[i] (N, input i...),
+ * n_x of them (the model's input count; every one N samples); outs[i] gets
+ * output i, a new tensor the caller frees (on failure: none is made). */
+dc_status dc_model_predict_multi(dc_model *m, dc_tensor *const *xs, int n_x, int64_t batch_size,
+                                 dc_tensor **outs);
 
 /* History: one value per epoch for each key (NaN where absent). */
 int dc_history_epochs(const dc_history *h);
@@ -1005,10 +1029,12 @@ dc_model *dc_model_load(const char *path); /* caller frees */
 dc_status dc_model_load_checkpoint(dc_model *m, const char *path, int *epoch);
 /* The inference graph of a built model as ONNX (opset 13), written atomically:
  * it takes the same NHWC input (batch axis "N") and predicts what dc_model_predict
- * does. A layer with no ONNX mapping is DC_ERR_UNSUPPORTED naming it and its type. */
+ * does (a functional model: inputs named after its InputLayers when several,
+ * outputs "output_0" ... when several). A layer with no ONNX mapping is DC_ERR_UNSUPPORTED naming it and its type. */
 dc_status dc_model_export_onnx(const dc_model *m, const char *path);
 /* Keras 3 .keras archives (a zip of config.json, metadata.json and
- * model.weights.h5). Import: a Sequential model of layers deepc has, built,
+ * model.weights.h5). Import: a Sequential or Functional model (several inputs
+ * and outputs, shared layers, merge layers) of layers deepc has, built,
  * with Keras' weights (deepc keeps Keras' layouts) and, when the archive has
  * compile settings, compiled with them; a layer, option, loss, metric or
  * optimizer deepc lacks is refused (DC_ERR_UNSUPPORTED naming it), never
@@ -1033,8 +1059,16 @@ typedef struct dc_dist {
     /* x[i] = the sum over the ranks of x[i]; the same bits on every rank */
     dc_status (*sum_floats)(void *ctx, float *x, int64_t n);
     dc_status (*sum_doubles)(void *ctx, double *x, int64_t n);
+    /* Optional (NULL: fit sums after backward): start the sum of x[0..n)
+     * and return at once, so that it runs while backward goes on (x is not
+     * touched meanwhile); wait_sums finishes every started sum. fit starts
+     * the gradient's buckets in a fixed order, the same on every rank. */
+    dc_status (*start_sum_floats)(void *ctx, float *x, int64_t n);
+    dc_status (*wait_sums)(void *ctx);
 } dc_dist;
-/* The MPI backend (libdeepc_mpi.a, src/dist/mpi.c). dc_dist_mpi_init calls
+/* The MPI backend (libdeepc_mpi.a, src/dist/mpi.c); it overlaps the
+ * gradient's sum with backward (start_sum_floats: MPI_Iallreduce) only when
+ * the environment has DEEPC_DIST_OVERLAP=1. dc_dist_mpi_init calls
  * MPI_Init only when a launcher started this process (mpirun's or a process
  * manager's variables are set) and returns the world's ranks; otherwise, or
  * on an error (dc_last_error says), NULL and no MPI call was made. */
@@ -1082,6 +1116,28 @@ int dc_dataset_num_classes(const dc_dataset *ds);        /* 0 if not classificat
 const char *dc_dataset_class_name(const dc_dataset *ds, int i); /* NULL if unnamed */
 /* Copies sample i into x (x-shape floats) and y (y-shape floats). */
 dc_status dc_dataset_get(const dc_dataset *ds, int64_t i, float *x, float *y);
+/* Several inputs and targets, as Keras' fit([x1, x2], [y1, y2]): one array
+ * of samples each (n samples of `shape`, ndim dims without the sample axis).
+ * xs[i] feeds the model's input i and ys[i] is output i's target, in the
+ * orders of dc_model_functional. Every array must hold the same number of
+ * samples (else DC_ERR_SHAPE naming both). The arrays are copied; a sample's
+ * x is its inputs side by side (dc_dataset_x_shape: (total,) for more than
+ * one), and fit, evaluate, views, validation_split and shuffling treat the
+ * parts of a sample together. */
+typedef struct {
+    const float *data;
+    int64_t n;
+    int ndim;
+    int64_t shape[DC_MAX_DIMS];
+} dc_array;
+dc_dataset *dc_dataset_from_multi_arrays(const dc_array *xs, int n_x, const dc_array *ys, int n_y);
+/* How many input (target) arrays a sample holds: 1 for other datasets. */
+int dc_dataset_num_x(const dc_dataset *ds);
+int dc_dataset_num_y(const dc_dataset *ds);
+/* The sample shape of input (target) array i into shape; returns its ndim,
+ * -1 when i is out of range. For other datasets array 0 is x (y). */
+int dc_dataset_x_part_shape(const dc_dataset *ds, int i, int64_t *shape);
+int dc_dataset_y_part_shape(const dc_dataset *ds, int i, int64_t *shape);
 
 /* Batches with preallocated buffers and a seeded shuffle per epoch. */
 typedef struct dc_batcher dc_batcher;

@@ -77,3 +77,14 @@ float *test_read_floats(const char *path, int64_t n) {
     }
     return p;
 }
+
+int test_predict_all(dc_model *m, dc_tensor *const *xs, dc_tensor **outs) {
+    dc_tape *t = dc_tape_new(&(dc_tape_options){.no_record = true});
+    dc_tensor *o[DC_MAX_MODEL_IO] = {0};
+    int n = dc_model_num_outputs(m);
+    dc_status s = dc_model_call_multi(m, t, xs, false, o);
+    CHECK_OK(s);
+    for (int i = 0; i < n; i++) outs[i] = s == DC_OK ? dc_tensor_from_data(o[i]->ndim, o[i]->shape, o[i]->data) : NULL;
+    dc_tape_free(t);
+    return s == DC_OK ? n : 0;
+}

@@ -20,6 +20,14 @@ const char *test_deepc_path(void);
 int test_run_deepc(const char *args, char *out, size_t cap);
 /* n 8x8 IDX images of 3 classes (a bright bar at the top, middle or bottom) and their labels. */
 void test_write_idx(const char *images, const char *labels, int n, uint32_t seed);
+/* Allocations between fit's batch ends: a DC_CB_LAMBDA with on_batch_end =
+ * test_count_allocs and user = a zeroed probe; steps after the first
+ * allocate nothing when last == after_first. */
+typedef struct {
+    int batches;
+    unsigned long long after_first, last;
+} test_alloc_probe;
+bool test_count_allocs(dc_model *m, int epoch, int64_t batch, float loss, void *user);
 
 #define CHECK(cond)                                                                       \
     do {                                                                                  \
@@ -81,6 +89,9 @@ float *test_read_floats(const char *path, int64_t n);
 /* The named tensor (caller must not free); NULL and a test failure if absent. */
 const dc_tensor *ref_get(ref_file *f, const char *name);
 void ref_free(ref_file *f);
+/* model(xs) in inference mode for a model of any inputs and outputs: outs[i]
+ * (caller frees) per output; returns their count, 0 (and a failure) on error. */
+int test_predict_all(dc_model *m, dc_tensor *const *xs, dc_tensor **outs);
 
 /* ---- gradient checking ----
  * GRAD_CASE(name) fills a grad_case; the checker builds random inputs, runs the

@@ -4,6 +4,7 @@
  * same weights for 1 and 2 threads on a graph with a skip, and a residual conv
  * model trained as PyTorch 1.13 trains it (tests/ref/ref_functional.py). */
 #include "test.h"
+#include "layers/layer.h" /* fused_pool, fused_away */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,13 +142,22 @@ TEST(skip_connection_trains_as_the_same_sum_written_with_ops) {
     dc_dataset_free(ds);
 }
 
-TEST(a_layer_called_twice_shares_its_weights) {
+/* A new graph with inputs "a" and "b", each of n features, into ab. */
+static dc_graph *inputs_ab(int64_t n, dc_symbol **ab) {
     dc_graph *g = dc_graph_new();
-    dc_symbol *a = dc_input(g, DC_DIMS(3), "a"), *b = dc_input(g, DC_DIMS(3), "b");
+    ab[0] = dc_input(g, 1, &n, "a");
+    ab[1] = dc_input(g, 1, &n, "b");
+    return g;
+}
+
+TEST(a_layer_called_twice_shares_its_weights) {
+    dc_symbol *ab[2];
+    dc_graph *g = inputs_ab(3, ab);
+    dc_symbol *a = ab[0], *b = ab[1];
     dc_layer *shared = dense(2, NULL, "shared");
     dc_symbol *ya = dc_call(shared, a), *yb = dc_call(shared, b);
     dc_symbol *d = dc_call_n(dc_layer_subtract(), (dc_symbol *[]){ya, yb}, 2);
-    dc_model *m = dc_model_functional("siamese", g, (dc_symbol *[]){a, b}, 2, (dc_symbol *[]){d, ya}, 2);
+    dc_model *m = dc_model_functional("siamese", g, ab, 2, (dc_symbol *[]){d, ya}, 2);
     CHECK(m != NULL);
     CHECK_OK(dc_model_build(m, 0, NULL, 1));
     CHECK(dc_model_num_inputs(m) == 2 && dc_model_num_outputs(m) == 2);
@@ -175,9 +185,8 @@ TEST(a_layer_called_twice_shares_its_weights) {
 }
 
 TEST(merge_layers_compute_as_keras) {
-    dc_graph *g = dc_graph_new();
-    dc_symbol *a = dc_input(g, DC_DIMS(2), "a"), *b = dc_input(g, DC_DIMS(2), "b");
-    dc_symbol *ab[2] = {a, b};
+    dc_symbol *ab[2];
+    dc_graph *g = inputs_ab(2, ab);
     dc_symbol *outs[6] = {
         dc_call_n(dc_layer_add(), ab, 2),      dc_call_n(dc_layer_subtract(), ab, 2),
         dc_call_n(dc_layer_multiply(), ab, 2), dc_call_n(dc_layer_average(), ab, 2),
@@ -206,6 +215,99 @@ static dc_model *two_inputs(const int64_t *sa, const int64_t *sb, dc_layer *merg
     dc_symbol *ca = dc_call(dc_layer_conv2d(&(dc_conv2d_layer_options){.filters = (int)sa[2], .kernel_size = {1}, .name = "conv_a"}), a);
     dc_symbol *y = dc_call_n(merge, (dc_symbol *[]){ca, b}, 2);
     return dc_model_functional("m", g, (dc_symbol *[]){a, b}, 2, &y, 1);
+}
+
+/* Index into a sample of shape s (rank r) for position (i, j) of a (4, 3)
+ * output, as broadcasting reads it (aligned at the last axis, 1s repeat). */
+static int64_t bcast_index(int r, const int64_t *s, int64_t i, int64_t j) {
+    int64_t jj = s[r - 1] == 1 ? 0 : j;
+    if (r == 1) return jj;
+    return (s[0] == 1 ? 0 : i) * s[1] + jj;
+}
+
+static float merge_ref(int kind, float a, float b) {
+    const float v[5] = {a + b, a - b, a * b, (a + b) / 2, a > b ? a : b};
+    return v[kind];
+}
+
+/* sum(out * r) of m on (xa, xb); with backward, the inputs' gradients too. */
+static float weighted_out(dc_model *m, dc_tensor *xa, dc_tensor *xb, const float *r, bool backward) {
+    dc_tape *t = dc_tape_new(NULL);
+    dc_tensor *o;
+    float v = NAN;
+    if (dc_model_call_multi(m, t, (dc_tensor *[]){xa, xb}, false, &o) == DC_OK) {
+        dc_tensor *rt = dc_tape_tensor(t, o->ndim, o->shape);
+        memcpy(rt->data, r, (size_t)o->size * sizeof *r);
+        dc_tensor *sum = dc_sum_all(t, dc_mul(t, o, rt));
+        v = sum->data[0];
+        if (backward) CHECK_OK(dc_tape_backward(t, sum));
+    }
+    dc_tape_free(t);
+    return v;
+}
+
+/* Keras 3 (checked with its Merge layers): (4, 3) with (1, 3), (4, 1), (3,)
+ * and (1, 3) with (4, 1) give (4, 3); (4, 3) with (2, 3) is an error. */
+TEST(merge_layers_broadcast_as_keras_forward_and_backward) {
+    static const struct { int ra, rb; int64_t sa[2], sb[2]; } cases[] = {
+        {2, 2, {4, 3}, {1, 3}}, {2, 2, {4, 3}, {4, 1}}, {2, 1, {4, 3}, {3}}, {2, 2, {1, 3}, {4, 1}}};
+    dc_layer *(*const makers[5])(void) = {dc_layer_add, dc_layer_subtract, dc_layer_multiply,
+                                          dc_layer_average, dc_layer_maximum};
+    dc_rng rng;
+    dc_rng_seed(&rng, 21);
+    float r[24];
+    for (int i = 0; i < 24; i++) r[i] = (float)dc_rng_normal(&rng);
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++)
+        for (int kind = 0; kind < 5; kind++) {
+            dc_graph *g = dc_graph_new();
+            dc_symbol *ab[2] = {dc_input(g, cases[c].ra, cases[c].sa, "a"),
+                                dc_input(g, cases[c].rb, cases[c].sb, "b")};
+            dc_symbol *y = dc_call_n(makers[kind](), ab, 2);
+            dc_model *m = dc_model_functional(NULL, g, ab, 2, &y, 1);
+            CHECK_OK(dc_model_build(m, 0, NULL, 1));
+            int64_t os[4];
+            CHECK(dc_model_output_shape(m, os) == 2 && os[0] == 4 && os[1] == 3);
+            int64_t xs_a[3] = {2, cases[c].sa[0], cases[c].sa[1]}, xs_b[3] = {2, cases[c].sb[0], cases[c].sb[1]};
+            dc_tensor *xa = dc_tensor_normal(cases[c].ra + 1, xs_a, 0, 1, &rng);
+            dc_tensor *xb = dc_tensor_normal(cases[c].rb + 1, xs_b, 0, 1, &rng);
+            dc_tensor_set_requires_grad(xa, true);
+            dc_tensor_set_requires_grad(xb, true);
+            /* forward: every position against the broadcast formula */
+            int64_t na = xa->size / 2, nb = xb->size / 2;
+            double want = 0;
+            for (int64_t bi = 0; bi < 2; bi++)
+                for (int64_t i = 0; i < 4; i++)
+                    for (int64_t j = 0; j < 3; j++)
+                        want += r[(bi * 4 + i) * 3 + j] *
+                                merge_ref(kind, xa->data[bi * na + bcast_index(cases[c].ra, cases[c].sa, i, j)],
+                                          xb->data[bi * nb + bcast_index(cases[c].rb, cases[c].sb, i, j)]);
+            CHECK_NEAR(weighted_out(m, xa, xb, r, true), want, 1e-4);
+            /* backward: each input's gradient (the sum over its broadcast
+             * axes) against central differences */
+            dc_tensor *xs[2] = {xa, xb};
+            for (int k = 0; k < 2; k++)
+                for (int64_t e = 0; e < xs[k]->size; e++) {
+                    float keep = xs[k]->data[e], grad = xs[k]->grad[e];
+                    xs[k]->data[e] = keep + 1e-2f;
+                    double up = weighted_out(m, xa, xb, r, false);
+                    xs[k]->data[e] = keep - 1e-2f;
+                    double down = weighted_out(m, xa, xb, r, false);
+                    xs[k]->data[e] = keep;
+                    CHECK_NEAR(grad, (up - down) / 2e-2, 2e-3);
+                }
+            dc_tensor_free(xa);
+            dc_tensor_free(xb);
+            dc_model_free(m);
+        }
+    /* lengths that are neither equal nor 1: the layers and the shapes */
+    dc_graph *g = dc_graph_new();
+    dc_symbol *ab[2] = {dc_input(g, DC_DIMS(4, 3), "a"), dc_input(g, DC_DIMS(2, 3), "b")};
+    dc_symbol *y = dc_call_n(dc_layer_add(), ab, 2);
+    dc_model *m = dc_model_functional(NULL, g, ab, 2, &y, 1);
+    CHECK_ERR(dc_model_build(m, 0, NULL, 1), DC_ERR_SHAPE,
+              "layer 'add' (Add) on 'a' (None, 4, 3) and 'b' (None, 2, 3): Add 'add': inputs "
+              "(None, 4, 3) and (None, 2, 3) cannot broadcast: on axis -2 the lengths are 4 and 2");
+    dc_model_free(m);
 }
 
 TEST(merge_shape_errors_name_the_layers_and_shapes) {
@@ -251,28 +353,15 @@ TEST(merge_shape_errors_name_the_layers_and_shapes) {
     CHECK(dc_model_functional(NULL, g, &p, 1, &y, 1) == NULL);
 }
 
-typedef struct {
-    int batches;
-    unsigned long long after_first, last;
-} alloc_probe;
-
-static bool count_allocs(dc_model *m, int epoch, int64_t batch, float loss, void *user) {
-    (void)m, (void)epoch, (void)batch, (void)loss;
-    alloc_probe *p = user;
-    if (p->batches++ == 0) p->after_first = dc_alloc_count();
-    p->last = dc_alloc_count();
-    return false;
-}
-
 /* The residual model trained 3 epochs with threads; its weights into out. */
-static void train_residual(int threads, float *out, alloc_probe *p) {
+static void train_residual(int threads, float *out, test_alloc_probe *p) {
     dc_set_num_threads(threads);
     dc_dataset *ds = points(200, 9);
     dc_model *m = skip_model();
     CHECK_OK(dc_model_compile(m, &(dc_compile_options){
                                      .loss = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
                                      .optimizer = {.kind = DC_OPT_ADAM, .learning_rate = 0.01f}}));
-    dc_callback cb = {.kind = DC_CB_LAMBDA, .on_batch_end = count_allocs, .user = p};
+    dc_callback cb = {.kind = DC_CB_LAMBDA, .on_batch_end = test_count_allocs, .user = p};
     CHECK_OK(dc_model_fit(m, ds, &(dc_fit_options){.epochs = 3, .batch_size = 16, .seed = 4, .callbacks = &cb, .n_callbacks = 1}, NULL));
     float *w;
     size_t n;
@@ -286,7 +375,7 @@ static void train_residual(int threads, float *out, alloc_probe *p) {
 TEST(skip_graph_allocates_nothing_per_step_and_threads_agree) {
     int saved = dc_get_num_threads();
     float w1[35], w2[35];
-    alloc_probe p1 = {0}, p2 = {0};
+    test_alloc_probe p1 = {0}, p2 = {0};
     train_residual(1, w1, &p1);
     train_residual(2, w2, &p2);
     dc_set_num_threads(saved);
@@ -298,13 +387,14 @@ TEST(skip_graph_allocates_nothing_per_step_and_threads_agree) {
 }
 
 TEST(functional_model_saves_and_loads_its_graph) {
-    dc_graph *g = dc_graph_new();
-    dc_symbol *a = dc_input(g, DC_DIMS(3), "a"), *b = dc_input(g, DC_DIMS(3), "b");
+    dc_symbol *ab[2];
+    dc_graph *g = inputs_ab(3, ab);
+    dc_symbol *a = ab[0], *b = ab[1];
     dc_layer *shared = dense(4, "relu", "shared");
     dc_symbol *ha = dc_call(shared, a), *hb = dc_call(shared, b);
     dc_symbol *c = dc_call_n(dc_layer_concatenate(-1), (dc_symbol *[]){ha, hb}, 2);
     dc_symbol *y = dc_call(dense(2, NULL, "head"), c);
-    dc_model *m = dc_model_functional("pair", g, (dc_symbol *[]){a, b}, 2, (dc_symbol *[]){y, ha}, 2);
+    dc_model *m = dc_model_functional("pair", g, ab, 2, (dc_symbol *[]){y, ha}, 2);
     CHECK_OK(dc_model_build(m, 0, NULL, 3));
     char path[256];
     snprintf(path, sizeof path, "%s/functional_graph.safetensors", test_tmpdir());
@@ -492,9 +582,9 @@ TEST(shipped_fashion_unet_is_a_graph_of_11_classes) {
         int64_t s[4];
         CHECK(dc_model_is_functional(m));
         CHECK(dc_model_output_shape(m, s) == 3 && s[0] == 64 && s[1] == 64 && s[2] == 11);
-        CHECK(dc_model_count_params(m) == 56859);
+        CHECK(dc_model_count_params(m) == 318843);
         dc_layer *cat = dc_model_get_layer(m, "cat1");
-        CHECK(cat && dc_layer_output_shape(cat, s) == 3 && s[2] == 32);
+        CHECK(cat && dc_layer_output_shape(cat, s) == 3 && s[2] == 16);
     }
     dc_model_free(m);
     dc_run_config_free(c);
@@ -597,4 +687,81 @@ TEST(residual_conv_model_trains_as_pytorch) {
     CHECK_ERR(dc_model_export_keras(m, key), DC_ERR_UNSUPPORTED, "is functional");
     dc_model_free(m);
     ref_free(f);
+}
+
+static dc_layer *conv(const char *name, int filters, int k, const char *act) {
+    return dc_layer_conv2d(&(dc_conv2d_layer_options){.filters = filters, .kernel_size = {k},
+                                                      .padding = DC_PAD_SAME, .activation = act,
+                                                      .name = name});
+}
+
+static dc_layer *pool(const char *name) {
+    return dc_layer_max_pooling2d(&(dc_pool2d_layer_options){.name = name});
+}
+
+/* x (8, 8, 3) -> c1 -> p1 -> c2, Add(p1, c2); x -> c3 -> p3 and p4 (two
+ * readers of c3), Add(p3, p4); both sums -> Concatenate -> Flatten -> Dense. */
+static dc_model *pooled_graph(void) {
+    dc_graph *g = dc_graph_new();
+    dc_symbol *x = dc_input(g, DC_DIMS(8, 8, 3), "x");
+    dc_symbol *p1 = dc_call(pool("p1"), dc_call(conv("c1", 4, 3, "relu"), x));
+    dc_symbol *s1 = dc_call_n(dc_layer_add(), (dc_symbol *[]){p1, dc_call(conv("c2", 4, 1, NULL), p1)}, 2);
+    dc_symbol *c3 = dc_call(conv("c3", 4, 3, NULL), x);
+    dc_symbol *s2 = dc_call_n(dc_layer_add(), (dc_symbol *[]){dc_call(pool("p3"), c3), dc_call(pool("p4"), c3)}, 2);
+    dc_symbol *h = dc_call(dc_layer_flatten(), dc_call_n(dc_layer_concatenate(-1), (dc_symbol *[]){s1, s2}, 2));
+    dc_symbol *y = dc_call(dense(3, NULL, "out"), h);
+    dc_model *m = dc_model_functional("pooled", g, &x, 1, &y, 1);
+    CHECK_OK(dc_model_build(m, 0, NULL, 4));
+    return m;
+}
+
+/* The output and every gradient of one step on (x, labels 0, 1, 2 ...). */
+static void step(dc_model *m, dc_tensor *x, float *out, float *grads) {
+    dc_tape *t = dc_tape_new(NULL);
+    dc_tensor *y = dc_tensor_zeros(DC_DIMS(x->shape[0]));
+    for (int64_t i = 0; i < y->size; i++) y->data[i] = (float)(i % 3);
+    dc_tensor *o = dc_model_call(m, t, x, true);
+    dc_model_zero_grad(m);
+    CHECK_OK(dc_tape_backward(t, dc_sparse_softmax_cross_entropy(t, o, y)));
+    memcpy(out, o->data, (size_t)o->size * sizeof *out);
+    float *g;
+    size_t n;
+    CHECK_OK(dc_model_grads(m, &g, &n));
+    memcpy(grads, g, n * sizeof *g);
+    dc_tensor_free(y);
+    dc_tape_free(t);
+}
+
+TEST(graph_fuses_a_conv_into_its_only_reader_a_pool_with_the_same_results) {
+    dc_model *m = pooled_graph();
+    dc_layer *c1 = dc_model_get_layer(m, "c1"), *p1 = dc_model_get_layer(m, "p1");
+    dc_layer *c3 = dc_model_get_layer(m, "c3");
+    CHECK(c1->fused_pool[0] == 2 && c1->fused_pool[1] == 2 && p1->fused_away);
+    /* c3 feeds two pools: its full maps are needed, nothing is fused */
+    CHECK(c3->fused_pool[0] == 0 && !dc_model_get_layer(m, "p3")->fused_away &&
+          !dc_model_get_layer(m, "p4")->fused_away);
+    dc_rng rng;
+    dc_rng_seed(&rng, 8);
+    dc_tensor *x = dc_tensor_uniform(DC_DIMS(3, 8, 8, 3), -1, 1, &rng);
+    size_t n = (size_t)dc_model_count_trainable_params(m);
+    float out[2][9], *grads[2] = {malloc(n * sizeof(float)), malloc(n * sizeof(float))};
+    step(m, x, out[0], grads[0]);
+    /* the unfused path: the conv's full maps, then the pool's own op */
+    c1->fused_pool[0] = c1->fused_pool[1] = 0;
+    p1->fused_away = false;
+    step(m, x, out[1], grads[1]);
+    CHECK_ALLCLOSE(out[0], out[1], 9, 1e-6, 1e-5);
+    CHECK_ALLCLOSE(grads[0], grads[1], (int64_t)n, 1e-6, 1e-5);
+    free(grads[0]);
+    free(grads[1]);
+    dc_tensor_free(x);
+    dc_model_free(m);
+    /* a conv that is itself an output keeps its maps */
+    dc_graph *g = dc_graph_new();
+    dc_symbol *in = dc_input(g, DC_DIMS(8, 8, 3), "x");
+    dc_symbol *c = dc_call(conv("c", 2, 3, "relu"), in);
+    m = dc_model_functional(NULL, g, &in, 1, (dc_symbol *[]){c, dc_call(pool("p"), c)}, 2);
+    CHECK_OK(dc_model_build(m, 0, NULL, 1));
+    CHECK(dc_model_get_layer(m, "c")->fused_pool[0] == 0 && !dc_model_get_layer(m, "p")->fused_away);
+    dc_model_free(m);
 }

@@ -93,13 +93,81 @@ TEST(keras_import_compile_settings) {
     dc_model_free(m);
 }
 
+/* ---- import: Functional models ---- */
+
+/* An imported Functional model predicts what Keras did on every output. */
+static void check_functional(const char *name, dc_model *m) {
+    ref_file *r = ref_load(KDIR "functional_outputs.txt");
+    const dc_tensor *xs[DC_MAX_MODEL_IO];
+    char key[64];
+    int n_in = dc_model_num_inputs(m), n_out = 0;
+    for (int i = 0; i < n_in; i++) {
+        snprintf(key, sizeof key, "%s_x%d", name, i);
+        xs[i] = ref_get(r, key);
+        CHECK(xs[i] != NULL);
+        if (!xs[i]) n_in = 0;
+    }
+    dc_tensor *ys[DC_MAX_MODEL_IO];
+    if (n_in) n_out = test_predict_all(m, (dc_tensor *const *)xs, ys);
+    for (int i = 0; i < n_out; i++) {
+        snprintf(key, sizeof key, "%s_y%d", name, i);
+        const dc_tensor *want = ref_get(r, key);
+        CHECK(want && ys[i] && ys[i]->size == want->size);
+        for (int64_t k = 0; want && ys[i] && k < ys[i]->size && k < want->size; k++)
+            CHECK_NEAR(ys[i]->data[k], want->data[k], 1e-5);
+        dc_tensor_free(ys[i]);
+    }
+    CHECK(n_out == dc_model_num_outputs(m));
+    ref_free(r);
+}
+
+static dc_model *import_checked(const char *name) {
+    dc_model *m = dc_model_import_keras(kref(name, ".keras"));
+    CHECK(m != NULL);
+    if (!m) printf("  %s\n", dc_last_error());
+    return m;
+}
+
+TEST(keras_import_functional_unet) {
+    dc_model *m = import_checked("unet");
+    if (!m) return;
+    CHECK(dc_model_is_functional(m) && dc_model_num_inputs(m) == 1 && dc_model_num_outputs(m) == 1);
+    check_functional("unet", m);
+    dc_optimizer *o = dc_model_optimizer(m);
+    CHECK(o && !strcmp(dc_optimizer_name(o), "Adam"));
+    dc_metric_kind mk[4];
+    CHECK(dc_model_metrics(m, mk, 4) == 1 && mk[0] == DC_METRIC_ACCURACY);
+    CHECK(dc_model_find_param(m, "conv2d_transpose/kernel") != NULL);
+    dc_model_free(m);
+}
+
+TEST(keras_import_functional_two_inputs_merges_shared) {
+    dc_model *m = import_checked("two_in");
+    if (!m) return;
+    CHECK(dc_model_num_inputs(m) == 2 && dc_model_num_outputs(m) == 2);
+    check_functional("two_in", m);
+    dc_optimizer *o = dc_model_optimizer(m);
+    CHECK(o && !strcmp(dc_optimizer_name(o), "SGD"));
+    /* the compile settings train on: one step on both outputs */
+    float xa[2 * 6], xb[2 * 4], y0[2 * 3], y1[2 * 2];
+    for (int i = 0; i < 12; i++) xa[i] = (float)sin(i), y0[i % 6] = 0.1f * (float)i;
+    for (int i = 0; i < 8; i++) xb[i] = (float)cos(i), y1[i % 4] = 0.2f;
+    dc_tensor *ta = dc_tensor_from_data(2, (int64_t[]){2, 6}, xa), *tb = dc_tensor_from_data(2, (int64_t[]){2, 4}, xb);
+    dc_tensor *t0 = dc_tensor_from_data(2, (int64_t[]){2, 3}, y0), *t1 = dc_tensor_from_data(2, (int64_t[]){2, 2}, y1);
+    float loss = -1;
+    CHECK_OK(dc_model_train_on_batch(m, (dc_tensor *[]){ta, tb}, (dc_tensor *[]){t0, t1}, &loss));
+    CHECK(isfinite(loss) && loss > 0);
+    dc_tensor_free(ta), dc_tensor_free(tb), dc_tensor_free(t0), dc_tensor_free(t1);
+    dc_model_free(m);
+}
+
 /* ---- export: Keras loads deepc's models ---- */
 
 /* The deepc models Keras was run on: the ONNX test's committed models, a model
  * deepc trained (trained.safetensors) and bidi.keras as deepc imported it
  * (bidi.safetensors), both made by keras_export_regenerate. */
 static const char *const EXPORTS[] = {"cnn_same", "cnn_valid", "cnn_reshape", "rnn",
-                                      "seq1d", "trained", "bidi"};
+                                      "seq1d", "trained", "bidi", "mlp"};
 #define N_EXPORTS (int)(sizeof EXPORTS / sizeof *EXPORTS)
 
 static const char *export_model_path(const char *name) {
@@ -162,6 +230,117 @@ static dc_model *train_small_cnn(void) {
     return m;
 }
 
+/* Functional models Keras was run on: unet.keras and two_in.keras as deepc
+ * imported them, and fun_c, built here: leaky_relu on Dense and Conv2D (a
+ * LeakyReLU layer in Keras), Subtract, Maximum, Concatenate, a shared Dense,
+ * two inputs and two outputs. Their inputs lie one after another in
+ * fun_NAME.input.bin, Keras' outputs likewise in export_fun_NAME.keras.out.bin. */
+static const struct {
+    const char *name;
+    int n_in, nd[2];
+    int64_t shape[2][3];
+} FUN_EXPORTS[] = {{"fun_unet", 1, {3}, {{8, 8, 2}}},
+                   {"fun_two_in", 2, {1, 1}, {{6}, {4}}},
+                   {"fun_c", 2, {3, 1}, {{6, 6, 2}, {4}}}};
+#define N_FUN_EXPORTS (int)(sizeof FUN_EXPORTS / sizeof *FUN_EXPORTS)
+
+static dc_layer *layer_of(const char *type, const char *opts) {
+    /* opts: "key=value key=value" */
+    char buf[256], *save = NULL;
+    const char *k[8], *v[8];
+    int n = 0;
+    snprintf(buf, sizeof buf, "%s", opts);
+    for (char *t = strtok_r(buf, " ", &save); t && n < 8; t = strtok_r(NULL, " ", &save)) {
+        char *eq = strchr(t, '=');
+        if (!eq) continue;
+        *eq = 0;
+        k[n] = t, v[n++] = eq + 1;
+    }
+    dc_layer *l = dc_layer_from_config(type, k, v, n);
+    CHECK(l != NULL);
+    return l;
+}
+
+static dc_model *build_fun_c(void) {
+    dc_graph *g = dc_graph_new();
+    dc_symbol *img = dc_input(g, 3, (int64_t[]){6, 6, 2}, "image");
+    dc_symbol *vec = dc_input(g, 1, (int64_t[]){4}, "vec");
+    dc_symbol *c = dc_call(layer_of("Conv2D", "filters=3 kernel_size=3 padding=same activation=leaky_relu"), img);
+    dc_symbol *f = dc_call(dc_layer_flatten(), dc_call(layer_of("MaxPooling2D", "pool_size=2"), c));
+    dc_symbol *d = dc_call(layer_of("Dense", "units=4 activation=leaky_relu"), f);
+    dc_symbol *e = dc_call(layer_of("Dense", "units=4 activation=tanh"), vec);
+    dc_symbol *sub = dc_call_n(dc_layer_subtract(), (dc_symbol *[]){d, e}, 2);
+    dc_symbol *mx = dc_call_n(dc_layer_maximum(), (dc_symbol *[]){d, e, sub}, 3);
+    dc_layer *sh = layer_of("Dense", "units=4 name=shared");
+    dc_symbol *she = dc_call(sh, e), *shm = dc_call(sh, mx);
+    dc_symbol *cat = dc_call_n(dc_layer_concatenate(-1), (dc_symbol *[]){mx, vec}, 2);
+    dc_symbol *y0 = dc_call(layer_of("Dense", "units=2 name=y0"), cat);
+    dc_symbol *y1 = dc_call(layer_of("Activation", "activation=leaky_relu name=y1"),
+                            dc_call_n(dc_layer_add(), (dc_symbol *[]){she, shm}, 2));
+    dc_model *m = dc_model_functional("fun_c", g, (dc_symbol *[]){img, vec}, 2, (dc_symbol *[]){y0, y1}, 2);
+    CHECK(m != NULL);
+    if (!m) return NULL;
+    CHECK_OK(dc_model_build(m, 0, NULL, 11));
+    dc_compile_options co = {.loss = DC_LOSS_MSE, .optimizer = {.kind = DC_OPT_ADAM, .learning_rate = 0.01f},
+                             .losses = {DC_LOSS_MSE, DC_LOSS_MSE}, .loss_weights = {1.0f, 0.25f}};
+    CHECK_OK(dc_model_compile(m, &co));
+    return m;
+}
+
+static int64_t fun_input_floats(int i) {
+    int64_t n = 0;
+    for (int k = 0; k < FUN_EXPORTS[i].n_in; k++) {
+        int64_t e = BATCH;
+        for (int d = 0; d < FUN_EXPORTS[i].nd[k]; d++) e *= FUN_EXPORTS[i].shape[k][d];
+        n += e;
+    }
+    return n;
+}
+
+/* The inputs of FUN_EXPORTS[i] from its .input.bin; returns their count. */
+static int fun_inputs(int i, dc_tensor **xs) {
+    int64_t n = fun_input_floats(i), at = 0;
+    float *all = test_read_floats(kref(FUN_EXPORTS[i].name, ".input.bin"), n);
+    CHECK(all != NULL);
+    if (!all) return 0;
+    for (int k = 0; k < FUN_EXPORTS[i].n_in; k++) {
+        int64_t shape[4] = {BATCH};
+        int nd = FUN_EXPORTS[i].nd[k];
+        memcpy(shape + 1, FUN_EXPORTS[i].shape[k], (size_t)nd * sizeof *shape);
+        xs[k] = dc_tensor_from_data(nd + 1, shape, all + at);
+        at += xs[k]->size;
+    }
+    free(all);
+    return FUN_EXPORTS[i].n_in;
+}
+
+/* Writes fun_NAME.safetensors and fun_NAME.input.bin (DC_KERAS_REGEN). */
+static void regenerate_functional(void) {
+    static const char *const imported[] = {"unet", "two_in"};
+    ref_file *r = ref_load(KDIR "functional_outputs.txt");
+    for (int i = 0; i < N_FUN_EXPORTS; i++) {
+        dc_model *m = i < 2 ? dc_model_import_keras(kref(imported[i], ".keras")) : build_fun_c();
+        CHECK(m != NULL);
+        if (!m) continue;
+        CHECK_OK(dc_model_save(m, kref(FUN_EXPORTS[i].name, ".safetensors")));
+        float *in = malloc((size_t)fun_input_floats(i) * sizeof *in);
+        int64_t at = 0;
+        for (int k = 0; k < FUN_EXPORTS[i].n_in; k++) {
+            char key[64];
+            snprintf(key, sizeof key, "%s_x%d", i < 2 ? imported[i] : "", k);
+            const dc_tensor *x = i < 2 ? ref_get(r, key) : NULL;
+            int64_t e = BATCH;
+            for (int d = 0; d < FUN_EXPORTS[i].nd[k]; d++) e *= FUN_EXPORTS[i].shape[k][d];
+            for (int64_t j = 0; j < e; j++) in[at + j] = x ? x->data[j] : (float)sin(0.7 * (double)(at + j) + k);
+            at += e;
+        }
+        write_floats(kref(FUN_EXPORTS[i].name, ".input.bin"), in, at);
+        free(in);
+        dc_model_free(m);
+    }
+    ref_free(r);
+}
+
 /* DC_KERAS_REGEN=1 build/test_runner keras_export_regenerate writes the committed
  * exports (tests/ref/data/keras/export_NAME.keras), then tests/ref/ref_keras.py runs
  * them in Keras; without it, everything goes to a scratch folder. */
@@ -184,6 +363,7 @@ TEST(keras_export_regenerate) {
         }
         ref_free(r);
         dc_model_free(b);
+        regenerate_functional();
     }
     dc_model_free(t);
     for (int i = 0; i < N_EXPORTS; i++) {
@@ -195,7 +375,55 @@ TEST(keras_export_regenerate) {
         CHECK_OK(dc_model_export_keras(m, path));
         dc_model_free(m);
     }
+    for (int i = 0; i < N_FUN_EXPORTS; i++) {
+        dc_model *m = dc_model_load(kref(FUN_EXPORTS[i].name, ".safetensors"));
+        CHECK(m && dc_model_is_functional(m));
+        if (!m) continue;
+        snprintf(path, sizeof path, "%s", regen ? kref("export_", FUN_EXPORTS[i].name) : scratch(FUN_EXPORTS[i].name));
+        strncat(path, ".keras", sizeof path - strlen(path) - 1);
+        CHECK_OK(dc_model_export_keras(m, path));
+        dc_model_free(m);
+    }
 }
+
+/* What Keras predicted on an exported Functional model equals deepc's
+ * prediction on every output, and the archive imports back bit for bit. */
+static void check_fun_export(int i) {
+    const char *name = FUN_EXPORTS[i].name;
+    dc_model *m = dc_model_load(kref(name, ".safetensors"));
+    CHECK(m != NULL);
+    dc_tensor *xs[2] = {0}, *ys[DC_MAX_MODEL_IO], *back_ys[DC_MAX_MODEL_IO];
+    int n_in = m ? fun_inputs(i, xs) : 0;
+    int n_out = n_in ? test_predict_all(m, xs, ys) : 0;
+    int64_t total = 0;
+    for (int k = 0; k < n_out; k++) total += ys[k]->size;
+    char rel[256];
+    snprintf(rel, sizeof rel, KDIR "export_%s.keras.out.bin", name);
+    float *want = total ? test_read_floats(test_path(rel), total) : NULL;
+    CHECK(want != NULL);
+    for (int k = 0, at = 0; want && k < n_out; at += (int)ys[k]->size, k++)
+        for (int64_t j = 0; j < ys[k]->size; j++) CHECK_NEAR(ys[k]->data[j], want[at + j], 1e-5);
+    snprintf(rel, sizeof rel, KDIR "export_%s.keras", name);
+    dc_model *back = dc_model_import_keras(test_path(rel));
+    CHECK(back != NULL);
+    if (!back) printf("  %s\n", dc_last_error());
+    int n_back = back && n_in ? test_predict_all(back, xs, back_ys) : 0;
+    CHECK(n_back == n_out && n_out == dc_model_num_outputs(m));
+    for (int k = 0; k < n_back && k < n_out; k++)
+        CHECK(back_ys[k]->size == ys[k]->size &&
+              !memcmp(back_ys[k]->data, ys[k]->data, (size_t)ys[k]->size * sizeof(float)));
+    CHECK(back && dc_model_count_params(back) == dc_model_count_params(m));
+    for (int k = 0; k < n_back; k++) dc_tensor_free(back_ys[k]);
+    for (int k = 0; k < n_out; k++) dc_tensor_free(ys[k]);
+    for (int k = 0; k < n_in; k++) dc_tensor_free(xs[k]);
+    free(want);
+    dc_model_free(back);
+    dc_model_free(m);
+}
+
+TEST(keras_export_functional_unet) { check_fun_export(0); }
+TEST(keras_export_functional_two_inputs_merges_shared) { check_fun_export(1); }
+TEST(keras_export_functional_leaky_relu_built_in_c) { check_fun_export(2); }
 
 /* What Keras predicted on deepc's exported archives equals deepc's prediction. */
 static void check_export(const char *name) {
@@ -232,6 +460,7 @@ TEST(keras_export_lstm_gru_simple_rnn) { check_export("rnn"); }
 TEST(keras_export_conv1d_pool1d) { check_export("seq1d"); }
 TEST(keras_export_trained_cnn) { check_export("trained"); }
 TEST(keras_export_bidirectional_embedding_mask) { check_export("bidi"); }
+TEST(keras_export_leaky_relu_as_layer) { check_export("mlp"); }
 
 /* import -> export -> import keeps every weight and the compile settings. */
 TEST(keras_round_trip) {
@@ -299,12 +528,12 @@ static void make_zip(const char *path, const part *parts, int n) {
     CHECK(zip_close(z) == 0);
 }
 
-/* mlp.keras with its config replaced (NULL: kept) and an extra part. */
-static const char *variant(const char *file, const char *config, const part *extra, const void *weights,
-                           size_t wlen) {
+/* base.keras with its config replaced (NULL: kept) and an extra part. */
+static const char *variant_of(const char *base, const char *file, const char *config,
+                              const part *extra, const void *weights, size_t wlen) {
     size_t clen = 0, hlen = 0;
-    char *cfg = slurp_entry(kref("mlp", ".keras"), "config.json", &clen);
-    char *h5 = slurp_entry(kref("mlp", ".keras"), "model.weights.h5", &hlen);
+    char *cfg = slurp_entry(kref(base, ".keras"), "config.json", &clen);
+    char *h5 = slurp_entry(kref(base, ".keras"), "model.weights.h5", &hlen);
     part parts[3] = {{"config.json", config ? config : cfg, config ? strlen(config) : clen},
                      {"model.weights.h5", weights ? weights : h5, weights ? wlen : hlen}};
     int n = 2;
@@ -315,10 +544,15 @@ static const char *variant(const char *file, const char *config, const part *ext
     return scratch(file);
 }
 
-/* The config with the first occurrence of from replaced by to. */
-static char *config_with(const char *from, const char *to) {
+static const char *variant(const char *file, const char *config, const part *extra,
+                           const void *weights, size_t wlen) {
+    return variant_of("mlp", file, config, extra, weights, wlen);
+}
+
+/* base's config with the first occurrence of from replaced by to. */
+static char *config_of_with(const char *base, const char *from, const char *to) {
     size_t n = 0;
-    char *c = slurp_entry(kref("mlp", ".keras"), "config.json", &n);
+    char *c = slurp_entry(kref(base, ".keras"), "config.json", &n);
     char *at = c ? strstr(c, from) : NULL;
     CHECK(at != NULL);
     if (!at) {
@@ -333,6 +567,8 @@ static char *config_with(const char *from, const char *to) {
     free(c);
     return out;
 }
+
+static char *config_with(const char *from, const char *to) { return config_of_with("mlp", from, to); }
 
 static void check_refused(const char *path, dc_status st, const char *part_name, const char *what) {
     dc_model *m = dc_model_import_keras(path);
@@ -429,7 +665,7 @@ TEST(keras_import_refuses_what_deepc_lacks) {
         {"\"name\": \"dense\", \"trainable\": true", "\"name\": \"dense\", \"trainable\": false", "option 'trainable'"},
         {"\"name\": \"mlp\", \"trainable\": true", "\"name\": \"mlp\", \"trainable\": false", "option 'trainable'"},
         {"\"activation\": \"relu\"", "\"activation\": \"leaky_relu\"", "slope 0.2"},
-        {"\"class_name\": \"Sequential\"", "\"class_name\": \"Functional\"", "model class 'Functional'"},
+        {"\"class_name\": \"Sequential\"", "\"class_name\": \"Subclassed\"", "model class 'Subclassed'"},
         {"\"class_name\": \"Adam\"", "\"class_name\": \"Lion\"", "optimizer 'Lion'"},
         {"\"loss\": \"sparse_categorical_crossentropy\"", "\"loss\": \"huber\"", "loss 'huber'"},
         {"\"metrics\": [\"accuracy\"]", "\"metrics\": [\"auc\"]", "metric 'auc'"},
@@ -448,6 +684,44 @@ TEST(keras_import_refuses_what_deepc_lacks) {
     }
 }
 
+/* Functional configs: an unknown layer, a layer read that is not there, a
+ * cycle, a call that is not there, a shape the weights disagree with. */
+TEST(keras_import_functional_refuses_bad_graphs) {
+    static const struct {
+        const char *from, *to, *what;
+        dc_status st;
+    } cases[] = {
+        {"\"class_name\": \"UpSampling2D\"", "\"class_name\": \"ZeroPadding2D\"",
+         "layer 'up_sampling2d' (ZeroPadding2D): unknown layer type 'ZeroPadding2D'", DC_ERR_UNSUPPORTED},
+        {"\"keras_history\": [\"max_pooling2d\"", "\"keras_history\": [\"nowhere\"",
+         "layer 'conv2d_1' (Conv2D): inbound node 0 reads layer 'nowhere', which the config does not have",
+         DC_ERR_FORMAT},
+        {"\"keras_history\": [\"image\", 0, 0]", "\"keras_history\": [\"conv2d_1\", 0, 0]",
+         "is part of a cycle", DC_ERR_FORMAT},
+        {"\"keras_history\": [\"conv2d\", 0, 0]", "\"keras_history\": [\"conv2d\", 1, 0]",
+         "reads call 1 of layer 'conv2d', which has 1", DC_ERR_FORMAT},
+        {"\"keras_history\": [\"conv2d\", 0, 0]", "\"keras_history\": [\"conv2d\", 0, 1]",
+         "reads output 1 of layer 'conv2d'", DC_ERR_UNSUPPORTED},
+        {"\"filters\": 6", "\"filters\": 5", "layers/conv2d_1/vars/0 is (3,3,4,6), but conv2d_1/kernel is (3,3,4,5)",
+         DC_ERR_SHAPE},
+        {"\"output_layers\": [\"conv2d_2\"", "\"output_layers\": [\"conv2d_9\"",
+         "output_layers reads layer 'conv2d_9'", DC_ERR_FORMAT},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *c = config_of_with("unet", cases[i].from, cases[i].to);
+        if (!c) continue;
+        const char *p = variant_of("unet", "bad_graph.keras", c, NULL, NULL, 0);
+        dc_model *m = dc_model_import_keras(p);
+        CHECK(m == NULL);
+        if (!strstr(dc_last_error(), cases[i].what) || !strstr(dc_last_error(), "bad_graph.keras") ||
+            dc_last_status() != cases[i].st)
+            test_fail(__FILE__, __LINE__, "case %zu: \"%s\" (status %d) lacks \"%s\"", i,
+                      dc_last_error(), (int)dc_last_status(), cases[i].what);
+        dc_model_free(m);
+        free(c);
+    }
+}
+
 TEST(keras_export_refuses_bad_input) {
     CHECK_ERR(dc_model_export_keras(NULL, "x.keras"), DC_ERR_ARG, "dc_model_export_keras");
     dc_model *m = dc_model_import_keras(kref("mlp", ".keras"));
@@ -455,11 +729,12 @@ TEST(keras_export_refuses_bad_input) {
     if (!m) return;
     CHECK_ERR(dc_model_export_keras(m, "/nonexistent-folder/m.keras"), DC_ERR_IO, "/nonexistent-folder");
     dc_model_free(m);
-    /* deepc's leaky_relu (slope 0.3) is not Keras 3's (0.2): refused, no file left */
-    m = dc_model_load(test_path("ref/data/onnx/mlp.safetensors"));
-    CHECK(m != NULL);
-    if (m) CHECK_ERR(dc_model_export_keras(m, scratch("leaky.keras")), DC_ERR_UNSUPPORTED, "leaky_relu");
-    CHECK(access(scratch("leaky.keras"), F_OK) != 0);
+    /* a layer Keras cannot express: refused by name, no file left */
+    m = dc_sequential_new("state_rnn");
+    CHECK_OK(dc_model_add(m, layer_of("LSTM", "units=3 return_state=true")));
+    CHECK_OK(dc_model_build(m, DC_DIMS(5, 2), 1));
+    CHECK_ERR(dc_model_export_keras(m, scratch("state.keras")), DC_ERR_UNSUPPORTED, "return_state");
+    CHECK(access(scratch("state.keras"), F_OK) != 0);
     dc_model_free(m);
     dc_model *u = dc_sequential_new("u");
     CHECK_OK(dc_model_add(u, dc_layer_dense(&(dc_dense_options){.units = 2})));
@@ -482,6 +757,19 @@ TEST(keras_cli_import_export) {
     m = dc_model_import_keras(k2);
     CHECK(m != NULL);
     dc_model_free(m);
+    /* a Functional model through the CLI: import, then export to .keras and .onnx */
+    snprintf(dst, sizeof dst, "%s/cli_two_in.safetensors", test_tmpdir());
+    snprintf(args, sizeof args, "import '%s' '%s'", kref("two_in", ".keras"), dst);
+    CHECK(test_run_deepc(args, out, sizeof out) == 0);
+    m = dc_model_load(dst);
+    CHECK(m && dc_model_is_functional(m) && dc_model_num_inputs(m) == 2);
+    dc_model_free(m);
+    for (int i = 0; i < 2; i++) {
+        snprintf(k2, sizeof k2, "%s/cli_two_in.%s", test_tmpdir(), i ? "onnx" : "keras");
+        snprintf(args, sizeof args, "export '%s' '%s'", dst, k2);
+        CHECK(test_run_deepc(args, out, sizeof out) == 0);
+        CHECK(access(k2, F_OK) == 0);
+    }
     /* a hostile archive: exit 1, the file and the part named, nothing written */
     part evil = {"../evil.txt", "x", 1};
     const char *bad = variant("cli_evil.keras", NULL, &evil, NULL, 0);

@@ -285,6 +285,121 @@ TEST(onnx_export_masked_bidirectional_lstm_sum_pooled) { check_model(&MODELS[8])
 TEST(onnx_export_masking_simple_rnn_max_pooled) { check_model(&MODELS[9]); }
 TEST(onnx_export_masked_embedding_bag) { check_model(&MODELS[10]); }
 
+/* ---- functional models: merge layers, several inputs and outputs ----
+ * fun_unet, fun_two_in and fun_c are the Keras test's models (ref/data/keras);
+ * fun_masked, built here, merges two branches of a masked sequence. The
+ * inputs lie one after another in NAME.input.bin, onnxruntime's outputs in
+ * NAME.ort.bin; the ONNX inputs are named after the InputLayers. */
+static const struct {
+    const char *name;
+    int n_in, nd[2];
+    int64_t shape[2][3];
+} FUN[] = {{"fun_unet", 1, {3}, {{8, 8, 2}}},
+           {"fun_two_in", 2, {1, 1}, {{6}, {4}}},
+           {"fun_c", 2, {3, 1}, {{6, 6, 2}, {4}}},
+           {"fun_masked", 1, {1}, {{6}}}};
+#define N_FUN (int)(sizeof FUN / sizeof *FUN)
+
+static const char *fun_model_path(int i) {
+    static char rel[256];
+    snprintf(rel, sizeof rel, "ref/data/%s/%s.safetensors", i < 3 ? "keras" : "onnx", FUN[i].name);
+    return test_path(rel);
+}
+
+static int64_t fun_floats(int i, int k) {
+    int64_t e = BATCH;
+    for (int d = 0; d < FUN[i].nd[k]; d++) e *= FUN[i].shape[k][d];
+    return e;
+}
+
+static dc_layer *layer_kv(const char *type, const char *const *kv) {
+    const char *k[6], *v[6];
+    int n = 0;
+    while (n < 6 && kv[2 * n]) k[n] = kv[2 * n], v[n] = kv[2 * n + 1], n++;
+    return dc_layer_from_config(type, k, v, n);
+}
+
+/* ids -> Embedding(mask_zero) -> Dense(tanh) and Dense, added (one mask), pooled over real steps. */
+static dc_model *build_fun_masked(void) {
+    dc_graph *g = dc_graph_new();
+    dc_symbol *ids = dc_input(g, 1, (int64_t[]){6}, "ids");
+    dc_symbol *e = dc_call(layer_kv("Embedding", (const char *[]){"input_dim", "9", "output_dim", "3",
+                                                                  "mask_zero", "true", NULL}), ids);
+    dc_symbol *a = dc_call(layer_kv("Dense", (const char *[]){"units", "3", "activation", "tanh", NULL}), e);
+    dc_symbol *b = dc_call(layer_kv("Dense", (const char *[]){"units", "3", NULL}), e);
+    dc_symbol *s = dc_call_n(dc_layer_add(), (dc_symbol *[]){a, b}, 2);
+    dc_symbol *p = dc_call(layer_kv("GlobalAveragePooling1D", (const char *[]){NULL}), s);
+    dc_symbol *y = dc_call(layer_kv("Dense", (const char *[]){"units", "2", NULL}), p);
+    dc_model *m = dc_model_functional("fun_masked", g, &ids, 1, &y, 1);
+    CHECK(m != NULL);
+    if (m) CHECK_OK(dc_model_build(m, 0, NULL, 5));
+    if (m) scramble_weights(m);
+    return m;
+}
+
+/* DC_ONNX_REGEN=1: the functional models' .onnx and inputs (and fun_masked's
+ * model file) into ref/data/onnx; else the export must equal the committed bytes. */
+TEST(onnx_regenerate_functional) {
+    for (int i = 0; i < N_FUN; i++) {
+        dc_model *m = i < 3 || !getenv("DC_ONNX_REGEN") ? dc_model_load(fun_model_path(i)) : build_fun_masked();
+        CHECK(m != NULL);
+        if (!m) continue;
+        if (i == 3 && getenv("DC_ONNX_REGEN")) CHECK_OK(dc_model_save(m, fun_model_path(i)));
+        CHECK_OK(dc_model_export_onnx(m, regen_path(FUN[i].name, ".onnx")));
+        long n_new = 0, n_ref = 0;
+        char *made = read_all(regen_path(FUN[i].name, ".onnx"), &n_new);
+        char *ref = read_all(onnx_ref(FUN[i].name, ".onnx"), &n_ref);
+        CHECK(made && ref && n_new == n_ref && !memcmp(made, ref, (size_t)n_ref));
+        free(made);
+        free(ref);
+        if (getenv("DC_ONNX_REGEN")) { /* the Keras test's inputs, or ids padded at the end */
+            char rel[256];
+            snprintf(rel, sizeof rel, "ref/data/keras/%s.input.bin", FUN[i].name);
+            int64_t n = fun_floats(i, 0) + (FUN[i].n_in > 1 ? fun_floats(i, 1) : 0);
+            float *x = i < 3 ? test_read_floats(test_path(rel), n) : malloc((size_t)n * sizeof *x);
+            for (int64_t k = 0; i == 3 && k < n; k++) x[k] = k % 6 < 6 - 2 * (k / 6) ? (float)(1 + (k * 5) % 8) : 0.0f;
+            FILE *f = x ? fopen(regen_path(FUN[i].name, ".input.bin"), "wb") : NULL;
+            CHECK(f && fwrite(x, sizeof *x, (size_t)n, f) == (size_t)n);
+            if (f) fclose(f);
+            free(x);
+        }
+        dc_model_free(m);
+    }
+}
+
+/* deepc's prediction on every output equals onnxruntime's within 1e-5. */
+static void check_fun(int i) {
+    dc_model *m = dc_model_load(fun_model_path(i));
+    CHECK(m != NULL);
+    if (!m) return;
+    int64_t n0 = fun_floats(i, 0), n1 = FUN[i].n_in > 1 ? fun_floats(i, 1) : 0;
+    float *all = test_read_floats(onnx_ref(FUN[i].name, ".input.bin"), n0 + n1);
+    CHECK(all != NULL);
+    dc_tensor *xs[2] = {0}, *ys[DC_MAX_MODEL_IO];
+    for (int k = 0; all && k < FUN[i].n_in; k++) {
+        int64_t shape[4] = {BATCH};
+        memcpy(shape + 1, FUN[i].shape[k], (size_t)FUN[i].nd[k] * sizeof *shape);
+        xs[k] = dc_tensor_from_data(FUN[i].nd[k] + 1, shape, all + (k ? n0 : 0));
+    }
+    int n_out = all ? test_predict_all(m, xs, ys) : 0;
+    int64_t total = 0;
+    for (int k = 0; k < n_out; k++) total += ys[k]->size;
+    float *want = total ? test_read_floats(onnx_ref(FUN[i].name, ".ort.bin"), total) : NULL;
+    CHECK(want != NULL && n_out == dc_model_num_outputs(m));
+    for (int k = 0, at = 0; want && k < n_out; at += (int)ys[k]->size, k++)
+        for (int64_t j = 0; j < ys[k]->size; j++) CHECK_NEAR(ys[k]->data[j], want[at + j], 1e-5);
+    for (int k = 0; k < n_out; k++) dc_tensor_free(ys[k]);
+    for (int k = 0; k < FUN[i].n_in; k++) dc_tensor_free(xs[k]);
+    free(want);
+    free(all);
+    dc_model_free(m);
+}
+
+TEST(onnx_export_functional_unet_concat) { check_fun(0); }
+TEST(onnx_export_functional_two_inputs_all_merges_shared) { check_fun(1); }
+TEST(onnx_export_functional_conv_leaky_two_outputs) { check_fun(2); }
+TEST(onnx_export_functional_masked_branches) { check_fun(3); }
+
 TEST(onnx_export_refuses_bad_input) {
     const model_spec *ms = &MODELS[0];
     dc_model *m = build_model(ms);

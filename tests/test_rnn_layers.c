@@ -167,6 +167,9 @@ TEST(rnn_layer_uses_and_keeps_the_mask) {
     dc_tensor_free(x);
 }
 
+/* 10 steps: long enough that the recurrent kernel is packed (op_rnn.c) */
+enum { LM_T = 10 };
+
 static dc_model *lm_model(uint64_t seed, int kind) {
     dc_model *m = dc_sequential_new("lm");
     dc_rnn_layer_options o = {.units = 64, .return_sequences = true, .dropout = 0.2f,
@@ -174,7 +177,7 @@ static dc_model *lm_model(uint64_t seed, int kind) {
     CHECK_OK(dc_model_add(m, kind == 0 ? dc_layer_lstm(&o) : kind == 1 ? dc_layer_gru(&o)
                                                                       : dc_layer_simple_rnn(&o)));
     CHECK_OK(dc_model_add(m, dc_layer_dense(&(dc_dense_options){.units = 5})));
-    CHECK_OK(dc_model_build(m, 2, (const int64_t[]){6, 16}, seed));
+    CHECK_OK(dc_model_build(m, 2, (const int64_t[]){LM_T, 16}, seed));
     return m;
 }
 
@@ -182,9 +185,9 @@ static dc_model *lm_model(uint64_t seed, int kind) {
 static float *train_steps(dc_model *m, int steps, uint64_t *allocs_after_first) {
     dc_rng rng;
     dc_rng_seed(&rng, 12);
-    dc_tensor *x = dc_tensor_uniform(DC_DIMS(32, 6, 16), -1, 1, &rng);
-    dc_tensor *y = dc_tensor_zeros(DC_DIMS(32 * 6));
-    for (int i = 0; i < 32 * 6; i++) y->data[i] = (float)(i % 5);
+    dc_tensor *x = dc_tensor_uniform(DC_DIMS(32, LM_T, 16), -1, 1, &rng);
+    dc_tensor *y = dc_tensor_zeros(DC_DIMS(32 * LM_T));
+    for (int i = 0; i < 32 * LM_T; i++) y->data[i] = (float)(i % 5);
     float *w, *g;
     size_t n, ng;
     dc_model_weights(m, &w, &n);
@@ -195,7 +198,7 @@ static float *train_steps(dc_model *m, int steps, uint64_t *allocs_after_first) 
         dc_tape_reset(t);
         dc_model_zero_grad(m);
         dc_tensor *out = dc_model_call(m, t, x, true);
-        dc_tensor *logits = dc_reshape(t, out, DC_DIMS(32 * 6, 5));
+        dc_tensor *logits = dc_reshape(t, out, DC_DIMS(32 * LM_T, 5));
         CHECK_OK(dc_tape_backward(t, dc_sparse_softmax_cross_entropy(t, logits, y)));
         CHECK_OK(dc_optimizer_step(opt, w, g, n));
         if (s == 0 && allocs_after_first) *allocs_after_first = dc_alloc_count();

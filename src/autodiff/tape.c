@@ -52,6 +52,18 @@ void dc_tape_reset(dc_tape *t) {
     dc_arena_reset(&t->arena);
 }
 
+void dc_tape_set_batch_part(dc_tape *t, int64_t start, int64_t total) {
+    if (!t) return;
+    t->part_start = start;
+    t->part_total = total;
+}
+
+void dc_tape_batch_part(const dc_tape *t, int64_t B, int64_t *start, int64_t *total) {
+    bool set = t && t->part_total > 0 && t->part_start >= 0 && t->part_start + B <= t->part_total;
+    *start = set ? t->part_start : 0;
+    *total = set ? t->part_total : B;
+}
+
 void dc_tape_set_recording(dc_tape *t, bool on) {
     if (t) t->recording = on && !t->no_record;
 }
@@ -213,7 +225,19 @@ static void run_backward(dc_tape *t) {
     for (size_t k = t->n_nodes; k-- > 0;) {
         dc_node *n = &t->nodes[k];
         if (n->out->grad) dc_op_table[n->op].backward(n);
+        if (t->after_node) t->after_node(t->after_node_ctx, k);
     }
+}
+
+void dc_tape_set_backward_hook(dc_tape *t, void (*fn)(void *ctx, size_t node), void *ctx) {
+    if (!t) return;
+    t->after_node = fn;
+    t->after_node_ctx = ctx;
+}
+
+size_t dc_tape_num_nodes(const dc_tape *t) { return t ? t->n_nodes : 0; }
+const dc_node *dc_tape_node(const dc_tape *t, size_t k) {
+    return t && k < t->n_nodes ? &t->nodes[k] : NULL;
 }
 
 dc_status dc_tape_backward_seeded(dc_tape *t, dc_tensor *out, const float *seed) {

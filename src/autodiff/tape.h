@@ -11,6 +11,12 @@ struct dc_tape {
     size_t n_watched, cap_watched;
     bool recording, no_record;
     dc_status status;
+    /* A distributed fit's rank: its samples are [part_start, part_start + B)
+     * of a batch of part_total (0: the batch is whole) */
+    int64_t part_start, part_total;
+    /* called after each node's backward (dc_tape_set_backward_hook) */
+    void (*after_node)(void *ctx, size_t node);
+    void *after_node_ctx;
     char error[512];
 };
 

@@ -37,6 +37,10 @@ bool dc_mul_overflows(size_t a, size_t b, size_t *out);
 void dc_alloc_fail_after(uint64_t k);
 bool dc_alloc_fail_pending(void);
 
+/* Moves r on by n dc_rng_u32 draws in O(log n) steps, as if they were drawn
+ * and dropped (a rank's random layers skip the other ranks' samples). */
+void dc_rng_advance(dc_rng *r, uint64_t n);
+
 /* A bump allocator made of chunks. Reset keeps the chunks and rewinds, so a
  * loop whose steps make the same requests allocates only during step 1. */
 typedef struct dc_arena_chunk dc_arena_chunk;

@@ -2,6 +2,8 @@
  * on every platform, so the normal transform avoids libm (whose log may differ). */
 #include "core.h"
 
+#define PCG_MULT 6364136223846793005ULL
+
 void dc_rng_seed(dc_rng *r, uint64_t seed) {
     r->state = 0;
     r->inc = (seed << 1u) | 1u;
@@ -14,10 +16,26 @@ void dc_rng_seed(dc_rng *r, uint64_t seed) {
 
 uint32_t dc_rng_u32(dc_rng *r) {
     uint64_t old = r->state;
-    r->state = old * 6364136223846793005ULL + r->inc;
+    r->state = old * PCG_MULT + r->inc;
     uint32_t xorshifted = (uint32_t)(((old >> 18u) ^ old) >> 27u);
     uint32_t rot = (uint32_t)(old >> 59u);
     return (xorshifted >> rot) | (xorshifted << ((-rot) & 31));
+}
+
+/* The state after n steps of state = a state + c is A state + C with
+ * A = a^n and C = c (a^(n-1) + ... + 1), built from the bits of n by
+ * composing the step with itself (squaring). */
+void dc_rng_advance(dc_rng *r, uint64_t n) {
+    uint64_t a = PCG_MULT, c = r->inc, A = 1, C = 0;
+    for (; n; n >>= 1) {
+        if (n & 1) {
+            A *= a;
+            C = C * a + c;
+        }
+        c *= a + 1;
+        a *= a;
+    }
+    r->state = A * r->state + C;
 }
 
 uint32_t dc_rng_below(dc_rng *r, uint32_t n) {

@@ -39,6 +39,14 @@ struct dc_dataset {
     /* Variable-length samples: x_shape[0] is the longest sequence (what
      * dc_dataset_get pads to); dc_dataset_x_shape reports -1 for it. */
     bool var_len;
+    /* Several inputs or targets (dc_dataset_from_multi_arrays): a sample's x
+     * holds n_x_parts samples side by side, each x_parts[i] of its own shape
+     * (y likewise); 0 parts: one input and one target, as x and y are. */
+    int n_x_parts, n_y_parts;
+    struct dc_ds_part {
+        int ndim;
+        int64_t shape[DC_MAX_DIMS];
+    } x_parts[DC_MAX_MODEL_IO], y_parts[DC_MAX_MODEL_IO];
 };
 
 /* A dataset owning `storage` (heap-allocated with dc_malloc, taken over even on

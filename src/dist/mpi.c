@@ -5,11 +5,16 @@
 #include <limits.h>
 #include <mpi.h>
 #include <stdlib.h>
+#include <string.h>
+
+#define MAX_PENDING 64 /* sums started and not yet waited for */
 
 typedef struct {
     dc_dist d;
     MPI_Comm comm;
     bool initialized_here; /* dc_dist_mpi_init called MPI_Init */
+    MPI_Request pending[MAX_PENDING];
+    int n_pending;
 } mpi_dist;
 
 static dc_status mpi_error(const char *fn, int code) {
@@ -40,6 +45,29 @@ static dc_status sum_doubles(void *ctx, double *x, int64_t n) {
     return sum(ctx, x, n, MPI_DOUBLE, sizeof *x, "dc_dist (MPI) sum_doubles");
 }
 
+static dc_status wait_sums(void *ctx) {
+    mpi_dist *m = ctx;
+    int rc = MPI_Waitall(m->n_pending, m->pending, MPI_STATUSES_IGNORE);
+    m->n_pending = 0;
+    return rc == MPI_SUCCESS ? DC_OK : mpi_error("dc_dist (MPI) wait_sums", rc);
+}
+
+/* Open MPI moves a started sum on only inside MPI calls: testing the ones
+ * pending lets them progress while backward runs between two starts. */
+static dc_status start_sum_floats(void *ctx, float *x, int64_t n) {
+    mpi_dist *m = ctx;
+    for (int64_t at = 0; at < n; at += INT_MAX) {
+        if (m->n_pending == MAX_PENDING && wait_sums(m) != DC_OK) return dc_last_status();
+        int count = (int)DC_MIN((int64_t)INT_MAX, n - at);
+        int rc = MPI_Iallreduce(MPI_IN_PLACE, x + at, count, MPI_FLOAT, MPI_SUM, m->comm,
+                                &m->pending[m->n_pending++]);
+        if (rc != MPI_SUCCESS) return mpi_error("dc_dist (MPI) start_sum_floats", rc);
+    }
+    int done = 0;
+    MPI_Testall(m->n_pending, m->pending, &done, MPI_STATUSES_IGNORE);
+    return DC_OK;
+}
+
 /* Errors come back as codes (then the caller aborts the job with a message)
  * rather than MPI's default of ending every rank at once. */
 static dc_dist *wrap(MPI_Comm comm, bool initialized_here) {
@@ -56,6 +84,11 @@ static dc_dist *wrap(MPI_Comm comm, bool initialized_here) {
     m->d.ctx = m;
     m->d.sum_floats = sum_floats;
     m->d.sum_doubles = sum_doubles;
+    const char *overlap = getenv("DEEPC_DIST_OVERLAP");
+    if (overlap && !strcmp(overlap, "1")) {
+        m->d.start_sum_floats = start_sum_floats;
+        m->d.wait_sums = wait_sums;
+    }
     return &m->d;
 }
 

@@ -1,6 +1,7 @@
-/* keras_import.c — a Keras 3 .keras archive (Sequential) as a deepc model: the layers
- * from config.json by their Keras names, the weights from model.weights.h5, the compile
- * settings; anything deepc cannot do is refused by name, never dropped. */
+/* keras_import.c — a Keras 3 .keras archive (Sequential or Functional) as a deepc model:
+ * the layers from config.json by their Keras names (a Functional graph through dc_graph),
+ * the weights from model.weights.h5, the compile settings; anything deepc cannot do is
+ * refused by name, never dropped. */
 #include "../model/model.h"
 #include "keras.h"
 #include <cjson/cJSON.h>
@@ -269,58 +270,384 @@ static dc_status batch_shape(const char *file, const char *where, const cJSON *a
     return DC_OK;
 }
 
-static dc_status add_layer(const char *file, dc_model *m, int index, const cJSON *lj) {
+/* Keras' LeakyReLU layer as deepc's Activation("leaky_relu"), whose slope is
+ * fixed at 0.3 (Keras' default for the layer); another slope is refused. */
+static dc_status leaky_relu_layer(opt_list *o, const cJSON *cfg) {
+    const cJSON *v;
+    cJSON_ArrayForEach(v, cfg) {
+        if (!strcmp(v->string, "negative_slope")) {
+            if (!cJSON_IsNumber(v) || fabs(v->valuedouble - 0.3) > 1e-7)
+                return refuse(o, "negative_slope", "deepc's leaky_relu has slope 0.3 only");
+            continue;
+        }
+        if (strcmp(v->string, "name") && strcmp(v->string, "trainable") && strcmp(v->string, "dtype"))
+            return refuse(o, v->string, "LeakyReLU has no such option in deepc");
+    }
+    cJSON *rest = cJSON_Duplicate(cfg, true);
+    if (!rest) return dc_set_error(DC_ERR_NOMEM, "%s: out of memory", FN);
+    cJSON_DeleteItemFromObjectCaseSensitive(rest, "negative_slope");
+    dc_status s = convert_config(o, rest, false);
+    cJSON_Delete(rest);
+    return s == DC_OK ? add_option(o, "activation", "leaky_relu") : s;
+}
+
+/* The deepc layer for one entry of config.json's layer list; where names it
+ * in messages ("layer 2" or "layer 'add'"). */
+static dc_layer *make_layer(const char *file, const char *where, const cJSON *lj) {
     const cJSON *cls = child(lj, "class_name"), *cfg = child(lj, "config");
     const cJSON *name = child(cfg, "name");
     opt_list *o = dc_calloc(1, sizeof *o);
-    if (!o) return dc_set_error(DC_ERR_NOMEM, "%s: out of memory", FN);
+    if (!o) {
+        dc_set_error(DC_ERR_NOMEM, "%s: out of memory", FN);
+        return NULL;
+    }
     o->file = file;
-    snprintf(o->where, sizeof o->where, CONFIG ": layer %d '%.40s' (%.40s)", index,
+    snprintf(o->where, sizeof o->where, CONFIG ": %s '%.40s' (%.40s)", where,
              cJSON_IsString(name) ? name->valuestring : "?",
              cJSON_IsString(cls) ? cls->valuestring : "?");
     dc_status s = DC_OK;
+    bool leaky = cJSON_IsString(cls) && !strcmp(cls->valuestring, "LeakyReLU");
     if (!cJSON_IsString(cls) || !cJSON_IsObject(cfg) || !cJSON_IsString(name))
         s = format_error(file, o->where, "a layer needs class_name and a config with a name");
-    if (s == DC_OK) s = convert_config(o, cfg, false);
+    if (s == DC_OK) s = leaky ? leaky_relu_layer(o, cfg) : convert_config(o, cfg, false);
     if (s == DC_OK) s = add_option(o, "name", name->valuestring);
     dc_layer *l = NULL;
     if (s == DC_OK) {
-        l = dc_layer_from_config(cls->valuestring, o->k, o->v, o->n);
+        l = dc_layer_from_config(leaky ? "Activation" : cls->valuestring, o->k, o->v, o->n);
         if (!l) {
             char msg[512];
             const char *pre = "dc_layer_from_config: ", *e = dc_last_error();
             snprintf(msg, sizeof msg, "%s", strncmp(e, pre, strlen(pre)) ? e : e + strlen(pre));
-            s = dc_set_error(dc_last_status() == DC_ERR_ARG ? DC_ERR_UNSUPPORTED : dc_last_status(),
-                             "%s: '%s': %s: %s", FN, file, o->where, msg);
+            dc_set_error(dc_last_status() == DC_ERR_ARG ? DC_ERR_UNSUPPORTED : dc_last_status(),
+                         "%s: '%s': %s: %s", FN, file, o->where, msg);
         }
     }
     dc_free(o);
-    if (s == DC_OK) s = dc_model_add(m, l);
-    return s;
+    return l;
+}
+
+static dc_status add_layer(const char *file, dc_model *m, int index, const cJSON *lj) {
+    char where[32];
+    snprintf(where, sizeof where, "layer %d", index);
+    dc_layer *l = make_layer(file, where, lj);
+    return l ? dc_model_add(m, l) : dc_last_status();
+}
+
+/* ---- Functional models: the layer list with each layer's inbound nodes ---- */
+
+/* The last error with the file and part in front. */
+static dc_status prefix_error(const char *file, const char *part) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", dc_last_error());
+    return dc_set_error(dc_last_status(), "%s: '%s': %s: %s", FN, file, part, msg);
+}
+
+#define MAX_FN_LAYERS 4096
+#define MAX_CALLS 64 /* inbound nodes of one (shared) layer */
+
+/* One tensor a call reads: layer l's call k (its only output). */
+typedef struct {
+    int l, k;
+} fn_ref;
+
+typedef struct {
+    const cJSON *entry;
+    const char *name, *cls;
+    dc_layer *layer;   /* held by the graph (NULL for an InputLayer) */
+    int n_calls;       /* its inbound nodes (an InputLayer: 1, itself) */
+    dc_symbol **syms;  /* one per call, NULL until made */
+} fn_layer;
+
+typedef struct {
+    const char *file;
+    fn_layer *ls;
+    int n;
+    dc_graph *g;
+    cJSON *groups; /* layer name -> its group in model.weights.h5 */
+} fn_ctx;
+
+static int fn_find(const fn_ctx *c, const char *name) {
+    for (int i = 0; name && i < c->n; i++)
+        if (c->ls[i].name && !strcmp(c->ls[i].name, name)) return i;
+    return -1;
+}
+
+/* A tensor reference, {"class_name": "__keras_tensor__", "config": {"keras_history":
+ * [layer, node, tensor]}} in an inbound node or [layer, node, tensor] in
+ * input_layers / output_layers, as layer and call; what names it in messages. */
+static dc_status fn_tensor(const fn_ctx *c, const char *what, const cJSON *t, fn_ref *r) {
+    const cJSON *h = cJSON_IsArray(t) ? t : child(child(t, "config"), "keras_history");
+    const cJSON *name = cJSON_GetArrayItem(h, 0), *node = cJSON_GetArrayItem(h, 1),
+                *index = cJSON_GetArrayItem(h, 2);
+    char msg[256];
+    if (!cJSON_IsString(name) || !cJSON_IsNumber(node) || !cJSON_IsNumber(index) ||
+        cJSON_GetArraySize(h) != 3) {
+        snprintf(msg, sizeof msg, "%s: a tensor is not [layer, node, index]", what);
+        return format_error(c->file, CONFIG, msg);
+    }
+    r->l = fn_find(c, name->valuestring);
+    if (r->l < 0) {
+        snprintf(msg, sizeof msg, "%s reads layer '%.60s', which the config does not have", what,
+                 name->valuestring);
+        return format_error(c->file, CONFIG, msg);
+    }
+    if (index->valuedouble != 0)
+        return dc_set_error(DC_ERR_UNSUPPORTED, "%s: '%s': " CONFIG ": %s reads output %g of layer "
+                            "'%s'; deepc's layers have one", FN, c->file, what, index->valuedouble,
+                            name->valuestring);
+    if (node->valuedouble < 0 || node->valuedouble >= c->ls[r->l].n_calls) {
+        snprintf(msg, sizeof msg, "%s reads call %g of layer '%.60s', which has %d", what,
+                 node->valuedouble, name->valuestring, c->ls[r->l].n_calls);
+        return format_error(c->file, CONFIG, msg);
+    }
+    r->k = (int)node->valuedouble;
+    return DC_OK;
+}
+
+/* The tensors of inbound node k of layer i: args[0], one tensor or a list of
+ * them (merge layers); kwargs deepc does not take are refused. */
+static int fn_call_inputs(const fn_ctx *c, int i, int k, fn_ref *refs) {
+    const fn_layer *fl = &c->ls[i];
+    const cJSON *nd = cJSON_GetArrayItem(child(fl->entry, "inbound_nodes"), k);
+    const cJSON *args = child(nd, "args"), *kw = child(nd, "kwargs"), *a0 = cJSON_GetArrayItem(args, 0);
+    char what[160];
+    snprintf(what, sizeof what, "layer '%.60s' (%.40s): inbound node %d", fl->name, fl->cls, k);
+    if (!cJSON_IsArray(args) || cJSON_GetArraySize(args) != 1 || !a0) {
+        dc_set_error(DC_ERR_FORMAT, "%s: '%s': " CONFIG ": %s: args is not one tensor or one list",
+                     FN, c->file, what);
+        return -1;
+    }
+    const cJSON *a;
+    cJSON_ArrayForEach(a, kw) {
+        if (cJSON_IsNull(a) || (!strcmp(a->string, "training") && cJSON_IsBool(a))) continue;
+        dc_set_error(DC_ERR_UNSUPPORTED, "%s: '%s': " CONFIG ": %s: argument '%s' is not one "
+                     "deepc takes", FN, c->file, what, a->string);
+        return -1;
+    }
+    bool list = cJSON_IsArray(a0) && !cJSON_IsString(cJSON_GetArrayItem(a0, 0));
+    int n = list ? cJSON_GetArraySize(a0) : 1;
+    if (n < 1 || n > DC_LAYER_MAX_IN) {
+        dc_set_error(DC_ERR_FORMAT, "%s: '%s': " CONFIG ": %s: %d inputs (1 to %d)", FN, c->file,
+                     what, n, DC_LAYER_MAX_IN);
+        return -1;
+    }
+    for (int j = 0; j < n; j++)
+        if (fn_tensor(c, what, list ? cJSON_GetArrayItem(a0, j) : a0, &refs[j]) != DC_OK) return -1;
+    return n;
+}
+
+/* The HDF5 group Keras gives entry i: its snake-case class, numbered among the
+ * entries of that class before it. */
+static dc_status fn_group(fn_ctx *c, int i) {
+    char snake[64], other[64], group[128];
+    dc_snake_case(c->ls[i].cls, snake, sizeof snake);
+    int before = 0;
+    for (int j = 0; j < i; j++) {
+        dc_snake_case(c->ls[j].cls, other, sizeof other);
+        before += !strcmp(snake, other);
+    }
+    if (before) snprintf(group, sizeof group, "layers/%s_%d", snake, before);
+    else snprintf(group, sizeof group, "layers/%s", snake);
+    return cJSON_AddStringToObject(c->groups, c->ls[i].name, group)
+               ? DC_OK
+               : dc_set_error(DC_ERR_NOMEM, "%s: out of memory", FN);
+}
+
+/* Entry i as a layer held by the graph, or an InputLayer's input node. */
+static dc_status fn_layer_make(fn_ctx *c, int i, const cJSON *lj) {
+    fn_layer *fl = &c->ls[i];
+    const cJSON *cfg = child(lj, "config"), *cls = child(lj, "class_name");
+    const cJSON *name = child(lj, "name");
+    if (!cJSON_IsString(name)) name = child(cfg, "name");
+    char where[160];
+    if (!cJSON_IsString(cls) || !cJSON_IsString(name) || !cJSON_IsObject(cfg))
+        return format_error(c->file, CONFIG, "a layer entry needs class_name, name and config");
+    fl->entry = lj, fl->cls = cls->valuestring, fl->name = name->valuestring;
+    if (fn_find(c, fl->name) < i) {
+        snprintf(where, sizeof where, "two layers are named '%.60s'", fl->name);
+        return format_error(c->file, CONFIG, where);
+    }
+    if (fn_group(c, i) != DC_OK) return dc_last_status();
+    if (!strcmp(fl->cls, "InputLayer")) {
+        const cJSON *dt = child(cfg, "dtype");
+        int nd = 0;
+        int64_t shape[DC_MAX_DIMS];
+        if (dt && !cJSON_IsNull(dt) && !dtype_float32(dt))
+            return dc_set_error(DC_ERR_UNSUPPORTED, "%s: '%s': " CONFIG ": InputLayer '%s': option "
+                                "'dtype': only float32 is supported", FN, c->file, fl->name);
+        if (batch_shape(c->file, CONFIG ": InputLayer", child(cfg, "batch_shape"), &nd, shape) != DC_OK)
+            return dc_last_status();
+        fl->n_calls = 1;
+        fl->syms = dc_calloc(1, sizeof *fl->syms);
+        if (!fl->syms) return dc_set_error(DC_ERR_NOMEM, "%s: out of memory", FN);
+        fl->syms[0] = dc_input(c->g, nd, shape, fl->name);
+        return fl->syms[0] ? DC_OK : prefix_error(c->file, CONFIG ": InputLayer");
+    }
+    const cJSON *inb = child(lj, "inbound_nodes");
+    fl->n_calls = cJSON_GetArraySize(inb);
+    if (!cJSON_IsArray(inb) || fl->n_calls < 1 || fl->n_calls > MAX_CALLS) {
+        snprintf(where, sizeof where, "layer '%.60s' has %d inbound nodes (1 to %d)", fl->name,
+                 fl->n_calls, MAX_CALLS);
+        return format_error(c->file, CONFIG, where);
+    }
+    fl->syms = dc_calloc((size_t)fl->n_calls, sizeof *fl->syms);
+    if (!fl->syms) return dc_set_error(DC_ERR_NOMEM, "%s: out of memory", FN);
+    fl->layer = make_layer(c->file, "layer", lj);
+    if (!fl->layer) return dc_last_status();
+    if (dc_graph_hold(FN, c->g, fl->layer) != DC_OK) {
+        fl->layer = NULL;
+        return prefix_error(c->file, CONFIG);
+    }
+    return DC_OK;
+}
+
+/* Makes every call whose inputs are made, until none is left; calls that
+ * never become ready wait on a cycle. */
+static dc_status fn_calls(fn_ctx *c) {
+    bool progress = true, left = true;
+    while (progress && left) {
+        progress = left = false;
+        for (int i = 0; i < c->n; i++) {
+            for (int k = 0; c->ls[i].layer && k < c->ls[i].n_calls; k++) {
+                if (c->ls[i].syms[k]) continue;
+                fn_ref refs[DC_LAYER_MAX_IN];
+                int n = fn_call_inputs(c, i, k, refs);
+                if (n < 0) return dc_last_status();
+                dc_symbol *ins[DC_LAYER_MAX_IN];
+                bool ready = true;
+                for (int j = 0; j < n; j++) ready = ready && (ins[j] = c->ls[refs[j].l].syms[refs[j].k]);
+                if (!ready) {
+                    left = true;
+                    continue;
+                }
+                c->ls[i].syms[k] = dc_call_n(c->ls[i].layer, ins, n);
+                if (!c->ls[i].syms[k]) return prefix_error(c->file, CONFIG);
+                progress = true;
+            }
+        }
+    }
+    for (int i = 0; left && i < c->n; i++)
+        for (int k = 0; c->ls[i].layer && k < c->ls[i].n_calls; k++)
+            if (!c->ls[i].syms[k])
+                return dc_set_error(DC_ERR_FORMAT, "%s: '%s': " CONFIG ": layer '%s' (%s), inbound "
+                                    "node %d, is part of a cycle (or reads one): its inputs are "
+                                    "never computed", FN, c->file, c->ls[i].name, c->ls[i].cls, k);
+    return DC_OK;
+}
+
+/* input_layers or output_layers: one [layer, node, index] or a list of them. */
+static int fn_io(const fn_ctx *c, const cJSON *cfg, const char *key, dc_symbol **out) {
+    const cJSON *v = child(cfg, key);
+    bool one = cJSON_IsString(cJSON_GetArrayItem(v, 0));
+    int n = one ? 1 : cJSON_GetArraySize(v);
+    if (!cJSON_IsArray(v) || n < 1 || n > DC_MAX_MODEL_IO) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%s is not 1 to %d tensors", key, DC_MAX_MODEL_IO);
+        format_error(c->file, CONFIG, msg);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        fn_ref r;
+        if (fn_tensor(c, key, one ? v : cJSON_GetArrayItem(v, i), &r) != DC_OK) return -1;
+        out[i] = c->ls[r.l].syms[r.k];
+    }
+    return n;
+}
+
+static dc_model *fn_model(fn_ctx *c, const cJSON *cfg) {
+    const cJSON *layers = child(cfg, "layers"), *lj;
+    int i = 0;
+    cJSON_ArrayForEach(lj, layers) if (fn_layer_make(c, i++, lj) != DC_OK) return NULL;
+    if (fn_calls(c) != DC_OK) return NULL;
+    dc_symbol *ins[DC_MAX_MODEL_IO], *outs[DC_MAX_MODEL_IO];
+    int n_in = fn_io(c, cfg, "input_layers", ins), n_out = n_in > 0 ? fn_io(c, cfg, "output_layers", outs) : -1;
+    if (n_in < 0 || n_out < 0) return NULL;
+    const cJSON *name = child(cfg, "name");
+    dc_graph *g = c->g;
+    c->g = NULL; /* dc_model_functional takes it, on failure too */
+    dc_model *m = dc_model_functional(cJSON_IsString(name) && strlen(name->valuestring) < 64
+                                          ? name->valuestring
+                                          : NULL,
+                                      g, ins, n_in, outs, n_out);
+    if (!m) prefix_error(c->file, CONFIG);
+    return m;
+}
+
+/* A Functional model: every layer of the list held in a graph, each of its
+ * inbound nodes a call once the tensors it reads are made, then the model
+ * from input_layers and output_layers. *groups gets each layer's HDF5 group. */
+static dc_model *functional_from_config(const char *file, const cJSON *cfg, cJSON **groups) {
+    const cJSON *layers = child(cfg, "layers");
+    int n = cJSON_GetArraySize(layers);
+    if (!cJSON_IsArray(layers) || n < 1 || n > MAX_FN_LAYERS) {
+        format_error(file, CONFIG, "Functional has no layers list (or more than 4096 layers)");
+        return NULL;
+    }
+    fn_ctx c = {.file = file, .n = n};
+    c.ls = dc_calloc((size_t)n, sizeof *c.ls);
+    c.g = dc_graph_new();
+    c.groups = cJSON_CreateObject();
+    dc_model *m = NULL;
+    if (!c.ls || !c.g || !c.groups) dc_set_error(DC_ERR_NOMEM, "%s: out of memory", FN);
+    else m = fn_model(&c, cfg);
+    for (int i = 0; c.ls && i < n; i++) dc_free(c.ls[i].syms);
+    dc_free(c.ls);
+    dc_graph_free(c.g);
+    if (m) *groups = c.groups;
+    else cJSON_Delete(c.groups);
+    return m;
 }
 
 /* Sequential's layers; the InputLayer gives the input shape. */
-static dc_model *model_from_config(const char *file, const cJSON *root, uint64_t weight_floats) {
+/* The model's own trainable and dtype options: only true and float32. */
+static dc_status check_model_options(const char *file, const char *cls, const cJSON *cfg) {
+    const cJSON *tr = child(cfg, "trainable"), *dt = child(cfg, "dtype");
+    if (cJSON_IsFalse(tr) || (dt && !cJSON_IsNull(dt) && !dtype_float32(dt)))
+        return dc_set_error(DC_ERR_UNSUPPORTED, "%s: '%s': " CONFIG ": %s: option '%s': only %s "
+                            "is supported", FN, file, cls, cJSON_IsFalse(tr) ? "trainable" : "dtype",
+                            cJSON_IsFalse(tr) ? "true" : "float32");
+    return DC_OK;
+}
+
+static dc_status build_imported(const char *file, dc_model *m, int nd, const int64_t *shape,
+                                uint64_t weight_floats) {
+    char cap[96];
+    snprintf(cap, sizeof cap, "%s holds %llu", WEIGHTS, (unsigned long long)weight_floats);
+    if (dc_model_build_capped(m, nd, shape, 0, weight_floats + (1u << 20), cap) != DC_OK)
+        return prefix_error(file, CONFIG);
+    return DC_OK;
+}
+
+/* A Sequential or Functional model from config.json, built; *groups gets a
+ * Functional model's HDF5 group per layer name (NULL for Sequential). */
+static dc_model *model_from_config(const char *file, const cJSON *root, uint64_t weight_floats,
+                                   cJSON **groups) {
     const cJSON *cls = child(root, "class_name"), *cfg = child(root, "config");
+    *groups = NULL;
     if (!cJSON_IsString(cls) || !cJSON_IsObject(cfg)) {
         format_error(file, CONFIG, "no class_name and config at the top (not a Keras 3 model)");
         return NULL;
     }
-    if (strcmp(cls->valuestring, "Sequential")) {
+    bool functional = !strcmp(cls->valuestring, "Functional") || !strcmp(cls->valuestring, "Model");
+    if (strcmp(cls->valuestring, "Sequential") && !functional) {
         dc_set_error(DC_ERR_UNSUPPORTED, "%s: '%s': " CONFIG ": model class '%s': only Sequential "
-                     "models are imported", FN, file, cls->valuestring);
+                     "and Functional models are imported", FN, file, cls->valuestring);
         return NULL;
+    }
+    if (check_model_options(file, cls->valuestring, cfg) != DC_OK) return NULL;
+    if (functional) {
+        dc_model *f = functional_from_config(file, cfg, groups);
+        if (f && build_imported(file, f, 0, NULL, weight_floats) != DC_OK) {
+            dc_model_free(f);
+            cJSON_Delete(*groups);
+            *groups = NULL;
+            return NULL;
+        }
+        return f;
     }
     const cJSON *layers = child(cfg, "layers"), *name = child(cfg, "name");
     if (!cJSON_IsArray(layers)) {
         format_error(file, CONFIG, "Sequential has no layers list");
-        return NULL;
-    }
-    const cJSON *tr = child(cfg, "trainable"), *dt = child(cfg, "dtype");
-    if (cJSON_IsFalse(tr) || (dt && !cJSON_IsNull(dt) && !dtype_float32(dt))) {
-        dc_set_error(DC_ERR_UNSUPPORTED, "%s: '%s': " CONFIG ": Sequential: option '%s': only %s "
-                     "is supported", FN, file, cJSON_IsFalse(tr) ? "trainable" : "dtype",
-                     cJSON_IsFalse(tr) ? "true" : "float32");
         return NULL;
     }
     dc_model *m = dc_sequential_new(cJSON_IsString(name) && name->valuestring[0] &&
@@ -356,14 +683,7 @@ static dc_model *model_from_config(const char *file, const cJSON *root, uint64_t
         if (!bc) bc = child(cfg, "build_input_shape");
         if (batch_shape(file, CONFIG ": build_config", bc, &nd, shape) != DC_OK) goto fail;
     }
-    char cap[96];
-    snprintf(cap, sizeof cap, "%s holds %llu", WEIGHTS, (unsigned long long)weight_floats);
-    if (dc_model_build_capped(m, nd, shape, 0, weight_floats + (1u << 20), cap) != DC_OK) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", dc_last_error());
-        dc_set_error(dc_last_status(), "%s: '%s': " CONFIG ": %s", FN, file, msg);
-        goto fail;
-    }
+    if (build_imported(file, m, nd, shape, weight_floats) != DC_OK) goto fail;
     return m;
 fail:
     dc_model_free(m);
@@ -386,10 +706,13 @@ void dc_keras_layer_group(const dc_model *m, int i, char *out, size_t n) {
     else snprintf(out, n, "layers/%s", snake);
 }
 
-static dc_status load_layer_weights(const char *file, dc_h5 *h, dc_model *m, int i) {
+static dc_status load_layer_weights(const char *file, dc_h5 *h, dc_model *m, int i,
+                                   const cJSON *groups) {
     dc_layer *l = m->layers[i];
     char group[128], path[200], what[160];
-    dc_keras_layer_group(m, i, group, sizeof group);
+    const cJSON *gj = child(groups, l->name);
+    if (cJSON_IsString(gj)) snprintf(group, sizeof group, "%s", gj->valuestring);
+    else dc_keras_layer_group(m, i, group, sizeof group);
     int p = 0;
     for (size_t g = 0; g < sizeof var_groups / sizeof *var_groups; g++) {
         snprintf(path, sizeof path, "%s/%s", group, var_groups[g]);
@@ -508,23 +831,70 @@ static dc_status optimizer_from(const char *file, const cJSON *oj, dc_optimizer_
     return DC_OK;
 }
 
-static dc_status compile_from(const char *file, dc_model *m, const cJSON *cc) {
-    dc_compile_options c = {0};
+/* One loss (a name or an object) as deepc's kind; *from_logits from its config. */
+static dc_status loss_from(const char *file, const cJSON *loss, dc_loss_kind *k, bool *from_logits) {
     char snake[96], what[128];
-    const cJSON *loss = child(cc, "loss");
     const char *ln = class_or_name(loss, snake, sizeof snake);
-    if (!ln) return format_error(file, CONFIG, "compile_config: no loss (one output's, by name)");
+    if (!ln) return format_error(file, CONFIG, "compile_config: no loss (a name or a loss object)");
     snprintf(what, sizeof what, "loss '%s'", ln);
-    c.loss = dc_loss_from_name(ln);
-    if (c.loss == DC_LOSS_NONE)
+    *k = dc_loss_from_name(ln);
+    if (*k == DC_LOSS_NONE)
         return dc_set_error(DC_ERR_UNSUPPORTED, "%s: '%s': " CONFIG ": compile_config: %s is not "
                             "one deepc has", FN, file, what);
-    bool from_logits = false;
-    if (check_args(file, what, child(loss, "config"), &from_logits) != DC_OK) return dc_last_status();
-    c.from_probabilities = !from_logits;
-    const cJSON *mj;
+    *from_logits = false;
+    return check_args(file, what, child(loss, "config"), from_logits);
+}
+
+/* The loss, or a list of one loss per output with their loss_weights. */
+static dc_status losses_from(const char *file, const dc_model *m, const cJSON *cc,
+                             dc_compile_options *c) {
+    const cJSON *loss = child(cc, "loss"), *lw = child(cc, "loss_weights");
+    int n_out = dc_model_num_outputs(m);
+    bool list = cJSON_IsArray(loss);
+    if (list && cJSON_GetArraySize(loss) != n_out)
+        return dc_set_error(DC_ERR_FORMAT, "%s: '%s': " CONFIG ": compile_config: %d losses for %d "
+                            "outputs", FN, file, cJSON_GetArraySize(loss), n_out);
+    bool logits = false, xent = false;
+    for (int i = 0; i < (list ? n_out : 1); i++) {
+        bool fl = false;
+        dc_loss_kind k = DC_LOSS_NONE;
+        if (loss_from(file, list ? cJSON_GetArrayItem(loss, i) : loss, &k, &fl) != DC_OK)
+            return dc_last_status();
+        if (i > 0 && fl != logits)
+            return dc_set_error(DC_ERR_UNSUPPORTED, "%s: '%s': " CONFIG ": compile_config: losses "
+                                "that differ in from_logits (deepc takes one for all)", FN, file);
+        logits = fl;
+        xent = xent || k != DC_LOSS_MSE;
+        if (i == 0) c->loss = k;
+        if (list && n_out > 1) c->losses[i] = k;
+    }
+    c->from_probabilities = !logits && xent; /* from_logits means nothing to MSE */
+    if (!lw || cJSON_IsNull(lw)) return DC_OK;
+    bool ok = cJSON_IsArray(lw) && cJSON_GetArraySize(lw) == n_out && n_out > 1;
+    for (int i = 0; ok && i < n_out; i++) {
+        const cJSON *w = cJSON_GetArrayItem(lw, i);
+        ok = cJSON_IsNumber(w) && w->valuedouble >= 0;
+        if (ok) c->loss_weights[i] = (float)w->valuedouble;
+    }
+    if (!ok)
+        return dc_set_error(DC_ERR_UNSUPPORTED, "%s: '%s': " CONFIG ": compile_config: loss_weights "
+                            "other than a list of one weight per output (of a model with several) "
+                            "are not supported", FN, file);
+    return DC_OK;
+}
+
+/* Metrics: a list of names or objects (of one output's model); a model with
+ * several outputs takes none (deepc's metrics read one output). */
+static dc_status metrics_from(const char *file, const dc_model *m, const cJSON *cc,
+                              dc_compile_options *c) {
+    char snake[96], what[128];
+    const cJSON *mj, *ms = child(cc, "metrics");
     int n = 0;
-    cJSON_ArrayForEach(mj, child(cc, "metrics")) {
+    cJSON_ArrayForEach(mj, ms) {
+        if (cJSON_IsNull(mj) || (cJSON_IsArray(mj) && cJSON_GetArraySize(mj) == 0)) continue;
+        if (dc_model_num_outputs(m) > 1)
+            return dc_set_error(DC_ERR_UNSUPPORTED, "%s: '%s': " CONFIG ": compile_config: metrics "
+                                "of a model with several outputs are not supported", FN, file);
         const char *mn = class_or_name(mj, snake, sizeof snake);
         snprintf(what, sizeof what, "metric '%s'", mn ? mn : "?");
         dc_metric_kind k = mn ? dc_metric_from_name(mn) : DC_METRIC_NONE;
@@ -532,18 +902,21 @@ static dc_status compile_from(const char *file, dc_model *m, const cJSON *cc) {
             return dc_set_error(DC_ERR_UNSUPPORTED, "%s: '%s': " CONFIG ": compile_config: %s is "
                                 "not one deepc has", FN, file, what);
         if (check_args(file, what, child(mj, "config"), NULL) != DC_OK) return dc_last_status();
-        c.metrics[n++] = k;
+        c->metrics[n++] = k;
     }
-    const cJSON *lw = child(cc, "loss_weights"), *wm = child(cc, "weighted_metrics");
-    if ((lw && !cJSON_IsNull(lw)) || (cJSON_GetArraySize(wm) > 0))
-        return dc_set_error(DC_ERR_UNSUPPORTED, "%s: '%s': " CONFIG ": compile_config: %s are not "
-                            "supported", FN, file, lw && !cJSON_IsNull(lw) ? "loss_weights" : "weighted_metrics");
+    return DC_OK;
+}
+
+static dc_status compile_from(const char *file, dc_model *m, const cJSON *cc) {
+    dc_compile_options c = {0};
+    if (losses_from(file, m, cc, &c) != DC_OK || metrics_from(file, m, cc, &c) != DC_OK)
+        return dc_last_status();
+    const cJSON *wm = child(cc, "weighted_metrics");
+    if (cJSON_GetArraySize(wm) > 0)
+        return dc_set_error(DC_ERR_UNSUPPORTED, "%s: '%s': " CONFIG ": compile_config: "
+                            "weighted_metrics are not supported", FN, file);
     if (optimizer_from(file, child(cc, "optimizer"), &c.optimizer) != DC_OK) return dc_last_status();
-    if (dc_model_compile(m, &c) != DC_OK) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", dc_last_error());
-        return dc_set_error(dc_last_status(), "%s: '%s': " CONFIG ": compile_config: %s", FN, file, msg);
-    }
+    if (dc_model_compile(m, &c) != DC_OK) return prefix_error(file, CONFIG ": compile_config");
     return DC_OK;
 }
 
@@ -558,18 +931,19 @@ dc_model *dc_model_import_keras_buffer(const void *data, size_t len, const char 
     if (dc_keras_archive_read(FN, name, data, len, &a) != DC_OK) return NULL;
     dc_model *m = NULL;
     dc_h5 *h = NULL;
+    cJSON *groups = NULL; /* a Functional model's HDF5 group per layer */
     cJSON *root = cJSON_Parse(a.config);
     if (!root) {
         format_error(name, CONFIG, "not valid JSON");
         goto out;
     }
-    m = model_from_config(name, root, a.weights_len / sizeof(float));
+    m = model_from_config(name, root, a.weights_len / sizeof(float), &groups);
     if (!m) goto out;
     char h5name[300];
     snprintf(h5name, sizeof h5name, "'%s': " WEIGHTS, name);
     h = dc_h5_open_image(FN, h5name, a.weights, a.weights_len);
     bool ok = h != NULL;
-    for (int i = 0; ok && i < m->n_layers; i++) ok = load_layer_weights(name, h, m, i) == DC_OK;
+    for (int i = 0; ok && i < m->n_layers; i++) ok = load_layer_weights(name, h, m, i, groups) == DC_OK;
     const cJSON *cc = child(root, "compile_config");
     if (ok && cc && !cJSON_IsNull(cc)) ok = compile_from(name, m, cc) == DC_OK;
     if (!ok) {
@@ -578,6 +952,7 @@ dc_model *dc_model_import_keras_buffer(const void *data, size_t len, const char 
     }
 out:
     dc_h5_close(h);
+    cJSON_Delete(groups);
     cJSON_Delete(root);
     dc_keras_archive_free(&a);
     return m;

@@ -1375,8 +1375,9 @@ static dc_model *graph_from_config(const dc_run_config *c, int nd, const int64_t
         }
         ls[i] = l;
         if (is_input) {
-            dc_graph_hold(g, l);
-            syms[i] = in = dc_graph_add_input(g, l);
+            syms[i] = in = dc_graph_hold("dc_run_config_build_model", g, l) == DC_OK
+                                   ? dc_graph_add_input("dc_run_config_build_model", g, l)
+                                   : NULL; /* l is freed */
         } else {
             syms[i] = dc_call_n(l, xs, n_in);
         }

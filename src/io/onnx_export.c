@@ -1,5 +1,5 @@
-/* onnx_export.c — a Sequential model's inference graph as an ONNX file (opset 13),
- * through a small protobuf encoder of our own; the ONNX model takes deepc's NHWC input. */
+/* onnx_export.c — a model's inference graph (Sequential or Functional) as an ONNX file
+ * (opset 13), through a small protobuf encoder of our own; it takes deepc's NHWC inputs. */
 #include "../model/model.h"
 #include <math.h>
 #include <stdlib.h>
@@ -82,9 +82,32 @@ typedef struct {
     int rank;         /* its rank, batch included */
     bool nchw;        /* a rank-4 value is held as NCHW (between image layers) */
     const dc_layer *l;
+    char prefix[80];  /* names within the current layer call: its layer's name, "name@2" for call 2 */
     char mask[128];   /* the (B, T) float mask of the current value (1 = real step), or "" */
     bool pad_differs; /* masked steps of the current value differ from deepc's */
 } onnx_graph;
+
+/* A node's output as the graph holds it, for the layers that read it. */
+typedef struct {
+    char name[128];
+    int rank;
+    bool nchw;
+    char mask[128];
+    bool pad_differs;
+} onnx_value;
+
+static void value_save(const onnx_graph *g, onnx_value *v) {
+    snprintf(v->name, sizeof v->name, "%s", g->cur);
+    v->rank = g->rank, v->nchw = g->nchw, v->pad_differs = g->pad_differs;
+    snprintf(v->mask, sizeof v->mask, "%s", g->mask);
+}
+static void value_load(onnx_graph *g, const onnx_value *v) {
+    snprintf(g->cur, sizeof g->cur, "%s", v->name);
+    g->rank = v->rank, g->nchw = v->nchw, g->pad_differs = v->pad_differs;
+    snprintf(g->mask, sizeof g->mask, "%s", v->mask);
+}
+
+static const char *gname(const onnx_graph *g) { return g->l ? g->prefix : "graph"; }
 
 static void attr_int(onnx_graph *g, const char *name, int64_t v) {
     pb_buf a = {0};
@@ -133,7 +156,7 @@ static void node_outs(onnx_graph *g, const char *op, const char *const *ins,
     for (int i = 0; ins[i]; i++) pb_str(&nd, 1, ins[i]);
     for (int i = 0; outs[i]; i++) pb_str(&nd, 2, outs[i]);
     char name[160];
-    snprintf(name, sizeof name, "%s/%s_%d", g->l ? g->l->name : "graph", op, g->n_nodes++);
+    snprintf(name, sizeof name, "%s/%s_%d", gname(g), op, g->n_nodes++);
     pb_str(&nd, 3, name);
     pb_str(&nd, 4, op);
     pb_raw(&nd, g->attrs.p, g->attrs.n);
@@ -149,7 +172,7 @@ static void node(onnx_graph *g, const char *op, const char *const *ins, const ch
 
 /* The next value name inside the current layer: "dense/MatMul". */
 static void value_name(onnx_graph *g, const char *what, char *out, size_t n) {
-    snprintf(out, n, "%s/%s", g->l ? g->l->name : "graph", what);
+    snprintf(out, n, "%s/%s", gname(g), what);
 }
 
 /* Runs a one-input node on the current value and makes its output current. */
@@ -210,7 +233,7 @@ static dc_status refuse(const dc_layer *l, const char *why) {
 
 /* Names a parameter as an initializer "<layer>/<param>" and returns the name. */
 static const char *param_init(onnx_graph *g, const dc_param *p, char *name, size_t n) {
-    snprintf(name, n, "%s/%s", g->l ? g->l->name : "graph", p->name);
+    snprintf(name, n, "%s/%s", gname(g), p->name);
     init_float(g, name, p->ndim, p->shape, p->t->data);
     return name;
 }
@@ -286,7 +309,7 @@ static dc_status export_conv(onnx_graph *g, bool transpose) {
     if (!w) return dc_set_error(DC_ERR_NOMEM, "%s: out of memory", FN);
     conv_weights_transposed(kp, w);
     char kn[128], bn[128];
-    snprintf(kn, sizeof kn, "%s/kernel", l->name);
+    snprintf(kn, sizeof kn, "%s/kernel", gname(g));
     const int64_t wd[4] = {kp->shape[3], kp->shape[2], kp->shape[0], kp->shape[1]};
     init_float(g, kn, 4, wd, w);
     dc_free(w);
@@ -360,9 +383,9 @@ static dc_status export_batch_norm(onnx_graph *g) {
     char gn[128], bn[128], mn[128], vn[128];
     const dc_param *gp = param(l, "gamma"), *bp = param(l, "beta");
     if (gp) param_init(g, gp, gn, sizeof gn);
-    else snprintf(gn, sizeof gn, "%s/gamma", l->name), init_float(g, gn, 1, &c, ones);
+    else snprintf(gn, sizeof gn, "%s/gamma", gname(g)), init_float(g, gn, 1, &c, ones);
     if (bp) param_init(g, bp, bn, sizeof bn);
-    else snprintf(bn, sizeof bn, "%s/beta", l->name), init_float(g, bn, 1, &c, ones + c);
+    else snprintf(bn, sizeof bn, "%s/beta", gname(g)), init_float(g, bn, 1, &c, ones + c);
     dc_free(ones);
     const char *ins[] = {gn, bn, param_init(g, param(l, "moving_mean"), mn, sizeof mn),
                          param_init(g, param(l, "moving_variance"), vn, sizeof vn), NULL};
@@ -657,7 +680,7 @@ static dc_status export_conv1d(onnx_graph *g) {
         for (int64_t c = 0; c < C; c++)
             for (int64_t f = 0; f < F; f++) w[(f * C + c) * K + t] = k[(t * C + c) * F + f];
     char kn[128], bn[128];
-    snprintf(kn, sizeof kn, "%s/kernel", l->name);
+    snprintf(kn, sizeof kn, "%s/kernel", gname(g));
     const int64_t wd[3] = {F, C, K};
     init_float(g, kn, 3, wd, w);
     dc_free(w);
@@ -928,29 +951,152 @@ static void value_info(pb_buf *graph, int field, const char *name, int ndim, con
     pb_free(&shp), pb_free(&dim), pb_free(&tt), pb_free(&ty), pb_free(&vi);
 }
 
+/* ---- merge layers: one node over several values ---- */
+
+static bool is_merge(int kind) {
+    return kind == DC_LAYER_CONCATENATE || kind == DC_LAYER_ADD || kind == DC_LAYER_SUBTRACT ||
+           kind == DC_LAYER_MULTIPLY || kind == DC_LAYER_AVERAGE || kind == DC_LAYER_MAXIMUM;
+}
+
+/* Concatenate's axis in the layout the inputs are held in: Keras counts it
+ * with the batch axis (-1 the last) over NHWC. */
+static int64_t concat_axis(const dc_layer *l, int rank, bool nchw) {
+    const char *a = cfg(l, "axis");
+    int64_t axis = a ? strtoll(a, NULL, 10) : -1;
+    if (axis < 0) axis += rank;
+    static const int64_t nhwc_to_nchw[4] = {0, 2, 3, 1};
+    return nchw && rank == 4 && axis >= 0 && axis < 4 ? nhwc_to_nchw[axis] : axis;
+}
+
+/* The inputs in one layout (NCHW when all are image values held so, else
+ * NHWC) and their masks multiplied, as deepc's merge layers keep them; then
+ * Concat, Sum, Sub, a chain of Mul, Mean or Max. */
+static dc_status export_merge(onnx_graph *g, const onnx_value *const *vals, int n) {
+    const dc_layer *l = g->l;
+    bool nchw = true, pad = false;
+    for (int i = 0; i < n; i++) nchw = nchw && vals[i]->rank == 4 && vals[i]->nchw;
+    char names[DC_LAYER_MAX_IN][128], mask[128] = "";
+    const char *ins[DC_LAYER_MAX_IN + 1];
+    for (int i = 0; i < n; i++) {
+        value_load(g, vals[i]);
+        to_layout(g, nchw);
+        snprintf(names[i], sizeof names[i], "%s", g->cur);
+        ins[i] = names[i];
+        pad = pad || vals[i]->pad_differs;
+        if (!vals[i]->mask[0] || !strcmp(vals[i]->mask, mask)) continue;
+        if (!mask[0]) {
+            snprintf(mask, sizeof mask, "%s", vals[i]->mask);
+            continue;
+        }
+        char both[128];
+        value_name(g, "mask_product", both, sizeof both);
+        snprintf(both + strlen(both), sizeof both - strlen(both), "_%d", g->n_nodes);
+        const char *mi[] = {mask, vals[i]->mask, NULL};
+        node(g, "Mul", mi, both);
+        snprintf(mask, sizeof mask, "%s", both);
+    }
+    ins[n] = NULL;
+    int rank = vals[0]->rank;
+    char out[128], what[48];
+    const char *op = l->kind == DC_LAYER_CONCATENATE ? "Concat"
+                     : l->kind == DC_LAYER_ADD       ? "Sum"
+                     : l->kind == DC_LAYER_SUBTRACT  ? "Sub"
+                     : l->kind == DC_LAYER_AVERAGE   ? "Mean"
+                     : l->kind == DC_LAYER_MAXIMUM   ? "Max"
+                                                     : "Mul";
+    if (l->kind == DC_LAYER_CONCATENATE) attr_int(g, "axis", concat_axis(l, rank, nchw));
+    if (l->kind == DC_LAYER_MULTIPLY) { /* Mul takes two: ((a * b) * c) ... */
+        snprintf(g->cur, sizeof g->cur, "%s", names[0]);
+        for (int i = 1; i < n; i++) {
+            const char *b[] = {names[i], NULL};
+            step(g, "Mul", b);
+        }
+    } else {
+        snprintf(what, sizeof what, "%s_%d", op, g->n_nodes);
+        value_name(g, what, out, sizeof out);
+        node(g, op, ins, out);
+        snprintf(g->cur, sizeof g->cur, "%s", out);
+    }
+    g->rank = l->out_ndim + 1;
+    g->nchw = nchw && g->rank == 4;
+    snprintf(g->mask, sizeof g->mask, "%s", mask);
+    g->pad_differs = pad && mask[0];
+    return DC_OK;
+}
+
+/* ---- the model ---- */
+
+/* The graph's input i: "input" for a model of one, else its InputLayer's name;
+ * its outputs "output", or "output_0", "output_1" ... */
+static void io_name(const dc_model *m, bool input, int i, char *out, size_t n) {
+    int count = input ? m->n_inputs : m->n_outputs;
+    const dc_layer *l = input ? m->nodes[m->inputs[i]].layer : NULL;
+    if (count == 1) snprintf(out, n, "%s", input ? "input" : "output");
+    else if (l) snprintf(out, n, "%s", l->name);
+    else snprintf(out, n, "%s_%d", input ? "input" : "output", i);
+}
+
+/* Node k of the model: an input, a layer on one value or a merge layer. */
+static dc_status export_node(const dc_model *m, onnx_graph *g, onnx_value *vals, int k) {
+    const dc_call_node *nd = &m->nodes[k];
+    g->l = nd->layer;
+    if (g->l && nd->call == 0) snprintf(g->prefix, sizeof g->prefix, "%s", g->l->name);
+    else if (g->l) snprintf(g->prefix, sizeof g->prefix, "%.64s@%d", g->l->name, nd->call);
+    dc_status s = DC_OK;
+    if (nd->n_in == 0) {
+        io_name(m, true, nd->input_index, g->cur, sizeof g->cur);
+        g->rank = nd->ndim + 1, g->nchw = false, g->mask[0] = '\0', g->pad_differs = false;
+    } else if (g->l && is_merge(g->l->kind)) {
+        const onnx_value *ins[DC_LAYER_MAX_IN];
+        for (int j = 0; j < nd->n_in; j++) ins[j] = &vals[nd->in[j]];
+        s = export_merge(g, ins, nd->n_in);
+    } else {
+        value_load(g, &vals[nd->in[0]]);
+        s = export_layer_masked(g);
+    }
+    value_save(g, &vals[k]);
+    return s;
+}
+
+/* Identity nodes from each output value (back in NHWC) to the graph's outputs. */
+static dc_status export_outputs(const dc_model *m, onnx_graph *g, const onnx_value *vals) {
+    for (int i = 0; i < m->n_outputs; i++) {
+        value_load(g, &vals[m->outputs[i]]);
+        if (g->mask[0] && g->pad_differs)
+            return refuse_padded(m->nodes[m->outputs[i]].layer, "the model's output holds");
+        g->l = NULL;
+        to_layout(g, false);
+        char name[128];
+        io_name(m, false, i, name, sizeof name);
+        const char *ins[] = {g->cur, NULL};
+        node(g, "Identity", ins, name);
+    }
+    return DC_OK;
+}
+
 /* The whole ModelProto into out. */
 static dc_status encode_model(const dc_model *m, pb_buf *out) {
     onnx_graph g = {0};
-    snprintf(g.cur, sizeof g.cur, "input");
-    g.rank = m->in_ndim + 1;
-    dc_status s = DC_OK;
-    for (int i = 0; i < m->n_layers && s == DC_OK; i++) {
-        g.l = m->layers[i];
-        s = export_layer_masked(&g);
-    }
-    if (s == DC_OK && g.mask[0] && g.pad_differs)
-        s = refuse_padded(m->layers[m->n_layers - 1], "the model's output holds");
+    onnx_value *vals = dc_calloc((size_t)m->n_nodes + 1, sizeof *vals);
+    dc_status s = vals ? DC_OK : dc_set_error(DC_ERR_NOMEM, "%s: out of memory", FN);
+    for (int k = 0; k < m->n_nodes && s == DC_OK; k++) s = export_node(m, &g, vals, k);
+    if (s == DC_OK) s = export_outputs(m, &g, vals);
     if (s == DC_OK) {
-        g.l = NULL;
-        to_layout(&g, false);
-        const char *ins[] = {g.cur, NULL};
-        node(&g, "Identity", ins, "output");
         pb_buf graph = {0}, ops = {0};
         pb_raw(&graph, g.nodes.p, g.nodes.n);
         pb_str(&graph, 2, m->name);
         pb_raw(&graph, g.inits.p, g.inits.n);
-        value_info(&graph, 11, "input", m->in_ndim, m->in_shape);
-        value_info(&graph, 12, "output", m->out_ndim, m->out_shape);
+        char name[128];
+        for (int i = 0; i < m->n_inputs; i++) {
+            const dc_call_node *nd = &m->nodes[m->inputs[i]];
+            io_name(m, true, i, name, sizeof name);
+            value_info(&graph, 11, name, nd->ndim, nd->shape);
+        }
+        for (int i = 0; i < m->n_outputs; i++) {
+            const dc_call_node *nd = &m->nodes[m->outputs[i]];
+            io_name(m, false, i, name, sizeof name);
+            value_info(&graph, 12, name, nd->ndim, nd->shape);
+        }
         pb_int(out, 1, ONNX_IR_VERSION);
         pb_str(out, 2, "deepc");
         pb_msg(out, 7, &graph);
@@ -965,6 +1111,7 @@ static dc_status encode_model(const dc_model *m, pb_buf *out) {
                              "%s: model '%s' needs %zu bytes, over protobuf's 2 GiB for one file",
                              FN, m->name, out->n);
     }
+    dc_free(vals);
     pb_free(&g.nodes), pb_free(&g.inits), pb_free(&g.attrs);
     return s;
 }
@@ -972,9 +1119,6 @@ static dc_status encode_model(const dc_model *m, pb_buf *out) {
 dc_status dc_model_export_onnx(const dc_model *m, const char *path) {
     if (!m || !path) return dc_set_error(DC_ERR_ARG, "%s: model and path are required", FN);
     if (!m->built) return dc_set_error(DC_ERR_STATE, "%s: the model is not built", FN);
-    if (m->functional) /* the export walks a chain */
-        return dc_set_error(DC_ERR_UNSUPPORTED, "%s: model '%s' is functional; only Sequential "
-                            "models are exported yet", FN, m->name);
     pb_buf out = {0};
     dc_status s = encode_model(m, &out);
     if (s != DC_OK) {

@@ -37,6 +37,13 @@ typedef struct {
     float *dg; int64_t dgs;            /* gradient of the gate pre-activations */
 } dc_rnn_step;
 
+/* The recurrent GEMM of a step is computed transposed, out^T (N,M) = R^T
+ * (N,K) h^T (K,M): the kernel, packed once per call into panels of
+ * DC_RNN_TILE output rows, is streamed once per step and the step's few rows
+ * (h^T, in L1) are reused by every panel. A panel holds rows j0..j0+TILE-1
+ * k-major: element (k, j0+i) at panel[k*TILE + i], zero past the last row. */
+#define DC_RNN_TILE 14
+
 typedef struct {
     /* LSTM: g (B,4U) = x W + b + h R -> activations; c, act(c), h, y. */
     void (*lstm_forward)(const dc_rnn_step *s);
@@ -63,6 +70,15 @@ typedef struct {
     /* pass (B,U) += rdm * r (B,U), row b of rdm at rdm + b*rdms (the recurrent
      * GEMM's gradient through the dropout mask) */
     void (*add_masked)(const dc_rnn_step *s);
+    /* ct (mr,M) with row stride ldc = panel (K,TILE) rows 0..mr-1 times bt (K,M),
+     * each element summed over k in order (the same bits for any M). */
+    void (*tgemm_panel)(int64_t M, int64_t K, int mr, const float *panel, const float *bt,
+                        float *ct, int64_t ldc);
+    /* bt (K,M) = a (M,K) transposed; a's row stride lda */
+    void (*to_cols)(const float *a, int64_t lda, int64_t M, int64_t K, float *bt);
+    /* c (M,N) = beta c + ct^T (+ bias (N) when not NULL); ct (N,M); c's row stride ldc */
+    void (*from_cols)(const float *ct, int64_t M, int64_t N, float beta, const float *bias,
+                      float *c, int64_t ldc);
 } dc_rnn_kernels;
 
 const dc_rnn_kernels *dc_rnn_kernels_get(void);

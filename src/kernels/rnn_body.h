@@ -362,6 +362,49 @@ static void RK(add_masked)(const dc_rnn_step *s) {
     }
 }
 
+#ifndef RK_OWN_TGEMM
+/* Portable forms of the transposed step GEMM and its two transposes (an ISA
+ * build with its own defines RK_OWN_TGEMM). */
+
+// panel (K,TILE) rows 0..mr-1 x bt (K,M) -> ct (mr,M), 32 columns at a time
+static void RK(tgemm_panel)(int64_t M, int64_t K, int mr, const float *panel, const float *bt,
+                            float *ct, int64_t ldc) {
+    enum { CB = 32 };
+    for (int64_t j0 = 0; j0 < M; j0 += CB) {
+        const int64_t nc = M - j0 < CB ? M - j0 : CB;
+        float acc[DC_RNN_TILE][CB];
+        memset(acc, 0, sizeof acc);
+        for (int64_t k = 0; k < K; k++) {
+            const float *a = panel + k * DC_RNN_TILE, *b = bt + k * M + j0;
+            for (int i = 0; i < DC_RNN_TILE; i++) {
+                const float ai = a[i];
+#pragma omp simd
+                for (int64_t j = 0; j < nc; j++) acc[i][j] += ai * b[j];
+            }
+        }
+        for (int i = 0; i < mr; i++) memcpy(ct + i * ldc + j0, acc[i], (size_t)nc * sizeof(float));
+    }
+}
+
+// a (M,K) row stride lda -> bt (K,M)
+static void RK(to_cols)(const float *a, int64_t lda, int64_t M, int64_t K, float *bt) {
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t k = 0; k < K; k++) bt[k * M + i] = a[i * lda + k];
+}
+
+// c (M,N) = beta c + ct (N,M)^T + bias
+static void RK(from_cols)(const float *ct, int64_t M, int64_t N, float beta, const float *bias,
+                          float *c, int64_t ldc) {
+    for (int64_t i = 0; i < M; i++) {
+        float *ci = c + i * ldc;
+        for (int64_t j = 0; j < N; j++) {
+            float v = ct[j * M + i] + (bias ? bias[j] : 0.0f);
+            ci[j] = beta != 0.0f ? beta * ci[j] + v : v;
+        }
+    }
+}
+#endif
+
 const dc_rnn_kernels RK(kernels) = {
     .lstm_forward = RK(lstm_forward),
     .lstm_backward = RK(lstm_backward),
@@ -374,4 +417,7 @@ const dc_rnn_kernels RK(kernels) = {
     .simple_forward = RK(simple_forward),
     .simple_backward = RK(simple_backward),
     .add_masked = RK(add_masked),
+    .tgemm_panel = RK(tgemm_panel),
+    .to_cols = RK(to_cols),
+    .from_cols = RK(from_cols),
 };

@@ -1,6 +1,7 @@
 /* merge.c — Keras' merge layers, called on several inputs in a functional
  * model: Concatenate(axis) and the elementwise Add, Subtract, Multiply,
- * Average and Maximum, composed from the table's ADD/SUB/MUL/MAXIMUM/CONCAT ops. */
+ * Average and Maximum (broadcasting as Keras 3's), composed from the table's
+ * ADD/SUB/MUL/MAXIMUM/CONCAT ops. */
 #include "layer.h"
 #include <string.h>
 
@@ -42,13 +43,13 @@ static const char *input_shapes(const dc_layer *l, char *buf, size_t n) {
     return buf;
 }
 
-/* At least `least` inputs (at most `most`), all of input 0's rank. */
-static dc_status need_inputs(const dc_layer *l, int least, int most) {
+/* At least `least` inputs (at most `most`); same_rank: all of input 0's rank. */
+static dc_status need_inputs(const dc_layer *l, int least, int most, bool same_rank) {
     if (l->n_in < least || l->n_in > most)
         return dc_set_error(DC_ERR_ARG, "%s '%s': called on %d input%s; it takes %d%s", dc_layer_type(l),
                             l->name, l->n_in, l->n_in == 1 ? "" : "s", least,
                             most > least ? " or more" : "");
-    for (int i = 1; i < l->n_in; i++)
+    for (int i = 1; same_rank && i < l->n_in; i++)
         if (l->in_ndims[i] != l->in_ndims[0]) {
             char s[512];
             return dc_set_error(DC_ERR_SHAPE, "%s '%s': inputs %s differ in rank", dc_layer_type(l),
@@ -57,22 +58,38 @@ static dc_status need_inputs(const dc_layer *l, int least, int most) {
     return DC_OK;
 }
 
-/* Elementwise merges: every input has the same shape (no broadcasting). */
-static dc_status same_shapes(dc_layer *l, int least, int most) {
-    if (need_inputs(l, least, most) != DC_OK) return dc_last_status();
-    for (int i = 1; i < l->n_in; i++)
-        if (memcmp(l->in_shapes[i], l->in_shapes[0], (size_t)l->in_ndims[0] * sizeof(int64_t))) {
-            char s[512];
-            return dc_set_error(DC_ERR_SHAPE, "%s '%s': inputs %s must have the same shape",
-                                dc_layer_type(l), l->name, input_shapes(l, s, sizeof s));
+/* Elementwise merges broadcast as Keras 3's Merge: the sample shapes (no
+ * batch axis) aligned at their last axis, a missing leading axis counting
+ * as 1; on each axis the lengths are equal or one of them is 1 (None, -1,
+ * with anything gives None). The output has the largest rank. */
+static dc_status broadcast_shapes(dc_layer *l, int least, int most) {
+    if (need_inputs(l, least, most, false) != DC_OK) return dc_last_status();
+    int nd = 0;
+    for (int i = 0; i < l->n_in; i++) nd = DC_MAX(nd, l->in_ndims[i]);
+    for (int d = 0; d < nd; d++) {
+        int64_t out = 1;
+        for (int i = 0; i < l->n_in; i++) {
+            int k = l->in_ndims[i] - nd + d;
+            int64_t len = k >= 0 ? l->in_shapes[i][k] : 1;
+            if (len == -1 || out == -1) out = -1;
+            else if (out == 1) out = len;
+            else if (len != 1 && len != out) {
+                char s[512];
+                return dc_set_error(DC_ERR_SHAPE,
+                                    "%s '%s': inputs %s cannot broadcast: on axis %d the lengths "
+                                    "are %lld and %lld (each must be equal or 1)",
+                                    dc_layer_type(l), l->name, input_shapes(l, s, sizeof s),
+                                    d - nd, (long long)out, (long long)len);
+            }
         }
-    l->out_ndim = l->in_ndims[0];
-    memcpy(l->out_shape, l->in_shapes[0], sizeof l->out_shape);
+        l->out_shape[d] = out;
+    }
+    l->out_ndim = nd;
     return DC_OK;
 }
 
-dc_status merge_build(dc_layer *l) { return same_shapes(l, 2, DC_LAYER_MAX_IN); }
-dc_status subtract_build(dc_layer *l) { return same_shapes(l, 2, 2); }
+dc_status merge_build(dc_layer *l) { return broadcast_shapes(l, 2, DC_LAYER_MAX_IN); }
+dc_status subtract_build(dc_layer *l) { return broadcast_shapes(l, 2, 2); }
 
 /* The axis without the batch axis, in [0, ndim). */
 static int concat_axis(const dc_layer *l) {
@@ -81,7 +98,7 @@ static int concat_axis(const dc_layer *l) {
 }
 
 dc_status concatenate_build(dc_layer *l) {
-    if (need_inputs(l, 2, DC_LAYER_MAX_IN) != DC_OK) return dc_last_status();
+    if (need_inputs(l, 2, DC_LAYER_MAX_IN, true) != DC_OK) return dc_last_status();
     int nd = l->in_ndims[0], ax = concat_axis(l);
     char s[512];
     if (ax < 0 || ax >= nd)
@@ -114,37 +131,50 @@ dc_tensor *concatenate_forward(dc_layer *l, dc_tape *t, dc_tensor *const *xs, in
 
 typedef dc_tensor *(*binary_op)(dc_tape *, dc_tensor *, dc_tensor *);
 
-/* xs[0] op xs[1] op ... left to right, so the sum order is fixed. */
-static dc_tensor *fold(dc_tape *t, dc_tensor *const *xs, int n, binary_op op) {
-    dc_tensor *y = xs[0];
-    for (int i = 1; i < n && y; i++) y = op(t, y, xs[i]);
+/* x (B, s...) of a lower rank than the output: (B, 1, ..., s...), as Keras
+ * expands it at axis 1, so the ops' broadcast aligns the sample axes. */
+static dc_tensor *to_rank(dc_tape *t, dc_tensor *x, int ndim) {
+    if (x->ndim >= ndim) return x;
+    int64_t shape[DC_MAX_DIMS];
+    int pad = ndim - x->ndim;
+    shape[0] = x->shape[0];
+    for (int d = 1; d <= pad; d++) shape[d] = 1;
+    memcpy(shape + pad + 1, x->shape + 1, (size_t)(x->ndim - 1) * sizeof *shape);
+    return dc_reshape(t, x, ndim, shape);
+}
+
+/* xs[0] op xs[1] op ... left to right, so the sum order is fixed; the ops
+ * broadcast, and their backward sums a broadcast input's gradient back. */
+static dc_tensor *fold(const dc_layer *l, dc_tape *t, dc_tensor *const *xs, int n, binary_op op) {
+    dc_tensor *y = to_rank(t, xs[0], l->out_ndim + 1);
+    for (int i = 1; i < n && y; i++) y = op(t, y, to_rank(t, xs[i], l->out_ndim + 1));
     return y;
 }
 
 dc_tensor *add_forward(dc_layer *l, dc_tape *t, dc_tensor *const *xs, int n, bool training) {
-    (void)l, (void)training;
-    return fold(t, xs, n, dc_add);
+    (void)training;
+    return fold(l, t, xs, n, dc_add);
 }
 
 dc_tensor *subtract_forward(dc_layer *l, dc_tape *t, dc_tensor *const *xs, int n, bool training) {
-    (void)l, (void)training, (void)n;
-    return dc_sub(t, xs[0], xs[1]);
+    (void)training;
+    return fold(l, t, xs, n, dc_sub);
 }
 
 dc_tensor *multiply_forward(dc_layer *l, dc_tape *t, dc_tensor *const *xs, int n, bool training) {
-    (void)l, (void)training;
-    return fold(t, xs, n, dc_mul);
+    (void)training;
+    return fold(l, t, xs, n, dc_mul);
 }
 
 dc_tensor *average_forward(dc_layer *l, dc_tape *t, dc_tensor *const *xs, int n, bool training) {
-    (void)l, (void)training;
-    dc_tensor *sum = fold(t, xs, n, dc_add);
+    (void)training;
+    dc_tensor *sum = fold(l, t, xs, n, dc_add);
     return sum ? dc_mul_scalar(t, sum, 1.0f / (float)n) : NULL;
 }
 
 dc_tensor *maximum_forward(dc_layer *l, dc_tape *t, dc_tensor *const *xs, int n, bool training) {
-    (void)l, (void)training;
-    return fold(t, xs, n, dc_maximum);
+    (void)training;
+    return fold(l, t, xs, n, dc_maximum);
 }
 
 /* ---- typed constructors ---- */

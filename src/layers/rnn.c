@@ -151,13 +151,19 @@ dc_status rnn_build(dc_layer *l) {
 
 /* An inverted-dropout mask (rows, cols) in the tape: 0 with probability rate,
  * else 1/(1-rate), drawn from the layer's rng in row order (Keras draws one
- * mask per call and reuses it at every step). */
+ * mask per call and reuses it at every step). Rows are samples: a rank of a
+ * distributed fit skips the other ranks' rows, two draws per element. */
 static dc_tensor *dropout_mask(dc_tape *t, dc_rng *rng, int ndim, const int64_t *shape,
                                float rate) {
     dc_tensor *m = dc_tape_tensor(t, ndim, shape);
     if (!m) return NULL;
     const float keep = 1.0f / (1.0f - rate);
+    const uint64_t per_row = 2 * (uint64_t)(shape[0] > 0 ? m->size / shape[0] : 0);
+    int64_t start, total;
+    dc_tape_batch_part(t, shape[0], &start, &total);
+    dc_rng_advance(rng, (uint64_t)start * per_row);
     for (int64_t i = 0; i < m->size; i++) m->data[i] = dc_rng_uniform(rng) < rate ? 0.0f : keep;
+    dc_rng_advance(rng, (uint64_t)(total - start - shape[0]) * per_row);
     return m;
 }
 

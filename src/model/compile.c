@@ -65,20 +65,33 @@ static dc_status check_class_weights(const dc_compile_options *opt) {
     return DC_OK;
 }
 
+/* The metrics before the first NONE, each known and given once: how many,
+ * or -1 with an error (`which` ends it: "", " of output 1"). */
+static int count_metrics(const dc_metric_kind *metrics, const char *which) {
+    int n = 0;
+    for (; n < DC_MAX_METRICS && metrics[n] != DC_METRIC_NONE; n++) {
+        if (!dc_metric_name(metrics[n]))
+            return dc_set_error(DC_ERR_ARG, "dc_model_compile: unknown metric %d%s",
+                                (int)metrics[n], which), -1;
+        for (int j = 0; j < n; j++)
+            if (metrics[j] == metrics[n])
+                return dc_set_error(DC_ERR_ARG, "dc_model_compile: metric '%s' given twice%s",
+                                    dc_metric_name(metrics[n]), which), -1;
+    }
+    return n;
+}
+
 dc_status dc_model_compile(dc_model *m, const dc_compile_options *opt) {
     if (!m || !opt)
         return dc_set_error(DC_ERR_ARG, "dc_model_compile: %s is NULL", m ? "options" : "model");
     if (!dc_loss_name(opt->loss))
         return dc_set_error(DC_ERR_ARG, "dc_model_compile: unknown loss %d", (int)opt->loss);
-    int n = 0;
-    for (; n < DC_MAX_METRICS && opt->metrics[n] != DC_METRIC_NONE; n++) {
-        if (!dc_metric_name(opt->metrics[n]))
-            return dc_set_error(DC_ERR_ARG, "dc_model_compile: unknown metric %d",
-                                (int)opt->metrics[n]);
-        for (int j = 0; j < n; j++)
-            if (opt->metrics[j] == opt->metrics[n])
-                return dc_set_error(DC_ERR_ARG, "dc_model_compile: metric '%s' given twice",
-                                    dc_metric_name(opt->metrics[n]));
+    int n = count_metrics(opt->metrics, "");
+    if (n < 0) return DC_ERR_ARG;
+    for (int i = 0; i < DC_MAX_MODEL_IO; i++) {
+        char which[32];
+        snprintf(which, sizeof which, " of output %d", i);
+        if (count_metrics(opt->output_metrics[i], which) < 0) return DC_ERR_ARG;
     }
     for (int i = 0; i < DC_MAX_MODEL_IO; i++) {
         if (opt->losses[i] != DC_LOSS_NONE && !dc_loss_name(opt->losses[i]))

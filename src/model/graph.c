@@ -100,15 +100,15 @@ nomem:
     return NULL;
 }
 
-dc_status dc_graph_hold(dc_graph *g, dc_layer *l) {
+dc_status dc_graph_hold(const char *fn, dc_graph *g, dc_layer *l) {
     void *ls = g->layers;
     int cap = g->cap_layers;
     if (!grow(&ls, &cap, g->n_layers, sizeof *g->layers)) {
         dc_layer_free(l);
-        return dc_set_error(DC_ERR_NOMEM, "out of memory");
+        return dc_set_error(DC_ERR_NOMEM, "%s: out of memory", fn);
     }
     g->layers = ls, g->cap_layers = cap;
-    if (dc_layer_unique_name("dc_model_load", "(functional)", g->layers, g->n_layers, l) != DC_OK) {
+    if (dc_layer_unique_name(fn, "(functional)", g->layers, g->n_layers, l) != DC_OK) {
         dc_layer_free(l);
         return dc_last_status();
     }
@@ -122,12 +122,12 @@ dc_layer *dc_graph_layer(const dc_graph *g, const char *name) {
     return NULL;
 }
 
-dc_symbol *dc_graph_add_input(dc_graph *g, dc_layer *l) {
+dc_symbol *dc_graph_add_input(const char *fn, dc_graph *g, dc_layer *l) {
     if (l->kind != DC_LAYER_INPUT) {
-        dc_set_error(DC_ERR_FORMAT, "layer '%s' is no InputLayer", l->name);
+        dc_set_error(DC_ERR_FORMAT, "%s: layer '%s' is no InputLayer", fn, l->name);
         return NULL;
     }
-    return add_node("dc_model_load", g, l, NULL, 0, -1);
+    return add_node(fn, g, l, NULL, 0, -1);
 }
 
 dc_symbol *dc_input(dc_graph *g, int ndim, const int64_t *shape, const char *name) {

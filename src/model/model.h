@@ -6,6 +6,8 @@
 #include <signal.h>
 #include "../layers/layer.h"
 
+#define DC_LOG_KEY 96 /* a log key's characters: "val_" + a layer name + "_" + a metric */
+
 /* How the loss reads the model's output. */
 typedef enum {
     DC_OUT_LOGITS = 0,   /* raw scores: fused softmax/sigmoid crossentropy */
@@ -74,6 +76,8 @@ struct dc_model {
     dc_tape *infer_tape; /* evaluate / predict */
     bool stop_training;
     volatile sig_atomic_t stop_requested; /* dc_model_request_stop, from a signal handler too */
+    /* the keys dc_model_evaluate_logs hands out */
+    char eval_keys[DC_MAX_LOGS][DC_LOG_KEY];
     /* dc_model_set_metadata: keys and values (dc_malloc'd) every save writes */
     char **meta_keys, **meta_vals;
     int n_meta;
@@ -97,12 +101,12 @@ void dc_model_fuse(dc_model *m, bool on);
  * a shared layer's later inputs, sets every node's shape (graph.c). The given
  * shape (ndim > 0) is input 0's. */
 dc_status dc_graph_infer(dc_model *m, int ndim, const int64_t *shape);
-/* For loading a graph (save.c): hold l in g before any call (its name must be
- * new there; l is freed on failure), find a held layer by name, and add an
- * InputLayer l as an input node. */
-dc_status dc_graph_hold(dc_graph *g, dc_layer *l);
+/* For loading a graph (save.c, model files): hold l in g before any call
+ * (its name must be new there; l is freed on failure), find a held layer by
+ * name, and add an InputLayer l as an input node; errors name fn. */
+dc_status dc_graph_hold(const char *fn, dc_graph *g, dc_layer *l);
 dc_layer *dc_graph_layer(const dc_graph *g, const char *name);
-dc_symbol *dc_graph_add_input(dc_graph *g, dc_layer *l);
+dc_symbol *dc_graph_add_input(const char *fn, dc_graph *g, dc_layer *l);
 /* Gives l a name unique among ls[0, n) (Keras' "dense", "dense_1" ...), or an
  * error naming fn when a name the user gave is taken. */
 dc_status dc_layer_unique_name(const char *fn, const char *model, dc_layer *const *ls, int n,

@@ -95,15 +95,37 @@ static const struct {
 };
 #undef OPT_FIELD
 
+/* The metric names before the first NONE into the JSON array arr. */
+static void add_metrics(cJSON *arr, const dc_metric_kind *metrics) {
+    for (int i = 0; i < DC_MAX_METRICS && metrics[i] != DC_METRIC_NONE; i++)
+        cJSON_AddItemToArray(arr, cJSON_CreateString(dc_metric_name(metrics[i])));
+}
+
+/* Known metric names of a JSON array into metrics (compile checks the rest). */
+static void read_metrics(const cJSON *arr, dc_metric_kind *metrics) {
+    const cJSON *mj;
+    int n = 0;
+    cJSON_ArrayForEach(mj, arr) {
+        for (int k = DC_METRIC_ACCURACY; n < DC_MAX_METRICS && cJSON_IsString(mj) && k <= DC_METRIC_MEAN_IOU; k++)
+            if (!strcmp(mj->valuestring, dc_metric_name((dc_metric_kind)k))) metrics[n++] = (dc_metric_kind)k;
+    }
+}
+
 static char *training_json(const dc_model *m) {
     const dc_compile_options *c = &m->copt;
     const dc_optimizer_options *o = &c->optimizer;
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "loss", dc_loss_name(c->loss));
     cJSON_AddBoolToObject(root, "from_probabilities", c->from_probabilities);
-    cJSON *mets = cJSON_AddArrayToObject(root, "metrics");
-    for (int i = 0; i < m->n_metrics; i++)
-        cJSON_AddItemToArray(mets, cJSON_CreateString(dc_metric_name(c->metrics[i])));
+    add_metrics(cJSON_AddArrayToObject(root, "metrics"), c->metrics);
+    bool own_metrics = false; /* "output_metrics": a list per output, [] for `metrics` */
+    for (int i = 0; i < DC_MAX_MODEL_IO; i++) own_metrics = own_metrics || c->output_metrics[i][0];
+    cJSON *om = own_metrics ? cJSON_AddArrayToObject(root, "output_metrics") : NULL;
+    for (int i = 0; om && i < DC_MAX_MODEL_IO; i++) {
+        cJSON *list = cJSON_CreateArray();
+        add_metrics(list, c->output_metrics[i]);
+        cJSON_AddItemToArray(om, list);
+    }
     bool per_output = false;
     for (int i = 0; i < DC_MAX_MODEL_IO; i++)
         per_output = per_output || c->losses[i] != DC_LOSS_NONE || c->loss_weights[i] != 0;
@@ -352,7 +374,7 @@ static dc_model *functional_from_arch(const char *fn, const char *path, const cJ
         node_call[k] = 0;
         for (int i = 0; i < k; i++) node_call[k] += node_layer[i] == l;
         node_layer[k] = l;
-        syms[k] = n_in ? dc_call_n(l, ins, n_in) : dc_graph_add_input(g, l);
+        syms[k] = n_in ? dc_call_n(l, ins, n_in) : dc_graph_add_input(fn, g, l);
         if (!syms[k]) goto out;
         k++;
     }
@@ -418,7 +440,7 @@ static dc_model *model_from_arch(const char *fn, const char *path, const char *j
         k[n] = "name";
         v[n++] = name;
         dc_layer *l = dc_layer_from_config(type, k, v, n);
-        if (!l || (g ? dc_graph_hold(g, l) : dc_model_add(m, l)) != DC_OK) goto relabel;
+        if (!l || (g ? dc_graph_hold(fn, g, l) : dc_model_add(m, l)) != DC_OK) goto relabel;
     }
     if (g) {
         dc_model *f = functional_from_arch(fn, path, root, g);
@@ -478,12 +500,11 @@ static dc_status compile_from_json(const char *fn, const char *path, dc_model *m
             if (!strcmp(lj->valuestring, dc_loss_name((dc_loss_kind)k))) c.losses[i] = (dc_loss_kind)k;
         if (cJSON_IsNumber(wj)) c.loss_weights[i] = (float)wj->valuedouble; /* compile checks it */
     }
+    read_metrics(cJSON_GetObjectItemCaseSensitive(root, "metrics"), c.metrics);
+    for (int i = 0; i < DC_MAX_MODEL_IO; i++)
+        read_metrics(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "output_metrics"), i),
+                     c.output_metrics[i]);
     const cJSON *mj;
-    int n = 0;
-    cJSON_ArrayForEach(mj, cJSON_GetObjectItemCaseSensitive(root, "metrics")) {
-        for (int k = DC_METRIC_ACCURACY; n < DC_MAX_METRICS && cJSON_IsString(mj) && k <= DC_METRIC_MEAN_IOU; k++)
-            if (!strcmp(mj->valuestring, dc_metric_name((dc_metric_kind)k))) c.metrics[n++] = (dc_metric_kind)k;
-    }
     cJSON_ArrayForEach(mj, cJSON_GetObjectItemCaseSensitive(root, "class_weights")) {
         if (c.n_class_weights < DC_MAX_CLASS_WEIGHTS)  /* compile checks each value */
             c.class_weights[c.n_class_weights++] = cJSON_IsNumber(mj) ? (float)mj->valuedouble : -1.0f;

@@ -265,9 +265,34 @@ dc_status dc_model_build_capped(dc_model *m, int ndim, const int64_t *input_shap
     return DC_OK;
 }
 
+/* How many inputs of later nodes, and model outputs, read node k. */
+static int consumers(const dc_model *m, int k) {
+    int n = 0;
+    for (int j = k + 1; j < m->n_nodes; j++)
+        for (int i = 0; i < m->nodes[j].n_in; i++) n += m->nodes[j].in[i] == k;
+    for (int i = 0; i < m->n_outputs; i++) n += m->outputs[i] == k;
+    return n;
+}
+
+/* Whether l is called by one node only (a shared layer's flags would apply to every call). */
+static bool called_once(const dc_model *m, const dc_layer *l) {
+    int n = 0;
+    for (int k = 0; k < m->n_nodes; k++) n += m->nodes[k].layer == l;
+    return n == 1;
+}
+
 void dc_model_fuse(dc_model *m, bool on) {
-    /* a functional model's list is no chain: a conv output may feed a skip too */
-    dc_layers_fuse(m->layers, m->n_layers, on && !m->functional);
+    dc_layers_fuse(m->layers, m->n_layers, false);
+    /* A MaxPooling2D on a Conv2D whose output nothing else reads (a chain's
+     * neighbours, or a graph's conv feeding only its pool) runs inside the conv. */
+    for (int k = 0; on && k < m->n_nodes; k++) {
+        const dc_call_node *nd = &m->nodes[k];
+        if (!nd->layer || nd->layer->kind != DC_LAYER_MAX_POOLING2D || nd->n_in != 1) continue;
+        const dc_call_node *src = &m->nodes[nd->in[0]];
+        if (src->layer && src->layer->kind == DC_LAYER_CONV2D && consumers(m, nd->in[0]) == 1 &&
+            called_once(m, src->layer) && called_once(m, nd->layer))
+            dc_layers_fuse((dc_layer *[]){src->layer, nd->layer}, 2, true);
+    }
 }
 
 bool dc_model_is_built(const dc_model *m) { return m && m->built; }

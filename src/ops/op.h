@@ -67,6 +67,20 @@ dc_tensor *dc_op_apply(dc_tape *t, dc_op_id op, int n_in, dc_tensor *const *in,
 void *dc_node_alloc(dc_node *n, size_t bytes);
 /* Marks the tape failed with the current dc_last_error (first error wins). */
 void dc_tape_fail(dc_tape *t);
+/* In a distributed fit each rank's x holds samples [start, start + B) of a
+ * batch of total; random ops and layers draw for the whole batch (skipping
+ * the other ranks' samples) so that every sample gets what one process would
+ * give it. total 0: the batch is whole (the default). */
+void dc_tape_set_batch_part(dc_tape *t, int64_t start, int64_t total);
+/* Where a batch of B samples lies: (start, total), or (0, B) when no part is
+ * set or it does not fit B (a tensor whose first axis is not the batch). */
+void dc_tape_batch_part(const dc_tape *t, int64_t B, int64_t *start, int64_t *total);
+/* fn(ctx, k) runs after node k's backward (nodes go from the last to the
+ * first), as a distributed fit starts summing gradients that are complete;
+ * NULL: none. The nodes: dc_tape_num_nodes, dc_tape_node. */
+void dc_tape_set_backward_hook(dc_tape *t, void (*fn)(void *ctx, size_t node), void *ctx);
+size_t dc_tape_num_nodes(const dc_tape *t);
+const dc_node *dc_tape_node(const dc_tape *t, size_t k);
 /* Runs backward from `out` with the given seed gradient (out->size floats),
  * instead of the scalar 1 of dc_tape_backward. For the gradient checker. */
 dc_status dc_tape_backward_seeded(dc_tape *t, dc_tensor *out, const float *seed);

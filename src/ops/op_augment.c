@@ -6,7 +6,9 @@
 /* Attributes: i[0] mode (DC_FLIP_HORIZONTAL | DC_FLIP_VERTICAL), i[1] training,
  * p the dc_rng. Forward draws each sample's flips from the rng in sample order
  * (one draw per flipped axis), so a seed gives the same flips for any thread
- * count; they are saved for backward, one byte per sample. */
+ * count; they are saved for backward, one byte per sample. A rank of a
+ * distributed fit skips the draws of the samples before and after its part
+ * (dc_tape_batch_part), so each sample flips as in one process. */
 enum { A_MODE, A_TRAINING };
 
 // x (N,H,W,C) -> (N,H,W,C)
@@ -61,6 +63,12 @@ dc_status dc_random_flip_forward(dc_node *n) {
     if (!flips) return DC_ERR_NOMEM;
     n->saved = flips;
     dc_rng *rng = n->a.p;
+    /* a rank's part of a distributed batch: the other ranks' samples' draws skipped */
+    const int64_t mode = n->a.i[A_MODE];
+    const uint64_t per_sample = !!(mode & DC_FLIP_HORIZONTAL) + !!(mode & DC_FLIP_VERTICAL);
+    int64_t start, total;
+    dc_tape_batch_part(n->tape, N, &start, &total);
+    dc_rng_advance(rng, (uint64_t)start * per_sample);
     for (int64_t b = 0; b < N; b++) {
         flips[b] = 0;
         if (n->a.i[A_MODE] & DC_FLIP_HORIZONTAL && dc_rng_u32(rng) >> 31)
@@ -68,6 +76,7 @@ dc_status dc_random_flip_forward(dc_node *n) {
         if (n->a.i[A_MODE] & DC_FLIP_VERTICAL && dc_rng_u32(rng) >> 31)
             flips[b] |= DC_FLIP_VERTICAL;
     }
+    dc_rng_advance(rng, (uint64_t)(total - start - N) * per_sample);
 #pragma omp parallel for schedule(static) if (x->size > (1 << 16))
     for (int64_t r = 0; r < N * H; r++) flip_row(x, flips, r / H, r % H, x->data, n->out->data, false);
     return DC_OK;

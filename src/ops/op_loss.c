@@ -274,7 +274,9 @@ dc_tensor *dc_binary_cross_entropy_logits(dc_tape *t, dc_tensor *logits, dc_tens
  * attrs: f[0] rate, i[0] training, p the dc_rng. Forward draws one 64-bit key
  * from the rng; element i is kept when a hash of (key, i) is at least
  * rate * 2^32. The mask then depends only on the rng state, not on the thread
- * count, and elements are independent, so the loop runs in parallel. The mask
+ * count, and elements are independent, so the loop runs in parallel. A rank
+ * of a distributed fit numbers its elements from its part's place in the
+ * whole batch (dc_tape_batch_part): each sample gets one process's mask. The mask
  * (0 or 1/(1-rate) per element) is saved for backward. */
 
 // x (any) -> same
@@ -304,6 +306,11 @@ dc_status dc_dropout_forward(dc_node *n) {
     n->saved = mask;
     dc_rng *rng = n->a.p;
     uint64_t key = (uint64_t)dc_rng_u32(rng) << 32 | dc_rng_u32(rng);
+    /* a rank's part of a distributed batch: the elements' indices in the whole batch */
+    const int64_t B = n->in[0]->ndim > 0 ? n->in[0]->shape[0] : 1;
+    int64_t start, total;
+    dc_tape_batch_part(n->tape, B, &start, &total);
+    const uint64_t first = (uint64_t)start * (uint64_t)(B > 0 ? size / B : 0);
     uint32_t cut = (uint32_t)DC_MIN((double)rate * 4294967296.0, 4294967295.0);
     float scale = 1.0f / (1.0f - rate);
     const dc_reduce_kernels *k = dc_reduce_kernels_get();
@@ -311,8 +318,8 @@ dc_status dc_dropout_forward(dc_node *n) {
 #pragma omp parallel for schedule(static) if (size > PAR_MIN)
     for (int64_t c = 0; c < nchunk; c++) {
         int64_t i0 = c * ADD_CHUNK;
-        k->dropout(mask + i0, y + i0, x + i0, DC_MIN(ADD_CHUNK, size - i0), key, (uint64_t)i0,
-                   cut, scale);
+        k->dropout(mask + i0, y + i0, x + i0, DC_MIN(ADD_CHUNK, size - i0), key,
+                   first + (uint64_t)i0, cut, scale);
     }
     return DC_OK;
 }

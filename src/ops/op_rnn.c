@@ -1,11 +1,13 @@
 /* op_rnn.c — the fused recurrent ops (LSTM, GRU, SimpleRNN) and dc_rnn_state.
- * Forward: the input projection of all steps as one GEMM, then per step one
- * recurrent GEMM and one fused gate kernel; backward: the steps in reverse
- * (gate kernel, one GEMM for dh_{t-1}), then one GEMM each for the weights and
- * the input. Saved arrays are time-major (T,B,X) by input time t, so each
- * step's rows are contiguous for its GEMMs (strided rows, at page multiples,
- * halved their speed) and the final GEMMs pair x (copied time-major),
- * h_{t-1} and the gate gradients row by row, in either direction. */
+ * Forward: the input projection of all steps as one GEMM (LSTM and SimpleRNN:
+ * inside each step's GEMM instead, see fuse_x), then per step one recurrent
+ * GEMM and one fused gate kernel; backward: the steps in reverse (gate kernel,
+ * one GEMM for dh_{t-1}, with dx_t when fused), then one GEMM each for the
+ * weights and the input (or one for all weights when joined). Saved arrays are
+ * time-major (T,B,X) by input time t, so each step's rows are contiguous for
+ * its GEMMs (strided rows, at page multiples, halved their speed) and the
+ * final GEMMs pair x (copied time-major), h_{t-1} and the gate gradients row
+ * by row, in either direction. */
 #include "op.h"
 #include "../kernels/gemm.h"
 #include "../kernels/reduce.h"
@@ -35,7 +37,7 @@ typedef struct {
 typedef struct {
     float *xt;     /* (T,B,I) x, time-major; backward reuses it for dx */
     float *gates;  /* (T,B,G) gate activations */
-    float *hprev;  /* (T,B,U) h entering each step */
+    float *hprev;  /* (T,B,U) h entering each step, rows hs apart */
     float *hd;     /* (T,B,U) hprev * recurrent dropout mask, or NULL (= hprev) */
     float *cprev;  /* (T,B,U) LSTM c entering each step */
     float *aux;    /* (T,B,U) LSTM act(c_t); GRU rec_h (reset_after) or r*hd (reset_before) */
@@ -46,36 +48,60 @@ typedef struct {
     float *bufs;   /* (4,B,U) backward: dh, pass, dc, carry */
     float *rp;     /* recurrent_kernel as GEMM panels (forward), see pack_panels */
     float *rtp;    /* its transpose as panels (backward) */
+    float *tbuf;   /* (2,B,W) the step GEMMs' transposed operands, rows b at b*W (scratch_w) */
+    /* joins_hx: hprev rows are [h_{t-1}, x_t, 1] (xt points into them), so one
+     * GEMM over all steps gives the gradients of R, W and b at once, into dwr */
+    int64_t hs, xs; /* row strides of hprev and xt */
+    float *dwr;     /* (U+I+1,G) that GEMM's result */
 } rnn_saved;
 
-/* The per-step GEMMs read the recurrent kernel 100s of times: read in place,
- * each k of a 32-column panel sits on another 4 KiB page, and packing it per
- * call copies 1 MiB per step. So it is packed once per op call into (K,32)
- * panels, and each panel is one GEMM with B contiguous (2x faster, measured
- * at B 64, U 256); the panels are shared among threads. */
-#define RNN_PANEL 32
-static int64_t panels_size(int64_t K, int64_t N) {
-    return K * ((N + RNN_PANEL - 1) / RNN_PANEL) * RNN_PANEL;
-}
-
-// B (K,N): element (k,j) at src[k*ld + j], or src[j*ld + k] when trans -> panels (K,32)...
-static void pack_panels(const float *src, int64_t ld, bool trans, int64_t K, int64_t N,
-                        float *dst) {
-    for (int64_t p0 = 0; p0 < N; p0 += RNN_PANEL) {
-        float *d = dst + p0 * K;
-        const int64_t w = DC_MIN((int64_t)RNN_PANEL, N - p0);
-        for (int64_t k = 0; k < K; k++) {
-            float *dk = d + k * RNN_PANEL;
-            for (int64_t j = 0; j < w; j++)
-                dk[j] = trans ? src[(p0 + j) * ld + k] : src[k * ld + p0 + j];
-            for (int64_t j = w; j < RNN_PANEL; j++) dk[j] = 0.0f;
-        }
-    }
-}
-
+/* The per-step GEMMs read the recurrent kernel 100s of times, so it is
+ * packed once per op call into panels of DC_RNN_TILE output columns (rnn.h)
+ * and each step's GEMM runs transposed on them (the kernel streamed once, the
+ * step's rows reused from L1), through two small transposes of the rows. */
 /* Packing pays over many steps; a call of one step (generation, batch 1)
  * reads the kernel in place instead. */
 #define RNN_PACK_MIN_T 8
+
+static int64_t panels_size(int64_t K, int64_t N) {
+    return K * ((N + DC_RNN_TILE - 1) / DC_RNN_TILE) * DC_RNN_TILE;
+}
+
+/* LSTM and SimpleRNN, packed: the input kernel shares the panels (rnn_run) */
+static bool fuses_x(const rnn_dims *d) {
+    return d->T >= RNN_PACK_MIN_T && (d->kind == DC_OP_LSTM || d->kind == DC_OP_SIMPLE_RNN);
+}
+
+/* fuses_x without recurrent dropout (whose GEMM operand is not h itself) */
+static bool joins_hx(const rnn_dims *d) { return fuses_x(d) && !d->rdm; }
+
+/* Floats per batch row of each step-GEMM scratch block: its K or N at most */
+static int64_t scratch_w(const rnn_dims *d) { return DC_MAX(d->G, d->U + d->I + 1); }
+
+/* Block (kn,jn) of a (K,N) matrix, element (k,j) at src[k*ld + j] (src[j*ld + k]
+ * when trans; 0 when src is NULL), into that matrix's panels at rows k0..,
+ * columns j0..; a matrix is packed block by block, so the kernel and the
+ * input kernel (and the bias) can share its panels. */
+static void pack_block(float *dst, int64_t K, int64_t k0, int64_t j0, const float *src,
+                       int64_t ld, bool trans, int64_t kn, int64_t jn) {
+#define PANEL_AT(j, k) \
+    dst[(j0 + (j)) / DC_RNN_TILE * DC_RNN_TILE * K + (k0 + (k)) * DC_RNN_TILE + (j0 + (j)) % DC_RNN_TILE]
+    if (trans) /* loops in the order src is stored */
+        for (int64_t j = 0; j < jn; j++)
+            for (int64_t k = 0; k < kn; k++) PANEL_AT(j, k) = src[j * ld + k];
+    else
+        for (int64_t k = 0; k < kn; k++)
+            for (int64_t j = 0; j < jn; j++) PANEL_AT(j, k) = src ? src[k * ld + j] : 0.0f;
+#undef PANEL_AT
+}
+
+/* Zeroes the columns of the last panel past N, before its blocks are packed. */
+static void pack_pad(float *dst, int64_t K, int64_t N) {
+    if (N % DC_RNN_TILE)
+        memset(dst + N / DC_RNN_TILE * DC_RNN_TILE * K, 0,
+               (size_t)(DC_RNN_TILE * K) * sizeof(float));
+}
+
 
 /* The recurrent kernel for a GEMM: packed panels, or (raw) its (K,N) or, when
  * trans, its transpose read in place with row stride ld. */
@@ -85,25 +111,56 @@ typedef struct {
     bool trans;
 } rnn_rk;
 
-// C (M,N) = A (M,K) @ panels (K,N) + beta C (+ bias): one GEMM per panel, panels over threads
-static void gemm_panels(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                        rnn_rk rk, float beta, float *C, int64_t ldc, const float *bias,
-                        bool allow_par) {
+/* A thread's step GEMM: its kernels and its two scratch blocks for the
+ * transposed operands ((K,M) and (N,M), each at most (G, its rows)). */
+typedef struct {
+    const dc_rnn_kernels *k;
+    float *bt, *ct;
+    bool par; /* the panels may be shared among threads */
+} rnn_gemm_ctx;
+
+/* One block of rows of the step GEMM's left operand: a (M,k) with row stride
+ * lda; a NULL block is one row of ones (it meets the bias row of the panels). */
+typedef struct {
+    const float *a;
+    int64_t lda, k;
+} rnn_part;
+
+// ct (N,M) = panels^T (N,K) @ [parts]^T (K,M), K the parts' k summed
+static void rec_gemm_ct(const rnn_gemm_ctx *x, int64_t M, int64_t N, int np_, const rnn_part *parts,
+                        const float *panels) {
+    const dc_rnn_kernels *k = x->k;
+    int64_t K = 0;
+    for (int i = 0; i < np_; i++) {
+        if (parts[i].a) k->to_cols(parts[i].a, parts[i].lda, M, parts[i].k, x->bt + K * M);
+        else
+            for (int64_t j = 0; j < M; j++) x->bt[K * M + j] = 1.0f;
+        K += parts[i].a ? parts[i].k : 1;
+    }
+    const int64_t np = (N + DC_RNN_TILE - 1) / DC_RNN_TILE;
+    const bool par = x->par && np > 1 && (double)M * (double)N * (double)K >= (double)(1 << 20);
+    const float *bt = x->bt;
+    float *ct = x->ct;
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t p = 0; p < np; p++) {
+        const int64_t j0 = p * DC_RNN_TILE;
+        k->tgemm_panel(M, K, (int)DC_MIN((int64_t)DC_RNN_TILE, N - j0), panels + j0 * K, bt,
+                       ct + j0 * M, M);
+    }
+}
+
+// C (M,N) = A (M,K) @ R (K,N) + beta C (+ bias)
+static void rec_gemm(const rnn_gemm_ctx *x, int64_t M, int64_t N, int64_t K, const float *A,
+                     int64_t lda, rnn_rk rk, float beta, float *C, int64_t ldc,
+                     const float *bias) {
     if (!rk.panels) {
         dc_gemm_epilogue ep = {.bias = bias, .act = DC_EPI_NONE};
         dc_gemm_ex(false, rk.trans, M, N, K, 1.0f, A, lda, rk.raw, rk.ld, beta, C, ldc, &ep);
         return;
     }
-    const float *P = rk.panels;
-    const int64_t np = (N + RNN_PANEL - 1) / RNN_PANEL;
-    const bool par = allow_par && np > 1 && (double)M * (double)N * (double)K >= (double)(1 << 20);
-#pragma omp parallel for schedule(static) if (par)
-    for (int64_t p = 0; p < np; p++) {
-        const int64_t j0 = p * RNN_PANEL, w = DC_MIN((int64_t)RNN_PANEL, N - j0);
-        dc_gemm_epilogue ep = {.bias = bias ? bias + j0 : NULL, .act = DC_EPI_NONE};
-        dc_gemm_ex(false, false, M, w, K, 1.0f, A, lda, P + j0 * K, RNN_PANEL, beta, C + j0, ldc,
-                   &ep);
-    }
+    const rnn_part part = {A, lda, K};
+    rec_gemm_ct(x, M, N, 1, &part, rk.panels);
+    x->k->from_cols(x->ct, M, N, beta, bias, C, ldc);
 }
 
 static int gate_count(int op) { return op == DC_OP_LSTM ? 4 : op == DC_OP_GRU ? 3 : 1; }
@@ -203,9 +260,12 @@ static float *alloc_f(dc_node *n, int64_t count) {
 static dc_status rnn_alloc(dc_node *n, const rnn_dims *d, rnn_saved *s, bool grad) {
     const int64_t BT = d->B * d->T, BU = d->B * d->U;
     memset(s, 0, sizeof *s);
-    s->xt = alloc_f(n, BT * d->I);
+    const bool join = joins_hx(d);
+    s->hs = join ? d->U + d->I + 1 : d->U;
+    s->xs = join ? s->hs : d->I;
+    s->hprev = alloc_f(n, BT * s->hs);
+    s->xt = join ? s->hprev + d->U : alloc_f(n, BT * d->I);
     s->gates = alloc_f(n, BT * d->G);
-    s->hprev = alloc_f(n, BT * d->U);
     s->hd = d->rdm ? alloc_f(n, BT * d->U) : NULL;
     s->cprev = d->kind == DC_OP_LSTM ? alloc_f(n, BT * d->U) : NULL;
     s->aux = d->kind != DC_OP_SIMPLE_RNN ? alloc_f(n, BT * d->U) : NULL;
@@ -214,9 +274,11 @@ static dc_status rnn_alloc(dc_node *n, const rnn_dims *d, rnn_saved *s, bool gra
     /* reset_before packs two parts, each rounded up to whole panels */
     const int64_t U = d->U, G = d->G;
     const bool packed = d->T >= RNN_PACK_MIN_T;
-    s->rp = packed ? alloc_f(n, DC_MAX(panels_size(U, G), panels_size(U, 2 * U) + panels_size(U, U)))
+    const int64_t I = d->I, Kf = fuses_x(d) ? U + I + 1 : U;
+    s->rp = packed ? alloc_f(n, DC_MAX(panels_size(Kf, G), panels_size(U, 2 * U) + panels_size(U, U)))
                    : NULL;
-    if ((packed && !s->rp) || !s->xt || !s->gates || !s->hprev || (d->rdm && !s->hd) || (d->kind == DC_OP_LSTM && !s->cprev) ||
+    s->tbuf = packed ? alloc_f(n, 2 * d->B * scratch_w(d)) : NULL;
+    if ((packed && (!s->rp || !s->tbuf)) || !s->xt || !s->gates || !s->hprev || (d->rdm && !s->hd) || (d->kind == DC_OP_LSTM && !s->cprev) ||
         (d->kind != DC_OP_SIMPLE_RNN && !s->aux) || !s->rec || !s->zero)
         return DC_ERR_NOMEM;
     memset(s->zero, 0, (size_t)BU * sizeof(float));
@@ -224,10 +286,11 @@ static dc_status rnn_alloc(dc_node *n, const rnn_dims *d, rnn_saved *s, bool gra
         s->dg = alloc_f(n, BT * d->G);
         s->dgh = d->kind == DC_OP_GRU ? alloc_f(n, BT * d->G) : NULL;
         s->bufs = alloc_f(n, 4 * BU);
-        s->rtp = packed ? alloc_f(n, DC_MAX(panels_size(G, U),
+        s->dwr = join ? alloc_f(n, s->hs * G) : NULL;
+        s->rtp = packed ? alloc_f(n, DC_MAX(panels_size(G, U + (fuses_x(d) ? I : 0)),
                                             panels_size(2 * U, U) + panels_size(U, U)))
                         : NULL;
-        if ((packed && !s->rtp) || !s->dg || (d->kind == DC_OP_GRU && !s->dgh) || !s->bufs) return DC_ERR_NOMEM;
+        if ((packed && !s->rtp) || (join && !s->dwr) || !s->dg || (d->kind == DC_OP_GRU && !s->dgh) || !s->bufs) return DC_ERR_NOMEM;
     }
     return DC_OK;
 }
@@ -252,11 +315,15 @@ static float *state_ptr(const rnn_dims *d, float *ext, int k) {
     return ext + d->B * d->T * d->U + (int64_t)k * d->B * d->U;
 }
 
-// x (B,T,I) -> xt (T,B,I)
-static void transpose_bt(const float *x, int64_t B, int64_t T, int64_t I, float *xt) {
+// x (B,T,I) -> xt (T,B,I), rows xs apart, each followed by a 1 when ones
+static void transpose_bt(const float *x, int64_t B, int64_t T, int64_t I, float *xt, int64_t xs,
+                         bool ones) {
     for (int64_t t = 0; t < T; t++)
-        for (int64_t b = 0; b < B; b++)
-            memcpy(xt + (t * B + b) * I, x + (b * T + t) * I, (size_t)I * sizeof(float));
+        for (int64_t b = 0; b < B; b++) {
+            float *row = xt + (t * B + b) * xs;
+            memcpy(row, x + (b * T + t) * I, (size_t)I * sizeof(float));
+            if (ones) row[I] = 1.0f;
+        }
 }
 
 static int64_t step_time(const dc_node *n, int64_t T, int64_t s) {
@@ -273,6 +340,10 @@ typedef struct {
     const float *rec_bias;
     bool gru_after, gru_before;
     const dc_rnn_kernels *k;
+    /* LSTM and SimpleRNN sum x W + b and h R: packed, each step's GEMM does
+     * both (forward: panels of [R; W; b] over [h; x_t; 1]; backward, when x
+     * has a gradient: of [R^T | W^T], dh and dx_t at once) */
+    bool fuse_x;
 } rnn_run;
 
 /* Threads for the step loops: batch rows are independent through time, so
@@ -304,6 +375,9 @@ static void forward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
     const dc_rnn_kernels *k = r->k;
     float *hT = state_ptr(&d, ext, 0), *cT = d.nst == 2 ? state_ptr(&d, ext, 1) : NULL;
     if (nb <= 0) return;
+    const int64_t W = scratch_w(&d), hs = s->hs;
+    const rnn_gemm_ctx gx = {k, s->tbuf ? s->tbuf + b0 * W : NULL,
+                             s->tbuf ? s->tbuf + (B + b0) * W : NULL, par};
     for (int64_t sp = 0; sp < T; sp++) {
         const int64_t t = step_time(n, T, sp);
         const bool last = sp == T - 1;
@@ -314,9 +388,9 @@ static void forward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
             .m = d.mask ? d.mask->data + b0 * T + t : NULL, .ms = T,
             .g = s->gates + t * BG + b0 * G, .gs = G,
             .r = s->rec + b0 * G, .rs = gru_before ? 2 * U : G,
-            .hp = s->hprev + t * BU + b0 * U, .hps = U,
+            .hp = s->hprev + (t * B + b0) * hs, .hps = hs,
             .cp = s->cprev ? s->cprev + t * BU + b0 * U : NULL, .cps = U,
-            .hn = (last ? hT : s->hprev + tn * BU) + b0 * U, .hns = U,
+            .hn = last ? hT + b0 * U : s->hprev + (tn * B + b0) * hs, .hns = last ? U : hs,
             .cn = !s->cprev ? NULL : (last ? cT : s->cprev + tn * BU) + b0 * U, .cns = U,
             .aux = s->aux ? s->aux + t * BU + b0 * U : NULL, .auxs = U,
             .y = ext + b0 * T * U + sp * U, .ys = T * U,
@@ -324,24 +398,35 @@ static void forward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
             .rdm = d.rdm ? d.rdm->data + b0 * U : NULL, .rdms = U,
         };
         /* the recurrent GEMM's left operand: h_{t-1}, through the dropout mask */
-        const float *A = s->hprev + t * BU + b0 * U;
+        const float *A = st_.hp;
+        int64_t lda = hs;
         if (d.rdm) {
             float *hd = s->hd + t * BU + b0 * U;
-            for (int64_t i = 0; i < nb * U; i++) hd[i] = A[i] * d.rdm->data[b0 * U + i];
-            A = hd;
+            for (int64_t b = 0; b < nb; b++)
+                for (int64_t u = 0; u < U; u++)
+                    hd[b * U + u] = A[b * hs + u] * d.rdm->data[(b0 + b) * U + u];
+            A = hd, lda = U;
         }
-        if (d.kind == DC_OP_LSTM || d.kind == DC_OP_SIMPLE_RNN) {
-            gemm_panels(nb, G, U, A, U, rk_all, 1.0f, st_.g, G, NULL, par);
+        if (r->fuse_x) {
+            /* joined rows carry x_t and the 1 after h: one part */
+            const rnn_part parts[3] = {{A, lda, d.rdm ? U : hs},
+                                       {s->xt + (t * B + b0) * s->xs, s->xs, d.I}, {NULL, 0, 1}};
+            rec_gemm_ct(&gx, nb, G, d.rdm ? 3 : 1, parts, rk_all.panels);
+            k->from_cols(gx.ct, nb, G, 0.0f, NULL, st_.g, G);
+            if (d.kind == DC_OP_LSTM) k->lstm_forward(&st_);
+            else k->simple_forward(&st_);
+        } else if (d.kind == DC_OP_LSTM || d.kind == DC_OP_SIMPLE_RNN) {
+            rec_gemm(&gx, nb, G, U, A, lda, rk_all, 1.0f, st_.g, G, NULL);
             if (d.kind == DC_OP_LSTM) k->lstm_forward(&st_);
             else k->simple_forward(&st_);
         } else if (gru_after) {
-            gemm_panels(nb, G, U, A, U, rk_all, 0.0f, st_.r, G, rec_bias, par);
+            rec_gemm(&gx, nb, G, U, A, lda, rk_all, 0.0f, st_.r, G, rec_bias);
             k->gru_forward(&st_);
         } else {
-            gemm_panels(nb, 2 * U, U, A, U, rk_all, 0.0f, st_.r, 2 * U, NULL, par);
+            rec_gemm(&gx, nb, 2 * U, U, A, lda, rk_all, 0.0f, st_.r, 2 * U, NULL);
             k->gru_rb_forward_a(&st_);
             st_.rs = U;
-            gemm_panels(nb, U, U, st_.aux, U, rk_h, 0.0f, st_.r, U, NULL, par);
+            rec_gemm(&gx, nb, U, U, st_.aux, U, rk_h, 0.0f, st_.r, U, NULL);
             k->gru_rb_forward_b(&st_);
         }
     }
@@ -364,11 +449,14 @@ static dc_status rnn_forward(dc_node *n) {
     const bool gru_before = d.kind == DC_OP_GRU && n->a.i[3];
     const float *bias = d.bias ? d.bias->data : NULL;
 
-    /* x (B*T,I) @ kernel (I,G) + input bias -> gates (B*T,G): all steps at once */
+    /* x (B*T,I) @ kernel (I,G) + input bias -> gates (B*T,G): all steps at once,
+     * unless each step's GEMM does it (fuse_x) */
+    const bool fuse_x = fuses_x(&d);
     dc_gemm_epilogue ep = {.bias = bias, .act = DC_EPI_NONE};
-    transpose_bt(d.x->data, B, T, I, s->xt);
-    dc_gemm_ex(false, false, B * T, G, I, 1.0f, s->xt, I, d.w->data, G, 0.0f, s->gates, G,
-               &ep);
+    transpose_bt(d.x->data, B, T, I, s->xt, s->xs, joins_hx(&d));
+    if (!fuse_x)
+        dc_gemm_ex(false, false, B * T, G, I, 1.0f, s->xt, I, d.w->data, G, 0.0f, s->gates, G,
+                   &ep);
     const float *h0 = d.h0 ? d.h0->data : s->zero, *c0 = d.c0 ? d.c0->data : s->zero;
     float *hT = state_ptr(&d, ext, 0), *cT = d.nst == 2 ? state_ptr(&d, ext, 1) : NULL;
     if (T == 0) {
@@ -377,23 +465,34 @@ static dc_status rnn_forward(dc_node *n) {
         return DC_OK;
     }
     const int64_t t0 = step_time(n, T, 0);
-    memcpy(s->hprev + t0 * BU, h0, (size_t)BU * sizeof(float));
+    for (int64_t b = 0; b < B; b++)
+        memcpy(s->hprev + (t0 * B + b) * s->hs, h0 + b * U, (size_t)U * sizeof(float));
     if (s->cprev) memcpy(s->cprev + t0 * BU, c0, (size_t)BU * sizeof(float));
     const dc_rnn_kernels *k = dc_rnn_kernels_get();
     const float *R = d.r->data;
-    /* reset_before: (U,2U) for z, r then (U,U) for h, each as its own panels */
+    /* reset_before: (U,2U) for z, r then (U,U) for h, each as its own panels;
+     * fuse_x: (U+I+1,G), R then W then the bias */
     const bool packed = T >= RNN_PACK_MIN_T;
     float *rp_h = s->rp ? s->rp + panels_size(U, 2 * U) : NULL; /* no panels when T is short */
     if (packed && gru_before) {
-        pack_panels(R, G, false, U, 2 * U, s->rp);
-        pack_panels(R + 2 * U, G, false, U, U, rp_h);
+        pack_pad(s->rp, U, 2 * U);
+        pack_block(s->rp, U, 0, 0, R, G, false, U, 2 * U);
+        pack_pad(rp_h, U, U);
+        pack_block(rp_h, U, 0, 0, R + 2 * U, G, false, U, U);
+    } else if (fuse_x) {
+        const int64_t K = U + I + 1;
+        pack_pad(s->rp, K, G);
+        pack_block(s->rp, K, 0, 0, R, G, false, U, G);
+        pack_block(s->rp, K, U, 0, d.w->data, G, false, I, G);
+        pack_block(s->rp, K, U + I, 0, bias, 0, false, 1, G);
     } else if (packed) {
-        pack_panels(R, G, false, U, G, s->rp);
+        pack_pad(s->rp, U, G);
+        pack_block(s->rp, U, 0, 0, R, G, false, U, G);
     }
     const rnn_rk rk_all = {packed ? s->rp : NULL, R, G, false};
     const rnn_rk rk_h = {packed ? rp_h : NULL, R + 2 * U, G, false};
     const float *rec_bias = gru_after && bias ? bias + G : NULL;
-    rnn_run run = {n, &d, s, ext, rk_all, rk_h, rec_bias, gru_after, gru_before, k};
+    rnn_run run = {n, &d, s, ext, rk_all, rk_h, rec_bias, gru_after, gru_before, k, fuse_x};
     const int nt = rnn_threads(B);
     if (nt > 1) {
 #ifdef _OPENMP
@@ -442,6 +541,9 @@ static void backward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
     if (nb <= 0) return;
     float *dh = s->bufs + b0 * U, *pass = s->bufs + BU + b0 * U, *dc = s->bufs + 2 * BU + b0 * U,
           *carry = s->bufs + 3 * BU + b0 * U, *rec = s->rec + b0 * G;
+    const int64_t W = scratch_w(&d), hs = s->hs;
+    const rnn_gemm_ctx gx = {k, s->tbuf ? s->tbuf + b0 * W : NULL,
+                             s->tbuf ? s->tbuf + (B + b0) * W : NULL, par};
     for (int64_t sp = T - 1; sp >= 0; sp--) {
         const int64_t t = step_time(n, T, sp);
         dc_rnn_step st_ = {
@@ -450,7 +552,7 @@ static void backward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
             .m = d.mask ? d.mask->data + b0 * T + t : NULL, .ms = T,
             .g = s->gates + t * BG + b0 * G, .gs = G,
             .r = gru_after ? s->dgh + t * BG + b0 * G : s->rec + b0 * G, .rs = gru_after ? G : U,
-            .hp = s->hprev + t * BU + b0 * U, .hps = U,
+            .hp = s->hprev + (t * B + b0) * hs, .hps = hs,
             .cp = s->cprev ? s->cprev + t * BU + b0 * U : NULL, .cps = U,
             .aux = s->aux ? s->aux + t * BU + b0 * U : NULL, .auxs = U,
             .rdm = d.rdm ? d.rdm->data + b0 * U : NULL, .rdms = U,
@@ -465,17 +567,27 @@ static void backward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
         else if (gru_after) k->gru_backward(&st_);
         if (gru_before) {
             k->gru_rb_backward_a(&st_);
-            gemm_panels(nb, U, U, st_.dg + 2 * U, G, rkt_h, 0.0f, rec, U, NULL, par);
+            rec_gemm(&gx, nb, U, U, st_.dg + 2 * U, G, rkt_h, 0.0f, rec, U, NULL);
             k->gru_rb_backward_b(&st_);
-            gemm_panels(nb, U, 2 * U, st_.dg, G, rkt_all, 1.0f, rec, U, NULL, par);
+            rec_gemm(&gx, nb, U, 2 * U, st_.dg, G, rkt_all, 1.0f, rec, U, NULL);
             st_.r = rec, st_.rs = U;
             k->add_masked(&st_);
+        } else if (r->fuse_x) { /* ct: dh_{t-1} (U rows) then dx_t (I rows), transposed */
+            const rnn_part part = {st_.dg, G, G};
+            rec_gemm_ct(&gx, nb, U + d.I, 1, &part, rkt_all.panels);
+            k->from_cols(gx.ct, nb, U, d.rdm ? 0.0f : 1.0f, NULL, d.rdm ? rec : pass, U);
+            k->from_cols(gx.ct + U * nb, nb, d.I, 1.0f, NULL, d.x->grad + (b0 * T + t) * d.I,
+                         T * d.I);
+            if (d.rdm) {
+                st_.r = rec, st_.rs = U;
+                k->add_masked(&st_);
+            }
         } else if (d.rdm) {
-            gemm_panels(nb, U, G, dgrec, G, rkt_all, 0.0f, rec, U, NULL, par);
+            rec_gemm(&gx, nb, U, G, dgrec, G, rkt_all, 0.0f, rec, U, NULL);
             st_.r = rec, st_.rs = U;
             k->add_masked(&st_);
         } else {
-            gemm_panels(nb, U, G, dgrec, G, rkt_all, 1.0f, pass, U, NULL, par);
+            rec_gemm(&gx, nb, U, G, dgrec, G, rkt_all, 1.0f, pass, U, NULL);
         }
         float *tmp = dh;
         dh = pass, pass = tmp;
@@ -495,18 +607,26 @@ void dc_rnn_backward(dc_node *n) {
     memset(carry, 0, (size_t)BU * sizeof(float));
     const dc_rnn_kernels *k = dc_rnn_kernels_get();
     const float *R = d.r->data;
-    /* R^T as panels: (G,U), or for reset_before (2U,U) for z, r then (U,U) for h */
-    const bool packed = T >= RNN_PACK_MIN_T;
+    /* R^T as panels: (G,U), or for reset_before (2U,U) for z, r then (U,U) for
+     * h; fuse_x: (G,U+I), R^T then W^T */
+    const bool packed = T >= RNN_PACK_MIN_T, fuse_x = fuses_x(&d) && d.x->grad;
     float *rtp_h = s->rtp ? s->rtp + panels_size(2 * U, U) : NULL; /* no panels when T is short */
     if (packed && gru_before) {
-        pack_panels(R, G, true, 2 * U, U, s->rtp);
-        pack_panels(R + 2 * U, G, true, U, U, rtp_h);
+        pack_pad(s->rtp, 2 * U, U);
+        pack_block(s->rtp, 2 * U, 0, 0, R, G, true, 2 * U, U);
+        pack_pad(rtp_h, U, U);
+        pack_block(rtp_h, U, 0, 0, R + 2 * U, G, true, U, U);
+    } else if (fuse_x) {
+        pack_pad(s->rtp, G, U + I);
+        pack_block(s->rtp, G, 0, 0, R, G, true, G, U);
+        pack_block(s->rtp, G, 0, U, d.w->data, G, true, G, I);
     } else if (packed) {
-        pack_panels(R, G, true, G, U, s->rtp);
+        pack_pad(s->rtp, G, U);
+        pack_block(s->rtp, G, 0, 0, R, G, true, G, U);
     }
     const rnn_rk rkt_all = {packed ? s->rtp : NULL, R, G, true};
     const rnn_rk rkt_h = {packed ? rtp_h : NULL, R + 2 * U, G, true};
-    rnn_run run = {n, &d, s, ext, rkt_all, rkt_h, NULL, gru_after, gru_before, k};
+    rnn_run run = {n, &d, s, ext, rkt_all, rkt_h, NULL, gru_after, gru_before, k, fuse_x};
     const int nt = rnn_threads(B);
     if (nt > 1) {
 #ifdef _OPENMP
@@ -526,8 +646,16 @@ void dc_rnn_backward(dc_node *n) {
         for (int64_t i = 0; i < BU; i++) d.c0->grad[i] += dc[i];
     const int64_t BT = B * T;
     if (BT == 0) return;
+    if (s->dwr) { /* joined: [dR; dW; db] = [h, x, 1]^T dg, all steps at once */
+        dc_gemm(true, false, s->hs, G, BT, 1.0f, s->hprev, s->hs, s->dg, G, 0.0f, s->dwr, G);
+        const dc_reduce_kernels *rk = dc_reduce_kernels_get();
+        if (d.r->grad) rk->axpy(d.r->grad, s->dwr, U * G, 1.0f);
+        if (d.w->grad) rk->axpy(d.w->grad, s->dwr + U * G, I * G, 1.0f);
+        if (d.bias && d.bias->grad) rk->axpy(d.bias->grad, s->dwr + (U + I) * G, G, 1.0f);
+        return; /* dx came with the steps (fuse_x) */
+    }
     const float *hA = s->hd ? s->hd : s->hprev;
-    if (d.w->grad) dc_gemm(true, false, I, G, BT, 1.0f, s->xt, I, s->dg, G, 1.0f, d.w->grad, G);
+    if (d.w->grad) dc_gemm(true, false, I, G, BT, 1.0f, s->xt, s->xs, s->dg, G, 1.0f, d.w->grad, G);
     if (d.r->grad) {
         if (gru_before) {
             dc_gemm(true, false, U, 2 * U, BT, 1.0f, hA, U, s->dg, G, 1.0f, d.r->grad, G);
@@ -538,7 +666,7 @@ void dc_rnn_backward(dc_node *n) {
                     d.r->grad, G);
         }
     }
-    if (d.x->grad) { /* time-major into scratch (the xt copy is done with), then added back */
+    if (d.x->grad && !fuse_x) { /* time-major into scratch (the xt copy is done with), then added back */
         dc_gemm(false, true, BT, I, G, 1.0f, s->dg, G, d.w->data, G, 0.0f, s->xt, I);
         for (int64_t b = 0; b < B; b++)
             for (int64_t t = 0; t < T; t++) {

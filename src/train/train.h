@@ -4,7 +4,7 @@
 #define DC_TRAIN_H
 #include "../model/model.h"
 
-#define DC_HIST_KEY 32
+#define DC_HIST_KEY DC_LOG_KEY
 
 struct dc_history {
     int n_keys;
@@ -71,6 +71,29 @@ typedef struct {
         iou_hit[DC_MAX_CLASS_WEIGHTS];
 } dc_accum;
 
+/* One output as fit, evaluate and dc_model_train_on_batch see it. */
+typedef struct {
+    dc_loss_kind loss;
+    dc_out_mode mode;
+    dc_act act;   /* of the layer that makes it */
+    float weight; /* in the summed loss (1 when no weight is given) */
+    int ndim;     /* without the batch axis */
+    int64_t shape[DC_MAX_DIMS];
+    int n_metrics;
+    dc_metric_kind metrics[DC_MAX_METRICS];
+    int n_class_weights;
+    const float *class_weights;
+    char name[64]; /* the layer's name, which Keras' log keys use */
+} dc_head;
+/* heads[i] for each of m's outputs, from its compile settings (fit.c). */
+void dc_heads_init(const dc_model *m, dc_head *heads);
+/* Bit i set: output i's last activation is absorbed by its loss. */
+unsigned dc_heads_fused(const dc_head *h, int n);
+/* sum_i weight_i * loss_i of outs against ys; each[i] gets loss_i. NULL
+ * on failure (the tape says why). */
+dc_tensor *dc_heads_loss(const dc_head *h, int n, dc_tape *t, dc_tensor *const *outs,
+                         dc_tensor *const *ys, dc_tensor **each);
+
 /* Where a fit stands, for its resume checkpoint: the epoch in progress (or
  * next), the batches of it done, their sums, and whether training ended. */
 typedef struct {
@@ -113,11 +136,41 @@ void dc_progress_epoch_end(dc_progress *p, const dc_logs *logs);
 
 /* Distributed fit (fit_dist.c): the steps fit takes with a dc_dist. */
 dc_status dc_fit_dist_check(const char *fn, const dc_dist *d);
-/* Sums a's loss and metric sums over the ranks. */
-dc_status dc_fit_dist_sum_accum(const dc_dist *d, dc_accum *a);
-/* The batch's gradient from each rank's mean over its part of n samples:
- * each scaled by part / n, then summed over the ranks in fixed buckets. */
-dc_status dc_fit_dist_sum_grads(const dc_dist *d, dc_model *m, int64_t part, int64_t n);
+/* Sums a's loss and metric sums over the ranks, and loss_w (NULL: none): a
+ * part's mean loss times what it is a mean over, and that weight. */
+dc_status dc_fit_dist_sum_accum(const dc_dist *d, dc_accum *a, double *loss_w);
+/* Sums loss_w[0..1] alone (a validation batch's). */
+dc_status dc_fit_dist_sum_loss(const dc_dist *d, double *loss_w);
+/* The batch's gradient from each rank's mean over its part (weight `part` of
+ * the batch's `whole`: samples, or real positions): each scaled by
+ * part / whole, then summed over the ranks in fixed buckets. */
+dc_status dc_fit_dist_sum_grads(const dc_dist *d, dc_model *m, double part, double whole);
+/* The gradient's sum overlapped with backward (a dist with start_sum_floats):
+ * the gradient cut into at most DC_DIST_BUCKETS buckets, started from the
+ * last (the last layers' gradients are complete first) as soon as backward
+ * has run every node that writes into one, in the same order on every rank. */
+#define DC_DIST_BUCKETS 8
+typedef struct {
+    const dc_dist *d;
+    dc_model *m;
+    dc_tape *t;
+    float scale;                    /* part / whole, as dc_fit_dist_sum_grads */
+    int64_t bucket, n_buckets;      /* floats per bucket, buckets */
+    size_t first_node[DC_DIST_BUCKETS]; /* the first node writing into each (SIZE_MAX: none) */
+    int64_t next;                   /* the next bucket to start, counting down */
+    dc_status status;
+} dc_fit_dist_overlap;
+/* Plans the buckets from t's nodes and hooks the tape's backward; false when
+ * the dist cannot overlap (then dc_fit_dist_sum_grads). */
+bool dc_fit_dist_overlap_begin(dc_fit_dist_overlap *o, const dc_dist *d, dc_model *m, dc_tape *t,
+                               double part, double whole);
+/* After backward: starts the buckets not started yet, waits for all, unhooks. */
+dc_status dc_fit_dist_overlap_end(dc_fit_dist_overlap *o);
+/* Tells the tape this rank's part of a batch of n samples, for random layers. */
+void dc_fit_dist_set_part(const dc_dist *d, dc_tape *t, int64_t n);
+/* Every layer's generator as the last rank's (whose part of a batch is never
+ * empty): after a batch smaller than the ranks, where an empty rank drew nothing. */
+dc_status dc_fit_dist_sync_rngs(const dc_dist *d, dc_model *m);
 /* BatchNormalization's moving statistics: the mean over the ranks. */
 dc_status dc_fit_dist_average_moving_stats(const dc_dist *d, dc_model *m);
 /* Every rank follows rank 0: *stop becomes rank 0's, and with lr rank 0's

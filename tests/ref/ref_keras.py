@@ -1,10 +1,15 @@
 """ref_keras.py — writes small Keras 3 models as .keras archives (tests/ref/data/keras/NAME.keras)
-and Keras' outputs on fixed inputs (keras_outputs.txt) for deepc's importer (tests/test_keras.c);
+and Keras' outputs on fixed inputs for deepc's importer (tests/test_keras.c): Sequential models
+into keras_outputs.txt, Functional ones (several inputs and outputs: NAME_x0, NAME_y1 ...) into
+functional_outputs.txt;
 then loads each archive deepc exported (export_NAME.keras, written by
 `DC_KERAS_REGEN=1 build/test_runner keras_export_regenerate`) with keras.saving.load_model and
 writes what Keras predicts on the committed inputs (export_NAME.keras.out.bin).
 
-Run: /work/venv-tf/bin/python tests/ref/ref_keras.py [--exports-only]
+An exported model with several inputs reads them one after another from its .input.bin and
+writes its outputs one after another.
+
+Run: /work/venv-tf/bin/python tests/ref/ref_keras.py [--exports-only | --functional-only]
 """
 import os
 import sys
@@ -94,6 +99,48 @@ def bidi():
 MODELS = {"mlp": mlp, "cnn": cnn, "rnn": rnn, "seq": seq, "bidi": bidi}
 
 
+def unet():
+    """A small U-Net: two levels, UpSampling2D and Conv2DTranspose, skip connections."""
+    x = keras.Input((8, 8, 2), name="image")
+    c1 = layers.Conv2D(4, 3, padding="same", activation="relu")(x)
+    p1 = layers.MaxPooling2D()(c1)
+    c2 = layers.Conv2D(6, 3, padding="same", activation="relu")(p1)
+    up = layers.UpSampling2D()(c2)
+    ct = layers.Conv2DTranspose(3, 2, strides=2)(c2)
+    cat = layers.Concatenate()([up, ct, c1])
+    bn = layers.BatchNormalization()(cat)
+    y = layers.Conv2D(3, 1, activation="softmax")(bn)
+    m = keras.Model(x, y, name="unet")
+    m.compile(optimizer=keras.optimizers.Adam(learning_rate=0.003),
+              loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return m, [(8, 8, 2)]
+
+
+def two_in():
+    """Two inputs, two outputs; every merge layer; a Dense called twice (shared);
+    LeakyReLU layers with Keras' default slope (0.3) and another."""
+    a = keras.Input((6,), name="a")
+    b = keras.Input((4,), name="b")
+    h = layers.Dense(4, activation="tanh", name="h")(a)
+    shared = layers.Dense(4, name="shared")
+    sa, sb = shared(h), shared(b)
+    s = layers.Add()([h, b, sa])
+    d = layers.Subtract()([s, sb])
+    mu = layers.Multiply()([d, sa])
+    av = layers.Average()([mu, b])
+    mx = layers.Maximum()([av, sb, h])
+    cat = layers.Concatenate(axis=-1)([mx, a])
+    y0 = layers.Dense(3, name="y0")(cat)
+    y1 = layers.LeakyReLU(name="y1")(layers.Dense(2)(mx))
+    m = keras.Model([a, b], [y0, y1], name="two_in")
+    m.compile(optimizer=keras.optimizers.SGD(learning_rate=0.02, momentum=0.5),
+              loss=["mse", "mse"], loss_weights=[1.0, 0.5])
+    return m, [(6,), (4,)]
+
+
+FUNCTIONAL = {"unet": unet, "two_in": two_in}
+
+
 def randomize(m, seed):
     """Every weight away from its initializer (biases, BN statistics too)."""
     rng = np.random.default_rng(seed)
@@ -130,8 +177,25 @@ def write_reference():
     w.close()
 
 
+def write_functional():
+    w = RefWriter(os.path.join(HERE, "functional_outputs.txt"))
+    for i, (name, make) in enumerate(FUNCTIONAL.items()):
+        m, shapes = make()
+        randomize(m, 200 + i)
+        xs = [det_inputs((BATCH,) + sh, 30 + 7 * i + k) for k, sh in enumerate(shapes)]
+        ys = m.predict(xs if len(xs) > 1 else xs[0], verbose=0)
+        ys = ys if isinstance(ys, (list, tuple)) else [ys]
+        m.save(os.path.join(HERE, name + ".keras"))
+        for k, x in enumerate(xs):
+            w.add(f"{name}_x{k}", x)
+        for k, y in enumerate(ys):
+            w.add(f"{name}_y{k}", y)
+        print(f"{name}: {[list(x.shape) for x in xs]} -> {[list(y.shape) for y in ys]}")
+    w.close()
+
+
 def input_path(name):
-    if name in ("trained", "bidi"):
+    if name in ("trained", "bidi") or name.startswith("fun_"):
         return os.path.join(HERE, name + ".input.bin")
     return os.path.join(HERE, "..", "onnx", name + ".input.bin")
 
@@ -145,23 +209,39 @@ def check_exports():
     for name in names:
         path = os.path.join(HERE, "export_" + name + ".keras")
         m = keras.saving.load_model(path)
-        shape = [BATCH] + list(m.input_shape[1:])
-        x = np.fromfile(input_path(name), dtype="<f4").reshape(shape)
-        y = np.asarray(m.predict(x, verbose=0), dtype="<f4")
-        y.tofile(path + ".out.bin")
+        flat = np.fromfile(input_path(name), dtype="<f4")
+        xs, at = [], 0
+        for inp in m.inputs:
+            shape = [BATCH] + list(inp.shape[1:])
+            n = int(np.prod(shape))
+            xs.append(flat[at:at + n].reshape(shape))
+            at += n
+        assert at == flat.size, f"{name}: the input file holds {flat.size} floats, not {at}"
+        ys = m.predict(xs if len(xs) > 1 else xs[0], verbose=0)
+        ys = ys if isinstance(ys, (list, tuple)) else [ys]
+        np.concatenate([np.asarray(y, dtype="<f4").reshape(-1) for y in ys]).tofile(path + ".out.bin")
+        shape = [list(x.shape) for x in xs] if len(xs) > 1 else list(xs[0].shape)
         opt = getattr(m, "optimizer", None)
         loss = getattr(m, "loss", None)
         logits = getattr(loss, "from_logits", None)
-        print(f"{name}: {shape} -> {list(y.shape)}; loss {loss if isinstance(loss, str) else type(loss).__name__}"
+        print(f"{name}: {shape} -> {[list(np.shape(v)) for v in ys]}; loss {loss if isinstance(loss, str) else type(loss).__name__}"
               f" (from_logits {logits}), optimizer {opt.name if opt else None}")
+        leaky = [lay for lay in m.layers if type(lay).__name__ == "LeakyReLU"]
+        if name in ("mlp", "fun_c"):  # deepc's leaky_relu (slope 0.3) as LeakyReLU layers
+            assert leaky and all(abs(float(lay.negative_slope) - 0.3) < 1e-7 for lay in leaky)
+        if name == "fun_c":
+            assert len(m.inputs) == 2 and len(m.outputs) == 2
+            assert [float(w) for w in m._compile_config.config["loss_weights"]] == [1.0, 0.25]
         if name == "trained":
             assert logits is True, "deepc's logits model must compile with from_logits"
             assert opt.name == "adam" and abs(float(opt.learning_rate) - 0.01) < 1e-6
 
 
 def main():
-    if "--exports-only" not in sys.argv:
+    if "--exports-only" not in sys.argv and "--functional-only" not in sys.argv:
         write_reference()
+    if "--exports-only" not in sys.argv:
+        write_functional()
     check_exports()
     print("keras", keras.__version__)
 

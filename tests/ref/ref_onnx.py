@@ -1,7 +1,10 @@
-"""ref_onnx.py — checks the .onnx files deepc exported (tests/test_onnx.c, onnx_regenerate)
-with onnx.checker and runs them in onnxruntime on the committed inputs; writes NAME.ort.bin.
+"""ref_onnx.py — checks the .onnx files deepc exported (tests/test_onnx.c, onnx_regenerate and
+onnx_regenerate_functional) with onnx.checker and runs them in onnxruntime on the committed
+inputs; writes NAME.ort.bin. A model with several inputs reads them one after another from
+NAME.input.bin (in the graph's input order); several outputs are written one after another.
 
 Run: DC_ONNX_REGEN=1 build/test_runner onnx_regenerate
+     (DC_ONNX_REGEN=1 build/test_runner onnx_regenerate_functional after the Keras exports)
      /work/venv-tf/bin/python tests/ref/ref_onnx.py
 """
 import os
@@ -20,15 +23,24 @@ def run(name):
     model = onnx.load(path)
     onnx.checker.check_model(model, full_check=True)
     assert model.opset_import[0].version >= 13
-    inp = model.graph.input[0].type.tensor_type.shape.dim
-    assert inp[0].dim_param == "N", "batch axis is symbolic"
-    shape = [BATCH] + [d.dim_value for d in inp[1:]]
-    x = np.fromfile(os.path.join(HERE, name + ".input.bin"), dtype="<f4").reshape(shape)
+    flat = np.fromfile(os.path.join(HERE, name + ".input.bin"), dtype="<f4")
+    feeds, shapes, at = {}, [], 0
+    for gi in model.graph.input:
+        dims = gi.type.tensor_type.shape.dim
+        assert dims[0].dim_param == "N", "batch axis is symbolic"
+        shape = [BATCH] + [d.dim_value for d in dims[1:]]
+        n = int(np.prod(shape))
+        feeds[gi.name] = flat[at:at + n].reshape(shape)
+        shapes.append(shape)
+        at += n
+    assert at == flat.size, f"{name}: the input file holds {flat.size} floats, not {at}"
+    if len(feeds) == 1:
+        assert "input" in feeds, "a model of one input names it 'input'"
     sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    (y,) = sess.run(None, {"input": x})
-    y.astype("<f4").tofile(os.path.join(HERE, name + ".ort.bin"))
+    ys = sess.run(None, feeds)
+    np.concatenate([y.astype("<f4").reshape(-1) for y in ys]).tofile(os.path.join(HERE, name + ".ort.bin"))
     ops = sorted({n.op_type for n in model.graph.node})
-    print(f"{name}: input {shape} -> output {list(y.shape)}; ops {' '.join(ops)}")
+    print(f"{name}: inputs {shapes} -> outputs {[list(y.shape) for y in ys]}; ops {' '.join(ops)}")
 
 
 def main():
