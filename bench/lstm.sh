@@ -5,7 +5,7 @@
 # KERAS_PYTHON; JAX from JAX_PYTHON) at 1 and 2 threads, each run RUNS times in turn in this one
 # invocation (the machine may be shared: the best of each is kept); prints
 # training tokens/s, the ratio to the fastest reference at its best thread
-# count, and inference (generation) tokens/s.
+# count, deepc's 1-thread GFLOP/s and inference (generation) tokens/s.
 # usage: bench/lstm.sh BUILD_DIR [RESULTS_CSV] [RUNS]
 BUILD=${1:-build}
 CSV=${2:-bench/results/lstm.csv}
@@ -70,6 +70,11 @@ END {
         }
         if (t > 0) printf "%s ratio: deepc 2 threads / fastest reference (%s) = %.2f (deepc 1 thread / PyTorch 1.13 1 thread = %.2f)\n", c,
             who, tr["deepc," c ",2"] / t, tr["deepc," c ",1"] / tr["torch," c ",1"]
+        # FLOPs per training token: the cell forward, its backward (dh and dx, the
+        # weight gradients) 2 + 2 + 2 times (E+U)*G, and Dense(V) forward and backward
+        g = (c == "lstm" ? 4 : 3) * 256; f = 6 * (64 + 256) * g + 6 * 256 * 98
+        printf "%s deepc 1 thread: %.1f GFLOP/s (%.2f MFLOP per training token)\n", c,
+            tr["deepc," c ",1"] * f / 1e9, f / 1e6
         printf "%s generation tokens/s (batch 1, state carried, 1 thread): deepc %s | PyTorch 1.13 %s", c,
             ge["deepc," c ",1"], ge["torch," c ",1"]
         if (ge["torch2," c ",1"] > 0) printf " | PyTorch 2.x %s", ge["torch2," c ",1"]
@@ -77,3 +82,4 @@ END {
         printf "\n"
     }
 }' "$CSV"
+echo "load average at the end $(cut -d" " -f1-3 /proc/loadavg)"

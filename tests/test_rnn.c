@@ -146,47 +146,62 @@ GRAD_CASE(simple_rnn_h0_mask_backwards_rdrop) {
 }
 
 /* ---- 9 steps: the recurrent kernel packed into panels (op_rnn.c packs from 8
- * steps on), with everything that the step GEMMs touch: states, masks,
- * recurrent dropout, both directions ---- */
-static dc_tensor *long_all(dc_tape *t, dc_tensor **in, dc_rng *rng, int op, bool rb) {
+ * steps on), the bias among the checked inputs, with an initial state, masks,
+ * recurrent dropout or none, both directions ---- */
+static dc_tensor *long_all(dc_tape *t, dc_tensor **in, dc_rng *rng, int op, bool rb,
+                           bool rdrop) {
     const int64_t B = in[0]->shape[0], T = in[0]->shape[1], U = in[2]->shape[0];
-    const int64_t nb = op == DC_OP_GRU && !rb ? 2 : 1, G = in[2]->shape[1];
-    dc_tensor *b = dc_reshape(t, fixed(t, rng, nb * G, 1, 0.5f), nb == 2 ? 2 : 1,
-                              nb == 2 ? (const int64_t[]){2, G} : (const int64_t[]){G});
+    dc_tensor *b = in[3], *h0 = fixed(t, rng, B, U, 0.8f);
     dc_rnn_options o = {.go_backwards = op != DC_OP_LSTM, .reset_before = rb,
-                        .mask = test_mask(t, B, T), .recurrent_dropout_mask = rd_mask(t, B, U)};
-    dc_tensor *y = op == DC_OP_LSTM ? dc_lstm(t, in[0], in[1], in[2], b, in[3], NULL, &o)
-                   : op == DC_OP_GRU ? dc_gru(t, in[0], in[1], in[2], b, in[3], &o)
-                                     : dc_simple_rnn(t, in[0], in[1], in[2], b, in[3], &o);
+                        .mask = test_mask(t, B, T),
+                        .recurrent_dropout_mask = rdrop ? rd_mask(t, B, U) : NULL};
+    dc_tensor *y = op == DC_OP_LSTM ? dc_lstm(t, in[0], in[1], in[2], b, h0, NULL, &o)
+                   : op == DC_OP_GRU ? dc_gru(t, in[0], in[1], in[2], b, h0, &o)
+                                     : dc_simple_rnn(t, in[0], in[1], in[2], b, h0, &o);
     return with_state(t, y, 0);
 }
 static dc_tensor *lstm_long(dc_tape *t, dc_tensor **in, dc_rng *rng) {
-    return long_all(t, in, rng, DC_OP_LSTM, false);
+    return long_all(t, in, rng, DC_OP_LSTM, false, true);
+}
+/* without recurrent dropout the saved rows are [h, x, 1] (joins_hx in op_rnn.c) */
+static dc_tensor *lstm_long_joined(dc_tape *t, dc_tensor **in, dc_rng *rng) {
+    return long_all(t, in, rng, DC_OP_LSTM, false, false);
+}
+static dc_tensor *simple_long_joined(dc_tape *t, dc_tensor **in, dc_rng *rng) {
+    return long_all(t, in, rng, DC_OP_SIMPLE_RNN, false, false);
 }
 static dc_tensor *gru_long(dc_tape *t, dc_tensor **in, dc_rng *rng) {
-    return long_all(t, in, rng, DC_OP_GRU, false);
+    return long_all(t, in, rng, DC_OP_GRU, false, true);
 }
 static dc_tensor *gru_rb_long(dc_tape *t, dc_tensor **in, dc_rng *rng) {
-    return long_all(t, in, rng, DC_OP_GRU, true);
+    return long_all(t, in, rng, DC_OP_GRU, true, true);
 }
 static dc_tensor *simple_long(dc_tape *t, dc_tensor **in, dc_rng *rng) {
-    return long_all(t, in, rng, DC_OP_SIMPLE_RNN, false);
+    return long_all(t, in, rng, DC_OP_SIMPLE_RNN, false, true);
 }
 GRAD_CASE(lstm_9_steps_packed) {
-    *c = (grad_case){.op = DC_OP_LSTM, .n_in = 4, .ndim = {3, 2, 2, 2},
-                     .shape = {{4, 9, 3}, {3, 12}, {3, 12}, {4, 3}}, .apply = lstm_long};
+    *c = (grad_case){.op = DC_OP_LSTM, .n_in = 4, .ndim = {3, 2, 2, 1},
+                     .shape = {{4, 9, 3}, {3, 12}, {3, 12}, {12}}, .apply = lstm_long};
+}
+GRAD_CASE(lstm_9_steps_packed_joined) {
+    *c = (grad_case){.op = DC_OP_LSTM, .n_in = 4, .ndim = {3, 2, 2, 1},
+                     .shape = {{4, 9, 3}, {3, 12}, {3, 12}, {12}}, .apply = lstm_long_joined};
+}
+GRAD_CASE(simple_rnn_9_steps_packed_joined) {
+    *c = (grad_case){.op = DC_OP_SIMPLE_RNN, .n_in = 4, .ndim = {3, 2, 2, 1},
+                     .shape = {{4, 9, 3}, {3, 3}, {3, 3}, {3}}, .apply = simple_long_joined};
 }
 GRAD_CASE(gru_9_steps_packed) {
     *c = (grad_case){.op = DC_OP_GRU, .n_in = 4, .ndim = {3, 2, 2, 2},
-                     .shape = {{4, 9, 3}, {3, 9}, {3, 9}, {4, 3}}, .apply = gru_long};
+                     .shape = {{4, 9, 3}, {3, 9}, {3, 9}, {2, 9}}, .apply = gru_long};
 }
 GRAD_CASE(gru_reset_before_9_steps_packed) {
-    *c = (grad_case){.op = DC_OP_GRU, .n_in = 4, .ndim = {3, 2, 2, 2},
-                     .shape = {{3, 9, 3}, {3, 9}, {3, 9}, {3, 3}}, .apply = gru_rb_long};
+    *c = (grad_case){.op = DC_OP_GRU, .n_in = 4, .ndim = {3, 2, 2, 1},
+                     .shape = {{3, 9, 3}, {3, 9}, {3, 9}, {9}}, .apply = gru_rb_long};
 }
 GRAD_CASE(simple_rnn_9_steps_packed) {
-    *c = (grad_case){.op = DC_OP_SIMPLE_RNN, .n_in = 4, .ndim = {3, 2, 2, 2},
-                     .shape = {{4, 9, 3}, {3, 3}, {3, 3}, {4, 3}}, .apply = simple_long};
+    *c = (grad_case){.op = DC_OP_SIMPLE_RNN, .n_in = 4, .ndim = {3, 2, 2, 1},
+                     .shape = {{4, 9, 3}, {3, 3}, {3, 3}, {3}}, .apply = simple_long};
 }
 
 /* ---- by hand ---- */

@@ -648,6 +648,8 @@ void dc_rnn_backward(dc_node *n) {
     if (BT == 0) return;
     if (s->dwr) { /* joined: [dR; dW; db] = [h, x, 1]^T dg, all steps at once */
         dc_gemm(true, false, s->hs, G, BT, 1.0f, s->hprev, s->hs, s->dg, G, 0.0f, s->dwr, G);
+        /* these adds (and the packing) stay serial: on a busy machine each fork
+         * and join of a team may wait a time slice for the other thread */
         const dc_reduce_kernels *rk = dc_reduce_kernels_get();
         if (d.r->grad) rk->axpy(d.r->grad, s->dwr, U * G, 1.0f);
         if (d.w->grad) rk->axpy(d.w->grad, s->dwr + U * G, I * G, 1.0f);
