@@ -981,7 +981,9 @@ dc_status dc_model_evaluate(dc_model *m, const dc_dataset *ds, int64_t batch_siz
 /* Keras' evaluate(return_dict=True): logs gets "loss", then for a model of
  * several outputs each output's "<output layer>_loss" and
  * "<output layer>_<metric>" (one output: the metric names), as fit's history
- * names them. The keys point into the model until its next evaluate. */
+ * names them ("loss" a mean over the samples; each "<output>_loss", as Keras
+ * 3 has it, a mean over the batches, each batch once). The keys point into
+ * the model until its next evaluate. */
 dc_status dc_model_evaluate_logs(dc_model *m, const dc_dataset *ds, int64_t batch_size,
                                  dc_logs *logs);
 /* Outputs for x (N, input...) in batches (0: 32): a new tensor the caller frees.

@@ -1,8 +1,10 @@
 /* test_functional.c — functional models: a chain equals the Sequential model,
- * a skip connection trains as the same sum written with ops, shared layers,
- * merge layers' values and build errors, zero allocations per step and the
- * same weights for 1 and 2 threads on a graph with a skip, and a residual conv
- * model trained as PyTorch 1.13 trains it (tests/ref/ref_functional.py). */
+ * a skip connection trains as the same sum written with ops, shared layers
+ * (in C and in model files), merge layers' values, broadcasting and build
+ * errors, zero allocations per step and the same weights for 1 and 2 threads
+ * on a graph with a skip, Conv2D + MaxPooling2D fusion in graphs, and a
+ * residual conv model trained as PyTorch 1.13 trains it
+ * (tests/ref/ref_functional.py). */
 #include "test.h"
 #include "layers/layer.h" /* fused_pool, fused_away */
 #include <math.h>
@@ -504,6 +506,60 @@ TEST(model_file_graph_errors_name_the_layers_and_shapes) {
             "'a' (None, 8, 8, 4) and 'b' (None, 4, 4, 4): Concatenate 'concatenate'");
 }
 
+#define INI_SHARED(filters)                                                               \
+    INI_HEAD "[Conv2D enc]\nfilters = " #filters "\nkernel_size = 3\npadding = same\n"    \
+             "[Conv2D again]\nshare = enc\ninputs = enc\n[Add]\ninputs = enc, again\n"
+
+TEST(model_files_share_a_layer_and_its_weights) {
+    dc_model *m = model_from_ini(INI_SHARED(3));
+    CHECK(m != NULL);
+    if (!m) {
+        printf("    %s\n", dc_last_error());
+        return;
+    }
+    /* one kernel and bias for both calls, in the model and in its file */
+    CHECK(dc_model_num_layers(m) == 3 && dc_model_num_params(m) == 2);
+    CHECK(dc_model_count_params(m) == 3 * 3 * 3 * 3 + 3);
+    CHECK_OK(dc_model_compile(m, &(dc_compile_options){.loss = DC_LOSS_MSE,
+                                                       .optimizer = {.kind = DC_OPT_SGD, .learning_rate = 0.1f}}));
+    dc_rng rng;
+    dc_rng_seed(&rng, 2);
+    dc_tensor *x = dc_tensor_uniform(DC_DIMS(2, 8, 8, 3), -1, 1, &rng);
+    dc_tensor *y = dc_tensor_zeros(DC_DIMS(2, 8, 8, 3));
+    CHECK_OK(dc_model_train_on_batch(m, &x, &y, NULL));
+    /* both calls run on the updated weights: conv(conv(x)) + conv(x) */
+    dc_tensor *k = dc_model_find_param(m, "enc/kernel"), *b = dc_model_find_param(m, "enc/bias");
+    dc_tape *t = dc_tape_new(NULL);
+    dc_tensor *h = dc_conv2d(t, x, k, b, &(dc_conv2d_options){.padding = DC_PAD_SAME});
+    dc_tensor *want = dc_add(t, dc_conv2d(t, h, k, b, &(dc_conv2d_options){.padding = DC_PAD_SAME}), h);
+    dc_tensor *got = dc_model_call(m, t, x, false);
+    CHECK(want && got && want->size == got->size);
+    if (want && got) CHECK_ALLCLOSE(got->data, want->data, got->size, 1e-6, 1e-5);
+    char path[256];
+    snprintf(path, sizeof path, "%s/shared.safetensors", test_tmpdir());
+    CHECK_OK(dc_model_save(m, path));
+    dc_model *l = dc_model_load(path);
+    CHECK(l && dc_model_num_params(l) == 2 && dc_model_count_params(l) == 84);
+    dc_tensor *again = l ? dc_model_call(l, t, x, false) : NULL;
+    if (again && got) CHECK_ALLCLOSE(again->data, got->data, got->size, 0, 0);
+    dc_model_free(l);
+    dc_tape_free(t);
+    dc_tensor_free(x);
+    dc_tensor_free(y);
+    dc_model_free(m);
+    /* a shared call on another shape: both calls, their inputs and shapes */
+    INI_BAD(INI_SHARED(4), "g.ini: dc_model_build: layer 'enc' (Conv2D) called again by 'Conv2D again' "
+                           "on 'enc' (None, 8, 8, 4); its first call took 'input_layer' (None, 8, 8, 3)");
+    INI_BAD(INI_HEAD "[Dense enc]\nunits = 2\n[Dense]\nshare = nothing\n",
+            "g.ini:15: [Dense] share: no layer named 'nothing' before this one");
+    INI_BAD(INI_HEAD "[Dense enc]\nunits = 2\n[Conv2D]\nshare = enc\n",
+            "g.ini:15: [Conv2D] share: 'enc' is a Dense layer");
+    INI_BAD(INI_HEAD "[Dense enc]\nunits = 2\n[Dense]\nshare = enc\nunits = 3\n",
+            "g.ini:16: [Dense] units: a section that shares a layer takes its options from it");
+    INI_BAD(INI_HEAD "[Dense enc]\nunits = 2\n[Dense enc]\nshare = enc\n",
+            "[Dense enc]: the name 'enc' is taken by [Dense enc] (line 12)");
+}
+
 /* x (4) -> trunk Dense(8, relu) -> cls Dense(3, softmax) and reg Dense(1). */
 static dc_model *two_heads(void) {
     dc_graph *g = dc_graph_new();
@@ -680,11 +736,11 @@ TEST(residual_conv_model_trains_as_pytorch) {
         for (int64_t k = 0; p && r && k < p->size; k++) worst = fmax(worst, fabs((double)p->data[k] - r->data[k]));
     }
     if (worst > 1e-5) test_fail(__FILE__, __LINE__, "weights differ from PyTorch's by %g", worst);
-    /* the exporters that write a layer list refuse a graph rather than drop its edges */
+    /* the exporters write the graph with its skip (test_onnx and test_keras check the values) */
     snprintf(key, sizeof key, "%s/graph.onnx", test_tmpdir());
-    CHECK_ERR(dc_model_export_onnx(m, key), DC_ERR_UNSUPPORTED, "is functional");
+    CHECK_OK(dc_model_export_onnx(m, key));
     snprintf(key, sizeof key, "%s/graph.keras", test_tmpdir());
-    CHECK_ERR(dc_model_export_keras(m, key), DC_ERR_UNSUPPORTED, "is functional");
+    CHECK_OK(dc_model_export_keras(m, key));
     dc_model_free(m);
     ref_free(f);
 }

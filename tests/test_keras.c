@@ -341,6 +341,114 @@ static void regenerate_functional(void) {
     ref_free(r);
 }
 
+/* ---- optimizer state: training continues where it stopped ---- */
+
+/* Every trainable weight, layer by layer (Keras' trainable_variables of a Sequential model). */
+static float *trainable_flat(dc_model *m, int64_t *n) {
+    *n = 0;
+    for (int i = 0; i < dc_model_num_layers(m); i++)
+        for (int p = 0; p < dc_layer_num_params(dc_model_layer(m, i)); p++) *n += dc_layer_param(dc_model_layer(m, i), p)->size;
+    float *w = malloc((size_t)*n * sizeof *w);
+    int64_t at = 0;
+    for (int i = 0; i < dc_model_num_layers(m); i++)
+        for (int p = 0; p < dc_layer_num_params(dc_model_layer(m, i)); p++) {
+            const dc_tensor *t = dc_layer_param(dc_model_layer(m, i), p);
+            memcpy(w + at, t->data, (size_t)t->size * sizeof *w);
+            at += t->size;
+        }
+    return w;
+}
+
+/* One train_on_batch step on the reference batch (ref_keras.py's opt_batch). */
+static void step_on_opt_batch(dc_model *m, ref_file *r) {
+    const dc_tensor *x = ref_get(r, "opt_x"), *y = ref_get(r, "opt_y");
+    CHECK(x && y);
+    if (!x || !y) return;
+    float loss = -1;
+    CHECK_OK(dc_model_train_on_batch(m, (dc_tensor *[]){(dc_tensor *)x}, (dc_tensor *[]){(dc_tensor *)y}, &loss));
+}
+
+/* Keras trained three steps and saved; deepc's fourth step gives Keras' fourth. */
+static void check_import_state(const char *name) {
+    dc_model *m = import_checked(name);
+    ref_file *r = ref_load(KDIR "optimizer_outputs.txt");
+    if (!m) {
+        ref_free(r);
+        return;
+    }
+    step_on_opt_batch(m, r);
+    char key[64];
+    snprintf(key, sizeof key, "%s_w4", name);
+    const dc_tensor *want = ref_get(r, key);
+    int64_t n = 0;
+    float *w = trainable_flat(m, &n);
+    CHECK(want && want->size == n);
+    for (int64_t k = 0; want && k < n && k < want->size; k++) CHECK_NEAR(w[k], want->data[k], 1e-5);
+    /* a fresh optimizer's fourth step is another: the state mattered */
+    dc_model *fresh = dc_model_import_keras(kref(name, ".keras"));
+    dc_compile_options c = {.loss = DC_LOSS_MSE, .optimizer = {.kind = !strcmp(name, "opt_sgd") ? DC_OPT_SGD : DC_OPT_ADAM,
+                                                              .learning_rate = !strcmp(name, "opt_sgd") ? 0.1f : 0.05f,
+                                                              .momentum = !strcmp(name, "opt_sgd") ? 0.9f : 0.0f}};
+    CHECK(fresh && dc_model_compile(fresh, &c) == DC_OK);
+    if (fresh) step_on_opt_batch(fresh, r);
+    int64_t nf = 0;
+    float *wf = fresh ? trainable_flat(fresh, &nf) : NULL;
+    float most = 0;
+    for (int64_t k = 0; wf && want && k < nf && k < want->size; k++)
+        most = fmaxf(most, fabsf(wf[k] - want->data[k]));
+    CHECK(most > 1e-3);
+    free(wf);
+    free(w);
+    dc_model_free(fresh);
+    ref_free(r);
+    dc_model_free(m);
+}
+
+TEST(keras_import_optimizer_state_adam) { check_import_state("opt_adam"); }
+TEST(keras_import_optimizer_state_sgd_momentum) { check_import_state("opt_sgd"); }
+
+/* deepc trains opt_mlp three steps with Adam (export_opt_mlp.keras carries
+ * the state); Keras' next step from it is committed as .step.bin. */
+static dc_model *train_opt_mlp(ref_file *r) {
+    dc_model *m = dc_sequential_new("opt_mlp");
+    CHECK_OK(dc_model_add(m, layer_of("Dense", "units=4 activation=tanh")));
+    CHECK_OK(dc_model_add(m, layer_of("Dense", "units=2")));
+    CHECK_OK(dc_model_build(m, DC_DIMS(5), 9));
+    dc_compile_options c = {.loss = DC_LOSS_MSE, .optimizer = {.kind = DC_OPT_ADAM, .learning_rate = 0.05f}};
+    CHECK_OK(dc_model_compile(m, &c));
+    for (int i = 0; i < 3; i++) step_on_opt_batch(m, r);
+    return m;
+}
+
+TEST(keras_export_optimizer_state_adam) {
+    ref_file *r = ref_load(KDIR "optimizer_outputs.txt");
+    dc_model *m = train_opt_mlp(r);
+    char rel[256];
+    /* the archive imports back with the same state, bit for bit */
+    dc_model *back = dc_model_import_keras(kref("export_opt_mlp", ".keras"));
+    CHECK(back != NULL);
+    dc_optimizer *a = dc_model_optimizer(m), *b = back ? dc_model_optimizer(back) : NULL;
+    size_t na = a ? dc_optimizer_state_size(a) : 0, nb = b ? dc_optimizer_state_size(b) : 0;
+    float *sa = malloc((na + 1) * sizeof *sa), *sb = malloc((nb + 1) * sizeof *sb);
+    CHECK(na == nb && na > 5 && dc_optimizer_get_state(a, sa, na) == DC_OK &&
+          dc_optimizer_get_state(b, sb, nb) == DC_OK && !memcmp(sa, sb, na * sizeof *sa));
+    free(sa);
+    free(sb);
+    /* Keras' fourth step from deepc's state is deepc's fourth step */
+    step_on_opt_batch(m, r);
+    int64_t n = 0;
+    float *w = trainable_flat(m, &n);
+    snprintf(rel, sizeof rel, KDIR "export_opt_mlp.keras.step.bin");
+    float *want = test_read_floats(test_path(rel), n);
+    CHECK(want != NULL);
+    for (int64_t k = 0; want && k < n; k++) CHECK_NEAR(w[k], want[k], 1e-5);
+    free(want);
+    free(w);
+    dc_model_free(back);
+    dc_model_free(m);
+    ref_free(r);
+}
+
 /* DC_KERAS_REGEN=1 build/test_runner keras_export_regenerate writes the committed
  * exports (tests/ref/data/keras/export_NAME.keras), then tests/ref/ref_keras.py runs
  * them in Keras; without it, everything goes to a scratch folder. */
@@ -364,6 +472,16 @@ TEST(keras_export_regenerate) {
         ref_free(r);
         dc_model_free(b);
         regenerate_functional();
+    }
+    {
+        ref_file *r = ref_load(KDIR "optimizer_outputs.txt");
+        dc_model *om = train_opt_mlp(r);
+        const dc_tensor *ox = ref_get(r, "opt_x");
+        if (regen && ox) write_floats(kref("opt_mlp", ".input.bin"), ox->data, BATCH * 5);
+        snprintf(path, sizeof path, "%s", regen ? kref("export_opt_mlp", ".keras") : scratch("opt_mlp.keras"));
+        CHECK_OK(dc_model_export_keras(om, path));
+        dc_model_free(om);
+        ref_free(r);
     }
     dc_model_free(t);
     for (int i = 0; i < N_EXPORTS; i++) {

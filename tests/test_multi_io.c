@@ -1,6 +1,7 @@
 /* test_multi_io.c — fit, evaluate and predict on a model of two inputs and two
  * outputs: fit equals the same steps by dc_model_train_on_batch, loss_weights
- * scale each output's gradient, per-output values and Keras' keys, bad input. */
+ * scale each output's gradient, per-output values and Keras' keys, bad input,
+ * and fit and evaluate as Keras 3's (tests/ref/ref_multi_io_keras.py). */
 #include "test.h"
 #include <math.h>
 #include <stdlib.h>
@@ -152,8 +153,8 @@ TEST(evaluate_and_predict_give_each_outputs_values) {
     dc_dataset *ds = dataset(&d);
     dc_model *m = two_by_two();
     compile(m, 1.0f, 0.5f);
-    dc_logs logs;
-    CHECK_OK(dc_model_evaluate_logs(m, ds, 5, &logs));
+    dc_logs logs; /* one batch: Keras' per-output means are the plain ones */
+    CHECK_OK(dc_model_evaluate_logs(m, ds, N, &logs));
     CHECK(logs.n == 5);
     dc_tensor *x[2] = {rows(d.a, 3, 0, N), rows(d.b, 2, 0, N)}, *o[2] = {NULL, NULL};
     CHECK_OK(dc_model_predict_multi(m, x, 2, 5, o));
@@ -176,7 +177,7 @@ TEST(evaluate_and_predict_give_each_outputs_values) {
         CHECK_NEAR(dc_logs_get(&logs, "cls_accuracy"), hits / N, 1e-6);
         CHECK_NEAR(dc_logs_get(&logs, "reg_mae"), ae, 1e-5);
         float loss, metrics[2];
-        CHECK_OK(dc_model_evaluate(m, ds, 0, &loss, metrics));
+        CHECK_OK(dc_model_evaluate(m, ds, 5, &loss, metrics)); /* the sum weighs samples */
         CHECK_NEAR(loss, ce + 0.5 * se, 1e-5);
         CHECK_NEAR(metrics[0], hits / N, 1e-6);
         CHECK_NEAR(metrics[1], ae, 1e-5);
@@ -189,7 +190,7 @@ TEST(evaluate_and_predict_give_each_outputs_values) {
     dc_logs again;
     CHECK(l != NULL);
     if (l) {
-        CHECK_OK(dc_model_evaluate_logs(l, ds, 5, &again));
+        CHECK_OK(dc_model_evaluate_logs(l, ds, N, &again));
         CHECK(again.n == 5 && !strcmp(again.keys[4], "reg_mae"));
         CHECK(again.values[4] == dc_logs_get(&logs, "reg_mae"));
     }
@@ -248,4 +249,96 @@ TEST(several_arrays_refuse_bad_input_clearly) {
     dc_dataset_free(bx);
     dc_dataset_free(by);
     dc_model_free(m);
+}
+
+TEST(two_inputs_and_outputs_fit_as_keras) {
+    ref_file *f = ref_load("ref/data/multi_io_keras.txt");
+    if (!f) return;
+    dc_model *m = two_by_two();
+    compile(m, 1.0f, 0.5f);
+    static const char *const params[] = {"trunk/kernel", "trunk/bias", "cls/kernel",
+                                         "cls/bias",     "reg/kernel", "reg/bias"};
+    char key[64];
+    for (int i = 0; i < 6; i++) {
+        dc_tensor *p = dc_model_find_param(m, params[i]);
+        snprintf(key, sizeof key, "init/%s", params[i]);
+        const dc_tensor *r = ref_get(f, key);
+        CHECK(p && r && p->size == r->size);
+        if (p && r && p->size == r->size) memcpy(p->data, r->data, (size_t)p->size * sizeof(float));
+    }
+    const dc_tensor *a = ref_get(f, "a"), *b = ref_get(f, "b"), *cls = ref_get(f, "cls"),
+                    *reg = ref_get(f, "reg");
+    if (!a || !b || !cls || !reg) {
+        ref_free(f);
+        dc_model_free(m);
+        return;
+    }
+    dc_array xs[2] = {{a->data, N, 1, {3}}, {b->data, N, 1, {2}}};
+    dc_array ys[2] = {{cls->data, N, 0, {0}}, {reg->data, N, 1, {1}}};
+    dc_dataset *ds = dc_dataset_from_multi_arrays(xs, 2, ys, 2);
+    dc_history *h = NULL;
+    CHECK_OK(dc_model_fit(m, ds, &(dc_fit_options){.epochs = 2, .batch_size = 4, .no_shuffle = true,
+                                                   .validation_split = 0.25f}, &h));
+    static const char *const cols[] = {"loss", "cls_loss", "reg_loss", "cls_accuracy", "reg_mae",
+                                       "val_loss", "val_cls_loss", "val_reg_loss",
+                                       "val_cls_accuracy", "val_reg_mae"};
+    for (int i = 0; h && i < 10; i++) {
+        snprintf(key, sizeof key, "history/%s", cols[i]);
+        const dc_tensor *r = ref_get(f, key);
+        const float *got = dc_history_get(h, cols[i]);
+        CHECK(r && got);
+        for (int e = 0; r && got && e < 2; e++)
+            if (fabs(got[e] - r->data[e]) > 1e-5 + 1e-5 * fabs(r->data[e]))
+                test_fail(__FILE__, __LINE__, "%s epoch %d: %g, Keras %g", cols[i], e + 1,
+                          (double)got[e], (double)r->data[e]);
+    }
+    /* evaluate in batches of 5: "loss" weighs each batch by its samples,
+     * the per-output losses count each batch once (Keras 3 does both) */
+    dc_logs logs;
+    CHECK_OK(dc_model_evaluate_logs(m, ds, 5, &logs));
+    for (int i = 0; i < logs.n; i++) {
+        snprintf(key, sizeof key, "evaluate/%s", logs.keys[i]);
+        const dc_tensor *r = ref_get(f, key);
+        CHECK(r != NULL);
+        if (r && fabs(logs.values[i] - r->data[0]) > 1e-5 + 1e-5 * fabs(r->data[0]))
+            test_fail(__FILE__, __LINE__, "evaluate %s: %g, Keras %g", logs.keys[i],
+                      (double)logs.values[i], (double)r->data[0]);
+    }
+    for (int i = 0; i < 6; i++) {
+        snprintf(key, sizeof key, "final/%s", params[i]);
+        const dc_tensor *r = ref_get(f, key), *p = dc_model_find_param(m, params[i]);
+        CHECK(p && r && p->size == r->size);
+        if (p && r && p->size == r->size) CHECK_ALLCLOSE(p->data, r->data, p->size, 1e-5, 1e-5);
+    }
+    dc_history_free(h);
+    dc_dataset_free(ds);
+    dc_model_free(m);
+    ref_free(f);
+}
+
+/* Class weights are the sparse crossentropy output's: the mse output takes
+ * none, and weights of 1 train as none at all. */
+TEST(class_weights_go_to_the_crossentropy_output_only) {
+    data d;
+    make_data(&d);
+    dc_dataset *ds = dataset(&d);
+    dc_model *plain = two_by_two(), *weighted = two_by_two();
+    compile(plain, 1.0f, 1.0f);
+    dc_compile_options co = {.loss = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
+                             .optimizer = {.kind = DC_OPT_SGD, .learning_rate = 0.1f},
+                             .losses = {DC_LOSS_NONE, DC_LOSS_MSE},
+                             .n_class_weights = 3, .class_weights = {1, 1, 1}};
+    CHECK_OK(dc_model_compile(weighted, &co));
+    dc_fit_options fo = {.batch_size = 4, .no_shuffle = true};
+    CHECK_OK(dc_model_fit(plain, ds, &fo, NULL));
+    CHECK_OK(dc_model_fit(weighted, ds, &fo, NULL));
+    float *w1, *w2;
+    size_t n1, n2;
+    CHECK_OK(dc_model_weights(plain, &w1, &n1));
+    CHECK_OK(dc_model_weights(weighted, &w2, &n2));
+    CHECK(n1 == n2);
+    CHECK_ALLCLOSE(w1, w2, (int64_t)n1, 1e-6, 1e-5);
+    dc_model_free(plain);
+    dc_model_free(weighted);
+    dc_dataset_free(ds);
 }

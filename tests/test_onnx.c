@@ -431,6 +431,22 @@ TEST(onnx_export_refuses_bad_input) {
         dc_model_free(r);
     }
 
+    /* In a graph the padded steps pass through a merge layer too: refused at
+     * the output, naming the merge layer. */
+    {
+        dc_graph *gr = dc_graph_new();
+        dc_symbol *ids = dc_input(gr, 1, (int64_t[]){4}, "ids");
+        dc_symbol *e = dc_call(layer_kv("Embedding", (const char *[]){"input_dim", "10", "output_dim", "2",
+                                                                      "mask_zero", "true", NULL}), ids);
+        dc_symbol *r = dc_call(layer_kv("LSTM", (const char *[]){"units", "2", "return_sequences", "true", NULL}), e);
+        dc_symbol *sum = dc_call_n(layer_kv("Add", (const char *[]){"name", "merged", NULL}), (dc_symbol *[]){r, e}, 2);
+        dc_model *fm = dc_model_functional("padded", gr, &ids, 1, &sum, 1);
+        CHECK(fm && dc_model_build(fm, 0, NULL, 1) == DC_OK);
+        if (fm) CHECK_ERR(dc_model_export_onnx(fm, out), DC_ERR_UNSUPPORTED, "'merged' (Add)");
+        CHECK(access(out, F_OK) != 0);
+        dc_model_free(fm);
+    }
+
     /* gelu needs a later opset: refused naming the layer. */
     dc_model *g = dc_sequential_new("g");
     const char *gk[] = {"units", "activation", "name"}, *gv[] = {"3", "gelu", "dense_gelu"};

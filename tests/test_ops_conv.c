@@ -2,6 +2,8 @@
  * checks, comparisons with PyTorch (tests/ref/ref_conv.py, with Keras' asymmetric
  * 'same' padding replayed by explicit pads) and bad-input messages. */
 #include "test.h"
+#include "core/cpu.h"
+#include "kernels/maxpool.h"
 #include "ops/op.h"
 #include <stdlib.h>
 
@@ -956,4 +958,47 @@ TEST(conv2d_one_channel_3x3_matches_direct_sum) {
         dc_tensor_free(x);
     }
     dc_tensor_free(w);
+}
+
+/* Every ISA build of the fused pool's kernels gives the portable build's bits:
+ * maxima with ties and NaNs, argmax, the gradient put back and the bias sum,
+ * for filter counts around the vector width and non-square windows. */
+TEST(maxpool_kernels_same_bits_every_isa) {
+    dc_rng rng;
+    dc_rng_seed(&rng, 31);
+    const int64_t fs[] = {1, 5, 16, 24, 36}, win[][2] = {{2, 2}, {2, 3}, {1, 1}};
+    const dc_maxpool_kernels *ref = dc_maxpool_kernels_isa(DC_ISA_PORTABLE);
+    for (int isa = DC_ISA_AVX2; isa <= (int)dc_cpu_best_isa(); isa++) {
+        const dc_maxpool_kernels *k = dc_maxpool_kernels_isa((dc_isa)isa);
+        for (size_t a = 0; a < sizeof fs / sizeof fs[0]; a++)
+            for (size_t b = 0; b < sizeof win / sizeof win[0]; b++) {
+                const dc_maxpool_geom g = {.po = 3, .qo = 2, .ph = win[b][0], .pw = win[b][1],
+                                           .wo = 2 * win[b][1] + 1, .f = fs[a]};
+                const int64_t nz = 3 * g.ph * g.wo * g.f, ny = 3 * 2 * g.f;
+                float *z = malloc(sizeof(float) * (size_t)nz), *y[2], *gz[2], db[2][36];
+                int32_t *arg[2];
+                for (int64_t i = 0; i < nz; i++) {
+                    float u = (float)dc_rng_uniform(&rng);
+                    z[i] = u < 0.1f ? NAN : u < 0.3f ? 0.5f : u - 0.6f; /* NaNs and ties */
+                }
+                float *gy = malloc(sizeof(float) * (size_t)ny);
+                for (int64_t i = 0; i < ny; i++) gy[i] = (float)dc_rng_uniform(&rng) - 0.5f;
+                for (int r = 0; r < 2; r++) {
+                    const dc_maxpool_kernels *kr = r ? k : ref;
+                    y[r] = malloc(sizeof(float) * (size_t)ny);
+                    arg[r] = malloc(sizeof(int32_t) * (size_t)ny);
+                    gz[r] = calloc((size_t)nz, sizeof(float));
+                    for (int64_t f = 0; f < g.f; f++) db[r][f] = 0.25f;
+                    kr->pool(&g, z, y[r], arg[r]);
+                    kr->unpool(&g, y[r], gy, arg[r], (a + b) % 2 == 0, gz[r], db[r]);
+                }
+                CHECK(memcmp(y[0], y[1], sizeof(float) * (size_t)ny) == 0);
+                CHECK(memcmp(arg[0], arg[1], sizeof(int32_t) * (size_t)ny) == 0);
+                CHECK(memcmp(gz[0], gz[1], sizeof(float) * (size_t)nz) == 0);
+                CHECK(memcmp(db[0], db[1], sizeof(float) * (size_t)g.f) == 0);
+                for (int r = 0; r < 2; r++) free(y[r]), free(arg[r]), free(gz[r]);
+                free(z);
+                free(gy);
+            }
+    }
 }

@@ -42,10 +42,25 @@ dc_status dc_h5_read(dc_h5 *h, const char *path, const char *what, dc_tensor *t)
 dc_status dc_h5_group(dc_h5 *h, const char *path, const char *attr_name);
 /* Writes t as the float32 dataset path (its group must exist). */
 dc_status dc_h5_write(dc_h5 *h, const char *path, const dc_tensor *t);
+/* A scalar dataset: written as int64 (is_int) or float32; read from any
+ * integer or float scalar. */
+dc_status dc_h5_write_scalar(dc_h5 *h, const char *path, double v, bool is_int);
+dc_status dc_h5_read_scalar(dc_h5 *h, const char *path, double *v);
 /* The bytes of a created file (the caller frees with dc_free). */
 dc_status dc_h5_image(dc_h5 *h, uint8_t **data, size_t *len);
 /* The HDF5 group of layer i of m in model.weights.h5: its snake-case class,
  * numbered from the second of a class on ("layers/dense", "layers/dense_1"),
  * as Keras names the entries of a layer list (keras_import.c). */
 void dc_keras_layer_group(const dc_model *m, int i, char *out, size_t n);
+/* The optimizer's variables in Keras' layout, optimizer/vars/0.. : the
+ * iteration (int64), the learning rate, then for each trainable variable of
+ * layers[0, n) (Keras' model.layers order) its slots (Adam: momentum and
+ * velocity; SGD with momentum: momentum) (keras_optimizer.c). Write: Adam
+ * without amsgrad and SGD; other optimizers write no variables (Keras then
+ * starts them afresh). Read: loads them into m's optimizer when they are what
+ * that layout gives for it; anything else is left (Keras' own rule, which
+ * warns and skips), a shape that disagrees is an error. */
+dc_status dc_keras_optimizer_write(dc_h5 *h, const dc_model *m, dc_layer *const *layers, int n);
+dc_status dc_keras_optimizer_read(const char *file, dc_h5 *h, dc_model *m, dc_layer *const *layers,
+                                  int n);
 #endif

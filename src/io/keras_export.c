@@ -554,6 +554,20 @@ static dc_status write_layer(dc_h5 *h, const char *group, const k_layer *kl) {
     return DC_OK;
 }
 
+/* The optimizer's variables over the deepc layers in Keras' order. */
+static dc_status write_optimizer(dc_h5 *h, const dc_model *m, const k_graph *g) {
+    dc_layer **order = dc_calloc((size_t)g->n_layers + 1, sizeof *order);
+    if (!order) return dc_set_error(DC_ERR_NOMEM, "%s: out of memory", FN);
+    int n = 0;
+    for (int i = 0; i < g->n_layers; i++) {
+        const k_layer *kl = &g->layers[m->functional ? g->order[i] : i];
+        if (!kl->leaky) order[n++] = (dc_layer *)kl->l;
+    }
+    dc_status s = dc_keras_optimizer_write(h, m, order, n);
+    dc_free(order);
+    return s;
+}
+
 /* model.layers in Keras' order (a Sequential model's without its InputLayer),
  * each in layers/<snake class>[_<rank among its class>]. */
 static dc_status weights_h5(const dc_model *m, const k_graph *g, uint8_t **data, size_t *len) {
@@ -578,6 +592,7 @@ static dc_status weights_h5(const dc_model *m, const k_graph *g, uint8_t **data,
         s = write_layer(h, group, kl);
     }
     if (s == DC_OK && m->compiled) s = dc_h5_group(h, "optimizer/vars", m->opt ? dc_optimizer_name(m->opt) : "optimizer");
+    if (s == DC_OK && m->compiled) s = write_optimizer(h, m, g);
     if (s == DC_OK) s = dc_h5_image(h, data, len);
     dc_h5_close(h);
     return s;

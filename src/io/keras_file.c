@@ -371,6 +371,39 @@ dc_status dc_h5_write(dc_h5 *h, const char *path, const dc_tensor *t) {
     return DC_OK;
 }
 
+dc_status dc_h5_write_scalar(dc_h5 *h, const char *path, double v, bool is_int) {
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t ty = is_int ? H5T_STD_I64LE : H5T_IEEE_F32LE;
+    hid_t ds = sp >= 0 ? H5Dcreate2(h->file, path, ty, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    int64_t i = (int64_t)v;
+    float f = (float)v;
+    herr_t e = ds >= 0 ? H5Dwrite(ds, is_int ? H5T_NATIVE_INT64 : H5T_NATIVE_FLOAT, H5S_ALL,
+                                  H5S_ALL, H5P_DEFAULT, is_int ? (void *)&i : (void *)&f)
+                       : -1;
+    if (ds >= 0) H5Dclose(ds);
+    if (sp >= 0) H5Sclose(sp);
+    if (e < 0) return dc_set_error(DC_ERR_IO, "%s: %s: cannot write dataset %s", h->fn, h->name, path);
+    return DC_OK;
+}
+
+dc_status dc_h5_read_scalar(dc_h5 *h, const char *path, double *v) {
+    if (!h5_exists(h->file, path))
+        return dc_set_error(DC_ERR_FORMAT, "%s: %s has no dataset %s", h->fn, h->name, path);
+    hid_t ds = H5Dopen2(h->file, path, H5P_DEFAULT);
+    hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
+    hid_t ty = ds >= 0 ? H5Dget_type(ds) : -1;
+    H5T_class_t cls = ty >= 0 ? H5Tget_class(ty) : H5T_NO_CLASS;
+    dc_status s = DC_OK;
+    if (sp < 0 || H5Sget_simple_extent_type(sp) != H5S_SCALAR ||
+        (cls != H5T_INTEGER && cls != H5T_FLOAT) ||
+        H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
+        s = dc_set_error(DC_ERR_FORMAT, "%s: %s: %s is not a readable number", h->fn, h->name, path);
+    if (ty >= 0) H5Tclose(ty);
+    if (sp >= 0) H5Sclose(sp);
+    if (ds >= 0) H5Dclose(ds);
+    return s;
+}
+
 dc_status dc_h5_image(dc_h5 *h, uint8_t **data, size_t *len) {
     if (H5Fflush(h->file, H5F_SCOPE_GLOBAL) < 0)
         return dc_set_error(DC_ERR_IO, "%s: %s: cannot flush", h->fn, h->name);

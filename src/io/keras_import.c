@@ -920,6 +920,26 @@ static dc_status compile_from(const char *file, dc_model *m, const cJSON *cc) {
     return DC_OK;
 }
 
+/* The optimizer's variables, its layers in Keras' order: a Functional
+ * model's as its config lists them (groups keeps that order). */
+static dc_status load_optimizer(const char *file, dc_h5 *h, dc_model *m, const cJSON *groups) {
+    dc_layer **order = dc_calloc((size_t)m->n_layers + 1, sizeof *order);
+    if (!order) return dc_set_error(DC_ERR_NOMEM, "%s: out of memory", FN);
+    int n = 0;
+    const cJSON *gj;
+    if (groups) {
+        cJSON_ArrayForEach(gj, groups) {
+            for (int i = 0; i < m->n_layers; i++)
+                if (!strcmp(m->layers[i]->name, gj->string)) order[n++] = m->layers[i];
+        }
+    } else {
+        for (int i = 0; i < m->n_layers; i++) order[n++] = m->layers[i];
+    }
+    dc_status s = dc_keras_optimizer_read(file, h, m, order, n);
+    dc_free(order);
+    return s;
+}
+
 /* ---- entry points ---- */
 
 dc_model *dc_model_import_keras_buffer(const void *data, size_t len, const char *name) {
@@ -946,6 +966,7 @@ dc_model *dc_model_import_keras_buffer(const void *data, size_t len, const char 
     for (int i = 0; ok && i < m->n_layers; i++) ok = load_layer_weights(name, h, m, i, groups) == DC_OK;
     const cJSON *cc = child(root, "compile_config");
     if (ok && cc && !cJSON_IsNull(cc)) ok = compile_from(name, m, cc) == DC_OK;
+    if (ok && m->opt) ok = load_optimizer(name, h, m, groups) == DC_OK;
     if (!ok) {
         dc_model_free(m);
         m = NULL;

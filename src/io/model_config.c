@@ -954,6 +954,8 @@ static dc_status layer_error(const dc_run_config *c, int i) {
 
 static dc_status check_layers(dc_run_config *c) {
     for (int i = 0; i < c->n_layers; i++) {
+        /* a shared layer's call is checked with the graph (shared_layer) */
+        if (dc_ini_find(&c->doc->sections[c->layers[i].sec], "share")) continue;
         const char *k[64], *v[64];
         char num[24];
         int n = layer_options(c, i, k, v, 64, num, sizeof num);
@@ -1252,11 +1254,68 @@ static dc_status model_input_shape(const dc_run_config *c, const dc_dataset *tra
     return DC_OK;
 }
 
-/* Whether a layer section names its inputs (the model is then a graph). */
+/* Whether a layer section names its inputs or shares a layer (the model is then a graph). */
 static bool has_graph(const dc_run_config *c) {
     for (int i = 0; i < c->n_layers; i++)
-        if (dc_ini_find(&c->doc->sections[c->layers[i].sec], "inputs")) return true;
+        if (dc_ini_find(&c->doc->sections[c->layers[i].sec], "inputs") ||
+            dc_ini_find(&c->doc->sections[c->layers[i].sec], "share"))
+            return true;
     return false;
+}
+
+/* The name section j gives itself ([Type name] or name = ...), or NULL. */
+static const char *section_name(const dc_run_config *c, int j) {
+    const dc_ini_entry *e = dc_ini_find(&c->doc->sections[c->layers[j].sec], "name");
+    return c->layers[j].name[0] ? c->layers[j].name : e ? e->value : NULL;
+}
+
+/* The name `inputs =` finds section j's output by: a section that shares a
+ * layer names its call (its own name), any other its layer. */
+static const char *call_name(const dc_run_config *c, int j, dc_layer *const *ls) {
+    if (!dc_ini_find(&c->doc->sections[c->layers[j].sec], "share")) return ls[j]->name;
+    const char *n = section_name(c, j);
+    return n ? n : "";
+}
+
+/* Section i's `share = layer`: the earlier layer it calls again, of the
+ * section's type, the section giving only share, inputs and name; NULL with
+ * an error naming the file, line and section. */
+static dc_layer *shared_layer(const dc_run_config *c, int i, dc_layer *const *ls,
+                              const dc_ini_entry *share) {
+    const dc_ini_section *s = &c->doc->sections[c->layers[i].sec];
+    for (int k = 0; k < s->n_entries; k++)
+        if (strcmp(s->entries[k].key, "share") && strcmp(s->entries[k].key, "inputs") &&
+            strcmp(s->entries[k].key, "name")) {
+            dc_set_error(DC_ERR_ARG,
+                         "%s:%d: [%s] %s: a section that shares a layer takes its options from "
+                         "it (it may give only share, inputs and name)",
+                         c->doc->path, s->entries[k].line, s->name, s->entries[k].key);
+            return NULL;
+        }
+    const char *own = section_name(c, i);
+    for (int j = 0; j < i; j++) {
+        if (own && !strcmp(call_name(c, j, ls), own)) {
+            dc_set_error(DC_ERR_ARG, "%s:%d: [%s]: the name '%s' is taken by [%s] (line %d)",
+                         c->doc->path, s->line, s->name, own, c->doc->sections[c->layers[j].sec].name,
+                         c->doc->sections[c->layers[j].sec].line);
+            return NULL;
+        }
+    }
+    for (int j = 0; j < i; j++) {
+        if (dc_ini_find(&c->doc->sections[c->layers[j].sec], "share") ||
+            strcmp(ls[j]->name, share->value))
+            continue;
+        if (strcmp(dc_layer_type(ls[j]), c->layers[i].type) || ls[j]->kind == DC_LAYER_INPUT) {
+            dc_set_error(DC_ERR_ARG, "%s:%d: [%s] share: '%s' is a %s layer; a section shares a "
+                         "layer of its own type (no InputLayer)",
+                         c->doc->path, share->line, s->name, share->value, dc_layer_type(ls[j]));
+            return NULL;
+        }
+        return ls[j];
+    }
+    dc_set_error(DC_ERR_ARG, "%s:%d: [%s] share: no layer named '%s' before this one", c->doc->path,
+                 share->line, s->name, share->value);
+    return NULL;
 }
 
 /* The symbol of the layer named name among sections [0, i), or NULL with an
@@ -1265,11 +1324,9 @@ static dc_symbol *input_named(const dc_run_config *c, int i, const char *name, d
                               dc_symbol *const *syms, int line) {
     const dc_ini_section *s = &c->doc->sections[c->layers[i].sec];
     for (int j = 0; j < i; j++)
-        if (!strcmp(ls[j]->name, name)) return syms[j];
+        if (!strcmp(call_name(c, j, ls), name)) return syms[j];
     for (int j = i; j < c->n_layers; j++) { /* a later (or this) section: a cycle or out of order */
-        const char *nj = c->layers[j].name[0] ? c->layers[j].name : NULL;
-        const dc_ini_entry *e = dc_ini_find(&c->doc->sections[c->layers[j].sec], "name");
-        if (!nj && e) nj = e->value;
+        const char *nj = section_name(c, j);
         if (nj && !strcmp(nj, name)) {
             dc_set_error(DC_ERR_ARG,
                          "%s:%d: [%s] inputs: '%s' is %s (line %d); a layer's inputs must come "
@@ -1327,9 +1384,12 @@ static dc_model *graph_from_config(const dc_run_config *c, int nd, const int64_t
         const char *k[64], *v[64];
         char num[24];
         int n = layer_options(c, i, k, v, 64, num, sizeof num);
-        dc_layer *l = dc_layer_from_config(c->layers[i].type, k, v, n);
+        /* a section with share = calls an earlier layer again: the graph owns it */
+        const dc_ini_entry *share = dc_ini_find(&c->doc->sections[c->layers[i].sec], "share");
+        dc_layer *l = share ? shared_layer(c, i, ls, share)
+                            : dc_layer_from_config(c->layers[i].type, k, v, n);
         if (!l) {
-            layer_error(c, i);
+            if (!share) layer_error(c, i);
             goto out;
         }
         bool is_input = !strcmp(dc_layer_type(l), "InputLayer");
@@ -1356,7 +1416,7 @@ static dc_model *graph_from_config(const dc_run_config *c, int nd, const int64_t
             }
             in = dc_input(g, nd, shape, NULL);
         }
-        for (int j = 0; j < i && l->named; j++)
+        for (int j = 0; j < i && l->named && !share; j++)
             if (!strcmp(ls[j]->name, l->name)) {
                 dc_set_error(DC_ERR_ARG, "%s:%d: [%s]: the name '%s' is taken by [%s] (line %d)",
                              c->doc->path, c->doc->sections[c->layers[i].sec].line,
@@ -1370,7 +1430,7 @@ static dc_model *graph_from_config(const dc_run_config *c, int nd, const int64_t
         int n_in = i == 0 ? (is_input ? 0 : 1) : section_inputs(c, i, ls, syms, xs);
         if (i == 0 && !is_input) xs[0] = in;
         if (n_in < 0) {
-            dc_layer_free(l);
+            if (!share) dc_layer_free(l);
             goto out;
         }
         ls[i] = l;
@@ -1380,6 +1440,7 @@ static dc_model *graph_from_config(const dc_run_config *c, int nd, const int64_t
                                    : NULL; /* l is freed */
         } else {
             syms[i] = dc_call_n(l, xs, n_in);
+            if (share) dc_graph_label(syms[i], c->doc->sections[c->layers[i].sec].name);
         }
         if (!syms[i]) {
             layer_error(c, i);

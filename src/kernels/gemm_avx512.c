@@ -19,7 +19,11 @@
  * a full tile and 2 for an edge tile. Rows past mr repeat row mr-1 so nothing
  * is read out of bounds. db: B read in place with row stride ldb, masked past nr.
  * da 4 (implicit convolution): K is ntaps segments of kc; row i of A in
- * segment t starts at a + i * lda + toff[t] (B packed). */
+ * segment t starts at a + i * lda + toff[t] (B packed). da 5: the same for a
+ * full tile (mr == rv), rows addressed from five pointers, three rows each
+ * (p, p + lda, p + 2 lda: base + index * scale), so that no row's pointer is
+ * reloaded from the stack per broadcast (14 pointers do not fit the
+ * registers; the reloads made the loop load-bound). */
 // a (kc,14) packed, (mr,kc) or (kc,mr) in place; b (kc,32) packed or (kc,nr) in place
 //   -> c (mr,nr)
 static inline __attribute__((always_inline)) void
@@ -37,6 +41,17 @@ ukr(int64_t kc, const float *a, int64_t lda, const float *b, int64_t ldb, float 
     const int64_t o##i = (i) < mr ? (i) : mr - 1;                               \
     const float *a##i = da == 1 ? a + o##i * lda : a;
 #define REBASE(i) a##i = a + o##i * lda + toff[t];
+    const int64_t lda2 = 2 * lda;
+    const float *q0 = a, *q1 = a, *q2 = a, *q3 = a, *q4 = a;
+#define REBASE5                                                                 \
+    {                                                                           \
+        q0 = a + toff[t], q1 = q0 + 3 * lda, q2 = q0 + 6 * lda;                 \
+        q3 = q0 + 9 * lda, q4 = q0 + 12 * lda;                                  \
+        /* opaque to the compiler, so it keeps five pointers, not 14 offsets */ \
+        __asm__("" : "+r"(q0), "+r"(q1), "+r"(q2), "+r"(q3), "+r"(q4));          \
+    }
+#define QROW(i) ((i) / 3 == 0 ? q0 : (i) / 3 == 1 ? q1 : (i) / 3 == 2 ? q2 : (i) / 3 == 3 ? q3 : q4)
+#define QVAL(i) ((i) % 3 == 0 ? QROW(i)[0] : (i) % 3 == 1 ? QROW(i)[lda] : QROW(i)[lda2])
     ROWS(RPTR)
 #undef RPTR
     const int64_t astep = da >= 2 ? -lda : MR;
@@ -50,7 +65,8 @@ ukr(int64_t kc, const float *a, int64_t lda, const float *b, int64_t ldb, float 
     }
 #define STEP(i)                                                                 \
     if (i < rv) {                                                               \
-        __m512 av = _mm512_set1_ps(da == 1 || da == 4 ? a##i[k] : da == 2 ? a[o##i] : a[i]); \
+        __m512 av = _mm512_set1_ps(da == 5 ? QVAL(i) : da == 1 || da == 4 ? a##i[k]    \
+                                   : da == 2 ? a[o##i] : a[i]);                   \
         c##i##_0 = _mm512_fmadd_ps(av, b0, c##i##_0);                           \
         if (nv == 2) c##i##_1 = _mm512_fmadd_ps(av, b1, c##i##_1);              \
     }
@@ -64,18 +80,24 @@ ukr(int64_t kc, const float *a, int64_t lda, const float *b, int64_t ldb, float 
             b0 = _mm512_load_ps(b);                                             \
             if (nv == 2) b1 = _mm512_load_ps(b + 16);                           \
         }                                                                       \
-        if (da != 1 && da != 4) _mm_prefetch((const char *)(a + 8 * astep), _MM_HINT_T0); \
+        if (da < 1 || da == 2 || da == 3)                                       \
+            _mm_prefetch((const char *)(a + 8 * astep), _MM_HINT_T0);           \
         ROWS(STEP)                                                              \
-        if (da != 1 && da != 4) a += astep;                                     \
+        if (da < 1 || da == 2 || da == 3) a += astep;                           \
+        if (da == 5) q0++, q1++, q2++, q3++, q4++;                              \
         b += bstep;                                                             \
     }
     /* every segment but the last (only implicit convolution has several) */
     int64_t t = 0;
-    for (; da == 4 && t < ntaps - 1; t++) {
-        ROWS(REBASE)
+    for (; da >= 4 && t < ntaps - 1; t++) {
+        if (da == 5) REBASE5
+        else {
+            ROWS(REBASE)
+        }
 #pragma GCC unroll 2
         KLOOP(0, kc)
     }
+    if (da == 5) REBASE5
     if (da == 4) {
         ROWS(REBASE)
     }
@@ -90,6 +112,9 @@ ukr(int64_t kc, const float *a, int64_t lda, const float *b, int64_t ldb, float 
 #undef KLOOP
 #undef STEP
 #undef REBASE
+#undef REBASE5
+#undef QVAL
+#undef QROW
     const __m512 al = _mm512_set1_ps(e->alpha), be = _mm512_set1_ps(e->beta);
     const __m512 zero = _mm512_setzero_ps();
     /* one word of flags: kept in a register, not re-derived from floats per row */
@@ -139,7 +164,8 @@ ukr(int64_t kc, const float *a, int64_t lda, const float *b, int64_t ldb, float 
  * full-tile form when mr is exactly rv. */
 #define RV_CASE(nv, rv, da, db)                                                 \
     {                                                                           \
-        if (da < 2 || da == 4) CALL(nv, rv, da, db);                            \
+        if (da == 4 && mr == rv) CALL(nv, rv, 5, db);                           \
+        else if (da < 2 || da == 4) CALL(nv, rv, da, db);                       \
         else if (mr == rv) CALL(nv, rv, 3, db);                                 \
         else CALL(nv, rv, 2, db);                                               \
     }

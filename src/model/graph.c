@@ -122,6 +122,10 @@ dc_layer *dc_graph_layer(const dc_graph *g, const char *name) {
     return NULL;
 }
 
+void dc_graph_label(dc_symbol *s, const char *label) {
+    if (s && label) snprintf(s->g->nodes[s->node].label, sizeof s->g->nodes[s->node].label, "%s", label);
+}
+
 dc_symbol *dc_graph_add_input(const char *fn, dc_graph *g, dc_layer *l) {
     if (l->kind != DC_LAYER_INPUT) {
         dc_set_error(DC_ERR_FORMAT, "%s: layer '%s' is no InputLayer", fn, l->name);
@@ -337,13 +341,17 @@ static dc_status check_shared(const dc_model *m, const dc_call_node *nd) {
                !memcmp(src->shape, l->in_shapes[j], (size_t)src->ndim * sizeof(int64_t));
     }
     if (same) return DC_OK;
-    char a[512], b[128];
+    const dc_call_node *first = nd;
+    for (int k = 0; k < m->n_nodes; k++)
+        if (m->nodes[k].layer == l && m->nodes[k].call == 0) first = &m->nodes[k];
+    char a[512], b[512], by[96] = "";
     describe_inputs(m, nd, a, sizeof a);
+    describe_inputs(m, first, b, sizeof b);
+    if (nd->label[0]) snprintf(by, sizeof by, " by '%s'", nd->label);
     return dc_set_error(DC_ERR_SHAPE,
-                        "layer '%s' (%s) called again on %s; its first call took %s and a shared "
-                        "layer takes the same shapes",
-                        l->name, dc_layer_type(l), a,
-                        dc_layer_shape_string(l->in_ndim, l->in_shape, b, sizeof b));
+                        "layer '%s' (%s) called again%s on %s; its first call took %s, and a "
+                        "shared layer takes the same shapes",
+                        l->name, dc_layer_type(l), by, a, b);
 }
 
 /* Builds nd's layer on its input nodes' shapes; errors name the inputs. */

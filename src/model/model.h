@@ -26,6 +26,7 @@ typedef struct {
     int call; /* which call of its layer this is (0 the first; more: shared weights) */
     int ndim; /* output shape without the batch axis, set at build */
     int64_t shape[DC_MAX_DIMS];
+    char label[64]; /* a model file's name for a shared layer's later call, or "" */
 } dc_call_node;
 
 /* The functional API's builder: layers called on symbols (graph.c). */
@@ -71,7 +72,6 @@ struct dc_model {
     int n_metrics;
     dc_optimizer *opt;
     dc_optimizer *opt_options; /* compiled before built: holds copt's schedule until fit */
-    dc_out_mode out_mode;
     dc_tape *tape;       /* the training tape, reused every step */
     dc_tape *infer_tape; /* evaluate / predict */
     bool stop_training;
@@ -106,6 +106,8 @@ dc_status dc_graph_infer(dc_model *m, int ndim, const int64_t *shape);
  * name, and add an InputLayer l as an input node; errors name fn. */
 dc_status dc_graph_hold(const char *fn, dc_graph *g, dc_layer *l);
 dc_layer *dc_graph_layer(const dc_graph *g, const char *name);
+/* Names the call s stands for in errors (a model file's section that shares a layer). */
+void dc_graph_label(dc_symbol *s, const char *label);
 dc_symbol *dc_graph_add_input(const char *fn, dc_graph *g, dc_layer *l);
 /* Gives l a name unique among ls[0, n) (Keras' "dense", "dense_1" ...), or an
  * error naming fn when a name the user gave is taken. */

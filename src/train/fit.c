@@ -37,7 +37,9 @@ void dc_heads_init(const dc_model *m, dc_head *heads) {
                                        ? m->copt.output_metrics[i] : m->copt.metrics;
         while (h->n_metrics < DC_MAX_METRICS && mk[h->n_metrics] != DC_METRIC_NONE)
             h->metrics[h->n_metrics] = mk[h->n_metrics], h->n_metrics++;
-        h->n_class_weights = m->copt.n_class_weights;
+        /* class weights are a sparse crossentropy's (compile checks `loss` is one) */
+        h->n_class_weights =
+            h->loss == DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY ? m->copt.n_class_weights : 0;
         h->class_weights = m->copt.class_weights;
         snprintf(h->name, sizeof h->name, "%s", nd->layer ? nd->layer->name : "output");
     }
@@ -298,6 +300,8 @@ static void accumulate(const dc_head *h, dc_accum *acc, const dc_tensor *out,
 #define ROW_W(i) (mk ? (double)(mk[i] != 0.0f) : 1.0)
     acc->loss_sum += (double)loss * (double)B;
     acc->loss_n += B;
+    acc->batch_loss_sum += loss;
+    acc->batches++;
     for (int k = 0; k < h->n_metrics; k++) {
         dc_metric_kind kind = h->metrics[k];
         if (kind == DC_METRIC_MEAN_IOU) {
@@ -379,6 +383,8 @@ static dc_tape *ensure_tape(dc_tape **t, bool no_record) {
 static void accum_add(dc_accum *a, const dc_accum *b) {
     a->loss_sum += b->loss_sum;
     a->loss_n += b->loss_n;
+    a->batch_loss_sum += b->batch_loss_sum;
+    a->batches += b->batches;
     for (int k = 0; k < DC_MAX_METRICS; k++) {
         a->sum[k] += b->sum[k];
         a->count[k] += b->count[k];
@@ -467,8 +473,8 @@ static void io_split(pass_io *io, dc_tensor *x, dc_tensor *y) {
     io_cut(y, io->n_y, io->y_size, io->yt, io->ys);
 }
 
-/* Forward and the summed loss of one batch; acc (one per output) gets the
- * sums unless NULL. NULL on failure (the tape says why). */
+/* Forward and the summed loss of one batch (io->xs, io->ys): outs and each
+ * get every output and its loss. NULL on failure (the tape says why). */
 static dc_tensor *step_loss(dc_model *m, pass_io *io, dc_tape *t, bool training,
                             dc_tensor **outs, dc_tensor **each) {
     if (dc_model_run(m, t, io->xs, training, dc_heads_fused(io->heads, io->n_out), outs) != DC_OK)
@@ -642,9 +648,9 @@ static void set_logs(fit_logs *fl, const pass_io *io, const dc_accum *acc, int v
     float *val = fl->logs.values;
     val[fl->i_loss[v]] = total_loss(io, acc);
     for (int i = 0; i < io->n_out; i++) {
-        if (fl->i_out_loss[v][i] >= 0)
+        if (fl->i_out_loss[v][i] >= 0) /* as Keras 3: each batch counts once */
             val[fl->i_out_loss[v][i]] =
-                acc[i].loss_n ? (float)(acc[i].loss_sum / (double)acc[i].loss_n) : NAN;
+                acc[i].batches ? (float)(acc[i].batch_loss_sum / (double)acc[i].batches) : NAN;
         for (int k = 0; k < io->heads[i].n_metrics; k++)
             val[fl->i_metric[v][i][k]] = metric_value(&io->heads[i], &acc[i], k);
     }

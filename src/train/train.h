@@ -64,6 +64,11 @@ void dc_callbacks_set_state(dc_cb_state *s, int i, const dc_cb_saved *in);
 typedef struct {
     double loss_sum;
     int64_t loss_n;
+    /* Keras' "<output>_loss" of a model of several outputs: the mean of the
+     * batches' losses, each batch once whatever its size (kept only there:
+     * no resume state or dist sum holds it) */
+    double batch_loss_sum;
+    int64_t batches;
     double sum[DC_MAX_METRICS];
     double count[DC_MAX_METRICS];
     /* MeanIoU: per class, the rows predicted as it, labelled it, and both */

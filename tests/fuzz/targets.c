@@ -338,10 +338,15 @@ int fuzz_keras_h5(const uint8_t *data, size_t size) {
 }
 
 /* dc_model_import_keras_buffer: the zip, config.json and model.weights.h5 of a
- * .keras archive; an imported model predicts once. */
+ * .keras archive (Sequential or Functional); an imported model of one input and
+ * one output predicts once (dc_model_predict takes no other). */
 int fuzz_keras(const uint8_t *data, size_t size) {
     dc_model *m = dc_model_import_keras_buffer(data, size, "fuzz.keras");
     if (!m) return 0;
+    if (dc_model_num_inputs(m) != 1 || dc_model_num_outputs(m) != 1) {
+        dc_model_free(m);
+        return 0;
+    }
     int64_t shape[DC_MAX_DIMS + 1] = {1};
     int nd = dc_model_input_shape(m, shape + 1);
     int64_t n = 1;

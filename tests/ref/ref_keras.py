@@ -141,6 +141,41 @@ def two_in():
 FUNCTIONAL = {"unet": unet, "two_in": two_in}
 
 
+def opt_batch():
+    """The fixed batch the optimizer-state tests train on (as tests/test_keras.c makes it)."""
+    x = det_inputs((4, 5), 51)
+    y = det_inputs((4, 2), 52)
+    return x, y
+
+
+def trainable_flat(m):
+    return np.concatenate([np.asarray(v).reshape(-1) for v in m.trainable_variables])
+
+
+def write_optimizer_state():
+    """Keras trains a small model three steps and saves it with its optimizer's
+    variables; deepc imports it and takes a fourth step, which must give the
+    weights Keras' fourth step gives (optimizer_outputs.txt)."""
+    w = RefWriter(os.path.join(HERE, "optimizer_outputs.txt"))
+    x, y = opt_batch()
+    w.add("opt_x", x)
+    w.add("opt_y", y)
+    opts = {"opt_adam": lambda: keras.optimizers.Adam(learning_rate=0.05),
+            "opt_sgd": lambda: keras.optimizers.SGD(learning_rate=0.1, momentum=0.9)}
+    for i, (name, make) in enumerate(opts.items()):
+        m = keras.Sequential([keras.Input((5,)), layers.Dense(4, activation="tanh"), layers.Dense(2)],
+                             name=name)
+        m.compile(optimizer=make(), loss="mse")
+        randomize(m, 300 + i)
+        for _ in range(3):
+            m.train_on_batch(x, y)
+        m.save(os.path.join(HERE, name + ".keras"))
+        m.train_on_batch(x, y)
+        w.add(name + "_w4", trainable_flat(m))
+        print(f"{name}: iterations {int(m.optimizer.iterations)}")
+    w.close()
+
+
 def randomize(m, seed):
     """Every weight away from its initializer (biases, BN statistics too)."""
     rng = np.random.default_rng(seed)
@@ -195,7 +230,7 @@ def write_functional():
 
 
 def input_path(name):
-    if name in ("trained", "bidi") or name.startswith("fun_"):
+    if name in ("trained", "bidi", "opt_mlp") or name.startswith("fun_"):
         return os.path.join(HERE, name + ".input.bin")
     return os.path.join(HERE, "..", "onnx", name + ".input.bin")
 
@@ -232,6 +267,11 @@ def check_exports():
         if name == "fun_c":
             assert len(m.inputs) == 2 and len(m.outputs) == 2
             assert [float(w) for w in m._compile_config.config["loss_weights"]] == [1.0, 0.25]
+        if name == "opt_mlp":  # deepc's Adam state: Keras takes the next step from it
+            assert int(m.optimizer.iterations) == 3, int(m.optimizer.iterations)
+            x, yt = opt_batch()
+            m.train_on_batch(x, yt)
+            trainable_flat(m).astype("<f4").tofile(path + ".step.bin")
         if name == "trained":
             assert logits is True, "deepc's logits model must compile with from_logits"
             assert opt.name == "adam" and abs(float(opt.learning_rate) - 0.01) < 1e-6
@@ -242,6 +282,7 @@ def main():
         write_reference()
     if "--exports-only" not in sys.argv:
         write_functional()
+        write_optimizer_state()
     check_exports()
     print("keras", keras.__version__)
 
