@@ -161,20 +161,7 @@ TEST(segment_model_file_bad_input) {
 
 /* A fully convolutional model on tiny canvases: the weights after 3 steps of
  * Dice + MeanIoU training, and the allocations of steps after the first. */
-typedef struct {
-    int batches;
-    uint64_t after_first, last;
-} alloc_probe;
-
-static bool probe(dc_model *m, int epoch, int64_t batch, float loss, void *user) {
-    (void)m, (void)epoch, (void)batch, (void)loss;
-    alloc_probe *p = user;
-    if (p->batches++ == 0) p->after_first = dc_alloc_count();
-    p->last = dc_alloc_count();
-    return false;
-}
-
-static float *train_fcn(const dc_dataset *ds, int threads, dc_loss_kind loss, alloc_probe *pr,
+static float *train_fcn(const dc_dataset *ds, int threads, dc_loss_kind loss, test_alloc_probe *pr,
                         int64_t *n_weights) {
     dc_set_num_threads(threads);
     dc_model *m = dc_sequential_new(NULL);
@@ -185,7 +172,7 @@ static float *train_fcn(const dc_dataset *ds, int threads, dc_loss_kind loss, al
     dc_compile_options co = {.loss = loss, .optimizer = {.kind = DC_OPT_ADAM, .learning_rate = 0.01f},
                              .metrics = {DC_METRIC_ACCURACY, DC_METRIC_MEAN_IOU}};
     CHECK_OK(dc_model_compile(m, &co));
-    dc_callback cb = {.kind = DC_CB_LAMBDA, .on_batch_end = probe, .user = pr};
+    dc_callback cb = {.kind = DC_CB_LAMBDA, .on_batch_end = test_count_allocs, .user = pr};
     dc_history *h = NULL;
     CHECK_OK(dc_model_fit(m, ds, &(dc_fit_options){.epochs = 1, .batch_size = 8, .seed = 4,
                                                    .callbacks = &cb, .n_callbacks = 1}, &h));
@@ -209,7 +196,7 @@ TEST(segment_fit_allocates_nothing_and_is_thread_independent) {
     if (!ds) return;
     dc_loss_kind losses[2] = {DC_LOSS_DICE, DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY};
     for (int k = 0; k < 2; k++) {
-        alloc_probe p1 = {0}, p2 = {0};
+        test_alloc_probe p1 = {0}, p2 = {0};
         int64_t n1 = 0, n2 = 0;
         float *w1 = train_fcn(ds, 1, losses[k], &p1, &n1), *w2 = train_fcn(ds, 2, losses[k], &p2, &n2);
         CHECK(p1.batches == 4 && p1.last == p1.after_first);

@@ -72,7 +72,6 @@ struct dc_model {
     int n_metrics;
     dc_optimizer *opt;
     dc_optimizer *opt_options; /* compiled before built: holds copt's schedule until fit */
-    dc_out_mode out_mode;
     dc_tape *tape;       /* the training tape, reused every step */
     dc_tape *infer_tape; /* evaluate / predict */
     bool stop_training;
