@@ -49,6 +49,9 @@ $(BUILD)/obj/%.o: %.c $(HEADERS) $(BUILD)/gen/tests.inc
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -I$(BUILD)/gen -c $< -o $@
 
+# The regression test compiles the fuzz targets in (#include), so it follows them.
+$(BUILD)/obj/tests/test_fuzz_regressions.o: tests/fuzz/targets.c
+
 $(BUILD)/libdeepc.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^

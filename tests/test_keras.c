@@ -758,6 +758,21 @@ TEST(keras_import_refuses_missing_and_truncated_parts) {
     free(cfg);
 }
 
+/* Weights files on which libhdf5 1.10 reads past its image (SIGSEGV): a
+ * vetting process meets the fault, the import refuses the file. */
+TEST(keras_import_refuses_weights_that_crash_libhdf5) {
+    long n = 0;
+    FILE *f = fopen(test_path("fuzz/regressions/keras_h5/accum_read_memcpy.weights.h5"), "rb");
+    CHECK(f != NULL);
+    if (!f) return;
+    char *h5 = malloc(1 << 16);
+    n = (long)fread(h5, 1, 1 << 16, f);
+    fclose(f);
+    check_refused(variant("crash_h5.keras", NULL, NULL, h5, (size_t)n), DC_ERR_FORMAT,
+                  "model.weights.h5", "libhdf5 crashed reading it");
+    free(h5);
+}
+
 TEST(keras_import_refuses_shape_mismatch) {
     char *c = config_with("\"units\": 16", "\"units\": 12");
     if (!c) return;

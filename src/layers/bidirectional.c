@@ -11,7 +11,6 @@ static const char *const merge_names[] = {"concat", "sum", "ave", "mul"};
 typedef struct {
     merge_mode merge;
     bool return_sequences;
-    bool seeded; /* the wrapped layers' rngs, drawn from this layer's at the first call */
 } bidi_opts;
 
 /* The wrapped layer named prefix_<its snake-case type>, from the options given. */
@@ -75,8 +74,6 @@ dc_status bidirectional_parse(dc_layer *l, int n, const char *const *keys,
 /* Both copies built on the input; their parameters declared here, forward
  * ones first, named forward_<layer>/<param> and backward_<layer>/<param>. */
 dc_status bidirectional_build(dc_layer *l) {
-    bidi_opts *o = l->opts;
-    o->seeded = false;
     for (int b = 0; b < 2; b++) {
         dc_layer *s = l->sub[b];
         s->in_ndim = l->in_ndim;
@@ -101,7 +98,7 @@ dc_status bidirectional_build(dc_layer *l) {
     const dc_layer *f = l->sub[0];
     l->out_ndim = f->out_ndim;
     memcpy(l->out_shape, f->out_shape, sizeof l->out_shape);
-    if (o->merge == MERGE_CONCAT) l->out_shape[l->out_ndim - 1] *= 2;
+    if (((const bidi_opts *)l->opts)->merge == MERGE_CONCAT) l->out_shape[l->out_ndim - 1] *= 2;
     return DC_OK;
 }
 
@@ -116,11 +113,6 @@ static dc_tensor *run_wrapped(dc_layer *l, int b, dc_tape *t, dc_tensor *x, bool
 // x (B,T,I) -> (B,T,2U) (concat) or (B,T,U), or without return_sequences (B,2U) / (B,U)
 dc_tensor *bidirectional_forward(dc_layer *l, dc_tape *t, dc_tensor *x, bool training) {
     bidi_opts *o = l->opts;
-    if (!o->seeded) {
-        l->sub[0]->rng = l->rng;
-        dc_rng_seed(&l->sub[1]->rng, ((uint64_t)dc_rng_u32(&l->rng) << 32) | dc_rng_u32(&l->rng));
-        o->seeded = true;
-    }
     dc_tensor *mask = x->mask;
     dc_tensor *y = run_wrapped(l, 0, t, x, training);
     dc_tensor *yr = y ? run_wrapped(l, 1, t, x, training) : NULL;

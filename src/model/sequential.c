@@ -177,6 +177,14 @@ static void too_many_weights(const char *layer, const char *param, int64_t k, ui
                  layer, param, group_digits(k, a), bytes, unit[u], group_digits((int64_t)cap, b));
 }
 
+/* A layer's random stream and its wrapped layers' (Bidirectional's two RNNs),
+ * all fixed at build, so a resume checkpoint restores every one of them. */
+static void seed_rngs(dc_layer *l, uint64_t seed) {
+    dc_rng_seed(&l->rng, seed);
+    for (int k = 0; k < 2; k++)
+        if (l->sub[k]) dc_rng_seed(&l->sub[k]->rng, seed ^ (0xD1B54A32D192ED03ULL * (uint64_t)(k + 1)));
+}
+
 static dc_status build_fail(dc_model *m) {
     char msg[512];
     snprintf(msg, sizeof msg, "%s", dc_last_error());
@@ -258,7 +266,7 @@ dc_status dc_model_build_capped(dc_model *m, int ndim, const int64_t *input_shap
         for (int j = 0; j < l->n_params; j++)
             if (dc_initializer_fill(l->params[j].t, l->params[j].init, &rng) != DC_OK)
                 return build_fail(m);
-        dc_rng_seed(&l->rng, seed ^ (0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1)));
+        seed_rngs(l, seed ^ (0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1)));
     }
     dc_model_fuse(m, true);
     m->built = true;

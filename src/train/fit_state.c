@@ -50,6 +50,22 @@ static int64_t get_int(const cJSON *o, const char *k, bool *ok) {
     return (int64_t)v->valuedouble;
 }
 
+static cJSON *rng_json(const dc_rng *g) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "state", u64(g->state));
+    cJSON_AddItemToObject(o, "inc", u64(g->inc));
+    cJSON_AddNumberToObject(o, "has_spare", g->has_spare);
+    cJSON_AddItemToObject(o, "spare", hex(g->spare));
+    return o;
+}
+
+static void rng_read(const cJSON *o, dc_rng *g, bool *ok) {
+    g->state = get_u64(o, "state", ok);
+    g->inc = get_u64(o, "inc", ok);
+    g->has_spare = (int)get_int(o, "has_spare", ok);
+    g->spare = get_hex(o, "spare", ok);
+}
+
 static void best_name(char *out, size_t n, int i) {
     snprintf(out, n, "fit/callback%d/best_weights", i);
 }
@@ -91,12 +107,12 @@ static cJSON *state_json(const dc_model *m, const dc_cb_state *cbs, const dc_his
     }
     cJSON *rngs = cJSON_AddArrayToObject(r, "layer_rngs");
     for (int i = 0; i < m->n_layers; i++) {
-        const dc_rng *g = &m->layers[i]->rng;
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddItemToObject(o, "state", u64(g->state));
-        cJSON_AddItemToObject(o, "inc", u64(g->inc));
-        cJSON_AddNumberToObject(o, "has_spare", g->has_spare);
-        cJSON_AddItemToObject(o, "spare", hex(g->spare));
+        const dc_layer *l = m->layers[i];
+        cJSON *o = rng_json(&l->rng);
+        if (l->sub[0]) { /* a wrapper's layers (Bidirectional's RNNs) draw from their own */
+            cJSON *subs = cJSON_AddArrayToObject(o, "subs");
+            for (int k = 0; k < 2 && l->sub[k]; k++) cJSON_AddItemToArray(subs, rng_json(&l->sub[k]->rng));
+        }
         cJSON_AddItemToArray(rngs, o);
     }
     cJSON *cb = cJSON_AddArrayToObject(r, "callbacks");
@@ -277,11 +293,11 @@ dc_status dc_fit_state_load(const char *path, dc_model *m, dc_cb_state *cbs, dc_
     if (s != DC_OK) goto out;
     for (int i = 0; i < m->n_layers; i++) {
         const cJSON *o = cJSON_GetArrayItem(rngs, i);
-        dc_rng *g = &m->layers[i]->rng;
-        g->state = get_u64(o, "state", &ok);
-        g->inc = get_u64(o, "inc", &ok);
-        g->has_spare = (int)get_int(o, "has_spare", &ok);
-        g->spare = get_hex(o, "spare", &ok);
+        dc_layer *l = m->layers[i];
+        rng_read(o, &l->rng, &ok);
+        const cJSON *subs = cJSON_GetObjectItemCaseSensitive(o, "subs"); /* absent before wrappers saved theirs */
+        for (int k = 0; k < 2 && l->sub[k] && k < cJSON_GetArraySize(subs); k++)
+            rng_read(cJSON_GetArrayItem(subs, k), &l->sub[k]->rng, &ok);
     }
     for (int i = 0; i < dc_callbacks_count(cbs); i++) {
         const cJSON *o = cJSON_GetArrayItem(cb, i);
