@@ -26,6 +26,10 @@ int test_run_deepc(const char *args, char *out, size_t cap) {
     if (!deepc) return -1;
     char cmd[8192];
     snprintf(cmd, sizeof cmd, "%s %s 2>&1", deepc, args);
+    return test_run_command(cmd, out, cap);
+}
+
+int test_run_command(const char *cmd, char *out, size_t cap) {
     fflush(NULL);
     FILE *p = popen(cmd, "r");
     if (!p) return -1;

@@ -18,6 +18,8 @@ const char *test_tmpdir(void);
 const char *test_deepc_path(void);
 /* Runs "deepc ARGS" with stderr into OUT (cap bytes); the exit code, or -1. */
 int test_run_deepc(const char *args, char *out, size_t cap);
+/* A shell command with its stderr in out; its exit code, -1 if it did not exit. */
+int test_run_command(const char *cmd, char *out, size_t cap);
 /* n 8x8 IDX images of 3 classes (a bright bar at the top, middle or bottom) and their labels. */
 void test_write_idx(const char *images, const char *labels, int n, uint32_t seed);
 /* Allocations between fit's batch ends: a DC_CB_LAMBDA with on_batch_end =

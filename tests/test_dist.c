@@ -67,13 +67,7 @@ static int run_mpi(int np, const char *args, char *out, size_t cap) {
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "timeout -k 5 120 " MPIRUN " -np %d %s %s 2>&1", np,
              test_deepc_path(), args);
-    fflush(NULL);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return test_run_command(cmd, out, cap);
 }
 
 static int count_of(const char *s, const char *what) {
