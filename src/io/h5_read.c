@@ -208,11 +208,11 @@ static const char *class_name(unsigned cls) {
 static dc_status read_datatype(const dc_h5r *f, const char *path, cursor *c, dc_h5r_dataset *d) {
     unsigned head = (unsigned)get(c, 1), bits = (unsigned)get(c, 3);
     unsigned size = (unsigned)get(c, 4), cls = head & 15;
-    const uint8_t *p = take(c, cls == 1 ? 12 : 4);
-    if (c->bad) return fail(f, "%s: the datatype message is truncated", path);
-    if (cls > 1)
+    if (!c->bad && cls > 1)
         return fail(f, "%s: datatype class %u (%s) is not supported (floats and integers are)",
                     path, cls, class_name(cls));
+    const uint8_t *p = take(c, cls == 1 ? 12 : 4);
+    if (c->bad) return fail(f, "%s: the datatype message is truncated", path);
     d->is_float = cls == 1;
     d->big_endian = bits & 1;
     d->is_signed = cls == 0 && (bits >> 3 & 1);
