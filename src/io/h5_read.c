@@ -72,7 +72,7 @@ static uint64_t get(cursor *c, unsigned k) {
 /* An address: all bits set is HDF5's "undefined", made UNDEF whatever its width. */
 static uint64_t get_addr(const dc_h5r *f, cursor *c) {
     uint64_t v = get(c, f->so);
-    uint64_t all = f->so == 8 ? UINT64_MAX : ((uint64_t)1 << (8 * f->so)) - 1;
+    uint64_t all = f->so >= 8 ? UINT64_MAX : ((uint64_t)1 << (8 * f->so)) - 1;
     return v == all && !c->bad ? UNDEF : v;
 }
 
@@ -123,14 +123,15 @@ static dc_status read_superblock(dc_h5r *f) {
     if (!s || memcmp(s, sig, 8)) return fail(f, "not an HDF5 file (no signature at its start)");
     unsigned version = (unsigned)get(&c, 1);
     if (c.bad) return fail(f, "the superblock is truncated");
-    if (version > 1)
+    if (version > 1) /* 2 and 3: libver 1.8+, which h5py and Keras do not ask for */
         return fail(f, "superblock version %u is not supported (versions 0 and 1 are, as "
                     "h5py and libhdf5 write by default)", version);
     skip(&c, 4); /* free-space, root entry, reserved, shared header versions */
     f->so = (unsigned)get(&c, 1);
     f->sl = (unsigned)get(&c, 1);
     skip(&c, 1 + 2 + 2 + 4 + (version == 1 ? 4 : 0)); /* reserved, K values, flags */
-    if (!c.bad && (!valid_size(f->so) || !valid_size(f->sl)))
+    if (c.bad) return fail(f, "the superblock is truncated (%llu bytes)", (unsigned long long)f->len);
+    if (!valid_size(f->so) || !valid_size(f->sl))
         return fail(f, "superblock: sizes of offsets %u and lengths %u (2, 4 or 8 expected)",
                     f->so, f->sl);
     f->base = get_addr(f, &c);
