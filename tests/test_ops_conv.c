@@ -1173,3 +1173,80 @@ TEST(conv2d_implicit_inference_equals_training_forward) {
     dc_tensor_free(w);
     dc_tensor_free(b);
 }
+
+/* Batch statistics and the gamma and beta gradients (sums over rows, taken in
+ * float blocks then double chunks) against sums in double, on data far from
+ * zero, with more channels than one slice of the summing loop and a row count
+ * that no block or chunk divides; the same bits for 1 and 2 threads. */
+TEST(batch_norm_sums_accurate_any_thread_count) {
+    const int64_t M = 4099, C = 300;
+    dc_rng rng;
+    dc_rng_seed(&rng, 9);
+    dc_tensor *x = dc_tensor_uniform(DC_DIMS(M, C), -1, 1, &rng);
+    for (int64_t i = 0; i < x->size; i++) x->data[i] += 1000.0f + (float)(i % C);
+    float *dy = malloc(sizeof(float) * (size_t)x->size);
+    for (int64_t i = 0; i < x->size; i++) dy[i] = (float)dc_rng_uniform(&rng) - 0.3f;
+    double *mean = calloc((size_t)C, sizeof(double)), *var = calloc((size_t)C, sizeof(double));
+    double *dbeta = calloc((size_t)C, sizeof(double)), *dgamma = calloc((size_t)C, sizeof(double));
+    double *dyabs = calloc((size_t)C, sizeof(double));
+    for (int64_t r = 0; r < M; r++)
+        for (int64_t c = 0; c < C; c++) mean[c] += x->data[r * C + c] / (double)M;
+    for (int64_t r = 0; r < M; r++)
+        for (int64_t c = 0; c < C; c++) {
+            const double d = x->data[r * C + c] - mean[c];
+            var[c] += d * d / (double)M;
+        }
+    for (int64_t r = 0; r < M; r++)
+        for (int64_t c = 0; c < C; c++) {
+            const double xhat = (x->data[r * C + c] - mean[c]) / sqrt(var[c] + 1e-3);
+            dbeta[c] += dy[r * C + c];
+            dgamma[c] += dy[r * C + c] * xhat;
+            dyabs[c] += fabs(dy[r * C + c]);
+        }
+    const int keep = dc_get_num_threads();
+    float *bits[2];
+    for (int th = 1; th <= 2; th++) {
+        dc_set_num_threads(th);
+        dc_rng_seed(&rng, 10);
+        dc_tensor *g = dc_tensor_uniform(DC_DIMS(C), 0.5f, 1.5f, &rng), *b = dc_tensor_zeros(DC_DIMS(C));
+        dc_tensor *mm = dc_tensor_zeros(DC_DIMS(C)), *mv = dc_tensor_zeros(DC_DIMS(C));
+        dc_tensor_set_requires_grad(g, true);
+        dc_tensor_set_requires_grad(b, true);
+        dc_tensor_set_requires_grad(x, true);
+        dc_tensor_zero_grad(x);
+        dc_tape *t = dc_tape_new(NULL);
+        /* momentum 1e-30: the moving statistics become the batch's */
+        dc_tensor *y = dc_batch_norm(t, x, g, b, mm, mv, true, 1e-30f, 1e-3f);
+        CHECK(y != NULL);
+        if (y) CHECK_OK(dc_tape_backward_seeded(t, y, dy));
+        double worst[4] = {0, 0, 0, 0};
+        for (int64_t c = 0; c < C; c++) {
+            const double e[4] = {fabs(mm->data[c] - mean[c]) / (1e-6 * fabs(mean[c])),
+                                 fabs(mv->data[c] - var[c]) / (1e-4 * var[c]),
+                                 fabs(b->grad[c] - dbeta[c]) / (1e-3 + 1e-5 * fabs(dbeta[c])),
+                                 /* xhat from the float mean (1000 + c: a step of 6e-5) */
+                                 fabs(g->grad[c] - dgamma[c]) / (2e-4 * dyabs[c])};
+            for (int k = 0; k < 4; k++)
+                if (!(e[k] <= worst[k])) worst[k] = e[k];
+        }
+        for (int k = 0; k < 4; k++)
+            if (!(worst[k] <= 1))
+                test_fail(__FILE__, __LINE__, "%s off by %.3g x tolerance (threads %d)",
+                          (const char *[]){"mean", "variance", "dbeta", "dgamma"}[k], worst[k], th);
+        const int64_t nb = y ? y->size : 0;
+        bits[th - 1] = malloc(sizeof(float) * (size_t)(2 * x->size + 4 * C));
+        if (y) memcpy(bits[th - 1], y->data, sizeof(float) * (size_t)nb);
+        memcpy(bits[th - 1] + x->size, x->grad, sizeof(float) * (size_t)x->size);
+        memcpy(bits[th - 1] + 2 * x->size, mm->data, sizeof(float) * (size_t)C);
+        memcpy(bits[th - 1] + 2 * x->size + C, mv->data, sizeof(float) * (size_t)C);
+        memcpy(bits[th - 1] + 2 * x->size + 2 * C, g->grad, sizeof(float) * (size_t)C);
+        memcpy(bits[th - 1] + 2 * x->size + 3 * C, b->grad, sizeof(float) * (size_t)C);
+        dc_tape_free(t);
+        dc_tensor *all[] = {g, b, mm, mv};
+        for (int i = 0; i < 4; i++) dc_tensor_free(all[i]);
+    }
+    dc_set_num_threads(keep);
+    CHECK(memcmp(bits[0], bits[1], sizeof(float) * (size_t)(2 * x->size + 4 * C)) == 0);
+    free(bits[0]), free(bits[1]), free(dy), free(mean), free(var), free(dbeta), free(dgamma), free(dyabs);
+    dc_tensor_free(x);
+}

@@ -1,6 +1,7 @@
 /* op_norm.c — batch normalization over every axis but the last (NHWC channels), with
- * Keras' moving-statistics rule. Per-channel sums are taken in double over a fixed
- * number of row chunks, so results do not depend on the thread count. */
+ * Keras' moving-statistics rule. Per-channel sums are taken in float over blocks of
+ * rows, then in double over a fixed number of row chunks, so results do not depend
+ * on the thread count. */
 #include "op.h"
 #include <math.h>
 #include <string.h>
@@ -57,9 +58,41 @@ static void chunk_rows(int64_t M, int k, int64_t *lo, int64_t *hi) {
 /* What column_sums adds up in each column c of x (M,C). */
 typedef enum {
     SUM_X,       /* x */
-    SUM_SQ_DEV,  /* (x - mean)^2, in double */
+    SUM_SQ_DEV,  /* (x - mean)^2 */
     SUM_X_XHAT   /* x * xhat, xhat = (xin - mean) * invstd: dy . xhat in backward */
 } col_sum;
+
+/* Rows summed in float, vectorized over channels, before each add into a chunk's
+ * double partial sums; channels go in slices of BN_SLICE (a stack buffer). The
+ * blocks start at fixed rows of each chunk, so the bits depend on the shape alone. */
+#define BN_BLOCK 32
+#define BN_SLICE 256
+
+/* acc (cn) = the sums of kind over rows [r0,r1) of x (M,C), channels [c0,c0+cn). */
+static void block_sums(col_sum kind, const float *x, const float *xin, int64_t C, int64_t r0,
+                       int64_t r1, int64_t c0, int64_t cn, const float *mean,
+                       const float *invstd, float *restrict acc) {
+    for (int64_t c = 0; c < cn; c++) acc[c] = 0;
+    for (int64_t r = r0; r < r1; r++) {
+        const float *restrict row = x + r * C + c0;
+        if (kind == SUM_SQ_DEV) {
+            const float *restrict m = mean + c0;
+#pragma omp simd
+            for (int64_t c = 0; c < cn; c++) {
+                const float d = row[c] - m[c];
+                acc[c] += d * d;
+            }
+        } else if (kind == SUM_X_XHAT) {
+            const float *restrict xr = xin + r * C + c0, *restrict m = mean + c0;
+            const float *restrict is = invstd + c0;
+#pragma omp simd
+            for (int64_t c = 0; c < cn; c++) acc[c] += row[c] * ((xr[c] - m[c]) * is[c]);
+        } else {
+#pragma omp simd
+            for (int64_t c = 0; c < cn; c++) acc[c] += row[c];
+        }
+    }
+}
 
 /* sum (C) = the column sums of kind over the rows of x (M,C), BN_CHUNKS
  * partial sums in part added in a fixed order, so any thread count gives the
@@ -72,19 +105,13 @@ static void column_sums(col_sum kind, const float *x, const float *xin, int64_t 
         memset(p, 0, (size_t)C * sizeof(double));
         int64_t lo, hi;
         chunk_rows(M, k, &lo, &hi);
-        for (int64_t r = lo; r < hi; r++) {
-            const float *row = x + r * C;
-            if (kind == SUM_SQ_DEV) {
-                for (int64_t c = 0; c < C; c++) {
-                    double d = (double)row[c] - mean[c];
-                    p[c] += d * d;
-                }
-            } else if (kind == SUM_X_XHAT) {
-                const float *xr = xin + r * C;
-                for (int64_t c = 0; c < C; c++)
-                    p[c] += (double)row[c] * (double)((xr[c] - mean[c]) * invstd[c]);
-            } else {
-                for (int64_t c = 0; c < C; c++) p[c] += row[c];
+        float acc[BN_SLICE];
+        for (int64_t c0 = 0; c0 < C; c0 += BN_SLICE) {
+            const int64_t cn = DC_MIN((int64_t)BN_SLICE, C - c0);
+            for (int64_t r0 = lo; r0 < hi; r0 += BN_BLOCK) {
+                block_sums(kind, x, xin, C, r0, DC_MIN(r0 + BN_BLOCK, hi), c0, cn, mean, invstd,
+                           acc);
+                for (int64_t c = 0; c < cn; c++) p[c0 + c] += acc[c];
             }
         }
     }
