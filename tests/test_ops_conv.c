@@ -1176,10 +1176,10 @@ TEST(conv2d_implicit_inference_equals_training_forward) {
 
 /* Batch statistics and the gamma and beta gradients (sums over rows, taken in
  * float blocks then double chunks) against sums in double, on data far from
- * zero, with more channels than one slice of the summing loop and a row count
- * that no block or chunk divides; the same bits for 1 and 2 threads. */
-TEST(batch_norm_sums_accurate_any_thread_count) {
-    const int64_t M = 4099, C = 300;
+ * zero, with more channels than one slice of the summing loop, or few enough
+ * that several rows share a vector, and a row count that no block or chunk
+ * divides; the same bits for 1 and 2 threads. */
+static void check_bn_sums(int64_t M, int64_t C) {
     dc_rng rng;
     dc_rng_seed(&rng, 9);
     dc_tensor *x = dc_tensor_uniform(DC_DIMS(M, C), -1, 1, &rng);
@@ -1249,4 +1249,11 @@ TEST(batch_norm_sums_accurate_any_thread_count) {
     CHECK(memcmp(bits[0], bits[1], sizeof(float) * (size_t)(2 * x->size + 4 * C)) == 0);
     free(bits[0]), free(bits[1]), free(dy), free(mean), free(var), free(dbeta), free(dgamma), free(dyabs);
     dc_tensor_free(x);
+}
+
+TEST(batch_norm_sums_accurate_any_thread_count) {
+    check_bn_sums(4099, 300);
+    check_bn_sums(4099, 24);
+    check_bn_sums(2051, 5);
+    check_bn_sums(517, 8);
 }
