@@ -95,6 +95,105 @@ static void RK(from_cols)(const float *ct, int64_t M, int64_t N, float beta, con
     }
 }
 
+/* sigmoid and tanh of a row, 16 lanes at a time: exp through scalef (2^n
+ * without integer tricks) and 1/d as rcp14 refined by one Newton step (about
+ * 1 ulp), not a divide; the forward gates spend most of their time here. */
+static inline __m512 rk_exp16(__m512 x) {
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+// 1 / d for d in [1, 1e35]
+static inline __m512 rk_recip16(__m512 d) {
+    const __m512 r = _mm512_rcp14_ps(d);
+    return _mm512_fmadd_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(1.0f)), r);
+}
+
+/* |x| <= 80 keeps e^|x| and 1/(1 + e^|x|) normal floats; both functions are
+ * flat to the last bit long before. NaN stays NaN (min/max return their
+ * second operand when one is NaN). */
+static inline __m512 rk_clamp80(__m512 x) {
+    return _mm512_max_ps(_mm512_set1_ps(-80.0f), _mm512_min_ps(_mm512_set1_ps(80.0f), x));
+}
+
+static inline __m512 rk_sigmoid16(__m512 x) {
+    const __m512 e = rk_exp16(_mm512_sub_ps(_mm512_setzero_ps(), rk_clamp80(x)));
+    return rk_recip16(_mm512_add_ps(e, _mm512_set1_ps(1.0f)));
+}
+
+/* an odd polynomial near 0 (where 1 - 2/(e^2x + 1) cancels), that form elsewhere */
+static inline __m512 rk_tanh16(__m512 x) {
+    const __m512 ax = _mm512_abs_ps(x), s = _mm512_mul_ps(x, x);
+    __m512 p = _mm512_set1_ps(-5.70498872745e-3f);
+    p = _mm512_fmadd_ps(p, s, _mm512_set1_ps(2.06390887954e-2f));
+    p = _mm512_fmadd_ps(p, s, _mm512_set1_ps(-5.37397155531e-2f));
+    p = _mm512_fmadd_ps(p, s, _mm512_set1_ps(1.33314422036e-1f));
+    p = _mm512_fmadd_ps(p, s, _mm512_set1_ps(-3.33332819422e-1f));
+    const __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(p, s), x, x);
+    const __m512 e = rk_exp16(_mm512_min_ps(_mm512_set1_ps(80.0f), _mm512_add_ps(ax, ax)));
+    const __m512 two = _mm512_set1_ps(2.0f);
+    __m512 big = _mm512_fnmadd_ps(two, rk_recip16(_mm512_add_ps(e, _mm512_set1_ps(1.0f))),
+                                  _mm512_set1_ps(1.0f));
+    big = _mm512_castsi512_ps(_mm512_or_si512(
+        _mm512_castps_si512(big),
+        _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u))));
+    const __mmask16 near0 = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(0.625f), _CMP_LT_OQ);
+    /* NaN: not near 0, and big came from a NaN e, so NaN */
+    return _mm512_mask_blend_ps(near0, big, small);
+}
+
+#define RK_OWN_ACT
+static void rk_sigmoid_row(float *v, int64_t n) {
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = lanes(n - i);
+        _mm512_mask_storeu_ps(v + i, m, rk_sigmoid16(_mm512_maskz_loadu_ps(m, v + i)));
+    }
+}
+
+static void rk_tanh_row(float *v, int64_t n) {
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = lanes(n - i);
+        _mm512_mask_storeu_ps(v + i, m, rk_tanh16(_mm512_maskz_loadu_ps(m, v + i)));
+    }
+}
+
+/* The joined weight gradient (rnn.h): per block of K rows, a packed into
+ * 14-row micro-panels (kept in L2) and b's columns into 32-column panels, each
+ * (KC,32) panel of b (in L1) swept by every micro-panel of a through the GEMM
+ * microkernel, which adds into the 14x32 tile of c in place. Long K is the
+ * point: c is read and written once per block, not per step. */
+// a (K,M), b (K,N) -> c (M, [j0,j1))
+static void RK(wgrad)(int64_t M, int64_t K, const float *a, int64_t lda, const float *b,
+                      int64_t ldb, float *c, int64_t ldc, int64_t j0, int64_t j1, float *ws) {
+    enum { KC = DC_RNN_WG_KC, MR = 14, NR = 32 };
+    const int64_t ncols = j1 - j0;
+    float *wb = ws, *wa = ws + KC * ((ncols + NR - 1) / NR * NR);
+    for (int64_t k0 = 0; k0 < K; k0 += KC) {
+        const int64_t kc = K - k0 < KC ? K - k0 : KC;
+        dc_gemm_pack_panels_avx512(a + k0 * lda, lda, M, kc, wa, MR);
+        dc_gemm_pack_panels_avx512(b + k0 * ldb + j0, ldb, ncols, kc, wb, NR);
+        const dc_gemm_tile_epi e = {1.0f, k0 ? 1.0f : 0.0f, NULL, false};
+        for (int64_t q = 0; q < ncols; q += NR) {
+            const int nr = (int)(ncols - q < NR ? ncols - q : NR);
+            for (int64_t i0 = 0; i0 < M; i0 += MR)
+                dc_gemm_ukernel_avx512(kc, wa + i0 * kc, 0, wb + q * kc, 0, c + i0 * ldc + j0 + q,
+                                       ldc, (int)(M - i0 < MR ? M - i0 : MR), nr, &e);
+        }
+    }
+}
+#define RK_OWN_WGRAD
+
 extern const dc_rnn_kernels RK(kernels);
 #include "rnn_body.h"
 #else

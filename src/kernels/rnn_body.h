@@ -14,6 +14,10 @@
 // v (n) -> act(v) in place
 static void rk_act(int k, float *v, int64_t n) {
     switch (k) {
+#ifdef RK_OWN_ACT /* the ISA build has its own rows of these two */
+    case DC_RNN_K_TANH: rk_tanh_row(v, n); break;
+    case DC_RNN_K_SIGMOID: rk_sigmoid_row(v, n); break;
+#else
     case DC_RNN_K_TANH:
 #pragma omp simd
         for (int64_t i = 0; i < n; i++) v[i] = dc_fm_tanhf(v[i]);
@@ -22,6 +26,7 @@ static void rk_act(int k, float *v, int64_t n) {
 #pragma omp simd
         for (int64_t i = 0; i < n; i++) v[i] = dc_fm_sigmoidf(v[i]);
         break;
+#endif
     case DC_RNN_K_RELU:
 #pragma omp simd
         for (int64_t i = 0; i < n; i++) v[i] = v[i] < 0.0f ? 0.0f : v[i];
@@ -420,4 +425,7 @@ const dc_rnn_kernels RK(kernels) = {
     .tgemm_panel = RK(tgemm_panel),
     .to_cols = RK(to_cols),
     .from_cols = RK(from_cols),
+#ifdef RK_OWN_WGRAD
+    .wgrad = RK(wgrad),
+#endif
 };

@@ -53,6 +53,8 @@ typedef struct {
      * GEMM over all steps gives the gradients of R, W and b at once, into dwr */
     int64_t hs, xs; /* row strides of hprev and xt */
     float *dwr;     /* (U+I+1,G) that GEMM's result */
+    float *wgs;     /* its kernel's scratch, wg_nt column ranges (rnn.h wgrad) */
+    int wg_nt;
 } rnn_saved;
 
 /* The per-step GEMMs read the recurrent kernel 100s of times, so it is
@@ -252,6 +254,18 @@ dc_status dc_rnn_shape(const dc_node *n, int *ndim, int64_t *shape) {
     return DC_OK;
 }
 
+/* Threads for the joined weight gradient: ranges of 32-column panels, each
+ * range summed whole by one thread. */
+static int wgrad_threads(int64_t G) {
+#ifdef _OPENMP
+    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+    return (int)DC_MAX(1, DC_MIN((int64_t)nt, (G + 31) / 32 / 4));
+#else
+    (void)G;
+    return 1;
+#endif
+}
+
 static float *alloc_f(dc_node *n, int64_t count) {
     return dc_node_alloc(n, (size_t)(count > 0 ? count : 1) * sizeof(float));
 }
@@ -287,6 +301,11 @@ static dc_status rnn_alloc(dc_node *n, const rnn_dims *d, rnn_saved *s, bool gra
         s->dgh = d->kind == DC_OP_GRU ? alloc_f(n, BT * d->G) : NULL;
         s->bufs = alloc_f(n, 4 * BU);
         s->dwr = join ? alloc_f(n, s->hs * G) : NULL;
+        if (join && dc_rnn_kernels_get()->wgrad) {
+            s->wg_nt = wgrad_threads(G);
+            s->wgs = alloc_f(n, s->wg_nt * dc_rnn_wgrad_scratch(s->hs, G));
+            if (!s->wgs) return DC_ERR_NOMEM;
+        }
         s->rtp = packed ? alloc_f(n, DC_MAX(panels_size(G, U + (fuses_x(d) ? I : 0)),
                                             panels_size(2 * U, U) + panels_size(U, U)))
                         : NULL;
@@ -529,6 +548,22 @@ static void add_col_sums(const float *g, int64_t rows, int64_t G, float *grad) {
     }
 }
 
+/* dwr (hs,G) = hprev^T dg over all BT rows: by the kernel, panel ranges of
+ * columns over threads (the bits do not depend on the split), or dc_gemm. */
+static void joined_wgrad(rnn_saved *s, int64_t BT, int64_t G, const dc_rnn_kernels *k) {
+    if (!s->wgs) {
+        dc_gemm(true, false, s->hs, G, BT, 1.0f, s->hprev, s->hs, s->dg, G, 0.0f, s->dwr, G);
+        return;
+    }
+    const int nt = (int)DC_MIN((int64_t)s->wg_nt, (int64_t)wgrad_threads(G));
+    const int64_t np = (G + 31) / 32, per = dc_rnn_wgrad_scratch(s->hs, G);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int th = 0; th < nt; th++) {
+        const int64_t j0 = np * th / nt * 32, j1 = DC_MIN(G, np * (th + 1) / nt * 32);
+        k->wgrad(s->hs, BT, s->hprev, s->hs, s->dg, G, s->dwr, G, j0, j1, s->wgs + th * per);
+    }
+}
+
 // rows [b0,b1) of every step in reverse, backward; par: the GEMMs may use threads
 static void backward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
     const dc_node *n = r->n;
@@ -647,7 +682,7 @@ void dc_rnn_backward(dc_node *n) {
     const int64_t BT = B * T;
     if (BT == 0) return;
     if (s->dwr) { /* joined: [dR; dW; db] = [h, x, 1]^T dg, all steps at once */
-        dc_gemm(true, false, s->hs, G, BT, 1.0f, s->hprev, s->hs, s->dg, G, 0.0f, s->dwr, G);
+        joined_wgrad(s, BT, G, k);
         /* these adds (and the packing) stay serial: on a busy machine each fork
          * and join of a team may wait a time slice for the other thread */
         const dc_reduce_kernels *rk = dc_reduce_kernels_get();
