@@ -168,6 +168,74 @@ static void rk_tanh_row(float *v, int64_t n) {
     }
 }
 
+/* One real row of the LSTM step with the default activations (tanh,
+ * sigmoid) in one pass over its units, 16 at a time: what rnn_body.h's
+ * lstm_forward and lstm_backward do in several passes. */
+#define RK_OWN_LSTM_ROW
+static bool rk_lstm_row_ok(const dc_rnn_step *s) {
+    return s->act == DC_RNN_K_TANH && s->ract == DC_RNN_K_SIGMOID;
+}
+
+// g (4U) pre-activations -> activations; cp -> cn, aux = tanh(cn), hn = y = o tanh(cn)
+static void rk_lstm_forward_row(const dc_rnn_step *s, int64_t b) {
+    const int64_t U = s->U;
+    float *g = s->g + b * s->gs, *cn = s->cn + b * s->cns, *tc = s->aux + b * s->auxs;
+    float *hn = s->hn + b * s->hns, *y = s->y + b * s->ys;
+    const float *cp = s->cp + b * s->cps;
+    for (int64_t j = 0; j < U; j += 16) {
+        const __mmask16 m = lanes(U - j);
+        const __m512 i = rk_sigmoid16(_mm512_maskz_loadu_ps(m, g + j));
+        const __m512 f = rk_sigmoid16(_mm512_maskz_loadu_ps(m, g + U + j));
+        const __m512 gg = rk_tanh16(_mm512_maskz_loadu_ps(m, g + 2 * U + j));
+        const __m512 o = rk_sigmoid16(_mm512_maskz_loadu_ps(m, g + 3 * U + j));
+        const __m512 c = _mm512_fmadd_ps(f, _mm512_maskz_loadu_ps(m, cp + j), _mm512_mul_ps(i, gg));
+        const __m512 t = rk_tanh16(c), h = _mm512_mul_ps(o, t);
+        _mm512_mask_storeu_ps(g + j, m, i);
+        _mm512_mask_storeu_ps(g + U + j, m, f);
+        _mm512_mask_storeu_ps(g + 2 * U + j, m, gg);
+        _mm512_mask_storeu_ps(g + 3 * U + j, m, o);
+        _mm512_mask_storeu_ps(cn + j, m, c);
+        _mm512_mask_storeu_ps(tc + j, m, t);
+        _mm512_mask_storeu_ps(hn + j, m, h);
+        _mm512_mask_storeu_ps(y + j, m, h);
+    }
+}
+
+// dh + dy + carry (carry used up), dc -> dg (4U) pre-activation, dc := dc_{t-1}, pass = 0
+static void rk_lstm_backward_row(const dc_rnn_step *s, int64_t b) {
+    const int64_t U = s->U;
+    const float *g = s->g + b * s->gs, *tc = s->aux + b * s->auxs, *cp = s->cp + b * s->cps;
+    const float *dh = s->dh + b * U, *dy = s->dy + b * s->dys;
+    float *dg = s->dg + b * s->dgs, *dc = s->dc + b * U, *carry = s->carry + b * U;
+    float *pass = s->pass + b * U;
+    const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+    for (int64_t j = 0; j < U; j += 16) {
+        const __mmask16 m = lanes(U - j);
+        const __m512 dH = _mm512_add_ps(
+            _mm512_add_ps(_mm512_maskz_loadu_ps(m, dh + j), _mm512_maskz_loadu_ps(m, dy + j)),
+            _mm512_maskz_loadu_ps(m, carry + j));
+        const __m512 i = _mm512_maskz_loadu_ps(m, g + j), f = _mm512_maskz_loadu_ps(m, g + U + j);
+        const __m512 gg = _mm512_maskz_loadu_ps(m, g + 2 * U + j);
+        const __m512 o = _mm512_maskz_loadu_ps(m, g + 3 * U + j);
+        const __m512 t = _mm512_maskz_loadu_ps(m, tc + j);
+        /* sigmoid' = y (1 - y), tanh' = 1 - y^2, from the outputs kept */
+        const __m512 dout = _mm512_mul_ps(_mm512_mul_ps(dH, t), _mm512_mul_ps(o, _mm512_sub_ps(one, o)));
+        const __m512 dct = _mm512_fmadd_ps(_mm512_mul_ps(dH, o), _mm512_fnmadd_ps(t, t, one),
+                                           _mm512_maskz_loadu_ps(m, dc + j));
+        const __m512 di = _mm512_mul_ps(_mm512_mul_ps(dct, gg), _mm512_mul_ps(i, _mm512_sub_ps(one, i)));
+        const __m512 df = _mm512_mul_ps(_mm512_mul_ps(dct, _mm512_maskz_loadu_ps(m, cp + j)),
+                                        _mm512_mul_ps(f, _mm512_sub_ps(one, f)));
+        const __m512 dgg = _mm512_mul_ps(_mm512_mul_ps(dct, i), _mm512_fnmadd_ps(gg, gg, one));
+        _mm512_mask_storeu_ps(dg + j, m, di);
+        _mm512_mask_storeu_ps(dg + U + j, m, df);
+        _mm512_mask_storeu_ps(dg + 2 * U + j, m, dgg);
+        _mm512_mask_storeu_ps(dg + 3 * U + j, m, dout);
+        _mm512_mask_storeu_ps(dc + j, m, _mm512_mul_ps(dct, f));
+        _mm512_mask_storeu_ps(carry + j, m, zero);
+        _mm512_mask_storeu_ps(pass + j, m, zero);
+    }
+}
+
 /* The joined weight gradient (rnn.h): per block of K rows, a packed into
  * 14-row micro-panels (kept in L2) and b's columns into 32-column panels, each
  * (KC,32) panel of b (in L1) swept by every micro-panel of a through the GEMM

@@ -112,6 +112,12 @@ static void RK(lstm_forward)(const dc_rnn_step *s) {
             rk_keep(s, b);
             continue;
         }
+#ifdef RK_OWN_LSTM_ROW
+        if (rk_lstm_row_ok(s)) {
+            rk_lstm_forward_row(s, b);
+            continue;
+        }
+#endif
         float *g = s->g + b * s->gs, *cn = s->cn + b * s->cns, *tc = s->aux + b * s->auxs;
         float *hn = s->hn + b * s->hns, *y = s->y + b * s->ys;
         const float *cp = s->cp + b * s->cps;
@@ -142,6 +148,12 @@ static void RK(lstm_backward)(const dc_rnn_step *s) {
             rk_keep_backward(s, b, 4);
             continue;
         }
+#ifdef RK_OWN_LSTM_ROW
+        if (rk_lstm_row_ok(s)) {
+            rk_lstm_backward_row(s, b);
+            continue;
+        }
+#endif
         const float *g = s->g + b * s->gs, *tc = s->aux + b * s->auxs, *cp = s->cp + b * s->cps;
         float *dg = s->dg + b * s->dgs, *dc = s->dc + b * U;
         float *di = dg, *df = dg + U, *dgg = dg + 2 * U, *dout = dg + 3 * U;
