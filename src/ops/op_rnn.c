@@ -128,6 +128,14 @@ typedef struct {
     int64_t lda, k;
 } rnn_part;
 
+// panel p of ct (N,M) = panels^T (N,K) @ bt (K,M)
+static inline void tgemm_panel_at(const dc_rnn_kernels *k, int64_t M, int64_t N, int64_t K,
+                                  const float *panels, const float *bt, float *ct, int64_t p) {
+    const int64_t j0 = p * DC_RNN_TILE;
+    k->tgemm_panel(M, K, (int)DC_MIN((int64_t)DC_RNN_TILE, N - j0), panels + j0 * K, bt,
+                   ct + j0 * M, M);
+}
+
 // ct (N,M) = panels^T (N,K) @ [parts]^T (K,M), K the parts' k summed
 static void rec_gemm_ct(const rnn_gemm_ctx *x, int64_t M, int64_t N, int np_, const rnn_part *parts,
                         const float *panels) {
@@ -140,15 +148,19 @@ static void rec_gemm_ct(const rnn_gemm_ctx *x, int64_t M, int64_t N, int np_, co
         K += parts[i].a ? parts[i].k : 1;
     }
     const int64_t np = (N + DC_RNN_TILE - 1) / DC_RNN_TILE;
-    const bool par = x->par && np > 1 && (double)M * (double)N * (double)K >= (double)(1 << 20);
+    bool par = x->par && np > 1 && (double)M * (double)N * (double)K >= (double)(1 << 20);
+#ifdef _OPENMP
+    par = par && omp_get_max_threads() > 1;
+#endif
     const float *bt = x->bt;
     float *ct = x->ct;
-#pragma omp parallel for schedule(static) if (par)
-    for (int64_t p = 0; p < np; p++) {
-        const int64_t j0 = p * DC_RNN_TILE;
-        k->tgemm_panel(M, K, (int)DC_MIN((int64_t)DC_RNN_TILE, N - j0), panels + j0 * K, bt,
-                       ct + j0 * M, M);
+    if (!par) { /* no region at all: even a serialized one costs a team setup per step */
+        for (int64_t p = 0; p < np; p++)
+            tgemm_panel_at(k, M, N, K, panels, bt, ct, p);
+        return;
     }
+#pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < np; p++) tgemm_panel_at(k, M, N, K, panels, bt, ct, p);
 }
 
 // C (M,N) = A (M,K) @ R (K,N) + beta C (+ bias)
