@@ -74,6 +74,10 @@ typedef struct {
      * each element summed over k in order (the same bits for any M). */
     void (*tgemm_panel)(int64_t M, int64_t K, int mr, const float *panel, const float *bt,
                         float *ct, int64_t ldc);
+    /* the same product stored transposed: c (M,mr), row b at c + b*ldc (the
+     * step's GEMM in row layout, with no pass over ct) */
+    void (*tgemm_panel_rows)(int64_t M, int64_t K, int mr, const float *panel, const float *bt,
+                             float *c, int64_t ldc);
     /* bt (K,M) = a (M,K) transposed; a's row stride lda */
     void (*to_cols)(const float *a, int64_t lda, int64_t M, int64_t K, float *bt);
     /* c (M,N) = beta c + ct^T (+ bias (N) when not NULL); ct (N,M); c's row stride ldc */

@@ -9,10 +9,13 @@
 
 /* A (TILE, 16*nv) tile of ct in 14*nv accumulators: per k one broadcast of
  * each panel element feeds nv FMAs, so the FMAs (not the loads) set the pace. */
-// panel (K,TILE) x b (K, <=16*nv) with row stride ldb -> ct rows 0..mr-1
+/* rows: the tile is stored transposed, column b of ct as row b of c (ldc its
+ * row stride), through a 16x16 block in L1 (the transposing pack), so the
+ * caller gets the step's GEMM in row layout without a pass over all of ct. */
+// panel (K,TILE) x b (K, <=16*nv) with row stride ldb -> ct rows 0..mr-1 (or c rows)
 static inline __attribute__((always_inline)) void
 tg_tile(int64_t K, const float *panel, const float *b, int64_t ldb, float *ct, int64_t ldc,
-        int mr, __mmask16 m0, __mmask16 m1, const int nv) {
+        int mr, __mmask16 m0, __mmask16 m1, const int nv, const bool rows, int ncols) {
     enum { T = DC_RNN_TILE };
     __m512 c0[T], c1[T];
 #pragma GCC unroll 14
@@ -32,6 +35,18 @@ tg_tile(int64_t K, const float *panel, const float *b, int64_t ldb, float *ct, i
             if (nv == 2) c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);
         }
     }
+    if (rows) {
+        float blk[T * 16] __attribute__((aligned(64)));
+#pragma GCC unroll 14
+        for (int i = 0; i < T; i++) _mm512_store_ps(blk + i * 16, c0[i]);
+        dc_gemm_pack_t_avx512(blk, 16, mr, ncols < 16 ? ncols : 16, ct, ldc, mr);
+        if (nv == 2) {
+#pragma GCC unroll 14
+            for (int i = 0; i < T; i++) _mm512_store_ps(blk + i * 16, c1[i]);
+            dc_gemm_pack_t_avx512(blk, 16, mr, ncols - 16, ct + 16 * ldc, ldc, mr);
+        }
+        return;
+    }
 #pragma GCC unroll 14
     for (int i = 0; i < T; i++) {
         if (i >= mr) break;
@@ -50,9 +65,21 @@ static void RK(tgemm_panel)(int64_t M, int64_t K, int mr, const float *panel, co
     for (int64_t j0 = 0; j0 < M; j0 += 32) {
         const int64_t nc = M - j0 < 32 ? M - j0 : 32;
         if (nc > 16)
-            tg_tile(K, panel, bt + j0, M, ct + j0, ldc, mr, 0xFFFF, lanes(nc - 16), 2);
+            tg_tile(K, panel, bt + j0, M, ct + j0, ldc, mr, 0xFFFF, lanes(nc - 16), 2, false, 0);
         else
-            tg_tile(K, panel, bt + j0, M, ct + j0, ldc, mr, lanes(nc), 0, 1);
+            tg_tile(K, panel, bt + j0, M, ct + j0, ldc, mr, lanes(nc), 0, 1, false, 0);
+    }
+}
+
+// the same product -> c (M,mr), row b of c at c + b*ldc
+static void RK(tgemm_panel_rows)(int64_t M, int64_t K, int mr, const float *panel,
+                                 const float *bt, float *c, int64_t ldc) {
+    for (int64_t j0 = 0; j0 < M; j0 += 32) {
+        const int nc = (int)(M - j0 < 32 ? M - j0 : 32);
+        if (nc > 16)
+            tg_tile(K, panel, bt + j0, M, c + j0 * ldc, ldc, mr, 0xFFFF, lanes(nc - 16), 2, true, nc);
+        else
+            tg_tile(K, panel, bt + j0, M, c + j0 * ldc, ldc, mr, lanes(nc), 0, 1, true, nc);
     }
 }
 

@@ -128,17 +128,20 @@ typedef struct {
     int64_t lda, k;
 } rnn_part;
 
-// panel p of ct (N,M) = panels^T (N,K) @ bt (K,M)
+// panel p of ct (N,M) = panels^T (N,K) @ bt (K,M); or, rows given, of its transpose rows (M,N)
 static inline void tgemm_panel_at(const dc_rnn_kernels *k, int64_t M, int64_t N, int64_t K,
-                                  const float *panels, const float *bt, float *ct, int64_t p) {
+                                  const float *panels, const float *bt, float *ct, float *rows,
+                                  int64_t ldr, int64_t p) {
     const int64_t j0 = p * DC_RNN_TILE;
-    k->tgemm_panel(M, K, (int)DC_MIN((int64_t)DC_RNN_TILE, N - j0), panels + j0 * K, bt,
-                   ct + j0 * M, M);
+    const int mr = (int)DC_MIN((int64_t)DC_RNN_TILE, N - j0);
+    if (rows) k->tgemm_panel_rows(M, K, mr, panels + j0 * K, bt, rows + j0, ldr);
+    else k->tgemm_panel(M, K, mr, panels + j0 * K, bt, ct + j0 * M, M);
 }
 
-// ct (N,M) = panels^T (N,K) @ [parts]^T (K,M), K the parts' k summed
+/* ct (N,M) = panels^T (N,K) @ [parts]^T (K,M), K the parts' k summed; or,
+ * when rows is not NULL, its transpose straight into rows (M,N), row stride ldr */
 static void rec_gemm_ct(const rnn_gemm_ctx *x, int64_t M, int64_t N, int np_, const rnn_part *parts,
-                        const float *panels) {
+                        const float *panels, float *rows, int64_t ldr) {
     const dc_rnn_kernels *k = x->k;
     int64_t K = 0;
     for (int i = 0; i < np_; i++) {
@@ -155,12 +158,11 @@ static void rec_gemm_ct(const rnn_gemm_ctx *x, int64_t M, int64_t N, int np_, co
     const float *bt = x->bt;
     float *ct = x->ct;
     if (!par) { /* no region at all: even a serialized one costs a team setup per step */
-        for (int64_t p = 0; p < np; p++)
-            tgemm_panel_at(k, M, N, K, panels, bt, ct, p);
+        for (int64_t p = 0; p < np; p++) tgemm_panel_at(k, M, N, K, panels, bt, ct, rows, ldr, p);
         return;
     }
 #pragma omp parallel for schedule(static)
-    for (int64_t p = 0; p < np; p++) tgemm_panel_at(k, M, N, K, panels, bt, ct, p);
+    for (int64_t p = 0; p < np; p++) tgemm_panel_at(k, M, N, K, panels, bt, ct, rows, ldr, p);
 }
 
 // C (M,N) = A (M,K) @ R (K,N) + beta C (+ bias)
@@ -173,7 +175,7 @@ static void rec_gemm(const rnn_gemm_ctx *x, int64_t M, int64_t N, int64_t K, con
         return;
     }
     const rnn_part part = {A, lda, K};
-    rec_gemm_ct(x, M, N, 1, &part, rk.panels);
+    rec_gemm_ct(x, M, N, 1, &part, rk.panels, NULL, 0);
     x->k->from_cols(x->ct, M, N, beta, bias, C, ldc);
 }
 
@@ -442,8 +444,7 @@ static void forward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
             /* joined rows carry x_t and the 1 after h: one part */
             const rnn_part parts[3] = {{A, lda, d.rdm ? U : hs},
                                        {s->xt + (t * B + b0) * s->xs, s->xs, d.I}, {NULL, 0, 1}};
-            rec_gemm_ct(&gx, nb, G, d.rdm ? 3 : 1, parts, rk_all.panels);
-            k->from_cols(gx.ct, nb, G, 0.0f, NULL, st_.g, G);
+            rec_gemm_ct(&gx, nb, G, d.rdm ? 3 : 1, parts, rk_all.panels, st_.g, G);
             if (d.kind == DC_OP_LSTM) k->lstm_forward(&st_);
             else k->simple_forward(&st_);
         } else if (d.kind == DC_OP_LSTM || d.kind == DC_OP_SIMPLE_RNN) {
@@ -621,7 +622,7 @@ static void backward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
             k->add_masked(&st_);
         } else if (r->fuse_x) { /* ct: dh_{t-1} (U rows) then dx_t (I rows), transposed */
             const rnn_part part = {st_.dg, G, G};
-            rec_gemm_ct(&gx, nb, U + d.I, 1, &part, rkt_all.panels);
+            rec_gemm_ct(&gx, nb, U + d.I, 1, &part, rkt_all.panels, NULL, 0);
             k->from_cols(gx.ct, nb, U, d.rdm ? 0.0f : 1.0f, NULL, d.rdm ? rec : pass, U);
             k->from_cols(gx.ct + U * nb, nb, d.I, 1.0f, NULL, d.x->grad + (b0 * T + t) * d.I,
                          T * d.I);
