@@ -83,14 +83,14 @@ typedef struct {
     /* c (M,N) = beta c + ct^T (+ bias (N) when not NULL); ct (N,M); c's row stride ldc */
     void (*from_cols)(const float *ct, int64_t M, int64_t N, float beta, const float *bias,
                       float *c, int64_t ldc);
-    /* The joined weight gradient, columns [j0,j1) of c (M,N) = a^T b: a (K,M) and
-     * b (K,N) with row strides lda, ldb (K long: every step's rows), c's ldc.
-     * K in blocks of DC_RNN_WG_KC in order, so an element's bits do not depend
-     * on the column range; j0 a multiple of 32. wa, wb: the caller's scratch
-     * of dc_rnn_wgrad_scratch(M, j1 - j0) floats together, 64-byte aligned.
-     * NULL in builds without it (the caller uses dc_gemm). */
+    /* A weight gradient, columns [j0,j1) of c (M,N) = a^T b (+= when add): a
+     * (K,M) and b (K,N) with row strides lda, ldb (K long: every step's rows),
+     * c's ldc. K in blocks of DC_RNN_WG_KC in order, so an element's bits do
+     * not depend on the column range. ws: the caller's scratch of
+     * dc_rnn_wgrad_scratch(M, j1 - j0) floats, 64-byte aligned. NULL in builds
+     * without it (the caller uses dc_gemm). */
     void (*wgrad)(int64_t M, int64_t K, const float *a, int64_t lda, const float *b, int64_t ldb,
-                  float *c, int64_t ldc, int64_t j0, int64_t j1, float *ws);
+                  float *c, int64_t ldc, int64_t j0, int64_t j1, bool add, float *ws);
 } dc_rnn_kernels;
 
 /* Rows of a and b per block of the joined weight gradient, and the scratch

@@ -268,9 +268,10 @@ static void rk_lstm_backward_row(const dc_rnn_step *s, int64_t b) {
  * (KC,32) panel of b (in L1) swept by every micro-panel of a through the GEMM
  * microkernel, which adds into the 14x32 tile of c in place. Long K is the
  * point: c is read and written once per block, not per step. */
-// a (K,M), b (K,N) -> c (M, [j0,j1))
+// a (K,M), b (K,N) -> c (M, [j0,j1)), or += when add
 static void RK(wgrad)(int64_t M, int64_t K, const float *a, int64_t lda, const float *b,
-                      int64_t ldb, float *c, int64_t ldc, int64_t j0, int64_t j1, float *ws) {
+                      int64_t ldb, float *c, int64_t ldc, int64_t j0, int64_t j1, bool add,
+                      float *ws) {
     enum { KC = DC_RNN_WG_KC, MR = 14, NR = 32 };
     const int64_t ncols = j1 - j0;
     float *wb = ws, *wa = ws + KC * ((ncols + NR - 1) / NR * NR);
@@ -278,7 +279,7 @@ static void RK(wgrad)(int64_t M, int64_t K, const float *a, int64_t lda, const f
         const int64_t kc = K - k0 < KC ? K - k0 : KC;
         dc_gemm_pack_panels_avx512(a + k0 * lda, lda, M, kc, wa, MR);
         dc_gemm_pack_panels_avx512(b + k0 * ldb + j0, ldb, ncols, kc, wb, NR);
-        const dc_gemm_tile_epi e = {1.0f, k0 ? 1.0f : 0.0f, NULL, false};
+        const dc_gemm_tile_epi e = {1.0f, k0 || add ? 1.0f : 0.0f, NULL, false};
         for (int64_t q = 0; q < ncols; q += NR) {
             const int nr = (int)(ncols - q < NR ? ncols - q : NR);
             for (int64_t i0 = 0; i0 < M; i0 += MR)

@@ -315,9 +315,9 @@ static dc_status rnn_alloc(dc_node *n, const rnn_dims *d, rnn_saved *s, bool gra
         s->dgh = d->kind == DC_OP_GRU ? alloc_f(n, BT * d->G) : NULL;
         s->bufs = alloc_f(n, 4 * BU);
         s->dwr = join ? alloc_f(n, s->hs * G) : NULL;
-        if (join && dc_rnn_kernels_get()->wgrad) {
+        if (dc_rnn_kernels_get()->wgrad) {
             s->wg_nt = wgrad_threads(G);
-            s->wgs = alloc_f(n, s->wg_nt * dc_rnn_wgrad_scratch(s->hs, G));
+            s->wgs = alloc_f(n, s->wg_nt * dc_rnn_wgrad_scratch(DC_MAX(s->hs, d->I), G));
             if (!s->wgs) return DC_ERR_NOMEM;
         }
         s->rtp = packed ? alloc_f(n, DC_MAX(panels_size(G, U + (fuses_x(d) ? I : 0)),
@@ -561,19 +561,22 @@ static void add_col_sums(const float *g, int64_t rows, int64_t G, float *grad) {
     }
 }
 
-/* dwr (hs,G) = hprev^T dg over all BT rows: by the kernel, panel ranges of
- * columns over threads (the bits do not depend on the split), or dc_gemm. */
-static void joined_wgrad(rnn_saved *s, int64_t BT, int64_t G, const dc_rnn_kernels *k) {
+/* c (M,N) (+)= a^T b over the K rows of a (K,M) and b (K,N), a weight
+ * gradient over all steps: by the kernel, ranges of 32-column panels over
+ * threads (the bits do not depend on the split), or by dc_gemm. */
+static void weight_grad(const rnn_saved *s, const dc_rnn_kernels *k, int64_t M, int64_t N,
+                        int64_t K, const float *a, int64_t lda, const float *b, int64_t ldb,
+                        float *c, int64_t ldc, bool add) {
     if (!s->wgs) {
-        dc_gemm(true, false, s->hs, G, BT, 1.0f, s->hprev, s->hs, s->dg, G, 0.0f, s->dwr, G);
+        dc_gemm(true, false, M, N, K, 1.0f, a, lda, b, ldb, add ? 1.0f : 0.0f, c, ldc);
         return;
     }
-    const int nt = (int)DC_MIN((int64_t)s->wg_nt, (int64_t)wgrad_threads(G));
-    const int64_t np = (G + 31) / 32, per = dc_rnn_wgrad_scratch(s->hs, G);
+    const int nt = (int)DC_MIN((int64_t)s->wg_nt, (int64_t)wgrad_threads(N));
+    const int64_t np = (N + 31) / 32, per = dc_rnn_wgrad_scratch(M, N);
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int th = 0; th < nt; th++) {
-        const int64_t j0 = np * th / nt * 32, j1 = DC_MIN(G, np * (th + 1) / nt * 32);
-        k->wgrad(s->hs, BT, s->hprev, s->hs, s->dg, G, s->dwr, G, j0, j1, s->wgs + th * per);
+        const int64_t j0 = np * th / nt * 32, j1 = DC_MIN(N, np * (th + 1) / nt * 32);
+        k->wgrad(M, K, a, lda, b, ldb, c, ldc, j0, j1, add, s->wgs + th * per);
     }
 }
 
@@ -695,7 +698,7 @@ void dc_rnn_backward(dc_node *n) {
     const int64_t BT = B * T;
     if (BT == 0) return;
     if (s->dwr) { /* joined: [dR; dW; db] = [h, x, 1]^T dg, all steps at once */
-        joined_wgrad(s, BT, G, k);
+        weight_grad(s, k, s->hs, G, BT, s->hprev, s->hs, s->dg, G, s->dwr, G, false);
         /* these adds (and the packing) stay serial: on a busy machine each fork
          * and join of a team may wait a time slice for the other thread */
         const dc_reduce_kernels *rk = dc_reduce_kernels_get();
@@ -705,15 +708,13 @@ void dc_rnn_backward(dc_node *n) {
         return; /* dx came with the steps (fuse_x) */
     }
     const float *hA = s->hd ? s->hd : s->hprev;
-    if (d.w->grad) dc_gemm(true, false, I, G, BT, 1.0f, s->xt, s->xs, s->dg, G, 1.0f, d.w->grad, G);
+    if (d.w->grad) weight_grad(s, k, I, G, BT, s->xt, s->xs, s->dg, G, d.w->grad, G, true);
     if (d.r->grad) {
         if (gru_before) {
-            dc_gemm(true, false, U, 2 * U, BT, 1.0f, hA, U, s->dg, G, 1.0f, d.r->grad, G);
-            dc_gemm(true, false, U, U, BT, 1.0f, s->aux, U, s->dg + 2 * U, G, 1.0f,
-                    d.r->grad + 2 * U, G);
+            weight_grad(s, k, U, 2 * U, BT, hA, U, s->dg, G, d.r->grad, G, true);
+            weight_grad(s, k, U, U, BT, s->aux, U, s->dg + 2 * U, G, d.r->grad + 2 * U, G, true);
         } else {
-            dc_gemm(true, false, U, G, BT, 1.0f, hA, U, gru_after ? s->dgh : s->dg, G, 1.0f,
-                    d.r->grad, G);
+            weight_grad(s, k, U, G, BT, hA, U, gru_after ? s->dgh : s->dg, G, d.r->grad, G, true);
         }
     }
     if (d.x->grad && !fuse_x) { /* time-major into scratch (the xt copy is done with), then added back */
