@@ -6,8 +6,13 @@
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_PENDING 64 /* sums started and not yet waited for */
+#define SPIN_SECONDS 50e-6 /* a wait tests this long before it sleeps */
+#define FIRST_SLEEP_NS 20000L
+#define LAST_SLEEP_NS 200000L /* the most a rank sleeps between two tests */
+#define SMALL_SUM 65536 /* bytes: a sum this small runs as one nonblocking call */
 
 typedef struct {
     dc_dist d;
@@ -25,13 +30,44 @@ static dc_status mpi_error(const char *fn, int code) {
     return dc_set_error(DC_ERR_IO, "%s: %s", fn, len ? msg : "MPI error");
 }
 
-/* In pieces of at most INT_MAX elements: MPI counts are ints. */
+/* Waits for n requests without holding a core: MPI's own waits poll
+ * without pause, and a rank that is ahead then takes the CPU time that the
+ * ranks it waits for need (when ranks share cores with each other or with
+ * other work, each collective cost a whole spin). It tests for SPIN_SECONDS
+ * (ranks that arrive together, the usual case on idle cores, lose no time),
+ * then sleeps between tests, each sleep twice the last up to LAST_SLEEP_NS:
+ * at most that much late after the last rank arrives. */
+static int await(MPI_Request *r, int n) {
+    const double t0 = MPI_Wtime();
+    long sleep_ns = FIRST_SLEEP_NS;
+    int done = 0, rc;
+    while ((rc = MPI_Testall(n, r, &done, MPI_STATUSES_IGNORE)) == MPI_SUCCESS && !done) {
+        if (MPI_Wtime() - t0 < SPIN_SECONDS) continue;
+        nanosleep(&(struct timespec){.tv_nsec = sleep_ns}, NULL);
+        sleep_ns = DC_MIN(2 * sleep_ns, LAST_SLEEP_NS);
+    }
+    return rc;
+}
+
+/* In pieces of at most INT_MAX elements: MPI counts are ints. A small sum
+ * is one MPI_Iallreduce waited for by await; a large one first waits there
+ * for every rank to arrive (MPI_Ibarrier), then runs as MPI_Allreduce, whose
+ * many steps need every rank inside MPI (a sleeping rank would delay each). */
 static dc_status sum(void *ctx, void *x, int64_t n, MPI_Datatype type, size_t elem,
                      const char *fn) {
     MPI_Comm comm = ((mpi_dist *)ctx)->comm;
     for (int64_t at = 0; at < n; at += INT_MAX) {
-        int count = (int)DC_MIN((int64_t)INT_MAX, n - at);
-        int rc = MPI_Allreduce(MPI_IN_PLACE, (char *)x + (size_t)at * elem, count, type, MPI_SUM, comm);
+        int count = (int)DC_MIN((int64_t)INT_MAX, n - at), rc;
+        void *piece = (char *)x + (size_t)at * elem;
+        MPI_Request r;
+        if ((size_t)count * elem <= SMALL_SUM) {
+            rc = MPI_Iallreduce(MPI_IN_PLACE, piece, count, type, MPI_SUM, comm, &r);
+            if (rc == MPI_SUCCESS) rc = await(&r, 1);
+        } else {
+            rc = MPI_Ibarrier(comm, &r);
+            if (rc == MPI_SUCCESS) rc = await(&r, 1);
+            if (rc == MPI_SUCCESS) rc = MPI_Allreduce(MPI_IN_PLACE, piece, count, type, MPI_SUM, comm);
+        }
         if (rc != MPI_SUCCESS) return mpi_error(fn, rc);
     }
     return DC_OK;
@@ -47,7 +83,7 @@ static dc_status sum_doubles(void *ctx, double *x, int64_t n) {
 
 static dc_status wait_sums(void *ctx) {
     mpi_dist *m = ctx;
-    int rc = MPI_Waitall(m->n_pending, m->pending, MPI_STATUSES_IGNORE);
+    int rc = await(m->pending, m->n_pending);
     m->n_pending = 0;
     return rc == MPI_SUCCESS ? DC_OK : mpi_error("dc_dist (MPI) wait_sums", rc);
 }
@@ -102,6 +138,9 @@ static bool launched(void) {
 
 dc_dist *dc_dist_mpi_init(void) {
     if (!launched()) return NULL;
+    /* Open MPI's waits inside a collective then yield the core to a rank
+     * that needs it (the user's setting, when there is one, stays) */
+    setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
     int rc = MPI_Init(NULL, NULL);
     if (rc != MPI_SUCCESS) {
         mpi_error("dc_dist_mpi_init: MPI_Init", rc);
