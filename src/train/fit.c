@@ -1023,6 +1023,8 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
     int64_t steps = opt->steps_per_epoch > 0 ? opt->steps_per_epoch : dc_batcher_num_batches(b);
     m->stop_training = false;
     bool nan_stop = dc_callbacks_terminate_on_nan(cbs);
+    /* with dist: a batch's stop decision that only rank 0 makes */
+    const bool batch_follow = dist && dc_fit_dist_batch_decisions(opt->callbacks, opt->n_callbacks);
     /* TerminateOnNaN keeps the weights of before a step that makes them NaN */
     before_step = nan_stop ? dc_malloc((m->n_trainable ? m->n_trainable : 1) * sizeof(float)) : NULL;
     if (nan_stop && !before_step) {
@@ -1064,31 +1066,38 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
             bool failed = !empty && (!loss || dc_tape_status(t) != DC_OK);
             float batch_loss = loss ? loss->data[0] : NAN;
             /* with dist: this part's loss x its weight and the weight, then their sums */
-            double lw[2] = {0, 0}, part_w = 0;
-            if (dist && !failed) { /* one output (checked): the batch's sums over all ranks */
+            double lw[2] = {0, 0};
+            if (dist && !failed) { /* one output (checked) */
                 memset(step_acc, 0, sizeof *step_acc);
                 if (!empty) {
                     accumulate_all(&io, step_acc, outs, each);
-                    lw[1] = part_w = loss_weight(&io.heads[0], outs[0], io.ys[0]);
-                    lw[0] = (double)batch_loss * part_w;
+                    lw[1] = loss_weight(&io.heads[0], outs[0], io.ys[0]);
+                    lw[0] = (double)batch_loss * lw[1];
                 }
-                if ((st = dc_fit_dist_sum_accum(dist, step_acc, lw)) != DC_OK) goto done;
-                batch_loss = lw[1] > 0 ? (float)(lw[0] / lw[1]) : 0.0f;
-                step_acc->loss_sum = (double)batch_loss * (double)step_acc->loss_n;
             }
-            if (!failed && nan_stop && !isfinite(batch_loss)) {
+            if (!dist && !failed && nan_stop && !isfinite(batch_loss)) {
                 st = numeric_stop(fn, epoch, batch, "the loss is", batch_loss);
                 goto done;
             }
             dc_fit_dist_overlap ov; /* with dist: the gradient summed as backward goes */
             const bool overlap =
-                dist && !failed && dc_fit_dist_overlap_begin(&ov, dist, m, t, part_w, lw[1]);
+                dist && !failed && dc_fit_dist_overlap_begin(&ov, dist, m, t, lw[1], (double)n_batch);
             failed = failed || (!empty && dc_tape_backward(t, loss) != DC_OK);
+            /* with dist: the step's sums, the ranks meeting once (a stop request read there) */
+            bool requested = m->stop_requested;
             if (!failed && dist &&
-                ((st = overlap ? dc_fit_dist_overlap_end(&ov)
-                               : dc_fit_dist_sum_grads(dist, m, part_w, lw[1])) != DC_OK ||
+                ((st = dc_fit_dist_sum_step(dist, m, overlap ? &ov : NULL, n_batch, step_acc, lw,
+                                            &requested)) != DC_OK ||
                  (n_batch < dist->size && (st = dc_fit_dist_sync_rngs(dist, m)) != DC_OK)))
                 goto done;
+            if (dist && !failed) {
+                batch_loss = lw[1] > 0 ? (float)(lw[0] / lw[1]) : 0.0f;
+                step_acc->loss_sum = (double)batch_loss * (double)step_acc->loss_n;
+                if (nan_stop && !isfinite(batch_loss)) { /* before the step, as one process */
+                    st = numeric_stop(fn, epoch, batch, "the loss is", batch_loss);
+                    goto done;
+                }
+            }
             if (!failed && before_step) memcpy(before_step, m->weights, m->n_trainable * sizeof(float));
             if (failed ||
                 (vars ? dc_optimizer_apply(m->opt, vars, n_vars)
@@ -1115,8 +1124,8 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
                 dc_progress_batch(&prog, batch + 1, &fl.logs);
             }
             bool stop = dc_callbacks_batch_end(cbs, epoch, batch, batch_loss);
-            bool requested = m->stop_requested; /* read once: a signal may set it any time */
-            if (dist && (st = dc_fit_dist_follow(dist, m, &stop, &requested, false)) != DC_OK)
+            if (!dist) requested = m->stop_requested; /* read once: a signal may set it any time */
+            if (batch_follow && (st = dc_fit_dist_follow(dist, m, &stop, &requested, false)) != DC_OK)
                 goto done;
             if (stop) m->stop_training = true;
             batch++;
