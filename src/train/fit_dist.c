@@ -62,8 +62,8 @@ static float part_scale(double part, double whole) {
     return part == whole ? 1.0f : whole > 0 ? (float)(part / whole) : 0.0f;
 }
 
-dc_status dc_fit_dist_sum_loss(const dc_dist *d, double *loss_w) {
-    return d->sum_doubles(d->ctx, loss_w, 2) != DC_OK ? failed("losses") : DC_OK;
+dc_status dc_fit_dist_sum_loss(const dc_dist *d, double *v, int64_t n) {
+    return d->sum_doubles(d->ctx, v, n) != DC_OK ? failed("losses") : DC_OK;
 }
 
 dc_status dc_fit_dist_sum_grads(const dc_dist *d, dc_model *m, double part, double whole) {

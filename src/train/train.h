@@ -144,8 +144,8 @@ dc_status dc_fit_dist_check(const char *fn, const dc_dist *d);
 /* Sums a's loss and metric sums over the ranks, and loss_w (NULL: none): a
  * part's mean loss times what it is a mean over, and that weight. */
 dc_status dc_fit_dist_sum_accum(const dc_dist *d, dc_accum *a, double *loss_w);
-/* Sums loss_w[0..1] alone (a validation batch's). */
-dc_status dc_fit_dist_sum_loss(const dc_dist *d, double *loss_w);
+/* Sums v[0..n) (validation's losses and weights, per batch). */
+dc_status dc_fit_dist_sum_loss(const dc_dist *d, double *v, int64_t n);
 /* The batch's gradient from each rank's mean over its part (weight `part` of
  * the batch's `whole`: samples, or real positions): each scaled by
  * part / whole, then summed over the ranks in fixed buckets. */
