@@ -21,7 +21,7 @@ static void help(FILE *f) {
             "(default runs/<FILE without .ini>/):\n"
             "  model.safetensors  weights, architecture, training setup, class names,\n"
             "                     the training inputs' statistics (for predict's warnings)\n"
-            "  history.csv        loss and metrics per epoch\n"
+            "  history.csv        loss and metrics per epoch, rewritten after every epoch\n"
             "  curves.png         the training curves\n"
             "  checkpoint.safetensors  written after every epoch and on Ctrl-C, to resume from\n"
             "\n"
@@ -342,6 +342,9 @@ int cli_train(int argc, char **argv) {
     fo.progress = quiet ? NULL : stdout;
     fo.checkpoint_path = no_checkpoint ? NULL : ckpt;
     fo.resume_from = resume ? resume_path : NULL;
+    char history_csv[4200];
+    snprintf(history_csv, sizeof history_csv, "%s/history.csv", dir);
+    fo.history_path = history_csv;
     fo.dist = dist;
     char logs[4200];
     snprintf(logs, sizeof logs, "%s/logs", dir);

@@ -944,6 +944,11 @@ typedef struct {
      * stopped (EarlyStopping) stays stopped. */
     const char *checkpoint_path;
     const char *resume_from;
+    /* history_path: fit rewrites this CSV (atomically, as
+     * dc_history_write_csv) after every epoch with the whole history, a
+     * resumed run's earlier epochs included, so a crash or a kill loses at
+     * most the epoch in progress. Rank 0 writes it under dist. */
+    const char *history_path;
     /* Data-parallel training (docs/distributed.md): NULL trains in this
      * process alone. Set, every one of dist->size processes calls fit with
      * the same model file, data, seed and options (progress may differ);

@@ -5,6 +5,7 @@
 #include "core/cpu.h"
 #include "kernels/gemm.h"
 #include <stdlib.h>
+#include <string.h>
 
 static void fill(dc_rng *r, float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] = (float)(dc_rng_uniform(r) * 2 - 1);
@@ -121,6 +122,45 @@ TEST(gemm_epilogue_bias_and_activations) {
                 }
     }
     dc_gemm_set_isa(-1);
+}
+
+/* Batch-1 inference must predict what the same input gets inside a batch: a
+ * one-row product (its own kernel on AVX-512) equals that row of a 20-row
+ * product bit for bit, with every epilogue, alpha/beta and A transposed. */
+TEST(gemm_one_row_has_the_bits_of_the_same_row_in_a_batch) {
+    dc_rng r;
+    dc_rng_seed(&r, 5);
+    enum { M = 20, ROW = 13 };
+    const int64_t nk[][2] = {{1, 1}, {10, 128}, {17, 113}, {128, 1764}, {300, 250}, {36, 5}};
+    float bias[300];
+    fill(&r, bias, 300);
+    for (size_t s = 0; s < sizeof nk / sizeof nk[0]; s++)
+        for (int v = 0; v < 2 * 4; v++) {
+            const int64_t N = nk[s][0], K = nk[s][1];
+            const bool ta = v & 1;
+            const float alpha = v & 2 ? 0.75f : 1.0f, beta = v & 4 ? 0.5f : 0.0f;
+            dc_gemm_epilogue ep = {bias, (dc_epi_act)(s % 4)};
+            float *A = malloc(sizeof(float) * (size_t)(M * K)), *a = malloc(sizeof(float) * (size_t)K);
+            float *B = malloc(sizeof(float) * (size_t)(K * N));
+            float *C = malloc(sizeof(float) * (size_t)(M * N)), *c = malloc(sizeof(float) * (size_t)N);
+            fill(&r, A, M * K);
+            fill(&r, B, K * N);
+            fill(&r, C, M * N);
+            for (int64_t k = 0; k < K; k++) a[k] = ta ? A[k * M + ROW] : A[ROW * K + k];
+            memcpy(c, C + ROW * N, sizeof(float) * (size_t)N);
+            dc_gemm_ex(ta, false, M, N, K, alpha, A, ta ? M : K, B, N, beta, C, N, &ep);
+            /* the row alone, A transposed too: a (K,1) with row stride M */
+            float *at = ta ? A + ROW : a;
+            dc_gemm_ex(ta, false, 1, N, K, alpha, at, ta ? M : K, B, N, beta, c, N, &ep);
+            if (memcmp(c, C + ROW * N, sizeof(float) * (size_t)N))
+                test_fail(__FILE__, __LINE__, "N %lld K %lld ta %d alpha %g beta %g act %d: bits differ",
+                          (long long)N, (long long)K, ta, alpha, beta, (int)ep.act);
+            free(A);
+            free(a);
+            free(B);
+            free(C);
+            free(c);
+        }
 }
 
 TEST(gemm_degenerate_sizes) {

@@ -2,6 +2,9 @@
  * (tests/ref/ref_keras.py), deepc's exports predict in Keras what deepc does, and
  * hostile or corrupt archives are refused with the file and the part named. */
 #include "test.h"
+#include "io/h5_read.h"
+#include <dirent.h>
+#include <hdf5.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -745,11 +748,13 @@ TEST(keras_import_refuses_missing_and_truncated_parts) {
     part only_c[1] = {{"config.json", cfg, clen}};
     make_zip(scratch("noweights.keras"), only_c, 1);
     check_refused(scratch("noweights.keras"), DC_ERR_FORMAT, "model.weights.h5", "has no");
-    /* the weights file cut in half, and cut before its superblock */
+    /* the weights file cut in half, cut inside its superblock, without its signature */
     check_refused(variant("half_h5.keras", NULL, NULL, h5, hlen / 2), DC_ERR_FORMAT,
                   "model.weights.h5", "");
     check_refused(variant("tiny_h5.keras", NULL, NULL, h5, 16), DC_ERR_FORMAT, "model.weights.h5",
-                  "not an HDF5 file");
+                  "superblock is truncated");
+    check_refused(variant("nosig_h5.keras", NULL, NULL, h5 + 1, hlen - 1), DC_ERR_FORMAT,
+                  "model.weights.h5", "not an HDF5 file");
     /* the archive itself cut at several points */
     FILE *f = fopen(kref("mlp", ".keras"), "rb");
     char buf[1 << 16];
@@ -771,19 +776,296 @@ TEST(keras_import_refuses_missing_and_truncated_parts) {
     free(cfg);
 }
 
-/* Weights files on which libhdf5 1.10 reads past its image (SIGSEGV): a
- * vetting process meets the fault, the import refuses the file. */
-TEST(keras_import_refuses_weights_that_crash_libhdf5) {
-    long n = 0;
-    FILE *f = fopen(test_path("fuzz/regressions/keras_h5/accum_read_memcpy.weights.h5"), "rb");
-    CHECK(f != NULL);
-    if (!f) return;
-    char *h5 = malloc(1 << 16);
-    n = (long)fread(h5, 1, 1 << 16, f);
-    fclose(f);
-    check_refused(variant("crash_h5.keras", NULL, NULL, h5, (size_t)n), DC_ERR_FORMAT,
-                  "model.weights.h5", "libhdf5 crashed reading it");
+/* ---- the weights reader (src/io/h5_read.c) ---- */
+
+static uint8_t *slurp_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    uint8_t *p = f ? malloc(1 << 20) : NULL;
+    *len = p ? fread(p, 1, 1 << 20, f) : 0;
+    if (f) fclose(f);
+    return p;
+}
+
+/* Weights files on which libhdf5 1.10 read past its image (SIGSEGV) or asked
+ * malloc for ~1 TB: deepc's reader refuses them, naming the file and the part. */
+TEST(keras_import_refuses_weights_that_crashed_libhdf5) {
+    static const char *files[] = {
+        "accum_read_memcpy", "accum_read_memcpy_11", "accum_read_memcpy_23",
+        "alloc_too_big_0124c513316abf5474c3a9231c677d658dc8513c",
+        "alloc_too_big_090df261fc0cfc62e772c873580517802e247f8a",
+        "alloc_too_big_12d1bdf79939193f934581da2dfdfcc9f661328b",
+        "alloc_too_big_1a35f67bc1c6d64967edf3af60470381b5eae737",
+        "alloc_too_big_1c3d219239e55dcdce80c347d2fd6a8ad1f72267"};
+    static const char *paths[] = {"layers/dense/vars/0", "layers/batch_normalization/vars/3"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char rel[200];
+        snprintf(rel, sizeof rel, "fuzz/regressions/keras_h5/%s.weights.h5", files[i]);
+        size_t n = 0;
+        uint8_t *img = slurp_file(test_path(rel), &n);
+        CHECK(img && n > 1000);
+        dc_h5r *r = img ? dc_h5r_open("t", "w.h5", img, n) : NULL;
+        int refused = r ? 0 : 1;
+        for (size_t k = 0; r && k < sizeof paths / sizeof *paths; k++) {
+            dc_h5r_object o;
+            refused += dc_h5r_find(r, paths[k], &o) < 0;
+        }
+        CHECK(refused > 0);
+        CHECK(dc_last_status() == DC_ERR_FORMAT);
+        CHECK_MSG("t: w.h5: ");
+        dc_h5r_close(r);
+        free(img);
+    }
+    /* and through the import, which names the archive and its part */
+    size_t n = 0;
+    uint8_t *h5 = slurp_file(test_path("fuzz/regressions/keras_h5/accum_read_memcpy.weights.h5"), &n);
+    CHECK(h5 != NULL);
+    if (!h5) return;
+    check_refused(variant("crash_h5.keras", NULL, NULL, h5, n), DC_ERR_FORMAT,
+                  "model.weights.h5: ", "no valid symbol table node");
     free(h5);
+}
+
+/* Compares every dataset of a file as libhdf5 reads it and as deepc's reader does. */
+typedef struct {
+    const dc_h5r *r;
+    int datasets;
+} compare_ctx;
+
+static herr_t compare_dataset(hid_t file, const char *name, const H5O_info_t *info, void *p) {
+    if (info->type != H5O_TYPE_DATASET) return 0;
+    compare_ctx *c = p;
+    hid_t ds = H5Dopen2(file, name, H5P_DEFAULT), sp = H5Dget_space(ds);
+    hsize_t dims[32];
+    int nd = H5Sget_simple_extent_dims(sp, dims, NULL);
+    hssize_t n = H5Sget_simple_extent_npoints(sp);
+    double *want = malloc((size_t)n * sizeof *want + 1), *got = malloc((size_t)n * sizeof *got + 1);
+    CHECK(H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, want) >= 0);
+    dc_h5r_object o;
+    CHECK(dc_h5r_find(c->r, name, &o) == 1);
+    bool same = o.kind == DC_H5R_DATASET && o.ds.rank == nd && o.ds.count == (uint64_t)n;
+    for (int d = 0; same && d < nd; d++) same = o.ds.dims[d] == dims[d];
+    for (hssize_t i = 0; same && i < n; i++) got[i] = dc_h5r_value(&o.ds, (uint64_t)i);
+    if (same) same = !memcmp(got, want, (size_t)n * sizeof *got); /* bit for bit */
+    if (!same) test_fail(__FILE__, __LINE__, "%s reads otherwise than libhdf5 reads it", name);
+    free(want);
+    free(got);
+    H5Sclose(sp);
+    H5Dclose(ds);
+    c->datasets++;
+    return 0;
+}
+
+/* Every dataset of every committed Keras and deepc weights file (trusted bytes, so
+ * libhdf5 may read them here): the same shape and values, bit for bit. */
+TEST(keras_h5_reader_reads_every_dataset_as_libhdf5) {
+    DIR *dir = opendir(test_path("ref/data/keras"));
+    CHECK(dir != NULL);
+    struct dirent *e;
+    int files = 0, datasets = 0;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    while (dir && (e = readdir(dir))) {
+        size_t len = strlen(e->d_name), n = 0;
+        if (len < 7 || strcmp(e->d_name + len - 6, ".keras")) continue;
+        char rel[300];
+        snprintf(rel, sizeof rel, KDIR "%s", e->d_name);
+        uint8_t *img = slurp_entry(test_path(rel), "model.weights.h5", &n);
+        FILE *f = fopen(scratch("w.h5"), "wb");
+        CHECK(img && f && fwrite(img, 1, n, f) == n);
+        if (f) fclose(f);
+        dc_h5r *r = img ? dc_h5r_open("t", e->d_name, img, n) : NULL;
+        if (!r) printf("  %s\n", dc_last_error());
+        hid_t h = H5Fopen(scratch("w.h5"), H5F_ACC_RDONLY, H5P_DEFAULT);
+        compare_ctx c = {r, 0};
+        CHECK(r && h >= 0 && H5Ovisit(h, H5_INDEX_NAME, H5_ITER_NATIVE, compare_dataset, &c) >= 0);
+        CHECK(c.datasets > 0);
+        datasets += c.datasets;
+        files++;
+        if (h >= 0) H5Fclose(h);
+        dc_h5r_close(r);
+        free(img);
+    }
+    if (dir) closedir(dir);
+    CHECK(files >= 20 && datasets > 300);
+}
+
+/* The paths of a file's datasets, as libhdf5 lists them. */
+typedef struct {
+    char paths[64][80];
+    int n;
+} path_list;
+
+static herr_t list_dataset(hid_t file, const char *name, const H5O_info_t *info, void *p) {
+    (void)file;
+    path_list *l = p;
+    if (info->type == H5O_TYPE_DATASET && l->n < 64) snprintf(l->paths[l->n++], 80, "%s", name);
+    return 0;
+}
+
+static uint8_t *committed_weights(const char *base, size_t *n, path_list *l) {
+    uint8_t *img = slurp_entry(kref(base, ".keras"), "model.weights.h5", n);
+    FILE *f = fopen(scratch("w.h5"), "wb");
+    CHECK(img && f && fwrite(img, 1, *n, f) == *n);
+    if (f) fclose(f);
+    hid_t h = H5Fopen(scratch("w.h5"), H5F_ACC_RDONLY, H5P_DEFAULT);
+    l->n = 0;
+    CHECK(h >= 0 && H5Ovisit(h, H5_INDEX_NAME, H5_ITER_NATIVE, list_dataset, l) >= 0);
+    if (h >= 0) H5Fclose(h);
+    return img;
+}
+
+/* Reads every listed dataset of the image (len bytes) into values (NULL: only read):
+ * true when all of them read; a refusal must name the file. */
+static bool read_all(const uint8_t *img, size_t len, const path_list *l, double *values) {
+    dc_h5r *r = dc_h5r_open("t", "w.h5", img, len);
+    bool ok = r != NULL;
+    size_t k = 0;
+    for (int i = 0; ok && i < l->n; i++) {
+        dc_h5r_object o;
+        ok = dc_h5r_find(r, l->paths[i], &o) == 1 && o.kind == DC_H5R_DATASET;
+        for (uint64_t j = 0; ok && j < o.ds.count; j++, k++) {
+            double v = dc_h5r_value(&o.ds, j);
+            if (values) CHECK(memcmp(&values[k], &v, sizeof v) == 0);
+        }
+    }
+    if (!ok) {
+        CHECK(dc_last_status() == DC_ERR_FORMAT);
+        CHECK_MSG("t: w.h5: ");
+    }
+    dc_h5r_close(r);
+    return ok;
+}
+
+static uint64_t le64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+
+static void put_le64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+#define SB_EOF 40  /* superblock 0, 8-byte offsets: the end-of-file address */
+#define SB_ROOT 64 /* the root group's object header address */
+
+/* A committed weights file cut at every byte offset, in a buffer of exactly that
+ * size (so ASan sees any read past it): refused, naming the file. Then again with
+ * the superblock's end-of-file address patched to the cut, so the checks inside the
+ * file, not the superblock's, must refuse it, and what reads reads right. */
+TEST(keras_h5_reader_refuses_every_truncation) {
+    size_t n = 0;
+    path_list *l = calloc(1, sizeof *l);
+    uint8_t *img = committed_weights("opt_sgd", &n, l);
+    CHECK(img && l->n >= 6);
+    if (!img) return;
+    double *values = malloc(n * sizeof *values);
+    CHECK(read_all(img, n, l, NULL));
+    /* the values in path order, and where the last dataset's data ends */
+    size_t k = 0, data_end = 0;
+    dc_h5r *r = dc_h5r_open("t", "w.h5", img, n);
+    for (int i = 0; r && i < l->n; i++) {
+        dc_h5r_object o;
+        CHECK(dc_h5r_find(r, l->paths[i], &o) == 1);
+        for (uint64_t j = 0; j < o.ds.count && k < n; j++) values[k++] = dc_h5r_value(&o.ds, j);
+        size_t end = (size_t)(o.ds.data - img) + o.ds.count * o.ds.size;
+        if (end > data_end) data_end = end;
+    }
+    dc_h5r_close(r);
+    int whole = 0;
+    for (size_t cut = 0; cut < n; cut++) {
+        uint8_t *part = malloc(cut ? cut : 1);
+        memcpy(part, img, cut);
+        CHECK(!read_all(part, cut, l, values));
+        if (cut >= SB_EOF + 8) {
+            put_le64(part + SB_EOF, cut);
+            bool all = read_all(part, cut, l, values);
+            if (all) CHECK(cut >= data_end);
+            whole += all;
+        }
+        free(part);
+    }
+    CHECK(whole < (int)(n - data_end) + 1); /* what follows the data: attributes and the like */
+    free(values);
+    free(img);
+    free(l);
+}
+
+/* The offset of the first message of type type in the root group's object header
+ * (v1: the header's 16 bytes, then type (2), size (2), flags, 3 reserved, data). */
+static size_t root_message(const uint8_t *img, unsigned type) {
+    size_t hdr = (size_t)le64(img + SB_ROOT), at = hdr + 16;
+    CHECK((unsigned)(img[at] | img[at + 1] << 8) == type);
+    return at;
+}
+
+/* Hand-made corruptions of a committed file: cycles, offsets outside the file,
+ * what the reader does not support; each refused with the part named. */
+TEST(keras_h5_reader_refuses_cycles_and_outside_offsets) {
+    size_t n = 0;
+    path_list *l = calloc(1, sizeof *l);
+    uint8_t *img = committed_weights("opt_sgd", &n, l), *bad = malloc(n);
+    CHECK(img && bad && l->n > 0);
+    if (!img || !bad) return;
+    size_t msg = root_message(img, 17); /* the symbol table: B-tree, heap addresses */
+    size_t btree = (size_t)le64(img + msg + 8);
+    dc_h5r_object o;
+    size_t root = (size_t)le64(img + SB_ROOT);
+    typedef struct {
+        size_t at;      /* where to patch */
+        uint64_t value; /* little-endian */
+        int bytes;
+    } patch;
+    struct {
+        patch p[2];
+        const char *why;
+    } cases[] = {
+        /* the root's symbol table message made a continuation to its own block */
+        {{{msg, 16, 2}, {msg + 8, root + 16, 8}}, "(a cycle)"},
+        /* the B-tree's root claims level 1: its children are no B-tree nodes */
+        {{{btree + 5, 1, 1}}, "no valid group B-tree node at byte"},
+        /* ... and its first child is itself */
+        {{{btree + 5, 1, 1}, {btree + 32, btree, 8}}, "has level 1 where 0 belongs (a cycle"},
+        {{{msg + 8, n + 64, 8}}, "no valid group B-tree node at byte"},
+        {{{msg + 16, UINT64_MAX - 7, 8}}, "no valid local heap"},
+        {{{SB_ROOT, n - 8, 8}}, "the root group: the object header at byte"},
+        {{{8, 2, 1}}, "superblock version 2 is not supported"},
+        {{{root, 0x5244484fu, 4}}, "object header version 2"}, /* "OHDR" */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        memcpy(bad, img, n);
+        for (int j = 0; j < 2; j++)
+            for (int b = 0; b < cases[i].p[j].bytes; b++)
+                bad[cases[i].p[j].at + b] = (uint8_t)(cases[i].p[j].value >> (8 * b));
+        CHECK(!read_all(bad, n, l, NULL));
+        CHECK_MSG(cases[i].why);
+    }
+    /* a dataset's data moved past the end, and made chunked (layout 3, class 1 -> 2) */
+    dc_h5r *r = dc_h5r_open("t", "w.h5", img, n);
+    CHECK(r && dc_h5r_find(r, "optimizer/vars/2", &o) == 1 && o.ds.count > 0);
+    uint8_t want[10] = {3, 1};
+    put_le64(want + 2, (uint64_t)(o.ds.data - img));
+    uint8_t *layout = NULL;
+    for (size_t at = 0; !layout && at + sizeof want <= n; at++)
+        if (!memcmp(img + at, want, sizeof want)) layout = img + at;
+    CHECK(layout != NULL);
+    dc_h5r_close(r);
+    if (layout) {
+        memcpy(bad, img, n);
+        put_le64(bad + (layout - img) + 2, n - 4);
+        r = dc_h5r_open("t", "w.h5", bad, n);
+        CHECK(r && dc_h5r_find(r, "optimizer/vars/2", &o) < 0);
+        CHECK_MSG("optimizer/vars/2: its data");
+        CHECK_MSG("lies outside the file");
+        dc_h5r_close(r);
+        bad[(layout - img) + 1] = 2;
+        CHECK(!read_all(bad, n, l, NULL));
+        CHECK_MSG("chunked storage is not supported");
+        check_refused(variant_of("opt_sgd", "chunked.keras", NULL, NULL, bad, n), DC_ERR_FORMAT,
+                      "model.weights.h5: optimizer/vars/2: ", "chunked storage is not supported");
+    }
+    free(bad);
+    free(img);
+    free(l);
 }
 
 TEST(keras_import_refuses_shape_mismatch) {

@@ -322,3 +322,56 @@ TEST(resume_of_a_bidirectional_rnn_with_dropout_is_bit_exact) {
     dc_model_free(b);
     dc_dataset_free(ds);
 }
+
+static int count_lines(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int n = 0, c;
+    while ((c = fgetc(f)) != EOF) n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+typedef struct {
+    const char *path;
+    int wrong; /* epochs whose callback found another number of rows */
+} history_probe;
+
+/* At the end of epoch e (0-based), before fit writes that epoch's row, the
+ * file holds the header and the e epochs before it (no file before epoch 1). */
+static bool check_history_file(dc_model *m, const dc_logs *logs, void *user) {
+    (void)m;
+    history_probe *p = user;
+    if (count_lines(p->path) != (logs->epoch ? 1 + logs->epoch : -1)) p->wrong++;
+    return false;
+}
+
+TEST(history_path_is_rewritten_after_every_epoch_resumed_epochs_included) {
+    dc_dataset *ds = blobs(100, 3);
+    char csv[1024], ckpt[1024];
+    snprintf(csv, sizeof csv, "%s/history_every_epoch.csv", test_tmpdir());
+    snprintf(ckpt, sizeof ckpt, "%s/history_every_epoch.safetensors", test_tmpdir());
+    remove(csv);
+    history_probe probe = {.path = csv};
+    dc_callback cb = {.kind = DC_CB_LAMBDA, .on_epoch_end = check_history_file, .user = &probe};
+    dc_model *m = model();
+    CHECK_OK(dc_model_fit(m, ds, &(dc_fit_options){.epochs = 3, .seed = 1, .callbacks = &cb,
+                                                   .n_callbacks = 1, .checkpoint_path = ckpt,
+                                                   .history_path = csv}, NULL));
+    CHECK(probe.wrong == 0);
+    CHECK(count_lines(csv) == 4);
+    dc_model_free(m);
+    /* resumed for two more epochs: the file keeps the first three */
+    m = model();
+    CHECK_OK(dc_model_fit(m, ds, &(dc_fit_options){.epochs = 5, .seed = 1, .callbacks = &cb,
+                                                   .n_callbacks = 1, .checkpoint_path = ckpt,
+                                                   .resume_from = ckpt, .history_path = csv}, NULL));
+    CHECK(probe.wrong == 0);
+    CHECK(count_lines(csv) == 6);
+    CHECK_ERR(dc_model_fit(m, ds, &(dc_fit_options){.epochs = 6, .seed = 1, .callbacks = &cb,
+                                                    .n_callbacks = 1, .resume_from = ckpt,
+                                                    .history_path = test_tmpdir()}, NULL),
+              DC_ERR_IO, "dc_history_write_csv");
+    dc_model_free(m);
+    dc_dataset_free(ds);
+}

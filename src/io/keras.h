@@ -28,9 +28,9 @@ dc_status dc_keras_archive_write(const char *fn, const char *path, const char *c
 /* HDF5 files held in memory. Paths are "layers/dense/vars"; messages name the
  * file as name and the path inside it. */
 typedef struct dc_h5 dc_h5;
-/* Opens an untrusted image read-only, after a forked child has walked all of it
- * with libhdf5 (which faults on some corrupt files): a child that dies or hangs
- * makes it DC_ERR_FORMAT. */
+/* Opens an untrusted image read-only with deepc's own reader (h5_read.h), never
+ * libhdf5 (which faults on some corrupt files); data must outlive the handle. A
+ * file outside the subset Keras and deepc write is DC_ERR_FORMAT, naming the part. */
 dc_h5 *dc_h5_open_image(const char *fn, const char *name, const void *data, size_t len);
 dc_h5 *dc_h5_create(const char *fn, const char *name);
 void dc_h5_close(dc_h5 *h);

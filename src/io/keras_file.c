@@ -1,14 +1,11 @@
 /* keras_file.c — the containers of a Keras 3 .keras archive: the zip (libzip), read
- * from memory with every entry's name and size checked, and the HDF5 weights file
- * (libhdf5), opened and created in memory so nothing is written beside the output. */
+ * from memory with every entry's name and size checked, and the HDF5 weights file, read
+ * by h5_read.c (never libhdf5: the bytes are untrusted) and written by libhdf5 in memory. */
 #include "keras.h"
+#include "h5_read.h"
 #include <hdf5.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 #include <zip.h>
 
 #define CONFIG_NAME "config.json"
@@ -183,8 +180,11 @@ dc_status dc_keras_archive_write(const char *fn, const char *path, const char *c
 
 /* ---- HDF5 in memory ---- */
 
+/* A file being written (libhdf5, whose bytes deepc makes) or read (h5_read.c,
+ * whose bytes are untrusted): exactly one of file and r is in use. */
 struct dc_h5 {
     hid_t file;
+    dc_h5r *r;
     const char *fn;
     char name[256];
 };
@@ -200,9 +200,8 @@ static void h5_unique_name(char *buf, size_t n, const char *base) {
     snprintf(buf, n, "%s#%lu", base, counter);
 }
 
-/* An empty handle named for messages, HDF5's own printing silenced. */
+/* An empty handle named for messages. */
 static dc_h5 *h5_new(const char *fn, const char *name) {
-    h5_quiet();
     dc_h5 *h = dc_calloc(1, sizeof *h);
     if (!h) {
         dc_set_error(DC_ERR_NOMEM, "%s: out of memory", fn);
@@ -213,99 +212,12 @@ static dc_h5 *h5_new(const char *fn, const char *name) {
     return h;
 }
 
-/* ---- vetting an untrusted image in a child process ----
- * libhdf5 1.10 reads past a file image on some corrupt lengths (SIGSEGV in
- * H5F__accum_read; tests/fuzz/README.md). A child opens the image and walks
- * every object, reading every dataset, as the import will; when the child dies
- * the parent refuses the file and never hands those bytes to libhdf5. */
-#define VET_SECONDS 30
-#define VET_DONE 77 /* the child's exit status when it walked the whole image */
-
-static hid_t open_image(const void *data, size_t len) {
-    char uname[300];
-    h5_unique_name(uname, sizeof uname, "deepc-read");
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), file = -1;
-    if (fapl >= 0 && H5Pset_fapl_core(fapl, 1 << 16, 0) >= 0 &&
-        H5Pset_file_image(fapl, (void *)(uintptr_t)data, len) >= 0)
-        file = H5Fopen(uname, H5F_ACC_RDONLY, fapl);
-    if (fapl >= 0) H5Pclose(fapl);
-    return file;
-}
-
-/* Reads each dataset of at most *cap bytes (compressed data may inflate). */
-static herr_t vet_object(hid_t obj, const char *name, const H5O_info_t *info, void *cap) {
-    if (info->type != H5O_TYPE_DATASET) return 0;
-    hid_t ds = H5Dopen2(obj, name, H5P_DEFAULT);
-    hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
-    hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
-    if (n > 0 && (size_t)n <= *(size_t *)cap / sizeof(double)) {
-        double *buf = malloc((size_t)n * sizeof *buf);
-        if (buf) H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
-        free(buf);
-    }
-    if (sp >= 0) H5Sclose(sp);
-    if (ds >= 0) H5Dclose(ds);
-    return 0;
-}
-
-static void vet_child(const void *data, size_t len) {
-    /* the host's handlers must not turn a fault into a clean exit */
-    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
-    for (size_t i = 0; i < sizeof faults / sizeof *faults; i++) signal(faults[i], SIG_DFL);
-    h5_quiet();
-    hid_t file = open_image(data, len);
-    size_t cap = len * 64 + (1u << 20);
-    if (file >= 0) {
-        H5Ovisit(file, H5_INDEX_NAME, H5_ITER_NATIVE, vet_object, &cap);
-        H5Fclose(file);
-    }
-    _exit(VET_DONE);
-}
-
-/* DC_OK when the child walked the image and exited, else an error naming it. */
-static dc_status vet_image(const char *fn, const char *name, const void *data, size_t len) {
-    pid_t pid = fork();
-    if (pid < 0) return DC_OK; /* no process to spare: read it here, as before */
-    if (pid == 0) vet_child(data, len);
-    int status = 0;
-    struct timespec tick = {0, 2000000};
-    pid_t got = 0;
-    for (long waited = 0; (got = waitpid(pid, &status, WNOHANG)) == 0; waited++) {
-        if (waited > VET_SECONDS * 500L) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            return dc_set_error(DC_ERR_FORMAT, "%s: %s: libhdf5 spent over %d s walking it "
-                                "(corrupt or hostile; refused)", fn, name, VET_SECONDS);
-        }
-        nanosleep(&tick, NULL);
-    }
-    if (got == pid && WIFEXITED(status) && WEXITSTATUS(status) == VET_DONE) return DC_OK;
-    if (got == pid && WIFSIGNALED(status))
-        return dc_set_error(DC_ERR_FORMAT, "%s: %s: libhdf5 crashed reading it (signal %d in a "
-                            "vetting process): corrupt or hostile, refused", fn, name,
-                            WTERMSIG(status));
-    return dc_set_error(DC_ERR_FORMAT, "%s: %s: the process vetting it ended early (status %d): "
-                        "corrupt or hostile, refused", fn, name, status);
-}
-
 dc_h5 *dc_h5_open_image(const char *fn, const char *name, const void *data, size_t len) {
     dc_h5 *h = h5_new(fn, name);
     if (!h) return NULL;
-    /* the signature first: HDF5 would search the whole image for it */
-    static const uint8_t sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-    if (len < 64 || memcmp(data, sig, sizeof sig)) {
-        dc_set_error(DC_ERR_FORMAT, "%s: %s is not an HDF5 file (no signature at its start)", fn,
-                     name);
-        dc_free(h);
-        return NULL;
-    }
-    if (vet_image(fn, name, data, len) != DC_OK) {
-        dc_free(h);
-        return NULL;
-    }
-    h->file = open_image(data, len);
-    if (h->file < 0) {
-        dc_set_error(DC_ERR_FORMAT, "%s: %s: HDF5 cannot open it (truncated or corrupt)", fn, name);
+    h->file = -1;
+    h->r = dc_h5r_open(fn, name, data, len);
+    if (!h->r) {
         dc_free(h);
         return NULL;
     }
@@ -313,13 +225,17 @@ dc_h5 *dc_h5_open_image(const char *fn, const char *name, const void *data, size
 }
 
 dc_h5 *dc_h5_create(const char *fn, const char *name) {
+    h5_quiet();
     dc_h5 *h = h5_new(fn, name);
     if (!h) return NULL;
     char uname[300];
     h5_unique_name(uname, sizeof uname, "deepc-write");
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     h->file = -1;
-    if (fapl >= 0 && H5Pset_fapl_core(fapl, 1 << 16, 0) >= 0)
+    /* the earliest format (superblock 0, v1 object headers, symbol-table groups): the
+     * subset h5_read.c reads back, as h5py writes by default */
+    if (fapl >= 0 && H5Pset_fapl_core(fapl, 1 << 16, 0) >= 0 &&
+        H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_V18) >= 0)
         h->file = H5Fcreate(uname, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (fapl >= 0) H5Pclose(fapl);
     if (h->file < 0) {
@@ -332,80 +248,55 @@ dc_h5 *dc_h5_create(const char *fn, const char *name) {
 
 void dc_h5_close(dc_h5 *h) {
     if (!h) return;
-    H5Fclose(h->file);
+    if (h->r) dc_h5r_close(h->r);
+    else H5Fclose(h->file);
     dc_free(h);
 }
 
-/* Whether every prefix of path names a link (H5Lexists needs its parents). */
-static bool h5_exists(hid_t file, const char *path) {
-    char buf[512];
-    size_t n = strlen(path);
-    if (n >= sizeof buf) return false;
-    memcpy(buf, path, n + 1);
-    for (size_t i = 0; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != 0) continue;
-        char c = buf[i];
-        buf[i] = 0;
-        htri_t e = H5Lexists(file, buf, H5P_DEFAULT);
-        buf[i] = c;
-        if (e <= 0) return false;
-    }
-    return true;
-}
-
 int dc_h5_count(dc_h5 *h, const char *path) {
-    if (!h5_exists(h->file, path)) return 0;
-    H5O_info_t info;
-    if (H5Oget_info_by_name(h->file, path, &info, H5P_DEFAULT) < 0 || info.type != H5O_TYPE_GROUP) {
+    dc_h5r_object o;
+    int found = dc_h5r_find(h->r, path, &o);
+    if (found <= 0) return found;
+    if (o.kind != DC_H5R_GROUP) {
         dc_set_error(DC_ERR_FORMAT, "%s: %s: %s is not a group", h->fn, h->name, path);
         return -1;
     }
-    hid_t g = H5Gopen2(h->file, path, H5P_DEFAULT);
-    H5G_info_t gi;
-    herr_t e = g >= 0 ? H5Gget_info(g, &gi) : -1;
-    if (g >= 0) H5Gclose(g);
-    if (e < 0 || gi.nlinks > 1024) {
-        dc_set_error(DC_ERR_FORMAT, "%s: %s: group %s cannot be read", h->fn, h->name, path);
-        return -1;
-    }
-    return (int)gi.nlinks;
+    return dc_h5r_count(h->r, path, &o, 1024);
+}
+
+/* The dataset at path, or an error naming what it was wanted for. */
+static dc_status find_dataset(dc_h5 *h, const char *path, const char *what, dc_h5r_dataset *d) {
+    dc_h5r_object o;
+    int found = dc_h5r_find(h->r, path, &o);
+    if (found < 0) return dc_last_status();
+    if (found == 0)
+        return dc_set_error(DC_ERR_FORMAT, "%s: %s has no dataset %s%s%s%s", h->fn, h->name, path,
+                            what ? " (for " : "", what ? what : "", what ? ")" : "");
+    if (o.kind != DC_H5R_DATASET)
+        return dc_set_error(DC_ERR_FORMAT, "%s: %s: %s is not a readable dataset", h->fn, h->name,
+                            path);
+    *d = o.ds;
+    return DC_OK;
 }
 
 dc_status dc_h5_read(dc_h5 *h, const char *path, const char *what, dc_tensor *t) {
-    if (!h5_exists(h->file, path))
-        return dc_set_error(DC_ERR_FORMAT, "%s: %s has no dataset %s (for %s)", h->fn, h->name,
-                            path, what);
-    hid_t ds = H5Dopen2(h->file, path, H5P_DEFAULT);
-    hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
-    hid_t ty = ds >= 0 ? H5Dget_type(ds) : -1;
-    dc_status s = DC_OK;
-    int nd = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
-    hsize_t dims[DC_MAX_DIMS] = {0};
-    if (ds < 0 || sp < 0 || ty < 0 || nd < 0)
-        s = dc_set_error(DC_ERR_FORMAT, "%s: %s: %s is not a readable dataset", h->fn, h->name, path);
-    else if (H5Tget_class(ty) != H5T_FLOAT)
-        s = dc_set_error(DC_ERR_FORMAT, "%s: %s: %s does not hold floats", h->fn, h->name, path);
-    else if (nd > DC_MAX_DIMS || H5Sget_simple_extent_dims(sp, dims, NULL) != nd)
-        s = dc_set_error(DC_ERR_SHAPE, "%s: %s: %s has %d dims, %s has %d", h->fn, h->name, path,
-                         nd, what, t->ndim);
-    bool same = s == DC_OK && nd == t->ndim;
-    for (int d = 0; same && d < nd; d++) same = dims[d] == (hsize_t)t->shape[d];
-    if (s == DC_OK && !same) {
-        char a[128] = "(", b[128];
-        for (int d = 0; d < nd; d++)
-            snprintf(a + strlen(a), sizeof a - strlen(a), "%s%llu", d ? "," : "",
-                     (unsigned long long)dims[d]);
+    dc_h5r_dataset d;
+    if (find_dataset(h, path, what, &d) != DC_OK) return dc_last_status();
+    if (!d.is_float)
+        return dc_set_error(DC_ERR_FORMAT, "%s: %s: %s does not hold floats", h->fn, h->name, path);
+    bool same = d.rank == t->ndim;
+    for (int i = 0; same && i < d.rank; i++) same = d.dims[i] == (uint64_t)t->shape[i];
+    if (!same) {
+        char a[160] = "(", b[128];
+        for (int i = 0; i < d.rank && strlen(a) < 120; i++)
+            snprintf(a + strlen(a), sizeof a - strlen(a), "%s%llu", i ? "," : "",
+                     (unsigned long long)d.dims[i]);
         strncat(a, ")", sizeof a - strlen(a) - 1);
-        s = dc_set_error(DC_ERR_SHAPE, "%s: %s: %s is %s, but %s is %s in the config", h->fn,
-                         h->name, path, a, what, dc_shape_string(t->ndim, t->shape, b, sizeof b));
+        return dc_set_error(DC_ERR_SHAPE, "%s: %s: %s is %s, but %s is %s in the config", h->fn,
+                            h->name, path, a, what, dc_shape_string(t->ndim, t->shape, b, sizeof b));
     }
-    if (s == DC_OK && H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data) < 0)
-        s = dc_set_error(DC_ERR_FORMAT, "%s: %s: the data of %s cannot be read (truncated or corrupt)",
-                         h->fn, h->name, path);
-    if (ty >= 0) H5Tclose(ty);
-    if (sp >= 0) H5Sclose(sp);
-    if (ds >= 0) H5Dclose(ds);
-    return s;
+    dc_h5r_floats(&d, t->data);
+    return DC_OK;
 }
 
 static herr_t set_name_attr(hid_t obj, const char *value) {
@@ -463,21 +354,13 @@ dc_status dc_h5_write_scalar(dc_h5 *h, const char *path, double v, bool is_int) 
 }
 
 dc_status dc_h5_read_scalar(dc_h5 *h, const char *path, double *v) {
-    if (!h5_exists(h->file, path))
-        return dc_set_error(DC_ERR_FORMAT, "%s: %s has no dataset %s", h->fn, h->name, path);
-    hid_t ds = H5Dopen2(h->file, path, H5P_DEFAULT);
-    hid_t sp = ds >= 0 ? H5Dget_space(ds) : -1;
-    hid_t ty = ds >= 0 ? H5Dget_type(ds) : -1;
-    H5T_class_t cls = ty >= 0 ? H5Tget_class(ty) : H5T_NO_CLASS;
-    dc_status s = DC_OK;
-    if (sp < 0 || H5Sget_simple_extent_type(sp) != H5S_SCALAR ||
-        (cls != H5T_INTEGER && cls != H5T_FLOAT) ||
-        H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
-        s = dc_set_error(DC_ERR_FORMAT, "%s: %s: %s is not a readable number", h->fn, h->name, path);
-    if (ty >= 0) H5Tclose(ty);
-    if (sp >= 0) H5Sclose(sp);
-    if (ds >= 0) H5Dclose(ds);
-    return s;
+    dc_h5r_dataset d;
+    if (find_dataset(h, path, NULL, &d) != DC_OK) return dc_last_status();
+    if (d.rank != 0)
+        return dc_set_error(DC_ERR_FORMAT, "%s: %s: %s is not a readable number (not a scalar)",
+                            h->fn, h->name, path);
+    *v = dc_h5r_value(&d, 0);
+    return DC_OK;
 }
 
 dc_status dc_h5_image(dc_h5 *h, uint8_t **data, size_t *len) {

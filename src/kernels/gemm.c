@@ -430,6 +430,25 @@ static bool gemm_split_k(bool ta, bool tb, int64_t M, int64_t N, int64_t K, floa
 /* Below this many multiply-adds a second thread costs more than it saves. */
 #define GEMM_PAR_MIN_FMA (1 << 20)
 
+#if DC_HAVE_X86_KERNELS
+/* A single row of C in the blocked path's KC blocks, so each element is summed
+ * in the same order and gets the same bits as inside a batch. */
+static void gemv_run(const gemm_arch *ar, bool ta, int64_t N, int64_t K, float alpha,
+                     const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                     float *C, const dc_gemm_epilogue *ep) {
+    const dc_epi_act act = ep ? ep->act : DC_EPI_NONE;
+    const int64_t sa = ta ? lda : 1;
+    for (int64_t pc = 0; pc < K; pc += ar->kc) {
+        const int64_t kcur = DC_MIN(ar->kc, K - pc);
+        const bool last = pc + kcur >= K;
+        dc_gemm_tile_epi e = {alpha, pc == 0 ? beta : 1.0f, last && ep ? ep->bias : NULL,
+                              last && act == DC_EPI_RELU};
+        dc_gemv_avx512(kcur, A + pc * sa, sa, B + pc * ldb, ldb, C, N, &e);
+        if (last && (act == DC_EPI_SIGMOID || act == DC_EPI_TANH)) apply_act_tile(C, 0, 1, (int)N, act);
+    }
+}
+#endif
+
 void dc_gemm_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                 int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
                 const dc_gemm_epilogue *ep) {
@@ -463,6 +482,13 @@ void dc_gemm_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, 
         if (fma < (double)GEMM_PAR_MIN_FMA * snt) snt = (int)DC_MAX(1.0, fma / GEMM_PAR_MIN_FMA);
         if (gemm_split_k(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep, snt)) return;
     }
+#if DC_HAVE_X86_KERNELS
+    /* one row: the tile's single FMA chain per vector would wait on latency */
+    if (M == 1 && !tb && ar == &arch_avx512 && N <= INT32_MAX) {
+        gemv_run(ar, ta, N, K, alpha, A, lda, B, ldb, beta, C, ep);
+        return;
+    }
+#endif
     /* Enough units for dynamic balance. With a narrow C (few column panels) a
      * packed A block is used by little work, so only rows are split, in
      * smaller blocks (>= 8 units per thread), and each A block is packed once.

@@ -70,6 +70,11 @@ void dc_gemm_ukernel_avx2(int64_t kc, const float *a, int64_t lda, const float *
 void dc_gemm_ukernel_taps_avx512(int64_t kc, const float *a, int64_t lda, const int64_t *toff,
                                  int64_t ntaps, const float *b, float *c, int64_t ldc, int mr,
                                  int nr, const dc_gemm_tile_epi *e);
+/* One row of C (batch-1): a (kc) read with stride sa, B (kc,n) in place with
+ * row stride ldb -> c (1,n), each element summed and stored exactly as the
+ * 14x32 microkernel does it. */
+void dc_gemv_avx512(int64_t kc, const float *a, int64_t sa, const float *b, int64_t ldb,
+                    float *c, int64_t n, const dc_gemm_tile_epi *e);
 /* Transposing pack: src rows (rows,kc), row stride ld -> dst (kc,w) with row
  * stride dstride; columns rows..w-1 become zero. rows <= w <= 16. */
 void dc_gemm_pack_t_avx512(const float *src, int64_t ld, int rows, int64_t kc, float *dst,

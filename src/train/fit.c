@@ -1178,6 +1178,8 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
             if ((st = dc_fit_state_save(opt->checkpoint_path, m, cbs, h, &p, &su)) != DC_OK)
                 goto done;
         }
+        if (opt->history_path && root && (st = dc_history_write_csv(h, opt->history_path)) != DC_OK)
+            goto done;
         if ((dist ? requested : m->stop_requested) && epoch + 1 < epochs) {
             m->stop_requested = 0;
             interrupted = true;
