@@ -1,6 +1,6 @@
 """segment_keras.py — the Keras 3 reference for models/fashion_unet.ini: the same
-small U-Net (a Conv2D 3x3 relu + BatchNormalization per block, 8-32-64 filters and
-two of 128 at the bottom, MaxPooling2D down, Conv2DTranspose 2x2 stride 2 up,
+U-Net (Conv2D 3x3 relu + BatchNormalization blocks: 8, 32, two of 64, two of 128
+and two of 256 at the 4x4 bottom, MaxPooling2D down, Conv2DTranspose 2x2 stride 2 up,
 Concatenate skips, a 1x1 Conv2D to 11 classes) trained with Adam under a cosine
 decay of the learning rate over the run and sparse crossentropy from logits on deepc's own canvases,
 written by build/bench/canvases (see bench/Makefile). Prints one line per epoch
@@ -25,16 +25,17 @@ def unet(size, classes=11):
     inp = keras.Input((size, size, 1))
     n1 = block(inp, 8)
     n2 = block(layers.MaxPooling2D()(n1), 32)
-    n3 = block(layers.MaxPooling2D()(n2), 64)
-    b = block(block(layers.MaxPooling2D()(n3), 128), 128)
-    d = up(up(up(b, n3, 32, 48), n2, 16, 24), n1, 8, 16)
+    n3 = block(block(layers.MaxPooling2D()(n2), 64), 64)
+    nb = block(block(layers.MaxPooling2D()(n3), 128), 128)
+    c = block(block(layers.MaxPooling2D()(nb), 256), 256)
+    d = up(up(up(up(c, nb, 64, 96), n3, 32, 48), n2, 16, 24), n1, 8, 16)
     return keras.Model(inp, layers.Conv2D(classes, 1)(d))
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("data")
-    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--schedule-epochs", type=int, default=0,
                     help="epochs the cosine decay spans (default: --epochs), to run the start of a longer run")
     ap.add_argument("--batch", type=int, default=32)

@@ -16,8 +16,8 @@ import torch.nn as nn
 
 
 class UNet(nn.Module):
-    """fashion_unet.ini: a 3x3 relu Conv2D + BatchNormalization per level (8-32-64,
-    two of 128 at the bottom), Conv2DTranspose 2x2/2 up, concatenated skips."""
+    """fashion_unet.ini: 3x3 relu Conv2D + BatchNormalization blocks (8, 32, two of 64,
+    two of 128, two of 256 at the 4x4 bottom), Conv2DTranspose 2x2/2 up, concatenated skips."""
 
     def __init__(self, classes=11):
         super().__init__()
@@ -27,9 +27,12 @@ class UNet(nn.Module):
             return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(),
                                  nn.BatchNorm2d(c_out, eps=1e-3, momentum=0.01))
 
-        self.d1, self.d2, self.d3 = conv(1, 8), conv(8, 32), conv(32, 64)
-        self.bottom = nn.Sequential(conv(64, 128), conv(128, 128))
-        self.up3, self.c3 = nn.ConvTranspose2d(128, 32, 2, stride=2), conv(32 + 64, 48)
+        self.d1, self.d2 = conv(1, 8), conv(8, 32)
+        self.d3 = nn.Sequential(conv(32, 64), conv(64, 64))
+        self.d4 = nn.Sequential(conv(64, 128), conv(128, 128))
+        self.bottom = nn.Sequential(conv(128, 256), conv(256, 256))
+        self.up4, self.c4 = nn.ConvTranspose2d(256, 64, 2, stride=2), conv(64 + 128, 96)
+        self.up3, self.c3 = nn.ConvTranspose2d(96, 32, 2, stride=2), conv(32 + 64, 48)
         self.up2, self.c2 = nn.ConvTranspose2d(48, 16, 2, stride=2), conv(16 + 32, 24)
         self.up1, self.c1 = nn.ConvTranspose2d(24, 8, 2, stride=2), conv(8 + 8, 16)
         self.classes = nn.Conv2d(16, classes, 1)
@@ -39,8 +42,10 @@ class UNet(nn.Module):
         n1 = self.d1(x)
         n2 = self.d2(self.pool(n1))
         n3 = self.d3(self.pool(n2))
-        b = self.bottom(self.pool(n3))
-        u = self.c3(torch.cat([self.up3(b), n3], 1))
+        n4 = self.d4(self.pool(n3))
+        b = self.bottom(self.pool(n4))
+        u = self.c4(torch.cat([self.up4(b), n4], 1))
+        u = self.c3(torch.cat([self.up3(u), n3], 1))
         u = self.c2(torch.cat([self.up2(u), n2], 1))
         u = self.c1(torch.cat([self.up1(u), n1], 1))
         return self.classes(u)

@@ -264,7 +264,7 @@ TEST(fashion_unet_model_file_builds_and_trains) {
         return;
     }
     int64_t s[4];
-    CHECK(dc_model_is_functional(m) && dc_model_count_params(m) == 318843);
+    CHECK(dc_model_is_functional(m) && dc_model_count_params(m) == 1471195);
     CHECK(dc_model_output_shape(m, s) == 3 && s[0] == 64 && s[1] == 64 && s[2] == 11);
     CHECK(dc_model_get_layer(m, "cat1") != NULL);
     if (have_fashion()) {
