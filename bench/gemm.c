@@ -80,9 +80,8 @@ static bool make_frames(const shape *s, dc_rng *r) {
 
 static void deepc_taps(const shape *s, const float *B, float *C) {
     const int64_t Cin = s->taps_c, P = FRAME * FRAME;
-    for (int64_t i = 0; i < FRAMES; i++)
-        dc_gemm_taps(OUT, OUT, s->N, 9, toff, Cin, frames + i * P * Cin, Cin, FRAME * Cin, B, s->N,
-                     0.0f, C + i * OUT * OUT * s->N, s->N, OUT * s->N, NULL);
+    dc_gemm_taps(FRAMES, OUT, OUT, s->N, 9, toff, Cin, frames, Cin, FRAME * Cin, P * Cin, B, s->N,
+                 0.0f, C, s->N, OUT * s->N, OUT * OUT * s->N, NULL);
 }
 
 typedef enum { LIB_DEEPC, LIB_OPENBLAS, LIB_DNNL } lib_id;

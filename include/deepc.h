@@ -1075,13 +1075,17 @@ typedef struct dc_dist {
 } dc_dist;
 /* The MPI backend (libdeepc_mpi.a, src/dist/mpi.c); it overlaps the
  * gradient's sum with backward (start_sum_floats: MPI_Iallreduce) only when
- * the environment has DEEPC_DIST_OVERLAP=1. dc_dist_mpi_init calls
- * MPI_Init only when a launcher started this process (mpirun's or a process
- * manager's variables are set) and returns the world's ranks; otherwise, or
- * on an error (dc_last_error says), NULL and no MPI call was made. */
+ * the environment has DEEPC_DIST_OVERLAP=1. With all ranks on one machine
+ * (up to 8) its sums go through a shared window where a rank that waits
+ * sleeps; else through MPI, waiting without spinning. dc_dist_mpi_init
+ * calls MPI_Init only when a launcher started this process (mpirun's or a
+ * process manager's variables are set), with OMPI_MCA_mpi_yield_when_idle=1
+ * unless the environment sets it, and returns the world's ranks; otherwise,
+ * or on an error (dc_last_error says), NULL and no MPI call was made. */
 dc_dist *dc_dist_mpi_init(void);
 /* A backend over a communicator the caller made (comm points to an
- * MPI_Comm); MPI must be initialized. Free it with dc_dist_mpi_free. */
+ * MPI_Comm); MPI must be initialized. Free it with dc_dist_mpi_free, on
+ * every rank of comm (both are collective). */
 dc_dist *dc_dist_mpi_new(const void *comm);
 void dc_dist_mpi_free(dc_dist *d);
 /* Frees d and calls MPI_Finalize when dc_dist_mpi_init made it (NULL: none). */

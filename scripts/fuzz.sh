@@ -4,7 +4,7 @@
 # Exit status 1 if any target found something (crash, leak, timeout, OOM).
 set -e
 SECONDS_EACH=${FUZZ_SECONDS:-60}
-TARGETS=${FUZZ_TARGETS:-"idx csv ini model checkpoint image image_folder vectorizer text_csv keras keras_h5"}
+TARGETS=${FUZZ_TARGETS:-"idx csv ini model checkpoint image image_folder vectorizer text_csv keras keras_h5 h5_read"}
 OUT=${FUZZ_BUILD:-build-fuzz}
 CC=${FUZZ_CC:-clang}
 LIBS="-lcjson -linih -lplplot -lpng -ljpeg -lz -lm $(pkg-config --libs libzip hdf5) -fopenmp"

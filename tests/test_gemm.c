@@ -260,17 +260,19 @@ TEST(gemm_called_from_a_callers_parallel_region) {
     for (int t = 0; t < T; t++) CHECK(ok[t]);
 }
 
-/* Implicit GEMM: A~[g] (i, t*S+s) = A[g*lda_g + i*lda + toff[t] + s], against
- * the triple loop on the gathered matrix, every path, epilogue and beta, 1 and
- * 2 threads bit for bit; rows between groups of C untouched. */
+/* Implicit GEMM: A~[i,g] (r, t*S+s) = A[i*lda_i + g*lda_g + r*lda + toff[t] + s],
+ * against the triple loop on the gathered matrix, every path, epilogue and beta,
+ * 1 and 2 threads bit for bit; rows between groups and images of C untouched. */
 TEST(gemm_taps_matches_the_gathered_product) {
     dc_rng r;
     dc_rng_seed(&r, 6);
     int paths[3], np = isa_paths(paths);
-    /* M, N, S, taps, lda, G */
-    const int64_t sh[][6] = {{1, 1, 1, 1, 1, 1},     {33, 36, 24, 9, 24, 1}, {14, 36, 24, 9, 24, 30},
-                             {17, 50, 9, 3, 12, 2},  {100, 24, 36, 9, 40, 1}, {40, 70, 50, 30, 50, 3},
-                             {400, 36, 24, 9, 24, 1}};
+    /* M, N, S, taps, lda, G, I */
+    const int64_t sh[][7] = {{1, 1, 1, 1, 1, 1, 1},     {33, 36, 24, 9, 24, 1, 1},
+                             {14, 36, 24, 9, 24, 30, 1}, {17, 50, 9, 3, 12, 2, 3},
+                             {100, 24, 36, 9, 40, 1, 2}, {40, 70, 50, 30, 50, 3, 1},
+                             {400, 36, 24, 9, 24, 1, 1}, {14, 36, 24, 9, 24, 14, 4},
+                             {5, 24, 8, 9, 8, 7, 5}};
     float bias[80];
     fill(&r, bias, 80);
     int saved = dc_get_num_threads();
@@ -278,10 +280,11 @@ TEST(gemm_taps_matches_the_gathered_product) {
         dc_gemm_set_isa(paths[p]);
         for (size_t c = 0; c < sizeof sh / sizeof sh[0]; c++) {
             const int64_t M = sh[c][0], N = sh[c][1], S = sh[c][2], T = sh[c][3], lda = sh[c][4];
-            const int64_t G = sh[c][5], lda_g = (M + 2) * lda, ldc_g = (M + 1) * N, K = T * S;
+            const int64_t G = sh[c][5], I = sh[c][6], lda_g = (M + 2) * lda, ldc_g = (M + 1) * N;
+            const int64_t lda_i = G * lda_g + 7, ldc_i = G * ldc_g + 3, K = T * S;
             int64_t toff[30];
             for (int64_t t = 0; t < T; t++) toff[t] = (t * 7) % 5 * lda + t % 3; /* any order */
-            const int64_t na = G * lda_g + 5 * lda + S + 3, nc = G * ldc_g;
+            const int64_t na = I * lda_i + 5 * lda + S + 3, nc = I * ldc_i;
             float *A = malloc(sizeof(float) * (size_t)na), *B = malloc(sizeof(float) * (size_t)(K * N));
             float *Gm = malloc(sizeof(float) * (size_t)(M * K));
             float *C = malloc(sizeof(float) * (size_t)nc), *C2 = malloc(sizeof(float) * (size_t)nc);
@@ -294,27 +297,31 @@ TEST(gemm_taps_matches_the_gathered_product) {
             memcpy(C, R, sizeof(float) * (size_t)nc);
             memcpy(C2, R, sizeof(float) * (size_t)nc);
             dc_set_num_threads(1);
-            dc_gemm_taps(G, M, N, T, toff, S, A, lda, lda_g, B, N, beta, C, N, ldc_g, &ep);
+            dc_gemm_taps(I, G, M, N, T, toff, S, A, lda, lda_g, lda_i, B, N, beta, C, N, ldc_g,
+                         ldc_i, &ep);
             dc_set_num_threads(2);
-            dc_gemm_taps(G, M, N, T, toff, S, A, lda, lda_g, B, N, beta, C2, N, ldc_g, &ep);
+            dc_gemm_taps(I, G, M, N, T, toff, S, A, lda, lda_g, lda_i, B, N, beta, C2, N, ldc_g,
+                         ldc_i, &ep);
             CHECK(memcmp(C, C2, sizeof(float) * (size_t)nc) == 0);
-            double worst = 0;
-            for (int64_t g = 0; g < G; g++) {
-                for (int64_t i = 0; i < M; i++)
-                    for (int64_t t = 0; t < T; t++)
-                        for (int64_t s = 0; s < S; s++)
-                            Gm[i * K + t * S + s] = A[g * lda_g + i * lda + toff[t] + s];
-                float *Rg = R + g * ldc_g;
-                dc_gemm_reference(false, false, M, N, K, 1.0f, Gm, K, B, N, beta, Rg, N);
-                for (int64_t i = 0; i < ldc_g; i++) {
-                    float want = Rg[i];
-                    if (i < M * N) {
-                        want += ep.bias ? ep.bias[i % N] : 0.0f;
-                        if (ep.act == DC_EPI_RELU) want = want > 0 ? want : 0;
+            /* R becomes the expected C: the reference where C is written, else as it was */
+            for (int64_t im = 0; im < I; im++)
+                for (int64_t g = 0; g < G; g++) {
+                    const float *Ag = A + im * lda_i + g * lda_g;
+                    for (int64_t i = 0; i < M; i++)
+                        for (int64_t t = 0; t < T; t++)
+                            for (int64_t s = 0; s < S; s++)
+                                Gm[i * K + t * S + s] = Ag[i * lda + toff[t] + s];
+                    float *Rg = R + im * ldc_i + g * ldc_g;
+                    dc_gemm_reference(false, false, M, N, K, 1.0f, Gm, K, B, N, beta, Rg, N);
+                    for (int64_t i = 0; i < M * N; i++) {
+                        if (ep.bias) Rg[i] += ep.bias[i % N];
+                        if (ep.act == DC_EPI_RELU) Rg[i] = Rg[i] > 0 ? Rg[i] : 0;
                     }
-                    double d = fabs((double)C[g * ldc_g + i] - want) / (2e-6 * (double)K + 1e-5);
-                    if (!(d <= worst)) worst = d;
                 }
+            double worst = 0;
+            for (int64_t i = 0; i < nc; i++) {
+                double d = fabs((double)C[i] - R[i]) / (2e-6 * (double)K + 1e-5);
+                if (!(d <= worst)) worst = d;
             }
             if (!(worst <= 1))
                 test_fail(__FILE__, __LINE__, "isa %d case %zu: %.3g x tol", paths[p], c, worst);

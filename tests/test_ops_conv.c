@@ -3,6 +3,8 @@
  * 'same' padding replayed by explicit pads) and bad-input messages. */
 #include "test.h"
 #include "core/cpu.h"
+#include "kernels/gemm.h"
+#include "kernels/im2col.h"
 #include "kernels/maxpool.h"
 #include "ops/op.h"
 #include <stdlib.h>
@@ -51,6 +53,11 @@ static dc_tensor *apply_conv_dil2(dc_tape *t, dc_tensor **in, dc_rng *rng) {
     (void)rng;
     dc_conv2d_options o = {.padding = DC_PAD_SAME, .dilation_h = 2, .dilation_w = 2};
     return dc_conv2d(t, in[0], in[1], in[2], &o);
+}
+/* >= 8 channels, stride 1: the implicit-GEMM path */
+GRAD_CASE(conv2d_implicit_same) {
+    *c = (grad_case){.op = DC_OP_CONV2D, .n_in = 3, .ndim = {4, 4, 1},
+                     .shape = {{2, 4, 5, 8}, {3, 3, 8, 3}, {3}}, .apply = apply_conv_dil2};
 }
 GRAD_CASE(conv2d_same_dilation2) {
     *c = (grad_case){.op = DC_OP_CONV2D, .n_in = 3, .ndim = {4, 4, 1},
@@ -1001,4 +1008,252 @@ TEST(maxpool_kernels_same_bits_every_isa) {
                 free(gy);
             }
     }
+}
+
+/* ---- the plain conv2d's implicit-GEMM path (stride 1, >= 8 channels) ---- */
+
+/* Direct sums in double of conv2d (stride 1) with bias and optional ReLU, and its
+ * gradients for the output gradient gy: y (N,HO,WO,F), dx (N,H,W,C), dw (KH,KW,C,F),
+ * db (F). */
+typedef struct {
+    int64_t N, H, W, C, KH, KW, F, dil, HO, WO, pt, pl;
+    bool relu;
+} direct_conv;
+
+static void direct_conv_run(const direct_conv *d, const float *x, const float *w, const float *b,
+                            const float *gy, double *y, double *dx, double *dw, double *db) {
+    const int64_t F = d->F, C = d->C;
+    memset(dx, 0, sizeof(double) * (size_t)(d->N * d->H * d->W * C));
+    memset(dw, 0, sizeof(double) * (size_t)(d->KH * d->KW * C * F));
+    memset(db, 0, sizeof(double) * (size_t)F);
+    for (int64_t n = 0; n < d->N; n++)
+        for (int64_t oh = 0; oh < d->HO; oh++)
+            for (int64_t ow = 0; ow < d->WO; ow++)
+                for (int64_t f = 0; f < F; f++) {
+                    const int64_t o = ((n * d->HO + oh) * d->WO + ow) * F + f;
+                    double s = b[f];
+                    for (int pass = 0; pass < 2; pass++) {
+                        const double g = pass && !(d->relu && s <= 0) ? gy[o] : 0;
+                        if (pass) db[f] += g;
+                        for (int64_t kh = 0; kh < d->KH; kh++)
+                            for (int64_t kw = 0; kw < d->KW; kw++) {
+                                const int64_t ih = oh + kh * d->dil - d->pt;
+                                const int64_t iw = ow + kw * d->dil - d->pl;
+                                if (ih < 0 || ih >= d->H || iw < 0 || iw >= d->W) continue;
+                                for (int64_t c = 0; c < C; c++) {
+                                    const int64_t xi = ((n * d->H + ih) * d->W + iw) * C + c;
+                                    const int64_t wi = ((kh * d->KW + kw) * C + c) * F + f;
+                                    if (!pass) s += (double)x[xi] * w[wi];
+                                    else dx[xi] += g * w[wi], dw[wi] += g * x[xi];
+                                }
+                            }
+                    }
+                    y[o] = d->relu && s < 0 ? 0 : s;
+                }
+}
+
+/* Largest |got - want| / (atol + rtol |want|) over n values. */
+static double worst_ratio(const float *got, const double *want, int64_t n, double atol,
+                          double rtol) {
+    double worst = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const double r = fabs(got[i] - want[i]) / (atol + rtol * fabs(want[i]));
+        if (!(r <= worst)) worst = r; /* NaN counts as worst */
+    }
+    return worst;
+}
+
+/* One shape through dc_conv2d on every GEMM path and thread count: values
+ * against the direct sums; the same bits for 1 and 2 threads. */
+static void check_implicit_conv(int64_t N, int64_t H, int64_t W, int64_t C, int64_t KH,
+                                int64_t KW, int64_t F, int64_t dil, dc_padding pad, bool relu) {
+    dc_rng rng;
+    dc_rng_seed(&rng, (uint64_t)(H * 131 + W * 17 + C * 7 + F));
+    dc_tensor *x = dc_tensor_uniform(DC_DIMS(N, H, W, C), -1, 1, &rng);
+    dc_tensor *w = dc_tensor_uniform(DC_DIMS(KH, KW, C, F), -0.5f, 0.5f, &rng);
+    dc_tensor *b = dc_tensor_uniform(DC_DIMS(F), -0.2f, 0.2f, &rng);
+    direct_conv d = {N, H, W, C, KH, KW, F, dil, 0, 0, 0, 0, relu};
+    dc_conv_out_len(H, KH, 1, dil, pad == DC_PAD_SAME, &d.HO, &d.pt);
+    dc_conv_out_len(W, KW, 1, dil, pad == DC_PAD_SAME, &d.WO, &d.pl);
+    const int64_t ny = N * d.HO * d.WO * F, nw = w->size;
+    float *gy = malloc(sizeof(float) * (size_t)ny), *bits = NULL;
+    for (int64_t i = 0; i < ny; i++) gy[i] = (float)dc_rng_uniform(&rng) - 0.5f;
+    double *y = malloc(sizeof(double) * (size_t)(ny + x->size + nw + F));
+    double *dx = y + ny, *dw = dx + x->size, *db = dw + nw;
+    direct_conv_run(&d, x->data, w->data, b->data, gy, y, dx, dw, db);
+    dc_tensor *ps[3] = {x, w, b};
+    const int keep = dc_get_num_threads();
+    const int paths[] = {DC_ISA_PORTABLE, DC_ISA_AVX2, DC_ISA_AVX512};
+    const int64_t nall = ny + x->size + nw + F;
+    for (int p = 0; p < 3; p++) {
+        if (dc_gemm_set_isa(paths[p]) != paths[p]) continue;
+        for (int th = 1; th <= 2; th++) {
+            dc_set_num_threads(th);
+            for (int i = 0; i < 3; i++) {
+                dc_tensor_set_requires_grad(ps[i], true);
+                dc_tensor_zero_grad(ps[i]);
+            }
+            dc_tape *t = dc_tape_new(NULL);
+            dc_conv2d_options o = {.padding = pad, .dilation_h = (int)dil, .dilation_w = (int)dil,
+                                   .activation = relu ? DC_CONV_ACT_RELU : DC_CONV_ACT_NONE};
+            dc_tensor *yt = dc_conv2d(t, x, w, b, &o);
+            CHECK(yt && yt->size == ny);
+            if (!yt || yt->size != ny) {
+                dc_tape_free(t);
+                continue;
+            }
+            CHECK_OK(dc_tape_backward_seeded(t, yt, gy));
+            const double r[4] = {worst_ratio(yt->data, y, ny, 1e-5, 1e-4),
+                                 worst_ratio(x->grad, dx, x->size, 1e-5, 1e-4),
+                                 worst_ratio(w->grad, dw, nw, 1e-4, 1e-4),
+                                 worst_ratio(b->grad, db, F, 1e-4, 1e-4)};
+            for (int k = 0; k < 4; k++)
+                if (!(r[k] <= 1))
+                    test_fail(__FILE__, __LINE__,
+                              "%lldx%lldx%lld C %lld F %lld kernel %lldx%lld dil %lld %s isa %d "
+                              "threads %d: %s off by %.3g x tolerance",
+                              (long long)N, (long long)H, (long long)W, (long long)C, (long long)F,
+                              (long long)KH, (long long)KW, (long long)dil,
+                              pad == DC_PAD_SAME ? "same" : "valid", paths[p], th,
+                              (const char *[]){"y", "dx", "dw", "db"}[k], r[k]);
+            /* 1 thread, then 2: the same bits */
+            float *cur = malloc(sizeof(float) * (size_t)nall);
+            memcpy(cur, yt->data, sizeof(float) * (size_t)ny);
+            memcpy(cur + ny, x->grad, sizeof(float) * (size_t)x->size);
+            memcpy(cur + ny + x->size, w->grad, sizeof(float) * (size_t)nw);
+            memcpy(cur + ny + x->size + nw, b->grad, sizeof(float) * (size_t)F);
+            if (th == 1) {
+                bits = cur;
+            } else {
+                CHECK(memcmp(bits, cur, sizeof(float) * (size_t)nall) == 0);
+                free(bits);
+                free(cur);
+                bits = NULL;
+            }
+            dc_tape_free(t);
+        }
+    }
+    dc_gemm_set_isa(-1);
+    dc_set_num_threads(keep);
+    free(bits);
+    free(gy);
+    free(y);
+    for (int i = 0; i < 3; i++) dc_tensor_free(ps[i]);
+}
+
+TEST(conv2d_implicit_matches_direct_sums) {
+    /* N, H, W, C, KH, KW, F, dilation, padding, relu: filter and channel counts
+     * around the 16-float vector, rows longer and shorter than a 14-row tile,
+     * a 1x1 'same' image, a kernel wider than tall, dilation */
+    check_implicit_conv(3, 7, 5, 8, 3, 3, 5, 1, DC_PAD_SAME, true);
+    check_implicit_conv(2, 9, 17, 13, 3, 3, 36, 1, DC_PAD_SAME, false);
+    check_implicit_conv(2, 6, 31, 24, 3, 3, 17, 1, DC_PAD_VALID, true);
+    check_implicit_conv(1, 1, 1, 9, 3, 3, 16, 1, DC_PAD_SAME, false);
+    check_implicit_conv(2, 8, 9, 11, 2, 3, 24, 2, DC_PAD_SAME, true);
+    check_implicit_conv(2, 11, 10, 33, 3, 3, 40, 2, DC_PAD_VALID, false);
+}
+
+/* Inference (no gradients recorded) takes the same path without backward state. */
+TEST(conv2d_implicit_inference_equals_training_forward) {
+    dc_rng rng;
+    dc_rng_seed(&rng, 4);
+    dc_tensor *x = dc_tensor_uniform(DC_DIMS(3, 10, 12, 16), -1, 1, &rng);
+    dc_tensor *w = dc_tensor_uniform(DC_DIMS(3, 3, 16, 20), -0.5f, 0.5f, &rng);
+    dc_tensor *b = dc_tensor_uniform(DC_DIMS(20), -0.2f, 0.2f, &rng);
+    dc_conv2d_options o = {.padding = DC_PAD_SAME, .activation = DC_CONV_ACT_RELU};
+    dc_tape *t0 = dc_tape_new(NULL), *t1 = dc_tape_new(NULL);
+    dc_tensor *y0 = dc_conv2d(t0, x, w, b, &o);
+    dc_tensor_set_requires_grad(w, true);
+    dc_tensor *y1 = dc_conv2d(t1, x, w, b, &o);
+    CHECK(y0 && y1 && y0->size == y1->size);
+    if (y0 && y1) CHECK(memcmp(y0->data, y1->data, sizeof(float) * (size_t)y0->size) == 0);
+    dc_tape_free(t0);
+    dc_tape_free(t1);
+    dc_tensor_free(x);
+    dc_tensor_free(w);
+    dc_tensor_free(b);
+}
+
+/* Batch statistics and the gamma and beta gradients (sums over rows, taken in
+ * float blocks then double chunks) against sums in double, on data far from
+ * zero, with more channels than one slice of the summing loop, or few enough
+ * that several rows share a vector, and a row count that no block or chunk
+ * divides; the same bits for 1 and 2 threads. */
+static void check_bn_sums(int64_t M, int64_t C) {
+    dc_rng rng;
+    dc_rng_seed(&rng, 9);
+    dc_tensor *x = dc_tensor_uniform(DC_DIMS(M, C), -1, 1, &rng);
+    for (int64_t i = 0; i < x->size; i++) x->data[i] += 1000.0f + (float)(i % C);
+    float *dy = malloc(sizeof(float) * (size_t)x->size);
+    for (int64_t i = 0; i < x->size; i++) dy[i] = (float)dc_rng_uniform(&rng) - 0.3f;
+    double *mean = calloc((size_t)C, sizeof(double)), *var = calloc((size_t)C, sizeof(double));
+    double *dbeta = calloc((size_t)C, sizeof(double)), *dgamma = calloc((size_t)C, sizeof(double));
+    double *dyabs = calloc((size_t)C, sizeof(double));
+    for (int64_t r = 0; r < M; r++)
+        for (int64_t c = 0; c < C; c++) mean[c] += x->data[r * C + c] / (double)M;
+    for (int64_t r = 0; r < M; r++)
+        for (int64_t c = 0; c < C; c++) {
+            const double d = x->data[r * C + c] - mean[c];
+            var[c] += d * d / (double)M;
+        }
+    for (int64_t r = 0; r < M; r++)
+        for (int64_t c = 0; c < C; c++) {
+            const double xhat = (x->data[r * C + c] - mean[c]) / sqrt(var[c] + 1e-3);
+            dbeta[c] += dy[r * C + c];
+            dgamma[c] += dy[r * C + c] * xhat;
+            dyabs[c] += fabs(dy[r * C + c]);
+        }
+    const int keep = dc_get_num_threads();
+    float *bits[2];
+    for (int th = 1; th <= 2; th++) {
+        dc_set_num_threads(th);
+        dc_rng_seed(&rng, 10);
+        dc_tensor *g = dc_tensor_uniform(DC_DIMS(C), 0.5f, 1.5f, &rng), *b = dc_tensor_zeros(DC_DIMS(C));
+        dc_tensor *mm = dc_tensor_zeros(DC_DIMS(C)), *mv = dc_tensor_zeros(DC_DIMS(C));
+        dc_tensor_set_requires_grad(g, true);
+        dc_tensor_set_requires_grad(b, true);
+        dc_tensor_set_requires_grad(x, true);
+        dc_tensor_zero_grad(x);
+        dc_tape *t = dc_tape_new(NULL);
+        /* momentum 1e-30: the moving statistics become the batch's */
+        dc_tensor *y = dc_batch_norm(t, x, g, b, mm, mv, true, 1e-30f, 1e-3f);
+        CHECK(y != NULL);
+        if (y) CHECK_OK(dc_tape_backward_seeded(t, y, dy));
+        double worst[4] = {0, 0, 0, 0};
+        for (int64_t c = 0; c < C; c++) {
+            const double e[4] = {fabs(mm->data[c] - mean[c]) / (1e-6 * fabs(mean[c])),
+                                 fabs(mv->data[c] - var[c]) / (1e-4 * var[c]),
+                                 fabs(b->grad[c] - dbeta[c]) / (1e-3 + 1e-5 * fabs(dbeta[c])),
+                                 /* xhat from the float mean (1000 + c: a step of 6e-5) */
+                                 fabs(g->grad[c] - dgamma[c]) / (2e-4 * dyabs[c])};
+            for (int k = 0; k < 4; k++)
+                if (!(e[k] <= worst[k])) worst[k] = e[k];
+        }
+        for (int k = 0; k < 4; k++)
+            if (!(worst[k] <= 1))
+                test_fail(__FILE__, __LINE__, "%s off by %.3g x tolerance (threads %d)",
+                          (const char *[]){"mean", "variance", "dbeta", "dgamma"}[k], worst[k], th);
+        const int64_t nb = y ? y->size : 0;
+        bits[th - 1] = malloc(sizeof(float) * (size_t)(2 * x->size + 4 * C));
+        if (y) memcpy(bits[th - 1], y->data, sizeof(float) * (size_t)nb);
+        memcpy(bits[th - 1] + x->size, x->grad, sizeof(float) * (size_t)x->size);
+        memcpy(bits[th - 1] + 2 * x->size, mm->data, sizeof(float) * (size_t)C);
+        memcpy(bits[th - 1] + 2 * x->size + C, mv->data, sizeof(float) * (size_t)C);
+        memcpy(bits[th - 1] + 2 * x->size + 2 * C, g->grad, sizeof(float) * (size_t)C);
+        memcpy(bits[th - 1] + 2 * x->size + 3 * C, b->grad, sizeof(float) * (size_t)C);
+        dc_tape_free(t);
+        dc_tensor *all[] = {g, b, mm, mv};
+        for (int i = 0; i < 4; i++) dc_tensor_free(all[i]);
+    }
+    dc_set_num_threads(keep);
+    CHECK(memcmp(bits[0], bits[1], sizeof(float) * (size_t)(2 * x->size + 4 * C)) == 0);
+    free(bits[0]), free(bits[1]), free(dy), free(mean), free(var), free(dbeta), free(dgamma), free(dyabs);
+    dc_tensor_free(x);
+}
+
+TEST(batch_norm_sums_accurate_any_thread_count) {
+    check_bn_sums(4099, 300);
+    check_bn_sums(4099, 24);
+    check_bn_sums(2051, 5);
+    check_bn_sums(517, 8);
 }

@@ -253,9 +253,16 @@ void dc_h5_close(dc_h5 *h) {
     dc_free(h);
 }
 
+/* Finds path in a file opened for reading (1, 0 absent, -1 error). */
+static int h5_find(dc_h5 *h, const char *path, dc_h5r_object *o) {
+    if (h->r) return dc_h5r_find(h->r, path, o);
+    dc_set_error(DC_ERR_ARG, "%s: %s: created for writing, not reading", h->fn, h->name);
+    return -1;
+}
+
 int dc_h5_count(dc_h5 *h, const char *path) {
     dc_h5r_object o;
-    int found = dc_h5r_find(h->r, path, &o);
+    int found = h5_find(h, path, &o);
     if (found <= 0) return found;
     if (o.kind != DC_H5R_GROUP) {
         dc_set_error(DC_ERR_FORMAT, "%s: %s: %s is not a group", h->fn, h->name, path);
@@ -267,7 +274,7 @@ int dc_h5_count(dc_h5 *h, const char *path) {
 /* The dataset at path, or an error naming what it was wanted for. */
 static dc_status find_dataset(dc_h5 *h, const char *path, const char *what, dc_h5r_dataset *d) {
     dc_h5r_object o;
-    int found = dc_h5r_find(h->r, path, &o);
+    int found = h5_find(h, path, &o);
     if (found < 0) return dc_last_status();
     if (found == 0)
         return dc_set_error(DC_ERR_FORMAT, "%s: %s has no dataset %s%s%s%s", h->fn, h->name, path,

@@ -539,25 +539,29 @@ void dc_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, con
 
 /* dc_gemm_taps one group and tap at a time through dc_gemm_ex (C accumulates;
  * the epilogue comes with the last tap): for paths without a taps microkernel. */
-static void gemm_taps_by_tap(int64_t G, int64_t M, int64_t N, int64_t ntaps, const int64_t *toff,
-                             int64_t S, const float *A, int64_t lda, int64_t lda_g, const float *B,
-                             int64_t ldb, float beta, float *C, int64_t ldc, int64_t ldc_g,
+static void gemm_taps_by_tap(int64_t I, int64_t G, int64_t M, int64_t N, int64_t ntaps,
+                             const int64_t *toff, int64_t S, const float *A, int64_t lda,
+                             int64_t lda_g, int64_t lda_i, const float *B, int64_t ldb, float beta,
+                             float *C, int64_t ldc, int64_t ldc_g, int64_t ldc_i,
                              const dc_gemm_epilogue *ep) {
-    for (int64_t g = 0; g < G; g++)
-        for (int64_t t = 0; t < ntaps; t++)
-            dc_gemm_ex(false, false, M, N, S, 1.0f, A + g * lda_g + toff[t], lda, B + t * S * ldb,
-                       ldb, t == 0 ? beta : 1.0f, C + g * ldc_g, ldc, t == ntaps - 1 ? ep : NULL);
+    for (int64_t i = 0; i < I; i++)
+        for (int64_t g = 0; g < G; g++)
+            for (int64_t t = 0; t < ntaps; t++)
+                dc_gemm_ex(false, false, M, N, S, 1.0f, A + i * lda_i + g * lda_g + toff[t], lda,
+                           B + t * S * ldb, ldb, t == 0 ? beta : 1.0f, C + i * ldc_i + g * ldc_g,
+                           ldc, t == ntaps - 1 ? ep : NULL);
 }
 
 #if DC_HAVE_X86_KERNELS
 /* The shape of one dc_gemm_taps call, as its row tiles see it. */
 typedef struct {
-    int64_t M, N, S, lda, lda_g, ldc, ldc_g, tiles; /* tiles: row tiles per group */
+    int64_t G, M, N, S, lda, lda_g, lda_i, ldc, ldc_g, ldc_i;
+    int64_t tiles; /* row tiles per group */
     const float *A;
     float *C;
 } taps_job;
 
-/* Row tiles [u0,u1) (numbered over all groups) of one tap block: every column
+/* Row tiles [u0,u1) (numbered over all images and groups) of one tap block: every column
  * panel of a tile while its rows of A are in L1. */
 static void gemm_taps_rows(const taps_job *j, int64_t u0, int64_t u1, int64_t nt,
                            const int64_t *toff, const float *bp, const dc_gemm_tile_epi *e,
@@ -565,10 +569,10 @@ static void gemm_taps_rows(const taps_job *j, int64_t u0, int64_t u1, int64_t nt
     const int MR = arch_avx512.mr, NR = arch_avx512.nr;
     dc_gemm_tile_epi te = *e;
     for (int64_t u = u0; u < u1; u++) {
-        const int64_t g = u / j->tiles, i = u % j->tiles * MR;
+        const int64_t img = u / j->tiles / j->G, g = u / j->tiles % j->G, i = u % j->tiles * MR;
         const int mr = (int)DC_MIN((int64_t)MR, j->M - i);
-        const float *a = j->A + g * j->lda_g + i * j->lda;
-        float *c = j->C + g * j->ldc_g + i * j->ldc;
+        const float *a = j->A + img * j->lda_i + g * j->lda_g + i * j->lda;
+        float *c = j->C + img * j->ldc_i + g * j->ldc_g + i * j->ldc;
         for (int64_t j0 = 0; j0 < j->N; j0 += NR) {
             te.bias = bias ? bias + j0 : NULL;
             dc_gemm_ukernel_taps_avx512(j->S, a, j->lda, toff, nt, bp + j0 * nt * j->S, c + j0,
@@ -578,10 +582,11 @@ static void gemm_taps_rows(const taps_job *j, int64_t u0, int64_t u1, int64_t nt
 }
 #endif
 
-void dc_gemm_taps(int64_t G, int64_t M, int64_t N, int64_t ntaps, const int64_t *toff, int64_t S,
-                  const float *A, int64_t lda, int64_t lda_g, const float *B, int64_t ldb,
-                  float beta, float *C, int64_t ldc, int64_t ldc_g, const dc_gemm_epilogue *ep) {
-    if (G <= 0 || M <= 0 || N <= 0) return;
+void dc_gemm_taps(int64_t I, int64_t G, int64_t M, int64_t N, int64_t ntaps, const int64_t *toff,
+                  int64_t S, const float *A, int64_t lda, int64_t lda_g, int64_t lda_i,
+                  const float *B, int64_t ldb, float beta, float *C, int64_t ldc, int64_t ldc_g,
+                  int64_t ldc_i, const dc_gemm_epilogue *ep) {
+    if (I <= 0 || G <= 0 || M <= 0 || N <= 0) return;
     if (ep && !ep->bias && ep->act == DC_EPI_NONE) ep = NULL;
 #if DC_HAVE_X86_KERNELS
     const gemm_arch *ar = pick_arch();
@@ -591,13 +596,14 @@ void dc_gemm_taps(int64_t G, int64_t M, int64_t N, int64_t ntaps, const int64_t 
     const int64_t tpb = DC_MAX((int64_t)1, ar->kc / DC_MAX(S, (int64_t)1));
     const int64_t npan = (N + ar->nr - 1) / ar->nr;
     if (fast && ws_reserve(&ws.b, &ws.b_cap, (size_t)(DC_MIN(tpb, ntaps) * S * npan * ar->nr))) {
-        const taps_job j = {M, N, S, lda, lda_g, ldc, ldc_g, (M + ar->mr - 1) / ar->mr, A, C};
-        const int64_t units = G * j.tiles;
+        const taps_job j = {G,     M,     N,     S,     lda, lda_g, lda_i, ldc,
+                            ldc_g, ldc_i, (M + ar->mr - 1) / ar->mr, A, C};
+        const int64_t units = I * G * j.tiles;
         int nt = 1;
 #ifdef _OPENMP
         if (!omp_in_parallel()) nt = omp_get_max_threads();
 #endif
-        const double fma = (double)G * (double)M * (double)N * (double)(ntaps * S);
+        const double fma = (double)I * (double)G * (double)M * (double)N * (double)(ntaps * S);
         if (fma < (double)GEMM_PAR_MIN_FMA * nt) nt = (int)DC_MAX(1.0, fma / GEMM_PAR_MIN_FMA);
         if (nt > units) nt = (int)units;
         float *bp = ws.b;
@@ -620,5 +626,6 @@ void dc_gemm_taps(int64_t G, int64_t M, int64_t N, int64_t ntaps, const int64_t 
         return;
     }
 #endif
-    gemm_taps_by_tap(G, M, N, ntaps, toff, S, A, lda, lda_g, B, ldb, beta, C, ldc, ldc_g, ep);
+    gemm_taps_by_tap(I, G, M, N, ntaps, toff, S, A, lda, lda_g, lda_i, B, ldb, beta, C, ldc, ldc_g,
+                     ldc_i, ep);
 }

@@ -24,16 +24,18 @@ void dc_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, con
 void dc_gemm_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                 int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
                 const dc_gemm_epilogue *ep);
-/* Implicit GEMM (a stride-1 convolution without a patch matrix), over G groups
- * of M rows: C[g] (M,N) = A~[g] (M, ntaps*S) * B (ntaps*S, N) + beta * C[g],
- * then the epilogue (ep may be NULL; relu or none), where C[g] starts at
- * C + g*ldc_g with row stride ldc, and A~[g] (i, t*S + s) = A[g*lda_g + i*lda +
- * toff[t] + s]: the patches of a row of output pixels read in ntaps runs of S
- * floats straight from the (padded) image. Threaded over row tiles outside a
- * parallel region; bit-identical for any thread count. */
-void dc_gemm_taps(int64_t G, int64_t M, int64_t N, int64_t ntaps, const int64_t *toff, int64_t S,
-                  const float *A, int64_t lda, int64_t lda_g, const float *B, int64_t ldb,
-                  float beta, float *C, int64_t ldc, int64_t ldc_g, const dc_gemm_epilogue *ep);
+/* Implicit GEMM (a stride-1 convolution without a patch matrix), over I images
+ * of G groups of M rows: C[i,g] (M,N) = A~[i,g] (M, ntaps*S) * B (ntaps*S, N) +
+ * beta * C[i,g], then the epilogue (ep may be NULL; relu or none), where C[i,g]
+ * starts at C + i*ldc_i + g*ldc_g with row stride ldc, and A~[i,g] (r, t*S + s)
+ * = A[i*lda_i + g*lda_g + r*lda + toff[t] + s]: the patches of a row of output
+ * pixels read in ntaps runs of S floats straight from the (padded) image. B is
+ * packed once for all images. Threaded over row tiles outside a parallel
+ * region; bit-identical for any thread count. */
+void dc_gemm_taps(int64_t I, int64_t G, int64_t M, int64_t N, int64_t ntaps, const int64_t *toff,
+                  int64_t S, const float *A, int64_t lda, int64_t lda_g, int64_t lda_i,
+                  const float *B, int64_t ldb, float beta, float *C, int64_t ldc, int64_t ldc_g,
+                  int64_t ldc_i, const dc_gemm_epilogue *ep);
 /* The plain triple loop, kept as the oracle for kernel tests. */
 void dc_gemm_reference(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
                        const float *A, int64_t lda, const float *B, int64_t ldb, float beta,

@@ -74,12 +74,32 @@ typedef struct {
      * each element summed over k in order (the same bits for any M). */
     void (*tgemm_panel)(int64_t M, int64_t K, int mr, const float *panel, const float *bt,
                         float *ct, int64_t ldc);
+    /* the same product stored transposed: c (M,mr), row b at c + b*ldc (the
+     * step's GEMM in row layout, with no pass over ct) */
+    void (*tgemm_panel_rows)(int64_t M, int64_t K, int mr, const float *panel, const float *bt,
+                             float *c, int64_t ldc);
     /* bt (K,M) = a (M,K) transposed; a's row stride lda */
     void (*to_cols)(const float *a, int64_t lda, int64_t M, int64_t K, float *bt);
     /* c (M,N) = beta c + ct^T (+ bias (N) when not NULL); ct (N,M); c's row stride ldc */
     void (*from_cols)(const float *ct, int64_t M, int64_t N, float beta, const float *bias,
                       float *c, int64_t ldc);
+    /* A weight gradient, columns [j0,j1) of c (M,N) = a^T b (+= when add): a
+     * (K,M) and b (K,N) with row strides lda, ldb (K long: every step's rows),
+     * c's ldc. K in blocks of DC_RNN_WG_KC in order, so an element's bits do
+     * not depend on the column range. ws: the caller's scratch of
+     * dc_rnn_wgrad_scratch(M, j1 - j0) floats, 64-byte aligned. NULL in builds
+     * without it (the caller uses dc_gemm). */
+    void (*wgrad)(int64_t M, int64_t K, const float *a, int64_t lda, const float *b, int64_t ldb,
+                  float *c, int64_t ldc, int64_t j0, int64_t j1, bool add, float *ws);
 } dc_rnn_kernels;
+
+/* Rows of a and b per block of the joined weight gradient, and the scratch
+ * (floats) one column range of it needs: a block of a in 14-row panels and
+ * one of b in 32-column panels. */
+#define DC_RNN_WG_KC 256
+static inline int64_t dc_rnn_wgrad_scratch(int64_t M, int64_t ncols) {
+    return DC_RNN_WG_KC * ((M + 13) / 14 * 14 + (ncols + 31) / 32 * 32);
+}
 
 const dc_rnn_kernels *dc_rnn_kernels_get(void);
 const dc_rnn_kernels *dc_rnn_kernels_isa(dc_isa isa);

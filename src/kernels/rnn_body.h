@@ -14,6 +14,10 @@
 // v (n) -> act(v) in place
 static void rk_act(int k, float *v, int64_t n) {
     switch (k) {
+#ifdef RK_OWN_ACT /* the ISA build has its own rows of these two */
+    case DC_RNN_K_TANH: rk_tanh_row(v, n); break;
+    case DC_RNN_K_SIGMOID: rk_sigmoid_row(v, n); break;
+#else
     case DC_RNN_K_TANH:
 #pragma omp simd
         for (int64_t i = 0; i < n; i++) v[i] = dc_fm_tanhf(v[i]);
@@ -22,6 +26,7 @@ static void rk_act(int k, float *v, int64_t n) {
 #pragma omp simd
         for (int64_t i = 0; i < n; i++) v[i] = dc_fm_sigmoidf(v[i]);
         break;
+#endif
     case DC_RNN_K_RELU:
 #pragma omp simd
         for (int64_t i = 0; i < n; i++) v[i] = v[i] < 0.0f ? 0.0f : v[i];
@@ -107,6 +112,12 @@ static void RK(lstm_forward)(const dc_rnn_step *s) {
             rk_keep(s, b);
             continue;
         }
+#ifdef RK_OWN_LSTM_ROW
+        if (rk_lstm_row_ok(s)) {
+            rk_lstm_forward_row(s, b);
+            continue;
+        }
+#endif
         float *g = s->g + b * s->gs, *cn = s->cn + b * s->cns, *tc = s->aux + b * s->auxs;
         float *hn = s->hn + b * s->hns, *y = s->y + b * s->ys;
         const float *cp = s->cp + b * s->cps;
@@ -137,6 +148,12 @@ static void RK(lstm_backward)(const dc_rnn_step *s) {
             rk_keep_backward(s, b, 4);
             continue;
         }
+#ifdef RK_OWN_LSTM_ROW
+        if (rk_lstm_row_ok(s)) {
+            rk_lstm_backward_row(s, b);
+            continue;
+        }
+#endif
         const float *g = s->g + b * s->gs, *tc = s->aux + b * s->auxs, *cp = s->cp + b * s->cps;
         float *dg = s->dg + b * s->dgs, *dc = s->dc + b * U;
         float *di = dg, *df = dg + U, *dgg = dg + 2 * U, *dout = dg + 3 * U;
@@ -366,23 +383,42 @@ static void RK(add_masked)(const dc_rnn_step *s) {
 /* Portable forms of the transposed step GEMM and its two transposes (an ISA
  * build with its own defines RK_OWN_TGEMM). */
 
+enum { RK_CB = 32 };
+
+// panel (K,TILE) x bt columns j0..j0+nc-1 -> acc (TILE,RK_CB)
+static void rk_tgemm_block(int64_t M, int64_t K, const float *panel, const float *bt, int64_t j0,
+                           int64_t nc, float acc[DC_RNN_TILE][RK_CB]) {
+    memset(acc, 0, sizeof(float) * DC_RNN_TILE * RK_CB);
+    for (int64_t k = 0; k < K; k++) {
+        const float *a = panel + k * DC_RNN_TILE, *b = bt + k * M + j0;
+        for (int i = 0; i < DC_RNN_TILE; i++) {
+            const float ai = a[i];
+#pragma omp simd
+            for (int64_t j = 0; j < nc; j++) acc[i][j] += ai * b[j];
+        }
+    }
+}
+
 // panel (K,TILE) rows 0..mr-1 x bt (K,M) -> ct (mr,M), 32 columns at a time
 static void RK(tgemm_panel)(int64_t M, int64_t K, int mr, const float *panel, const float *bt,
                             float *ct, int64_t ldc) {
-    enum { CB = 32 };
-    for (int64_t j0 = 0; j0 < M; j0 += CB) {
-        const int64_t nc = M - j0 < CB ? M - j0 : CB;
-        float acc[DC_RNN_TILE][CB];
-        memset(acc, 0, sizeof acc);
-        for (int64_t k = 0; k < K; k++) {
-            const float *a = panel + k * DC_RNN_TILE, *b = bt + k * M + j0;
-            for (int i = 0; i < DC_RNN_TILE; i++) {
-                const float ai = a[i];
-#pragma omp simd
-                for (int64_t j = 0; j < nc; j++) acc[i][j] += ai * b[j];
-            }
-        }
+    for (int64_t j0 = 0; j0 < M; j0 += RK_CB) {
+        const int64_t nc = M - j0 < RK_CB ? M - j0 : RK_CB;
+        float acc[DC_RNN_TILE][RK_CB];
+        rk_tgemm_block(M, K, panel, bt, j0, nc, acc);
         for (int i = 0; i < mr; i++) memcpy(ct + i * ldc + j0, acc[i], (size_t)nc * sizeof(float));
+    }
+}
+
+// the same product -> c (M,mr), row b at c + b*ldc
+static void RK(tgemm_panel_rows)(int64_t M, int64_t K, int mr, const float *panel,
+                                 const float *bt, float *c, int64_t ldc) {
+    for (int64_t j0 = 0; j0 < M; j0 += RK_CB) {
+        const int64_t nc = M - j0 < RK_CB ? M - j0 : RK_CB;
+        float acc[DC_RNN_TILE][RK_CB];
+        rk_tgemm_block(M, K, panel, bt, j0, nc, acc);
+        for (int64_t j = 0; j < nc; j++)
+            for (int i = 0; i < mr; i++) c[(j0 + j) * ldc + i] = acc[i][j];
     }
 }
 
@@ -418,6 +454,10 @@ const dc_rnn_kernels RK(kernels) = {
     .simple_backward = RK(simple_backward),
     .add_masked = RK(add_masked),
     .tgemm_panel = RK(tgemm_panel),
+    .tgemm_panel_rows = RK(tgemm_panel_rows),
     .to_cols = RK(to_cols),
     .from_cols = RK(from_cols),
+#ifdef RK_OWN_WGRAD
+    .wgrad = RK(wgrad),
+#endif
 };

@@ -21,7 +21,12 @@ typedef struct {
     float *cols;  /* conv2d: the patch matrix (or x itself on the 1x1 path) */
     float *dcols; /* scratch for the patch-matrix gradient */
     float *part;  /* (BIAS_CHUNKS, F) scratch for the bias gradient */
+    struct pool_saved *imp; /* the implicit-GEMM path's state (stride 1), or NULL */
 } conv_saved;
+
+static dc_status conv2d_forward_implicit(dc_node *n, const dc_conv_geom *g);
+static void conv2d_backward_implicit(dc_node *n, const dc_conv_geom *g, const float *gy);
+static bool conv_is_implicit(const dc_conv_geom *g);
 
 /* Checks strides, dilations and the 4-D shapes common to both ops. */
 static dc_status check_common(const char *fn, const dc_node *n, const char *wlayout) {
@@ -200,6 +205,7 @@ dc_status dc_conv2d_forward(dc_node *n) {
     make_geom(n, x->shape[0], x->shape[1], x->shape[2], x->shape[3], &g);
     const int64_t M = dc_geom_rows(&g), K = dc_geom_patch(&g), F = w->shape[3];
     const bool record = n->out->grad != NULL, pointwise = geom_is_pointwise(&g);
+    if (!pointwise && g.n > 0 && conv_is_implicit(&g)) return conv2d_forward_implicit(n, &g);
     conv_saved *s = NULL;
     if (record) {
         if (!(s = saved_new(n, F))) return DC_ERR_NOMEM;
@@ -229,6 +235,10 @@ void dc_conv2d_backward(dc_node *n) {
     make_geom(n, x->shape[0], x->shape[1], x->shape[2], x->shape[3], &g);
     const int64_t M = dc_geom_rows(&g), K = dc_geom_patch(&g), F = w->shape[3];
     const float *gy = masked_grad(n, s, F);
+    if (s->imp) {
+        conv2d_backward_implicit(n, &g, gy);
+        return;
+    }
     // dW (K,F) += cols^T (K,M) x dY (M,F)
     if (w->grad) dc_gemm(true, false, K, F, M, 1.0f, s->cols, K, gy, F, 1.0f, w->grad, F);
     if (!x->grad) return;
@@ -254,7 +264,7 @@ void dc_conv2d_backward(dc_node *n) {
  * other load on the machine takes fewer. */
 #define POOL_CHUNKS 16
 
-typedef struct {
+typedef struct pool_saved {
     int32_t *arg;  /* (N,PO,QO,F): conv-output pixel (oh*WO+ow) of each maximum */
     float *scratch; /* per thread slot: patches (rows,K), conv output then gradient
                      * rows (rows,F), and when x needs a gradient, patch gradients
@@ -440,10 +450,9 @@ dc_status dc_conv2d_maxpool_forward(dc_node *n) {
         gc.n = cn;
         if (s->implicit) {
             dc_pad_nhwc(&gc, s->hp, s->wp, sp.in - cn * P * g.c, x->data + first * img_in, in);
-            // frame rows (wo, taps x C) x w (K,F) -> z (ho, wo, F) on the frame grid
-            for (int64_t i = 0; i < cn; i++)
-                dc_gemm_taps(g.ho, g.wo, F, g.kh * g.kw, s->toff, g.c, in + i * P * g.c, g.c,
-                             s->wp * g.c, w->data, F, 0.0f, z + i * P * F, F, s->wp * F, &ep);
+            // frame rows (wo, taps x C) x w (K,F) -> z (cn, ho, wo, F) on the frame grid
+            dc_gemm_taps(cn, g.ho, g.wo, F, g.kh * g.kw, s->toff, g.c, in, g.c, s->wp * g.c,
+                         P * g.c, w->data, F, 0.0f, z, F, s->wp * F, P * F, &ep);
         } else {
             dc_im2col_nhwc(&gc, x->data + first * img_in, in);
             // cols (cn*P, K) x w (K,F) -> z (cn*P, F), + bias, activation
@@ -465,14 +474,16 @@ static void zero_frame_rest(const pool_saved *s, const dc_conv_geom *g, int64_t 
 }
 
 /* One chunk's dW^T (F,K) and dX through the frames (implicit path); gz is the
- * chunk's gradient on the frame grid, `in` its slot's frames. */
+ * chunk's gradient on the frame grid, `in` its slot's frames (x is put there
+ * unless `padded` says forward's frames are still there). */
 static void implicit_chunk_backward(const pool_saved *s, const dc_conv_geom *gc, const float *x,
-                                    const float *gz, float *in, int64_t F, float *dw, float *gx) {
+                                    bool padded, const float *gz, float *in, int64_t F, float *dw,
+                                    float *gx) {
     /* gx (cn,H,W,C) */
     const int64_t C = gc->c, T = gc->kh * gc->kw, K = T * C, P = s->hp * s->wp;
     const int64_t tail = (gc->kw - 1) * gc->dw * C;
     if (dw) {
-        dc_pad_nhwc(gc, s->hp, s->wp, tail, x, in);
+        if (!padded) dc_pad_nhwc(gc, s->hp, s->wp, tail, x, in);
         const int64_t rows = (gc->n - 1) * P + gc->ho * s->wp;
         // dW^T (F, C) of tap t = gz^T (F, rows) x frames shifted by the tap (rows, C)
         for (int64_t t = 0; t < T; t++)
@@ -484,11 +495,9 @@ static void implicit_chunk_backward(const pool_saved *s, const dc_conv_geom *gc,
     const int64_t h0 = DC_MIN(gc->pt, s->hp), h1 = DC_MIN(gc->pt + gc->h, s->hp);
     const int64_t w0 = DC_MIN(gc->pl, s->wp), w1 = DC_MIN(gc->pl + gc->w, s->wp);
     const float *gzm = gz - s->margin * F;
-    for (int64_t i = 0; i < gc->n; i++)
-        dc_gemm_taps(h1 - h0, w1 - w0, C, T, s->toff_dx, F, gzm + (i * P + h0 * s->wp + w0) * F,
-                     F, s->wp * F, s->wt, C, 1.0f,
-                     gx + ((i * gc->h + h0 - gc->pt) * gc->w + w0 - gc->pl) * C, C, gc->w * C,
-                     NULL);
+    dc_gemm_taps(gc->n, h1 - h0, w1 - w0, C, T, s->toff_dx, F, gzm + (h0 * s->wp + w0) * F, F,
+                 s->wp * F, P * F, s->wt, C, 1.0f, gx + ((h0 - gc->pt) * gc->w + w0 - gc->pl) * C,
+                 C, gc->w * C, gc->h * gc->w * C, NULL);
 }
 
 /* wt (KH*KW*F, C): tap t's block is w's (C,F) block of tap t transposed. */
@@ -496,6 +505,68 @@ static void transpose_taps(const float *w, int64_t T, int64_t C, int64_t F, floa
     for (int64_t t = 0; t < T; t++)
         for (int64_t c = 0; c < C; c++)
             for (int64_t f = 0; f < F; f++) wt[(t * F + f) * C + c] = w[(t * C + c) * F + f];
+}
+
+/* ---- conv2d by implicit GEMM (stride 1, >= 8 channels), the pooled path's
+ * machinery over the whole batch as one chunk: the frames of x replace the patch
+ * matrix (9x smaller for 3x3), the products write y in place, and backward reads
+ * the output gradient put onto the frame grid. */
+
+static dc_status conv2d_forward_implicit(dc_node *n, const dc_conv_geom *g) {
+    const dc_tensor *x = n->in[0], *w = n->in[1];
+    const int64_t K = dc_geom_patch(g), F = w->shape[3], T = g->kh * g->kw;
+    const bool record = n->out->grad != NULL, dx = record && x->grad;
+    conv_saved *cs = NULL;
+    if (record && !(cs = saved_new(n, F))) return DC_ERR_NOMEM;
+    pool_saved *s = dc_node_alloc(n, sizeof *s);
+    if (!s) return DC_ERR_NOMEM;
+    memset(s, 0, sizeof *s);
+    s->implicit = true;
+    s->chunks = 1, s->chunk_imgs = g->n, s->slots = 1;
+    if (!implicit_setup(n, s, g, F)) return DC_ERR_NOMEM;
+    const slot_parts sp = slot_layout(s, g, F, dx);
+    /* inference needs the frames only */
+    s->scratch = dc_node_alloc(n, (size_t)(record ? slot_floats(&sp) : sp.in) * sizeof(float));
+    if (!s->scratch) return DC_ERR_NOMEM;
+    if (record) {
+        s->part = dc_node_alloc(n, (size_t)(K * F) * sizeof(float)); /* dW^T (F,K) */
+        if (!s->part || (dx && !(s->wt = dc_node_alloc(n, (size_t)(K * F) * sizeof(float)))))
+            return DC_ERR_NOMEM;
+        cs->imp = s;
+    }
+    const int64_t P = s->hp * s->wp, C = g->c;
+    dc_pad_nhwc(g, s->hp, s->wp, sp.in - g->n * P * C, x->data, s->scratch);
+    dc_gemm_epilogue ep;
+    epilogue_of(n, &ep);
+    // frame rows (wo, taps x C) x w (K,F) -> y (N, ho, wo, F)
+    dc_gemm_taps(g->n, g->ho, g->wo, F, T, s->toff, C, s->scratch, C, s->wp * C, P * C, w->data,
+                 F, 0.0f, n->out->data, F, g->wo * F, g->ho * g->wo * F, &ep);
+    return DC_OK;
+}
+
+/* gy (N,HO,WO,F), masked by the fused ReLU -> dW, dX through the frames. */
+static void conv2d_backward_implicit(dc_node *n, const dc_conv_geom *g, const float *gy) {
+    dc_tensor *x = n->in[0], *w = n->in[1];
+    const pool_saved *s = ((const conv_saved *)n->saved)->imp;
+    const int64_t K = dc_geom_patch(g), F = w->shape[3], P = s->hp * s->wp;
+    const slot_parts sp = slot_layout(s, g, F, x->grad != NULL);
+    float *gz = s->scratch + sp.in + sp.margin;
+    if (!w->grad && !x->grad) return;
+    memset(gz - sp.margin, 0, (size_t)sp.margin * sizeof(float));
+    for (int64_t i = 0; i < g->n; i++) {
+        float *gzi = gz + i * P * F;
+        for (int64_t r = 0; r < g->ho; r++)
+            memcpy(gzi + r * s->wp * F, gy + (i * g->ho + r) * g->wo * F,
+                   (size_t)(g->wo * F) * sizeof(float));
+        zero_frame_rest(s, g, F, gzi);
+    }
+    if (x->grad) transpose_taps(w->data, g->kh * g->kw, g->c, F, s->wt);
+    implicit_chunk_backward(s, g, x->data, true, gz, s->scratch, F, w->grad ? s->part : NULL,
+                            x->grad);
+    if (!w->grad) return;
+    // dW (K,F) += dW^T (F,K) transposed
+    for (int64_t f = 0; f < F; f++)
+        for (int64_t k = 0; k < K; k++) w->grad[k * F + f] += s->part[f * K + k];
 }
 
 void dc_conv2d_maxpool_backward(dc_node *n) {
@@ -538,7 +609,7 @@ void dc_conv2d_maxpool_backward(dc_node *n) {
         gc.n = cn;
         if (s->implicit) {
             memset(gz - sp.margin, 0, (size_t)sp.margin * sizeof(float));
-            implicit_chunk_backward(s, &gc, x->data + first * img_in, gz, in, F,
+            implicit_chunk_backward(s, &gc, x->data + first * img_in, false, gz, in, F,
                                     w->grad ? dw : NULL, x->grad ? x->grad + first * img_in : NULL);
             continue;
         }

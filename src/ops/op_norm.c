@@ -1,6 +1,7 @@
 /* op_norm.c — batch normalization over every axis but the last (NHWC channels), with
- * Keras' moving-statistics rule. Per-channel sums are taken in double over a fixed
- * number of row chunks, so results do not depend on the thread count. */
+ * Keras' moving-statistics rule. Per-channel sums are taken in float over blocks of
+ * rows, then in double over a fixed number of row chunks, so results do not depend
+ * on the thread count. */
 #include "op.h"
 #include <math.h>
 #include <string.h>
@@ -57,9 +58,49 @@ static void chunk_rows(int64_t M, int k, int64_t *lo, int64_t *hi) {
 /* What column_sums adds up in each column c of x (M,C). */
 typedef enum {
     SUM_X,       /* x */
-    SUM_SQ_DEV,  /* (x - mean)^2, in double */
+    SUM_SQ_DEV,  /* (x - mean)^2 */
     SUM_X_XHAT   /* x * xhat, xhat = (xin - mean) * invstd: dy . xhat in backward */
 } col_sum;
+
+/* Rows summed in float, vectorized over channels, before each add into a chunk's
+ * double partial sums; channels go in slices of BN_SLICE. A few channels (8, 24)
+ * would fill a fraction of a vector, so q rows are read as one run of q*C floats
+ * (lane j holds channel j % C) and folded at the end of the block. The blocks
+ * start at fixed rows of each chunk, so the bits depend on the shape alone. */
+#define BN_BLOCK 32
+#define BN_SLICE 256
+#define BN_RUN 1024 /* the longest run of q rows */
+
+/* acc (w) = the sums of kind over rows [0,rows) of x with row stride ld, w lanes;
+ * xin the same for the input, m and is (w) the per-lane mean and invstd. */
+static void block_sums(col_sum kind, const float *x, const float *xin, int64_t ld, int64_t rows,
+                       int64_t w, const float *m, const float *is, float *restrict acc) {
+    for (int64_t c = 0; c < w; c++) acc[c] = 0;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *restrict row = x + r * ld;
+        if (kind == SUM_SQ_DEV) {
+#pragma omp simd
+            for (int64_t c = 0; c < w; c++) {
+                const float d = row[c] - m[c];
+                acc[c] += d * d;
+            }
+        } else if (kind == SUM_X_XHAT) {
+            const float *restrict xr = xin + r * ld;
+#pragma omp simd
+            for (int64_t c = 0; c < w; c++) acc[c] += row[c] * ((xr[c] - m[c]) * is[c]);
+        } else {
+#pragma omp simd
+            for (int64_t c = 0; c < w; c++) acc[c] += row[c];
+        }
+    }
+}
+
+/* Rows per run for cn channels: the smallest q with q*cn a multiple of 16. */
+static int64_t run_rows(int64_t cn) {
+    int64_t q = 1;
+    while ((q * cn) % 16 && q < 16) q *= 2;
+    return q * cn <= BN_RUN ? q : 1;
+}
 
 /* sum (C) = the column sums of kind over the rows of x (M,C), BN_CHUNKS
  * partial sums in part added in a fixed order, so any thread count gives the
@@ -72,19 +113,28 @@ static void column_sums(col_sum kind, const float *x, const float *xin, int64_t 
         memset(p, 0, (size_t)C * sizeof(double));
         int64_t lo, hi;
         chunk_rows(M, k, &lo, &hi);
-        for (int64_t r = lo; r < hi; r++) {
-            const float *row = x + r * C;
-            if (kind == SUM_SQ_DEV) {
-                for (int64_t c = 0; c < C; c++) {
-                    double d = (double)row[c] - mean[c];
-                    p[c] += d * d;
+        float acc[BN_RUN], rest[BN_SLICE], m[BN_RUN], is[BN_RUN];
+        for (int64_t c0 = 0; c0 < C; c0 += BN_SLICE) {
+            const int64_t cn = DC_MIN((int64_t)BN_SLICE, C - c0), q = run_rows(cn);
+            for (int64_t j = 0; j < q * cn; j++) {
+                m[j] = mean ? mean[c0 + j % cn] : 0;
+                is[j] = invstd ? invstd[c0 + j % cn] : 0;
+            }
+            for (int64_t r0 = lo; r0 < hi; r0 += BN_BLOCK) {
+                const int64_t rows = DC_MIN((int64_t)BN_BLOCK, hi - r0), runs = rows / q;
+                const float *xb = x + r0 * C + c0, *ib = xin ? xin + r0 * C + c0 : NULL;
+                /* runs of q rows read flat when the slice is all of a row */
+                const bool flat = q > 1 && cn == C;
+                block_sums(kind, xb, ib, flat ? q * C : C, flat ? runs : rows, flat ? q * cn : cn,
+                           m, is, acc);
+                const int64_t done = flat ? runs * q : rows;
+                block_sums(kind, xb + done * C, ib ? ib + done * C : NULL, C, rows - done, cn, m,
+                           is, rest);
+                for (int64_t c = 0; c < cn; c++) {
+                    float v = acc[c];
+                    for (int64_t j = 1; flat && j < q; j++) v += acc[j * cn + c];
+                    p[c0 + c] += (double)v + (double)(rows > done ? rest[c] : 0.0f);
                 }
-            } else if (kind == SUM_X_XHAT) {
-                const float *xr = xin + r * C;
-                for (int64_t c = 0; c < C; c++)
-                    p[c] += (double)row[c] * (double)((xr[c] - mean[c]) * invstd[c]);
-            } else {
-                for (int64_t c = 0; c < C; c++) p[c] += row[c];
             }
         }
     }

@@ -53,6 +53,8 @@ typedef struct {
      * GEMM over all steps gives the gradients of R, W and b at once, into dwr */
     int64_t hs, xs; /* row strides of hprev and xt */
     float *dwr;     /* (U+I+1,G) that GEMM's result */
+    float *wgs;     /* its kernel's scratch, wg_nt column ranges (rnn.h wgrad) */
+    int wg_nt;
 } rnn_saved;
 
 /* The per-step GEMMs read the recurrent kernel 100s of times, so it is
@@ -126,9 +128,20 @@ typedef struct {
     int64_t lda, k;
 } rnn_part;
 
-// ct (N,M) = panels^T (N,K) @ [parts]^T (K,M), K the parts' k summed
+// panel p of ct (N,M) = panels^T (N,K) @ bt (K,M); or, rows given, of its transpose rows (M,N)
+static inline void tgemm_panel_at(const dc_rnn_kernels *k, int64_t M, int64_t N, int64_t K,
+                                  const float *panels, const float *bt, float *ct, float *rows,
+                                  int64_t ldr, int64_t p) {
+    const int64_t j0 = p * DC_RNN_TILE;
+    const int mr = (int)DC_MIN((int64_t)DC_RNN_TILE, N - j0);
+    if (rows) k->tgemm_panel_rows(M, K, mr, panels + j0 * K, bt, rows + j0, ldr);
+    else k->tgemm_panel(M, K, mr, panels + j0 * K, bt, ct + j0 * M, M);
+}
+
+/* ct (N,M) = panels^T (N,K) @ [parts]^T (K,M), K the parts' k summed; or,
+ * when rows is not NULL, its transpose straight into rows (M,N), row stride ldr */
 static void rec_gemm_ct(const rnn_gemm_ctx *x, int64_t M, int64_t N, int np_, const rnn_part *parts,
-                        const float *panels) {
+                        const float *panels, float *rows, int64_t ldr) {
     const dc_rnn_kernels *k = x->k;
     int64_t K = 0;
     for (int i = 0; i < np_; i++) {
@@ -138,15 +151,18 @@ static void rec_gemm_ct(const rnn_gemm_ctx *x, int64_t M, int64_t N, int np_, co
         K += parts[i].a ? parts[i].k : 1;
     }
     const int64_t np = (N + DC_RNN_TILE - 1) / DC_RNN_TILE;
-    const bool par = x->par && np > 1 && (double)M * (double)N * (double)K >= (double)(1 << 20);
+    bool par = x->par && np > 1 && (double)M * (double)N * (double)K >= (double)(1 << 20);
+#ifdef _OPENMP
+    par = par && omp_get_max_threads() > 1;
+#endif
     const float *bt = x->bt;
     float *ct = x->ct;
-#pragma omp parallel for schedule(static) if (par)
-    for (int64_t p = 0; p < np; p++) {
-        const int64_t j0 = p * DC_RNN_TILE;
-        k->tgemm_panel(M, K, (int)DC_MIN((int64_t)DC_RNN_TILE, N - j0), panels + j0 * K, bt,
-                       ct + j0 * M, M);
+    if (!par) { /* no region at all: even a serialized one costs a team setup per step */
+        for (int64_t p = 0; p < np; p++) tgemm_panel_at(k, M, N, K, panels, bt, ct, rows, ldr, p);
+        return;
     }
+#pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < np; p++) tgemm_panel_at(k, M, N, K, panels, bt, ct, rows, ldr, p);
 }
 
 // C (M,N) = A (M,K) @ R (K,N) + beta C (+ bias)
@@ -159,7 +175,7 @@ static void rec_gemm(const rnn_gemm_ctx *x, int64_t M, int64_t N, int64_t K, con
         return;
     }
     const rnn_part part = {A, lda, K};
-    rec_gemm_ct(x, M, N, 1, &part, rk.panels);
+    rec_gemm_ct(x, M, N, 1, &part, rk.panels, NULL, 0);
     x->k->from_cols(x->ct, M, N, beta, bias, C, ldc);
 }
 
@@ -252,6 +268,18 @@ dc_status dc_rnn_shape(const dc_node *n, int *ndim, int64_t *shape) {
     return DC_OK;
 }
 
+/* Threads for the joined weight gradient: ranges of 32-column panels, each
+ * range summed whole by one thread. */
+static int wgrad_threads(int64_t G) {
+#ifdef _OPENMP
+    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+    return (int)DC_MAX(1, DC_MIN((int64_t)nt, (G + 31) / 32 / 4));
+#else
+    (void)G;
+    return 1;
+#endif
+}
+
 static float *alloc_f(dc_node *n, int64_t count) {
     return dc_node_alloc(n, (size_t)(count > 0 ? count : 1) * sizeof(float));
 }
@@ -287,6 +315,11 @@ static dc_status rnn_alloc(dc_node *n, const rnn_dims *d, rnn_saved *s, bool gra
         s->dgh = d->kind == DC_OP_GRU ? alloc_f(n, BT * d->G) : NULL;
         s->bufs = alloc_f(n, 4 * BU);
         s->dwr = join ? alloc_f(n, s->hs * G) : NULL;
+        if (dc_rnn_kernels_get()->wgrad) {
+            s->wg_nt = wgrad_threads(G);
+            s->wgs = alloc_f(n, s->wg_nt * dc_rnn_wgrad_scratch(DC_MAX(s->hs, d->I), G));
+            if (!s->wgs) return DC_ERR_NOMEM;
+        }
         s->rtp = packed ? alloc_f(n, DC_MAX(panels_size(G, U + (fuses_x(d) ? I : 0)),
                                             panels_size(2 * U, U) + panels_size(U, U)))
                         : NULL;
@@ -411,8 +444,7 @@ static void forward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
             /* joined rows carry x_t and the 1 after h: one part */
             const rnn_part parts[3] = {{A, lda, d.rdm ? U : hs},
                                        {s->xt + (t * B + b0) * s->xs, s->xs, d.I}, {NULL, 0, 1}};
-            rec_gemm_ct(&gx, nb, G, d.rdm ? 3 : 1, parts, rk_all.panels);
-            k->from_cols(gx.ct, nb, G, 0.0f, NULL, st_.g, G);
+            rec_gemm_ct(&gx, nb, G, d.rdm ? 3 : 1, parts, rk_all.panels, st_.g, G);
             if (d.kind == DC_OP_LSTM) k->lstm_forward(&st_);
             else k->simple_forward(&st_);
         } else if (d.kind == DC_OP_LSTM || d.kind == DC_OP_SIMPLE_RNN) {
@@ -529,6 +561,25 @@ static void add_col_sums(const float *g, int64_t rows, int64_t G, float *grad) {
     }
 }
 
+/* c (M,N) (+)= a^T b over the K rows of a (K,M) and b (K,N), a weight
+ * gradient over all steps: by the kernel, ranges of 32-column panels over
+ * threads (the bits do not depend on the split), or by dc_gemm. */
+static void weight_grad(const rnn_saved *s, const dc_rnn_kernels *k, int64_t M, int64_t N,
+                        int64_t K, const float *a, int64_t lda, const float *b, int64_t ldb,
+                        float *c, int64_t ldc, bool add) {
+    if (!s->wgs) {
+        dc_gemm(true, false, M, N, K, 1.0f, a, lda, b, ldb, add ? 1.0f : 0.0f, c, ldc);
+        return;
+    }
+    const int nt = (int)DC_MIN((int64_t)s->wg_nt, (int64_t)wgrad_threads(N));
+    const int64_t np = (N + 31) / 32, per = dc_rnn_wgrad_scratch(M, N);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int th = 0; th < nt; th++) {
+        const int64_t j0 = np * th / nt * 32, j1 = DC_MIN(N, np * (th + 1) / nt * 32);
+        k->wgrad(M, K, a, lda, b, ldb, c, ldc, j0, j1, add, s->wgs + th * per);
+    }
+}
+
 // rows [b0,b1) of every step in reverse, backward; par: the GEMMs may use threads
 static void backward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
     const dc_node *n = r->n;
@@ -574,7 +625,7 @@ static void backward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
             k->add_masked(&st_);
         } else if (r->fuse_x) { /* ct: dh_{t-1} (U rows) then dx_t (I rows), transposed */
             const rnn_part part = {st_.dg, G, G};
-            rec_gemm_ct(&gx, nb, U + d.I, 1, &part, rkt_all.panels);
+            rec_gemm_ct(&gx, nb, U + d.I, 1, &part, rkt_all.panels, NULL, 0);
             k->from_cols(gx.ct, nb, U, d.rdm ? 0.0f : 1.0f, NULL, d.rdm ? rec : pass, U);
             k->from_cols(gx.ct + U * nb, nb, d.I, 1.0f, NULL, d.x->grad + (b0 * T + t) * d.I,
                          T * d.I);
@@ -647,7 +698,7 @@ void dc_rnn_backward(dc_node *n) {
     const int64_t BT = B * T;
     if (BT == 0) return;
     if (s->dwr) { /* joined: [dR; dW; db] = [h, x, 1]^T dg, all steps at once */
-        dc_gemm(true, false, s->hs, G, BT, 1.0f, s->hprev, s->hs, s->dg, G, 0.0f, s->dwr, G);
+        weight_grad(s, k, s->hs, G, BT, s->hprev, s->hs, s->dg, G, s->dwr, G, false);
         /* these adds (and the packing) stay serial: on a busy machine each fork
          * and join of a team may wait a time slice for the other thread */
         const dc_reduce_kernels *rk = dc_reduce_kernels_get();
@@ -657,15 +708,13 @@ void dc_rnn_backward(dc_node *n) {
         return; /* dx came with the steps (fuse_x) */
     }
     const float *hA = s->hd ? s->hd : s->hprev;
-    if (d.w->grad) dc_gemm(true, false, I, G, BT, 1.0f, s->xt, s->xs, s->dg, G, 1.0f, d.w->grad, G);
+    if (d.w->grad) weight_grad(s, k, I, G, BT, s->xt, s->xs, s->dg, G, d.w->grad, G, true);
     if (d.r->grad) {
         if (gru_before) {
-            dc_gemm(true, false, U, 2 * U, BT, 1.0f, hA, U, s->dg, G, 1.0f, d.r->grad, G);
-            dc_gemm(true, false, U, U, BT, 1.0f, s->aux, U, s->dg + 2 * U, G, 1.0f,
-                    d.r->grad + 2 * U, G);
+            weight_grad(s, k, U, 2 * U, BT, hA, U, s->dg, G, d.r->grad, G, true);
+            weight_grad(s, k, U, U, BT, s->aux, U, s->dg + 2 * U, G, d.r->grad + 2 * U, G, true);
         } else {
-            dc_gemm(true, false, U, G, BT, 1.0f, hA, U, gru_after ? s->dgh : s->dg, G, 1.0f,
-                    d.r->grad, G);
+            weight_grad(s, k, U, G, BT, hA, U, gru_after ? s->dgh : s->dg, G, d.r->grad, G, true);
         }
     }
     if (d.x->grad && !fuse_x) { /* time-major into scratch (the xt copy is done with), then added back */

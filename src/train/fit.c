@@ -497,18 +497,22 @@ static float total_loss(const pass_io *io, const dc_accum *acc) {
 }
 
 /* One pass over a batcher without training: the sums of each output (with
- * dist: each rank's part of every batch, the sums summed over the ranks). */
+ * dist: each rank's part of every batch, the sums summed over the ranks at
+ * the end, batch_lw holding 3 doubles a batch till then). */
 static dc_status run_eval(const char *fn, dc_model *m, pass_io *io, dc_batcher *b,
-                          const dc_dist *dist, dc_accum *acc) {
+                          const dc_dist *dist, dc_accum *acc, double *batch_lw) {
     dc_tape *t = ensure_tape(&m->infer_tape, true);
     if (!t) return dc_last_status();
     memset(acc, 0, (size_t)io->n_out * sizeof *acc);
     dc_tensor *x, *y, *outs[DC_MAX_MODEL_IO], *each[DC_MAX_MODEL_IO];
     dc_batcher_reset(b);
-    int64_t n;
-    double loss_sum = 0; /* with dist: each batch's loss over all ranks, times its samples */
+    int64_t n, k = 0;
     while ((n = dc_batcher_next(b, &x, &y)) > 0) {
-        double lw[2] = {0, 0}; /* this part's loss x its weight, the weight */
+        /* with dist: this part's loss x its weight, the weight, and the
+         * batch's samples from rank 0 alone (the sum is them) */
+        double *lw = dist ? batch_lw + 3 * k++ : (double[3]){0};
+        lw[0] = lw[1] = 0;
+        lw[2] = dist && dist->rank == 0 ? (double)n : 0;
         if (x->shape[0] > 0) { /* this rank's part of a short batch may be empty */
             dc_tape_reset(t);
             io_split(io, x, y);
@@ -521,11 +525,17 @@ static dc_status run_eval(const char *fn, dc_model *m, pass_io *io, dc_batcher *
                 lw[0] = (double)each[0]->data[0] * lw[1];
             }
         }
-        if (dist && dc_fit_dist_sum_loss(dist, lw) != DC_OK) return dc_last_status();
-        loss_sum += lw[1] > 0 ? (double)(float)(lw[0] / lw[1]) * (double)n : 0.0;
     }
-    if (dist && dc_fit_dist_sum_accum(dist, acc, NULL) != DC_OK) return dc_last_status();
-    if (dist) acc[0].loss_sum = loss_sum;
+    if (!dist) return DC_OK;
+    if (dc_fit_dist_sum_loss(dist, batch_lw, 3 * k) != DC_OK ||
+        dc_fit_dist_sum_accum(dist, acc, NULL) != DC_OK)
+        return dc_last_status();
+    /* each batch's loss over all ranks, times its samples, as one process logs it */
+    acc[0].loss_sum = 0;
+    for (int64_t i = 0; i < k; i++) {
+        const double *v = batch_lw + 3 * i;
+        acc[0].loss_sum += v[1] > 0 ? (double)(float)(v[0] / v[1]) * v[2] : 0.0;
+    }
     return DC_OK;
 }
 
@@ -671,7 +681,7 @@ static dc_status evaluate_into(const char *fn, dc_model *m, const dc_dataset *ds
                   : !acc ? dc_set_error(DC_ERR_NOMEM, "%s: out of memory", fn)
                          : io_init(fn, io, m, ds, bs);
     if (s == DC_OK && (s = fit_logs_init(fn, fl, io, false, false)) == DC_OK &&
-        (s = run_eval(fn, m, io, b, NULL, acc)) == DC_OK)
+        (s = run_eval(fn, m, io, b, NULL, acc, NULL)) == DC_OK)
         set_logs(fl, io, acc, 0);
     dc_free(acc);
     dc_batcher_free(b);
@@ -1006,6 +1016,7 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
     if (h) h->first_epoch = opt->initial_epoch;
     dc_cb_state *cbs = NULL;
     float *before_step = NULL;
+    double *val_lw = NULL; /* with dist: run_eval's sums per validation batch */
     bool interrupted = false; /* by dc_model_request_stop, to be resumed */
     if (st != DC_OK) goto done;
     if (!b || (val && !vb) || !h ||
@@ -1023,8 +1034,14 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
     int64_t steps = opt->steps_per_epoch > 0 ? opt->steps_per_epoch : dc_batcher_num_batches(b);
     m->stop_training = false;
     bool nan_stop = dc_callbacks_terminate_on_nan(cbs);
+    /* with dist: a batch's stop decision that only rank 0 makes */
+    const bool batch_follow = dist && dc_fit_dist_batch_decisions(opt->callbacks, opt->n_callbacks);
     /* TerminateOnNaN keeps the weights of before a step that makes them NaN */
     before_step = nan_stop ? dc_malloc((m->n_trainable ? m->n_trainable : 1) * sizeof(float)) : NULL;
+    if (dist && vb && !(val_lw = dc_malloc((size_t)(3 * dc_batcher_num_batches(vb)) * sizeof(double)))) {
+        st = dc_set_error(DC_ERR_NOMEM, "%s: out of memory", fn);
+        goto done;
+    }
     if (nan_stop && !before_step) {
         st = dc_set_error(DC_ERR_NOMEM, "%s: out of memory", fn);
         goto done;
@@ -1064,31 +1081,38 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
             bool failed = !empty && (!loss || dc_tape_status(t) != DC_OK);
             float batch_loss = loss ? loss->data[0] : NAN;
             /* with dist: this part's loss x its weight and the weight, then their sums */
-            double lw[2] = {0, 0}, part_w = 0;
-            if (dist && !failed) { /* one output (checked): the batch's sums over all ranks */
+            double lw[2] = {0, 0};
+            if (dist && !failed) { /* one output (checked) */
                 memset(step_acc, 0, sizeof *step_acc);
                 if (!empty) {
                     accumulate_all(&io, step_acc, outs, each);
-                    lw[1] = part_w = loss_weight(&io.heads[0], outs[0], io.ys[0]);
-                    lw[0] = (double)batch_loss * part_w;
+                    lw[1] = loss_weight(&io.heads[0], outs[0], io.ys[0]);
+                    lw[0] = (double)batch_loss * lw[1];
                 }
-                if ((st = dc_fit_dist_sum_accum(dist, step_acc, lw)) != DC_OK) goto done;
-                batch_loss = lw[1] > 0 ? (float)(lw[0] / lw[1]) : 0.0f;
-                step_acc->loss_sum = (double)batch_loss * (double)step_acc->loss_n;
             }
-            if (!failed && nan_stop && !isfinite(batch_loss)) {
+            if (!dist && !failed && nan_stop && !isfinite(batch_loss)) {
                 st = numeric_stop(fn, epoch, batch, "the loss is", batch_loss);
                 goto done;
             }
             dc_fit_dist_overlap ov; /* with dist: the gradient summed as backward goes */
             const bool overlap =
-                dist && !failed && dc_fit_dist_overlap_begin(&ov, dist, m, t, part_w, lw[1]);
+                dist && !failed && dc_fit_dist_overlap_begin(&ov, dist, m, t, lw[1], (double)n_batch);
             failed = failed || (!empty && dc_tape_backward(t, loss) != DC_OK);
+            /* with dist: the step's sums, the ranks meeting once (a stop request read there) */
+            bool requested = m->stop_requested;
             if (!failed && dist &&
-                ((st = overlap ? dc_fit_dist_overlap_end(&ov)
-                               : dc_fit_dist_sum_grads(dist, m, part_w, lw[1])) != DC_OK ||
+                ((st = dc_fit_dist_sum_step(dist, m, overlap ? &ov : NULL, n_batch, step_acc, lw,
+                                            &requested)) != DC_OK ||
                  (n_batch < dist->size && (st = dc_fit_dist_sync_rngs(dist, m)) != DC_OK)))
                 goto done;
+            if (dist && !failed) {
+                batch_loss = lw[1] > 0 ? (float)(lw[0] / lw[1]) : 0.0f;
+                step_acc->loss_sum = (double)batch_loss * (double)step_acc->loss_n;
+                if (nan_stop && !isfinite(batch_loss)) { /* before the step, as one process */
+                    st = numeric_stop(fn, epoch, batch, "the loss is", batch_loss);
+                    goto done;
+                }
+            }
             if (!failed && before_step) memcpy(before_step, m->weights, m->n_trainable * sizeof(float));
             if (failed ||
                 (vars ? dc_optimizer_apply(m->opt, vars, n_vars)
@@ -1115,8 +1139,8 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
                 dc_progress_batch(&prog, batch + 1, &fl.logs);
             }
             bool stop = dc_callbacks_batch_end(cbs, epoch, batch, batch_loss);
-            bool requested = m->stop_requested; /* read once: a signal may set it any time */
-            if (dist && (st = dc_fit_dist_follow(dist, m, &stop, &requested, false)) != DC_OK)
+            if (!dist) requested = m->stop_requested; /* read once: a signal may set it any time */
+            if (batch_follow && (st = dc_fit_dist_follow(dist, m, &stop, &requested, false)) != DC_OK)
                 goto done;
             if (stop) m->stop_training = true;
             batch++;
@@ -1135,7 +1159,7 @@ dc_status dc_model_fit(dc_model *m, const dc_dataset *train, const dc_fit_option
         set_logs(&fl, &io, acc, 0);
         if (dist && (st = dc_fit_dist_average_moving_stats(dist, m)) != DC_OK) goto done;
         if (vb) {
-            if ((st = run_eval(fn, m, &io, vb, dist, step_acc)) != DC_OK) goto done;
+            if ((st = run_eval(fn, m, &io, vb, dist, step_acc, val_lw)) != DC_OK) goto done;
             set_logs(&fl, &io, step_acc, 1);
         }
         fl.logs.values[fl.i_lr] = lr;
@@ -1169,6 +1193,7 @@ done:
     dc_tape_set_backward_hook(m->tape, NULL, NULL);
     dc_free(vars);
     dc_free(before_step);
+    dc_free(val_lw);
     dc_callbacks_end(cbs, st == DC_OK && !interrupted);
     m->stop_requested = 0; /* a request is for this fit, not the next */
     dc_batcher_free(b);

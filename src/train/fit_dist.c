@@ -27,23 +27,34 @@ static dc_status failed(const char *what) {
                         "dc_model_fit: summing %s over the ranks: %s", what, msg);
 }
 
-dc_status dc_fit_dist_sum_accum(const dc_dist *d, dc_accum *a, double *loss_w) {
-    enum { M = DC_MAX_METRICS, K = DC_MAX_CLASS_WEIGHTS, N = 2 + 2 * M + 3 * K + 2 };
-    double v[N];
-    double *const iou[3] = {a->iou_pred, a->iou_true, a->iou_hit};
+/* An accumulator's sums as doubles in v[0..ACCUM_DOUBLES), and back. */
+enum { M = DC_MAX_METRICS, K = DC_MAX_CLASS_WEIGHTS, ACCUM_DOUBLES = 2 + 2 * M + 3 * K };
+
+static void accum_to(const dc_accum *a, double *v) {
+    const double *const iou[3] = {a->iou_pred, a->iou_true, a->iou_hit};
     v[0] = a->loss_sum;
     v[1] = (double)a->loss_n;
     memcpy(v + 2, a->sum, sizeof a->sum);
     memcpy(v + 2 + M, a->count, sizeof a->count);
     for (int j = 0; j < 3; j++) memcpy(v + 2 + 2 * M + j * K, iou[j], K * sizeof(double));
-    if (loss_w) memcpy(v + N - 2, loss_w, 2 * sizeof(double));
-    if (d->sum_doubles(d->ctx, v, loss_w ? N : N - 2) != DC_OK) return failed("metrics");
-    if (loss_w) memcpy(loss_w, v + N - 2, 2 * sizeof(double));
+}
+
+static void accum_from(dc_accum *a, const double *v) {
+    double *const iou[3] = {a->iou_pred, a->iou_true, a->iou_hit};
     a->loss_sum = v[0];
     a->loss_n = (int64_t)v[1];
     memcpy(a->sum, v + 2, sizeof a->sum);
     memcpy(a->count, v + 2 + M, sizeof a->count);
     for (int j = 0; j < 3; j++) memcpy(iou[j], v + 2 + 2 * M + j * K, K * sizeof(double));
+}
+
+dc_status dc_fit_dist_sum_accum(const dc_dist *d, dc_accum *a, double *loss_w) {
+    double v[ACCUM_DOUBLES + 2];
+    accum_to(a, v);
+    if (loss_w) memcpy(v + ACCUM_DOUBLES, loss_w, 2 * sizeof(double));
+    if (d->sum_doubles(d->ctx, v, ACCUM_DOUBLES + (loss_w ? 2 : 0)) != DC_OK) return failed("metrics");
+    if (loss_w) memcpy(loss_w, v + ACCUM_DOUBLES, 2 * sizeof(double));
+    accum_from(a, v);
     return DC_OK;
 }
 
@@ -51,8 +62,8 @@ static float part_scale(double part, double whole) {
     return part == whole ? 1.0f : whole > 0 ? (float)(part / whole) : 0.0f;
 }
 
-dc_status dc_fit_dist_sum_loss(const dc_dist *d, double *loss_w) {
-    return d->sum_doubles(d->ctx, loss_w, 2) != DC_OK ? failed("losses") : DC_OK;
+dc_status dc_fit_dist_sum_loss(const dc_dist *d, double *v, int64_t n) {
+    return d->sum_doubles(d->ctx, v, n) != DC_OK ? failed("losses") : DC_OK;
 }
 
 dc_status dc_fit_dist_sum_grads(const dc_dist *d, dc_model *m, double part, double whole) {
@@ -65,6 +76,40 @@ dc_status dc_fit_dist_sum_grads(const dc_dist *d, dc_model *m, double part, doub
         if (d->sum_floats(d->ctx, g + at, DC_MIN(GRAD_BUCKET, len - at)) != DC_OK)
             return failed("gradients");
     return DC_OK;
+}
+
+dc_status dc_fit_dist_sum_step(const dc_dist *d, dc_model *m, dc_fit_dist_overlap *ov,
+                               int64_t n_batch, dc_accum *a, double *loss_w, bool *requested) {
+    double v[ACCUM_DOUBLES + 3];
+    const double part = loss_w[1];
+    /* the gradient first: a rank with an empty part started no bucket during
+     * backward, and the collectives must come in the same order on all */
+    if ((ov ? dc_fit_dist_overlap_end(ov) : dc_fit_dist_sum_grads(d, m, part, (double)n_batch)) !=
+        DC_OK)
+        return dc_last_status();
+    accum_to(a, v);
+    memcpy(v + ACCUM_DOUBLES, loss_w, 2 * sizeof(double));
+    v[ACCUM_DOUBLES + 2] = *requested;
+    if (d->sum_doubles(d->ctx, v, ACCUM_DOUBLES + 3) != DC_OK) return failed("metrics");
+    accum_from(a, v);
+    memcpy(loss_w, v + ACCUM_DOUBLES, 2 * sizeof(double));
+    *requested = v[ACCUM_DOUBLES + 2] > 0;
+    const double whole = loss_w[1];
+    if (whole == (double)n_batch) return DC_OK; /* the weights were the samples: done */
+    /* class weights or masked positions: each part was scaled by its weight
+     * over n_batch, so the sum needs n_batch / whole (nothing to learn from
+     * a batch of weight 0, as one process's mean of nothing) */
+    const float w = whole > 0 ? (float)((double)n_batch / whole) : 0.0f;
+    float *g = m->grads;
+    for (int64_t i = 0; i < (int64_t)m->n_trainable; i++) g[i] *= w;
+    return DC_OK;
+}
+
+bool dc_fit_dist_batch_decisions(const dc_callback *cb, int n) {
+    for (int i = 0; i < n; i++)
+        if ((cb[i].kind == DC_CB_LAMBDA && cb[i].on_batch_end) || cb[i].kind == DC_CB_TENSORBOARD)
+            return true;
+    return false;
 }
 
 static void start_bucket(dc_fit_dist_overlap *o, int64_t b) {

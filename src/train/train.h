@@ -144,8 +144,8 @@ dc_status dc_fit_dist_check(const char *fn, const dc_dist *d);
 /* Sums a's loss and metric sums over the ranks, and loss_w (NULL: none): a
  * part's mean loss times what it is a mean over, and that weight. */
 dc_status dc_fit_dist_sum_accum(const dc_dist *d, dc_accum *a, double *loss_w);
-/* Sums loss_w[0..1] alone (a validation batch's). */
-dc_status dc_fit_dist_sum_loss(const dc_dist *d, double *loss_w);
+/* Sums v[0..n) (validation's losses and weights, per batch). */
+dc_status dc_fit_dist_sum_loss(const dc_dist *d, double *v, int64_t n);
 /* The batch's gradient from each rank's mean over its part (weight `part` of
  * the batch's `whole`: samples, or real positions): each scaled by
  * part / whole, then summed over the ranks in fixed buckets. */
@@ -171,6 +171,18 @@ bool dc_fit_dist_overlap_begin(dc_fit_dist_overlap *o, const dc_dist *d, dc_mode
                                double part, double whole);
 /* After backward: starts the buckets not started yet, waits for all, unhooks. */
 dc_status dc_fit_dist_overlap_end(dc_fit_dist_overlap *o);
+/* A training step's sums at one meeting of the ranks (after backward): the
+ * gradient (ov: its sum started during backward, else summed here), each
+ * rank's scaled by its weight over n_batch and the sum rescaled when the
+ * batch's whole weight is not n_batch (class weights, masks); then a's
+ * metric sums, loss_w (this part's mean loss times its weight, the weight)
+ * and the stop requests (*requested: true on every rank if on any). */
+dc_status dc_fit_dist_sum_step(const dc_dist *d, dc_model *m, dc_fit_dist_overlap *ov,
+                               int64_t n_batch, dc_accum *a, double *loss_w, bool *requested);
+/* Whether a batch's stop decision can differ between ranks (a callback
+ * that runs code of the user's or writes on rank 0 alone): then the ranks
+ * follow rank 0 after each batch (dc_fit_dist_follow). */
+bool dc_fit_dist_batch_decisions(const dc_callback *cb, int n);
 /* Tells the tape this rank's part of a batch of n samples, for random layers. */
 void dc_fit_dist_set_part(const dc_dist *d, dc_tape *t, int64_t n);
 /* Every layer's generator as the last rank's (whose part of a batch is never
