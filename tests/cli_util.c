@@ -29,6 +29,15 @@ int test_run_deepc(const char *args, char *out, size_t cap) {
     return test_run_command(cmd, out, cap);
 }
 
+int test_count_lines(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int n = 0, c;
+    while ((c = fgetc(f)) != EOF) n += c == '\n';
+    fclose(f);
+    return n;
+}
+
 int test_run_command(const char *cmd, char *out, size_t cap) {
     fflush(NULL);
     FILE *p = popen(cmd, "r");

@@ -20,6 +20,8 @@ const char *test_deepc_path(void);
 int test_run_deepc(const char *args, char *out, size_t cap);
 /* A shell command with its stderr in out; its exit code, -1 if it did not exit. */
 int test_run_command(const char *cmd, char *out, size_t cap);
+/* Lines in a text file (newlines counted), or -1 if it cannot be read. */
+int test_count_lines(const char *path);
 /* n 8x8 IDX images of 3 classes (a bright bar at the top, middle or bottom) and their labels. */
 void test_write_idx(const char *images, const char *labels, int n, uint32_t seed);
 /* Allocations between fit's batch ends: a DC_CB_LAMBDA with on_batch_end =

@@ -323,15 +323,6 @@ TEST(resume_of_a_bidirectional_rnn_with_dropout_is_bit_exact) {
     dc_dataset_free(ds);
 }
 
-static int count_lines(const char *path) {
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    int n = 0, c;
-    while ((c = fgetc(f)) != EOF) n += c == '\n';
-    fclose(f);
-    return n;
-}
-
 typedef struct {
     const char *path;
     int wrong; /* epochs whose callback found another number of rows */
@@ -342,7 +333,7 @@ typedef struct {
 static bool check_history_file(dc_model *m, const dc_logs *logs, void *user) {
     (void)m;
     history_probe *p = user;
-    if (count_lines(p->path) != (logs->epoch ? 1 + logs->epoch : -1)) p->wrong++;
+    if (test_count_lines(p->path) != (logs->epoch ? 1 + logs->epoch : -1)) p->wrong++;
     return false;
 }
 
@@ -359,7 +350,7 @@ TEST(history_path_is_rewritten_after_every_epoch_resumed_epochs_included) {
                                                    .n_callbacks = 1, .checkpoint_path = ckpt,
                                                    .history_path = csv}, NULL));
     CHECK(probe.wrong == 0);
-    CHECK(count_lines(csv) == 4);
+    CHECK(test_count_lines(csv) == 4);
     dc_model_free(m);
     /* resumed for two more epochs: the file keeps the first three */
     m = model();
@@ -367,7 +358,7 @@ TEST(history_path_is_rewritten_after_every_epoch_resumed_epochs_included) {
                                                    .n_callbacks = 1, .checkpoint_path = ckpt,
                                                    .resume_from = ckpt, .history_path = csv}, NULL));
     CHECK(probe.wrong == 0);
-    CHECK(count_lines(csv) == 6);
+    CHECK(test_count_lines(csv) == 6);
     CHECK_ERR(dc_model_fit(m, ds, &(dc_fit_options){.epochs = 6, .seed = 1, .callbacks = &cb,
                                                     .n_callbacks = 1, .resume_from = ckpt,
                                                     .history_path = test_tmpdir()}, NULL),

@@ -59,15 +59,6 @@ static bool same_weights(const char *a, const char *b) {
     return same;
 }
 
-static int count_lines(const char *path) {
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    int n = 0, c;
-    while ((c = fgetc(f)) != EOF) n += c == '\n';
-    fclose(f);
-    return n;
-}
-
 static void write_data(const char *path, bool regression) {
     FILE *f = fopen(path, "w");
     if (!f) return;
@@ -109,7 +100,7 @@ TEST(cli_sigint_writes_a_checkpoint_and_resume_is_bit_exact) {
     CHECK(rc == 130);
     CHECK(access(p("run/checkpoint.safetensors"), R_OK) == 0);
     CHECK(access(p("run/model.safetensors"), F_OK) != 0); /* the model comes at the end */
-    int rows = count_lines(p("run/history.csv"));
+    int rows = test_count_lines(p("run/history.csv"));
     CHECK(rows >= 2 && rows < 41); /* the header and the finished epochs */
     char log[4096] = "";
     f = fopen(p("run.log"), "r");
@@ -121,7 +112,7 @@ TEST(cli_sigint_writes_a_checkpoint_and_resume_is_bit_exact) {
     /* resumed to the end */
     CHECK(finish(start(p("m.ini"), p("run"), "--resume", p("resume.log"))) == 0);
     CHECK(same_weights(p("ref/model.safetensors"), p("run/model.safetensors")));
-    CHECK(count_lines(p("run/history.csv")) == 41);
+    CHECK(test_count_lines(p("run/history.csv")) == 41);
     /* a second Ctrl-C stops at once; the last checkpoint on disk stays whole */
     pid = start(p("m.ini"), p("twice"), NULL, p("twice.log"));
     for (int i = 0; i < 20000 && access(p("twice/checkpoint.safetensors"), F_OK) != 0; i++)
