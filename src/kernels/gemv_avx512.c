@@ -5,15 +5,12 @@
 #include "../core/cpu.h"
 #if DC_HAVE_X86_KERNELS
 #include <immintrin.h>
+#include "avx512_lanes.h"
 
 /* Columns in flight per pass: 8 vectors are 8 independent FMA chains, enough
  * to hide the FMA latency that one 14x32 tile with a single row cannot (two
  * chains, so it ran at a quarter of the FMA rate). */
 #define GEMV_NV 8
-
-static inline __mmask16 lane_mask(int64_t left) {
-    return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-}
 
 // a (k * sa for k < kc), b (kc,nv*16 masked to ncols) row stride ldb -> c (1,ncols)
 static inline __attribute__((always_inline)) void
@@ -24,7 +21,7 @@ gemv_pass(int64_t kc, const float *a, int64_t sa, const float *b, int64_t ldb, f
 #pragma GCC unroll 8
     for (int v = 0; v < nv; v++) {
         acc[v] = _mm512_setzero_ps();
-        m[v] = lane_mask(ncols - 16 * v);
+        m[v] = dc_lanes16(ncols - 16 * v);
     }
     for (int64_t k = 0; k < kc; k++, b += ldb) {
         const __m512 av = _mm512_set1_ps(a[k * sa]);

@@ -4,10 +4,7 @@
 #include "maxpool.h"
 #if DC_HAVE_X86_KERNELS
 #include <immintrin.h>
-
-static __mmask16 tail_mask(int64_t left) {
-    return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-}
+#include "avx512_lanes.h"
 
 // z (po*ph, wo, F) -> y (po, qo, F), arg (po, qo, F)
 static void pool(const dc_maxpool_geom *g, const float *z, float *y, int32_t *arg) {
@@ -17,7 +14,7 @@ static void pool(const dc_maxpool_geom *g, const float *z, float *y, int32_t *ar
             const int64_t o = (i * g->qo + j) * F;
             const int32_t pix0 = (int32_t)(i * g->ph * g->wo + j * g->pw);
             for (int64_t f = 0; f < F; f += 16) {
-                const __mmask16 m = tail_mask(F - f);
+                const __mmask16 m = dc_lanes16(F - f);
                 __m512 best = _mm512_maskz_loadu_ps(m, z + (int64_t)pix0 * F + f);
                 __m512i at = _mm512_set1_epi32(pix0);
                 for (int64_t a = 0; a < g->ph; a++)
@@ -47,7 +44,7 @@ static void unpool(const dc_maxpool_geom *g, const float *y, const float *gy, co
             const int64_t o = (i * g->qo + j) * F;
             const int32_t pix0 = (int32_t)(i * g->ph * g->wo + j * g->pw);
             for (int64_t f = 0; f < F; f += 16) {
-                const __mmask16 m = tail_mask(F - f);
+                const __mmask16 m = dc_lanes16(F - f);
                 const __mmask16 open =
                     relu ? _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, y + o + f), zero,
                                                    _CMP_GT_OQ)

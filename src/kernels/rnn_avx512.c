@@ -4,6 +4,7 @@
 #if DC_HAVE_X86_KERNELS
 #include "gemm.h"
 #include <immintrin.h>
+#include "avx512_lanes.h"
 #define RK(name) dc_rnn_avx512_##name
 #define RK_OWN_TGEMM
 
@@ -55,19 +56,15 @@ tg_tile(int64_t K, const float *panel, const float *b, int64_t ldb, float *ct, i
     }
 }
 
-static __mmask16 lanes(int64_t n) {
-    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
-}
-
 // panel (K,TILE) rows 0..mr-1 x bt (K,M) -> ct (mr,M), 32 columns at a time
 static void RK(tgemm_panel)(int64_t M, int64_t K, int mr, const float *panel, const float *bt,
                             float *ct, int64_t ldc) {
     for (int64_t j0 = 0; j0 < M; j0 += 32) {
         const int64_t nc = M - j0 < 32 ? M - j0 : 32;
         if (nc > 16)
-            tg_tile(K, panel, bt + j0, M, ct + j0, ldc, mr, 0xFFFF, lanes(nc - 16), 2, false, 0);
+            tg_tile(K, panel, bt + j0, M, ct + j0, ldc, mr, 0xFFFF, dc_lanes16(nc - 16), 2, false, 0);
         else
-            tg_tile(K, panel, bt + j0, M, ct + j0, ldc, mr, lanes(nc), 0, 1, false, 0);
+            tg_tile(K, panel, bt + j0, M, ct + j0, ldc, mr, dc_lanes16(nc), 0, 1, false, 0);
     }
 }
 
@@ -77,9 +74,9 @@ static void RK(tgemm_panel_rows)(int64_t M, int64_t K, int mr, const float *pane
     for (int64_t j0 = 0; j0 < M; j0 += 32) {
         const int nc = (int)(M - j0 < 32 ? M - j0 : 32);
         if (nc > 16)
-            tg_tile(K, panel, bt + j0, M, c + j0 * ldc, ldc, mr, 0xFFFF, lanes(nc - 16), 2, true, nc);
+            tg_tile(K, panel, bt + j0, M, c + j0 * ldc, ldc, mr, 0xFFFF, dc_lanes16(nc - 16), 2, true, nc);
         else
-            tg_tile(K, panel, bt + j0, M, c + j0 * ldc, ldc, mr, lanes(nc), 0, 1, true, nc);
+            tg_tile(K, panel, bt + j0, M, c + j0 * ldc, ldc, mr, dc_lanes16(nc), 0, 1, true, nc);
     }
 }
 
@@ -106,7 +103,7 @@ static void RK(from_cols)(const float *ct, int64_t M, int64_t N, float beta, con
     }
     for (int64_t j0 = 0; j0 < N; j0 += 16) {
         const int jn = (int)(N - j0 < 16 ? N - j0 : 16);
-        const __mmask16 mj = lanes(jn);
+        const __mmask16 mj = dc_lanes16(jn);
         const __m512 bv = bias ? _mm512_maskz_loadu_ps(mj, bias + j0) : _mm512_setzero_ps();
         for (int64_t b0 = 0; b0 < M; b0 += RB) {
             const int64_t bn = M - b0 < RB ? M - b0 : RB;
@@ -183,14 +180,14 @@ static inline __m512 rk_tanh16(__m512 x) {
 #define RK_OWN_ACT
 static void rk_sigmoid_row(float *v, int64_t n) {
     for (int64_t i = 0; i < n; i += 16) {
-        const __mmask16 m = lanes(n - i);
+        const __mmask16 m = dc_lanes16(n - i);
         _mm512_mask_storeu_ps(v + i, m, rk_sigmoid16(_mm512_maskz_loadu_ps(m, v + i)));
     }
 }
 
 static void rk_tanh_row(float *v, int64_t n) {
     for (int64_t i = 0; i < n; i += 16) {
-        const __mmask16 m = lanes(n - i);
+        const __mmask16 m = dc_lanes16(n - i);
         _mm512_mask_storeu_ps(v + i, m, rk_tanh16(_mm512_maskz_loadu_ps(m, v + i)));
     }
 }
@@ -210,7 +207,7 @@ static void rk_lstm_forward_row(const dc_rnn_step *s, int64_t b) {
     float *hn = s->hn + b * s->hns, *y = s->y + b * s->ys;
     const float *cp = s->cp + b * s->cps;
     for (int64_t j = 0; j < U; j += 16) {
-        const __mmask16 m = lanes(U - j);
+        const __mmask16 m = dc_lanes16(U - j);
         const __m512 i = rk_sigmoid16(_mm512_maskz_loadu_ps(m, g + j));
         const __m512 f = rk_sigmoid16(_mm512_maskz_loadu_ps(m, g + U + j));
         const __m512 gg = rk_tanh16(_mm512_maskz_loadu_ps(m, g + 2 * U + j));
@@ -237,7 +234,7 @@ static void rk_lstm_backward_row(const dc_rnn_step *s, int64_t b) {
     float *pass = s->pass + b * U;
     const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
     for (int64_t j = 0; j < U; j += 16) {
-        const __mmask16 m = lanes(U - j);
+        const __mmask16 m = dc_lanes16(U - j);
         const __m512 dH = _mm512_add_ps(
             _mm512_add_ps(_mm512_maskz_loadu_ps(m, dh + j), _mm512_maskz_loadu_ps(m, dy + j)),
             _mm512_maskz_loadu_ps(m, carry + j));
