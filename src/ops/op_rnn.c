@@ -80,30 +80,69 @@ static bool joins_hx(const rnn_dims *d) { return fuses_x(d) && !d->rdm; }
 /* Floats per batch row of each step-GEMM scratch block: its K or N at most */
 static int64_t scratch_w(const rnn_dims *d) { return DC_MAX(d->G, d->U + d->I + 1); }
 
-/* Block (kn,jn) of a (K,N) matrix, element (k,j) at src[k*ld + j] (src[j*ld + k]
- * when trans; 0 when src is NULL), into that matrix's panels at rows k0..,
- * columns j0..; a matrix is packed block by block, so the kernel and the
- * input kernel (and the bias) can share its panels. */
-static void pack_block(float *dst, int64_t K, int64_t k0, int64_t j0, const float *src,
-                       int64_t ld, bool trans, int64_t kn, int64_t jn) {
-#define PANEL_AT(j, k) \
-    dst[(j0 + (j)) / DC_RNN_TILE * DC_RNN_TILE * K + (k0 + (k)) * DC_RNN_TILE + (j0 + (j)) % DC_RNN_TILE]
-    if (trans) /* loops in the order src is stored */
-        for (int64_t j = 0; j < jn; j++)
-            for (int64_t k = 0; k < kn; k++) PANEL_AT(j, k) = src[j * ld + k];
-    else
-        for (int64_t k = 0; k < kn; k++)
-            for (int64_t j = 0; j < jn; j++) PANEL_AT(j, k) = src ? src[k * ld + j] : 0.0f;
-#undef PANEL_AT
+/* A block of a (K,N) matrix to be packed into panels: rows k0..k0+kn-1,
+ * columns j0..j0+jn-1, element (k,j) at src[k*ld + j] (src[j*ld + k] when
+ * trans; 0 when src is NULL). A matrix is packed from up to three blocks, so
+ * the kernel and the input kernel (and the bias) can share its panels. */
+typedef struct {
+    const float *src;
+    int64_t ld;
+    bool trans;
+    int64_t k0, kn, j0, jn;
+} pack_part;
+
+/* One matrix (K,N) into the panels at dst; a call packs one or two */
+typedef struct {
+    float *dst;
+    int64_t K, N;
+    int nparts;
+    pack_part part[3];
+} pack_job;
+
+typedef struct {
+    int njobs;
+    pack_job job[2];
+} pack_plan;
+
+// panel p of job j: its columns of every block, zero past N
+static void pack_panel(const pack_job *j, int64_t p) {
+    const int64_t K = j->K, J0 = p * DC_RNN_TILE, w = DC_MIN((int64_t)DC_RNN_TILE, j->N - J0);
+    float *pan = j->dst + J0 * K;
+    if (w < DC_RNN_TILE) memset(pan, 0, (size_t)(DC_RNN_TILE * K) * sizeof(float));
+    for (int i = 0; i < j->nparts; i++) {
+        const pack_part *q = &j->part[i];
+        const int64_t lo = DC_MAX(J0, q->j0), hi = DC_MIN(J0 + w, q->j0 + q->jn);
+        if (lo >= hi) continue;
+        float *at = pan + q->k0 * DC_RNN_TILE - J0;
+        if (q->trans) /* loops in the order src is stored */
+            for (int64_t c = lo; c < hi; c++) {
+                const float *col = q->src + (c - q->j0) * q->ld;
+                for (int64_t k = 0; k < q->kn; k++) at[k * DC_RNN_TILE + c] = col[k];
+            }
+        else
+            for (int64_t k = 0; k < q->kn; k++) {
+                float *row = at + k * DC_RNN_TILE;
+                if (q->src) memcpy(row + lo, q->src + k * q->ld + lo - q->j0, (size_t)(hi - lo) * sizeof(float));
+                else memset(row + lo, 0, (size_t)(hi - lo) * sizeof(float));
+            }
+    }
 }
 
-/* Zeroes the columns of the last panel past N, before its blocks are packed. */
-static void pack_pad(float *dst, int64_t K, int64_t N) {
-    if (N % DC_RNN_TILE)
-        memset(dst + N / DC_RNN_TILE * DC_RNN_TILE * K, 0,
-               (size_t)(DC_RNN_TILE * K) * sizeof(float));
+/* Every panel of the plan's matrices: by each thread of the op's own team
+ * (team: the panels shared out, a barrier after each matrix), or by one
+ * thread alone (which may be inside a caller's team: no work-sharing then). */
+static void pack_run(const pack_plan *pl, bool team) {
+    for (int i = 0; i < pl->njobs; i++) {
+        const pack_job *j = &pl->job[i];
+        const int64_t np = (j->N + DC_RNN_TILE - 1) / DC_RNN_TILE;
+        if (!team) {
+            for (int64_t p = 0; p < np; p++) pack_panel(j, p);
+            continue;
+        }
+#pragma omp for schedule(static)
+        for (int64_t p = 0; p < np; p++) pack_panel(j, p);
+    }
 }
-
 
 /* The recurrent kernel for a GEMM: packed panels, or (raw) its (K,N) or, when
  * trans, its transpose read in place with row stride ld. */
@@ -506,20 +545,16 @@ static dc_status rnn_forward(dc_node *n) {
      * fuse_x: (U+I+1,G), R then W then the bias */
     const bool packed = T >= RNN_PACK_MIN_T;
     float *rp_h = s->rp ? s->rp + panels_size(U, 2 * U) : NULL; /* no panels when T is short */
+    pack_plan plan = {0};
     if (packed && gru_before) {
-        pack_pad(s->rp, U, 2 * U);
-        pack_block(s->rp, U, 0, 0, R, G, false, U, 2 * U);
-        pack_pad(rp_h, U, U);
-        pack_block(rp_h, U, 0, 0, R + 2 * U, G, false, U, U);
+        plan = (pack_plan){2, {{s->rp, U, 2 * U, 1, {{R, G, false, 0, U, 0, 2 * U}}},
+                               {rp_h, U, U, 1, {{R + 2 * U, G, false, 0, U, 0, U}}}}};
     } else if (fuse_x) {
-        const int64_t K = U + I + 1;
-        pack_pad(s->rp, K, G);
-        pack_block(s->rp, K, 0, 0, R, G, false, U, G);
-        pack_block(s->rp, K, U, 0, d.w->data, G, false, I, G);
-        pack_block(s->rp, K, U + I, 0, bias, 0, false, 1, G);
+        plan = (pack_plan){1, {{s->rp, U + I + 1, G, 3,
+                                {{R, G, false, 0, U, 0, G}, {d.w->data, G, false, U, I, 0, G},
+                                 {bias, 0, false, U + I, 1, 0, G}}}}};
     } else if (packed) {
-        pack_pad(s->rp, U, G);
-        pack_block(s->rp, U, 0, 0, R, G, false, U, G);
+        plan = (pack_plan){1, {{s->rp, U, G, 1, {{R, G, false, 0, U, 0, G}}}}};
     }
     const rnn_rk rk_all = {packed ? s->rp : NULL, R, G, false};
     const rnn_rk rk_h = {packed ? rp_h : NULL, R + 2 * U, G, false};
@@ -531,10 +566,12 @@ static dc_status rnn_forward(dc_node *n) {
 #pragma omp parallel num_threads(nt)
         {
             const int64_t nth = omp_get_num_threads(), id = omp_get_thread_num();
+            pack_run(&plan, true);
             forward_rows(&run, B * id / nth, B * (id + 1) / nth, false);
         }
 #endif
     } else {
+        pack_run(&plan, false);
         forward_rows(&run, 0, B, true);
     }
     return DC_OK;
@@ -662,18 +699,15 @@ void dc_rnn_backward(dc_node *n) {
      * h; fuse_x: (G,U+I), R^T then W^T */
     const bool packed = T >= RNN_PACK_MIN_T, fuse_x = fuses_x(&d) && d.x->grad;
     float *rtp_h = s->rtp ? s->rtp + panels_size(2 * U, U) : NULL; /* no panels when T is short */
+    pack_plan plan = {0};
     if (packed && gru_before) {
-        pack_pad(s->rtp, 2 * U, U);
-        pack_block(s->rtp, 2 * U, 0, 0, R, G, true, 2 * U, U);
-        pack_pad(rtp_h, U, U);
-        pack_block(rtp_h, U, 0, 0, R + 2 * U, G, true, U, U);
+        plan = (pack_plan){2, {{s->rtp, 2 * U, U, 1, {{R, G, true, 0, 2 * U, 0, U}}},
+                               {rtp_h, U, U, 1, {{R + 2 * U, G, true, 0, U, 0, U}}}}};
     } else if (fuse_x) {
-        pack_pad(s->rtp, G, U + I);
-        pack_block(s->rtp, G, 0, 0, R, G, true, G, U);
-        pack_block(s->rtp, G, 0, U, d.w->data, G, true, G, I);
+        plan = (pack_plan){1, {{s->rtp, G, U + I, 2,
+                                {{R, G, true, 0, G, 0, U}, {d.w->data, G, true, 0, G, U, I}}}}};
     } else if (packed) {
-        pack_pad(s->rtp, G, U);
-        pack_block(s->rtp, G, 0, 0, R, G, true, G, U);
+        plan = (pack_plan){1, {{s->rtp, G, U, 1, {{R, G, true, 0, G, 0, U}}}}};
     }
     const rnn_rk rkt_all = {packed ? s->rtp : NULL, R, G, true};
     const rnn_rk rkt_h = {packed ? rtp_h : NULL, R + 2 * U, G, true};
@@ -684,10 +718,12 @@ void dc_rnn_backward(dc_node *n) {
 #pragma omp parallel num_threads(nt)
         {
             const int64_t nth = omp_get_num_threads(), id = omp_get_thread_num();
+            pack_run(&plan, true);
             backward_rows(&run, B * id / nth, B * (id + 1) / nth, false);
         }
 #endif
     } else {
+        pack_run(&plan, false);
         backward_rows(&run, 0, B, true);
     }
     dh = T % 2 ? pass : dh; /* where the last swap left the gradient of h0 */
