@@ -55,6 +55,9 @@ typedef struct {
     float *dwr;     /* (U+I+1,G) that GEMM's result */
     float *wgs;     /* its kernel's scratch, wg_nt column ranges (rnn.h wgrad) */
     int wg_nt;
+    /* the transposed LSTM path (see takes_tpath): gates, aux, cprev and dg
+     * are kept (T,X,B), a unit per row, the batch along it */
+    bool tpath;
 } rnn_saved;
 
 /* The per-step GEMMs read the recurrent kernel 100s of times, so it is
@@ -174,7 +177,7 @@ static inline void tgemm_panel_at(const dc_rnn_kernels *k, int64_t M, int64_t N,
     const int64_t j0 = p * DC_RNN_TILE;
     const int mr = (int)DC_MIN((int64_t)DC_RNN_TILE, N - j0);
     if (rows) k->tgemm_panel_rows(M, K, mr, panels + j0 * K, bt, rows + j0, ldr);
-    else k->tgemm_panel(M, K, mr, panels + j0 * K, bt, ct + j0 * M, M);
+    else k->tgemm_panel(M, K, mr, panels + j0 * K, bt, M, ct + j0 * M, M);
 }
 
 /* ct (N,M) = panels^T (N,K) @ [parts]^T (K,M), K the parts' k summed; or,
@@ -184,7 +187,7 @@ static void rec_gemm_ct(const rnn_gemm_ctx *x, int64_t M, int64_t N, int np_, co
     const dc_rnn_kernels *k = x->k;
     int64_t K = 0;
     for (int i = 0; i < np_; i++) {
-        if (parts[i].a) k->to_cols(parts[i].a, parts[i].lda, M, parts[i].k, x->bt + K * M);
+        if (parts[i].a) k->to_cols(parts[i].a, parts[i].lda, M, parts[i].k, x->bt + K * M, M);
         else
             for (int64_t j = 0; j < M; j++) x->bt[K * M + j] = 1.0f;
         K += parts[i].a ? parts[i].k : 1;
@@ -433,6 +436,103 @@ static int rnn_threads(int64_t B) {
 #endif
 }
 
+/* The transposed path (rnn.h dc_rnn_tstep): an LSTM with the default
+ * activations, no mask and no recurrent dropout, packed and joined, in a
+ * build with its kernels, whose step GEMMs would not share out panels
+ * (every thread has rows, or there is one). Each step's GEMM then writes the
+ * gates as the gate kernel reads them and reads h^T as that kernel writes it;
+ * only h (out) and dy (in) are transposed per step, not the gates. */
+static bool takes_tpath(const dc_node *n, const rnn_dims *d, const dc_rnn_kernels *k) {
+    if (d->kind != DC_OP_LSTM || !joins_hx(d) || d->mask || n->a.i[0] != DC_RNN_K_TANH ||
+        n->a.i[1] != DC_RNN_K_SIGMOID || !k->lstm_forward_t || !k->wgrad)
+        return false;
+#ifdef _OPENMP
+    return rnn_threads(d->B) > 1 || omp_in_parallel() || omp_get_max_threads() == 1;
+#else
+    return true;
+#endif
+}
+
+// every panel of ct (N,M) (row stride ldc) = panels^T (N,K) @ bt (K,M) (row stride ldb)
+static void tgemm_all(const dc_rnn_kernels *k, int64_t M, int64_t N, int64_t K,
+                      const float *panels, const float *bt, int64_t ldb, float *ct, int64_t ldc) {
+    for (int64_t j0 = 0; j0 < N; j0 += DC_RNN_TILE)
+        k->tgemm_panel(M, K, (int)DC_MIN((int64_t)DC_RNN_TILE, N - j0), panels + j0 * K, bt, ldb,
+                       ct + j0 * ldc, ldc);
+}
+
+/* rows [b0,b1) of every step, forward, transposed: bt (hs,nb) = [h; x_t; 1]^T
+ * in the thread's scratch, its h rows written by each step's gate kernel */
+static void forward_rows_t(const rnn_run *r, int64_t b0, int64_t b1) {
+    const dc_node *n = r->n;
+    const rnn_dims d = *r->d;
+    rnn_saved *s = r->s;
+    const dc_rnn_kernels *k = r->k;
+    const int64_t B = d.B, T = d.T, U = d.U, I = d.I, G = d.G, BU = B * U, nb = b1 - b0;
+    const int64_t hs = s->hs, W = scratch_w(&d);
+    if (nb <= 0) return;
+    float *bt = s->tbuf + b0 * W, *clast = s->tbuf + (B + b0) * W;
+    float *hT = state_ptr(&d, r->ext, 0), *cT = state_ptr(&d, r->ext, 1);
+    const float *c0 = d.c0 ? d.c0->data : s->zero;
+    const int64_t t0 = step_time(n, T, 0);
+    k->to_cols(s->hprev + (t0 * B + b0) * hs, hs, nb, U, bt, nb);
+    k->to_cols(c0 + b0 * U, U, nb, U, s->cprev + t0 * BU + b0, B);
+    for (int64_t j = 0; j < nb; j++) bt[(U + I) * nb + j] = 1.0f;
+    for (int64_t sp = 0; sp < T; sp++) {
+        const int64_t t = step_time(n, T, sp);
+        const bool last = sp == T - 1;
+        const int64_t tn = last ? 0 : step_time(n, T, sp + 1);
+        k->to_cols(s->xt + (t * B + b0) * s->xs, s->xs, nb, I, bt + U * nb, nb);
+        float *g = s->gates + t * B * G + b0;
+        tgemm_all(k, nb, G, hs, r->rk_all.panels, bt, nb, g, B);
+        const dc_rnn_tstep ts = {
+            .nb = nb, .U = U, .g = g, .gs = B,
+            .cp = s->cprev + t * BU + b0, .cps = B,
+            .cn = last ? clast : s->cprev + tn * BU + b0, .cns = last ? nb : B,
+            .tc = s->aux + t * BU + b0, .tcs = B, .h = bt, .hs = nb,
+        };
+        k->lstm_forward_t(&ts);
+        /* h as rows: the output, and the next step's row of hprev (or the final state) */
+        k->from_cols(bt, nb, U, 0.0f, NULL, r->ext + b0 * T * U + sp * U, T * U);
+        k->from_cols(bt, nb, U, 0.0f, NULL, last ? hT + b0 * U : s->hprev + (tn * B + b0) * hs,
+                     last ? U : hs);
+    }
+    k->from_cols(clast, nb, U, 0.0f, NULL, cT + b0 * U, U);
+}
+
+/* rows [b0,b1) of every step in reverse, backward, transposed: ct (U[+I],nb)
+ * holds dh^T (and dx_t^T), the step GEMM's output; the (4,B,U) buffers hold
+ * dh, dy^T, dc and dc^T. Leaves the gradients of h0 and c0 as rows in dh, dc. */
+static void backward_rows_t(const rnn_run *r, int64_t b0, int64_t b1) {
+    const dc_node *n = r->n;
+    const rnn_dims d = *r->d;
+    rnn_saved *s = r->s;
+    const dc_rnn_kernels *k = r->k;
+    const int64_t B = d.B, T = d.T, U = d.U, I = d.I, G = d.G, BU = B * U, nb = b1 - b0;
+    const int64_t W = scratch_w(&d), N = U + (r->fuse_x ? I : 0);
+    if (nb <= 0) return;
+    float *dh = s->bufs + b0 * U, *dyT = s->bufs + BU + b0 * U, *dc = s->bufs + 2 * BU + b0 * U,
+          *dcT = s->bufs + 3 * BU + b0 * U, *ct = s->tbuf + (B + b0) * W;
+    k->to_cols(dh, U, nb, U, ct, nb);
+    k->to_cols(dc, U, nb, U, dcT, nb);
+    for (int64_t sp = T - 1; sp >= 0; sp--) {
+        const int64_t t = step_time(n, T, sp);
+        k->to_cols(n->out->grad + b0 * T * U + sp * U, T * U, nb, U, dyT, nb);
+        float *dg = s->dg + t * B * G + b0;
+        const dc_rnn_tstep ts = {
+            .nb = nb, .U = U, .g = s->gates + t * B * G + b0, .gs = B,
+            .cp = s->cprev + t * BU + b0, .cps = B, .tc = s->aux + t * BU + b0, .tcs = B,
+            .dh = ct, .dhs = nb, .dy = dyT, .dys = nb, .dc = dcT, .dcs = nb, .dg = dg, .dgs = B,
+        };
+        k->lstm_backward_t(&ts);
+        tgemm_all(k, nb, N, G, r->rk_all.panels, dg, B, ct, nb);
+        if (r->fuse_x)
+            k->from_cols(ct + U * nb, nb, I, 1.0f, NULL, d.x->grad + (b0 * T + t) * I, T * I);
+    }
+    k->from_cols(ct, nb, U, 0.0f, NULL, dh, U);
+    k->from_cols(dcT, nb, U, 0.0f, NULL, dc, U);
+}
+
 // rows [b0,b1) of every step, forward; par: the GEMMs may use threads
 static void forward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
     const dc_node *n = r->n;
@@ -538,8 +638,9 @@ static dc_status rnn_forward(dc_node *n) {
     const int64_t t0 = step_time(n, T, 0);
     for (int64_t b = 0; b < B; b++)
         memcpy(s->hprev + (t0 * B + b) * s->hs, h0 + b * U, (size_t)U * sizeof(float));
-    if (s->cprev) memcpy(s->cprev + t0 * BU, c0, (size_t)BU * sizeof(float));
     const dc_rnn_kernels *k = dc_rnn_kernels_get();
+    s->tpath = takes_tpath(n, &d, k);
+    if (s->cprev && !s->tpath) memcpy(s->cprev + t0 * BU, c0, (size_t)BU * sizeof(float));
     const float *R = d.r->data;
     /* reset_before: (U,2U) for z, r then (U,U) for h, each as its own panels;
      * fuse_x: (U+I+1,G), R then W then the bias */
@@ -567,12 +668,14 @@ static dc_status rnn_forward(dc_node *n) {
         {
             const int64_t nth = omp_get_num_threads(), id = omp_get_thread_num();
             pack_run(&plan, true);
-            forward_rows(&run, B * id / nth, B * (id + 1) / nth, false);
+            if (s->tpath) forward_rows_t(&run, B * id / nth, B * (id + 1) / nth);
+            else forward_rows(&run, B * id / nth, B * (id + 1) / nth, false);
         }
 #endif
     } else {
         pack_run(&plan, false);
-        forward_rows(&run, 0, B, true);
+        if (s->tpath) forward_rows_t(&run, 0, B);
+        else forward_rows(&run, 0, B, true);
     }
     return DC_OK;
 }
@@ -600,10 +703,11 @@ static void add_col_sums(const float *g, int64_t rows, int64_t G, float *grad) {
 
 /* c (M,N) (+)= a^T b over the K rows of a (K,M) and b (K,N), a weight
  * gradient over all steps: by the kernel, ranges of 32-column panels over
- * threads (the bits do not depend on the split), or by dc_gemm. */
+ * threads (the bits do not depend on the split), or by dc_gemm. bsteps > 0:
+ * b by steps, transposed (the transposed LSTM path's dg, see rnn.h wgrad). */
 static void weight_grad(const rnn_saved *s, const dc_rnn_kernels *k, int64_t M, int64_t N,
                         int64_t K, const float *a, int64_t lda, const float *b, int64_t ldb,
-                        float *c, int64_t ldc, bool add) {
+                        int64_t bsteps, float *c, int64_t ldc, bool add) {
     if (!s->wgs) {
         dc_gemm(true, false, M, N, K, 1.0f, a, lda, b, ldb, add ? 1.0f : 0.0f, c, ldc);
         return;
@@ -613,7 +717,7 @@ static void weight_grad(const rnn_saved *s, const dc_rnn_kernels *k, int64_t M, 
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int th = 0; th < nt; th++) {
         const int64_t j0 = np * th / nt * 32, j1 = DC_MIN(N, np * (th + 1) / nt * 32);
-        k->wgrad(M, K, a, lda, b, ldb, c, ldc, j0, j1, add, s->wgs + th * per);
+        k->wgrad(M, K, a, lda, b, ldb, bsteps, c, ldc, j0, j1, add, s->wgs + th * per);
     }
 }
 
@@ -719,14 +823,16 @@ void dc_rnn_backward(dc_node *n) {
         {
             const int64_t nth = omp_get_num_threads(), id = omp_get_thread_num();
             pack_run(&plan, true);
-            backward_rows(&run, B * id / nth, B * (id + 1) / nth, false);
+            if (s->tpath) backward_rows_t(&run, B * id / nth, B * (id + 1) / nth);
+            else backward_rows(&run, B * id / nth, B * (id + 1) / nth, false);
         }
 #endif
     } else {
         pack_run(&plan, false);
-        backward_rows(&run, 0, B, true);
+        if (s->tpath) backward_rows_t(&run, 0, B);
+        else backward_rows(&run, 0, B, true);
     }
-    dh = T % 2 ? pass : dh; /* where the last swap left the gradient of h0 */
+    if (!s->tpath) dh = T % 2 ? pass : dh; /* where the last swap left the gradient of h0 */
     if (d.h0 && d.h0->grad)
         for (int64_t i = 0; i < BU; i++) d.h0->grad[i] += dh[i];
     if (d.c0 && d.c0->grad)
@@ -734,7 +840,7 @@ void dc_rnn_backward(dc_node *n) {
     const int64_t BT = B * T;
     if (BT == 0) return;
     if (s->dwr) { /* joined: [dR; dW; db] = [h, x, 1]^T dg, all steps at once */
-        weight_grad(s, k, s->hs, G, BT, s->hprev, s->hs, s->dg, G, s->dwr, G, false);
+        weight_grad(s, k, s->hs, G, BT, s->hprev, s->hs, s->dg, G, s->tpath ? B : 0, s->dwr, G, false);
         /* these adds (and the packing) stay serial: on a busy machine each fork
          * and join of a team may wait a time slice for the other thread */
         const dc_reduce_kernels *rk = dc_reduce_kernels_get();
@@ -744,13 +850,13 @@ void dc_rnn_backward(dc_node *n) {
         return; /* dx came with the steps (fuse_x) */
     }
     const float *hA = s->hd ? s->hd : s->hprev;
-    if (d.w->grad) weight_grad(s, k, I, G, BT, s->xt, s->xs, s->dg, G, d.w->grad, G, true);
+    if (d.w->grad) weight_grad(s, k, I, G, BT, s->xt, s->xs, s->dg, G, 0, d.w->grad, G, true);
     if (d.r->grad) {
         if (gru_before) {
-            weight_grad(s, k, U, 2 * U, BT, hA, U, s->dg, G, d.r->grad, G, true);
-            weight_grad(s, k, U, U, BT, s->aux, U, s->dg + 2 * U, G, d.r->grad + 2 * U, G, true);
+            weight_grad(s, k, U, 2 * U, BT, hA, U, s->dg, G, 0, d.r->grad, G, true);
+            weight_grad(s, k, U, U, BT, s->aux, U, s->dg + 2 * U, G, 0, d.r->grad + 2 * U, G, true);
         } else {
-            weight_grad(s, k, U, G, BT, hA, U, gru_after ? s->dgh : s->dg, G, d.r->grad, G, true);
+            weight_grad(s, k, U, G, BT, hA, U, gru_after ? s->dgh : s->dg, G, 0, d.r->grad, G, true);
         }
     }
     if (d.x->grad && !fuse_x) { /* time-major into scratch (the xt copy is done with), then added back */
