@@ -125,7 +125,9 @@ static void pack_panel(const pack_job *j, int64_t p) {
         else
             for (int64_t k = 0; k < q->kn; k++) {
                 float *row = at + k * DC_RNN_TILE;
-                if (q->src) memcpy(row + lo, q->src + k * q->ld + lo - q->j0, (size_t)(hi - lo) * sizeof(float));
+                if (q->src)
+                    memcpy(row + lo, q->src + k * q->ld + lo - q->j0,
+                           (size_t)(hi - lo) * sizeof(float));
                 else memset(row + lo, 0, (size_t)(hi - lo) * sizeof(float));
             }
     }
@@ -492,10 +494,12 @@ static void forward_rows_t(const rnn_run *r, int64_t b0, int64_t b1) {
             .tc = s->aux + t * BU + b0, .tcs = B, .h = bt, .hs = nb,
         };
         k->lstm_forward_t(&ts);
-        /* h as rows: the output, and the next step's row of hprev (or the final state) */
-        k->from_cols(bt, nb, U, 0.0f, NULL, r->ext + b0 * T * U + sp * U, T * U);
-        k->from_cols(bt, nb, U, 0.0f, NULL, last ? hT + b0 * U : s->hprev + (tn * B + b0) * hs,
-                     last ? U : hs);
+        /* h as rows: the output, copied to the next step's row of hprev (or the final state) */
+        float *y = r->ext + b0 * T * U + sp * U;
+        float *hn = last ? hT + b0 * U : s->hprev + (tn * B + b0) * hs;
+        k->from_cols(bt, nb, U, 0.0f, NULL, y, T * U);
+        for (int64_t b = 0; b < nb; b++)
+            memcpy(hn + b * (last ? U : hs), y + b * T * U, (size_t)U * sizeof(float));
     }
     k->from_cols(clast, nb, U, 0.0f, NULL, cT + b0 * U, U);
 }
@@ -840,7 +844,8 @@ void dc_rnn_backward(dc_node *n) {
     const int64_t BT = B * T;
     if (BT == 0) return;
     if (s->dwr) { /* joined: [dR; dW; db] = [h, x, 1]^T dg, all steps at once */
-        weight_grad(s, k, s->hs, G, BT, s->hprev, s->hs, s->dg, G, s->tpath ? B : 0, s->dwr, G, false);
+        weight_grad(s, k, s->hs, G, BT, s->hprev, s->hs, s->dg, G, s->tpath ? B : 0, s->dwr, G,
+                    false);
         /* these adds (and the packing) stay serial: on a busy machine each fork
          * and join of a team may wait a time slice for the other thread */
         const dc_reduce_kernels *rk = dc_reduce_kernels_get();
@@ -856,7 +861,8 @@ void dc_rnn_backward(dc_node *n) {
             weight_grad(s, k, U, 2 * U, BT, hA, U, s->dg, G, 0, d.r->grad, G, true);
             weight_grad(s, k, U, U, BT, s->aux, U, s->dg + 2 * U, G, 0, d.r->grad + 2 * U, G, true);
         } else {
-            weight_grad(s, k, U, G, BT, hA, U, gru_after ? s->dgh : s->dg, G, 0, d.r->grad, G, true);
+            weight_grad(s, k, U, G, BT, hA, U, gru_after ? s->dgh : s->dg, G, 0, d.r->grad, G,
+                        true);
         }
     }
     if (d.x->grad && !fuse_x) { /* time-major into scratch (the xt copy is done with), then added back */
