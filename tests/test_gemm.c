@@ -262,7 +262,8 @@ TEST(gemm_called_from_a_callers_parallel_region) {
 
 /* Implicit GEMM: A~[i,g] (r, t*S+s) = A[i*lda_i + g*lda_g + r*lda + toff[t] + s],
  * against the triple loop on the gathered matrix, every path, epilogue and beta,
- * 1 and 2 threads bit for bit; rows between groups and images of C untouched. */
+ * 1 and 2 threads bit for bit; rows between groups and images of C untouched.
+ * N 33..36 with S % 4 == 0 takes the k-split kernel (full and edge tiles). */
 TEST(gemm_taps_matches_the_gathered_product) {
     dc_rng r;
     dc_rng_seed(&r, 6);
@@ -272,7 +273,8 @@ TEST(gemm_taps_matches_the_gathered_product) {
                              {14, 36, 24, 9, 24, 30, 1}, {17, 50, 9, 3, 12, 2, 3},
                              {100, 24, 36, 9, 40, 1, 2}, {40, 70, 50, 30, 50, 3, 1},
                              {400, 36, 24, 9, 24, 1, 1}, {14, 36, 24, 9, 24, 14, 4},
-                             {5, 24, 8, 9, 8, 7, 5}};
+                             {5, 24, 8, 9, 8, 7, 5},     {9, 34, 12, 5, 16, 2, 2},
+                             {6, 33, 4, 9, 8, 3, 1},     {20, 36, 10, 3, 12, 1, 2}};
     float bias[80];
     fill(&r, bias, 80);
     int saved = dc_get_num_threads();

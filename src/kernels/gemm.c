@@ -559,20 +559,31 @@ typedef struct {
     int64_t tiles; /* row tiles per group */
     const float *A;
     float *C;
+    bool ks; /* the k-split kernel (tiles of DC_GEMM_KS_MR rows, all N columns) */
 } taps_job;
+
+/* Widths whose last vector the k-split kernel fills (33..36), with segments a
+ * multiple of 4 long. */
+static bool taps_use_ks(int64_t N, int64_t S) { return S % 4 == 0 && N > 32 && N <= 36; }
 
 /* Row tiles [u0,u1) (numbered over all images and groups) of one tap block: every column
  * panel of a tile while its rows of A are in L1. */
 static void gemm_taps_rows(const taps_job *j, int64_t u0, int64_t u1, int64_t nt,
                            const int64_t *toff, const float *bp, const dc_gemm_tile_epi *e,
                            const float *bias) {
-    const int MR = arch_avx512.mr, NR = arch_avx512.nr;
+    const int MR = j->ks ? DC_GEMM_KS_MR : arch_avx512.mr, NR = arch_avx512.nr;
     dc_gemm_tile_epi te = *e;
     for (int64_t u = u0; u < u1; u++) {
         const int64_t img = u / j->tiles / j->G, g = u / j->tiles % j->G, i = u % j->tiles * MR;
         const int mr = (int)DC_MIN((int64_t)MR, j->M - i);
         const float *a = j->A + img * j->lda_i + g * j->lda_g + i * j->lda;
         float *c = j->C + img * j->ldc_i + g * j->ldc_g + i * j->ldc;
+        if (j->ks) {
+            te.bias = bias;
+            dc_gemm_ukernel_taps_ks_avx512(j->S, a, j->lda, toff, nt, bp, c, j->ldc, mr, (int)j->N,
+                                           &te);
+            continue;
+        }
         for (int64_t j0 = 0; j0 < j->N; j0 += NR) {
             te.bias = bias ? bias + j0 : NULL;
             dc_gemm_ukernel_taps_avx512(j->S, a, j->lda, toff, nt, bp + j0 * nt * j->S, c + j0,
@@ -596,8 +607,10 @@ void dc_gemm_taps(int64_t I, int64_t G, int64_t M, int64_t N, int64_t ntaps, con
     const int64_t tpb = DC_MAX((int64_t)1, ar->kc / DC_MAX(S, (int64_t)1));
     const int64_t npan = (N + ar->nr - 1) / ar->nr;
     if (fast && ws_reserve(&ws.b, &ws.b_cap, (size_t)(DC_MIN(tpb, ntaps) * S * npan * ar->nr))) {
-        const taps_job j = {G,     M,     N,     S,     lda, lda_g, lda_i, ldc,
-                            ldc_g, ldc_i, (M + ar->mr - 1) / ar->mr, A, C};
+        const bool ks = taps_use_ks(N, S);
+        const int64_t mr = ks ? DC_GEMM_KS_MR : ar->mr;
+        const taps_job j = {G, M, N, S, lda, lda_g, lda_i, ldc, ldc_g, ldc_i, (M + mr - 1) / mr,
+                            A, C, ks};
         const int64_t units = I * G * j.tiles;
         int nt = 1;
 #ifdef _OPENMP
@@ -610,7 +623,8 @@ void dc_gemm_taps(int64_t I, int64_t G, int64_t M, int64_t N, int64_t ntaps, con
         for (int64_t t0 = 0; t0 < ntaps; t0 += tpb) {
             const int64_t tn = DC_MIN(tpb, ntaps - t0);
             const bool last = t0 + tn >= ntaps;
-            ar->pack_panels(B + t0 * S * ldb, ldb, N, tn * S, bp, ar->nr);
+            if (ks) dc_gemm_pack_ks_avx512(B + t0 * S * ldb, ldb, N, tn * S, bp);
+            else ar->pack_panels(B + t0 * S * ldb, ldb, N, tn * S, bp, ar->nr);
             dc_gemm_tile_epi e = {1.0f, t0 == 0 ? beta : 1.0f, NULL,
                                   last && ep && ep->act == DC_EPI_RELU};
             const float *bias = last && ep ? ep->bias : NULL;

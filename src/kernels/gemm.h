@@ -72,6 +72,15 @@ void dc_gemm_ukernel_avx2(int64_t kc, const float *a, int64_t lda, const float *
 void dc_gemm_ukernel_taps_avx512(int64_t kc, const float *a, int64_t lda, const int64_t *toff,
                                  int64_t ntaps, const float *b, float *c, int64_t ldc, int mr,
                                  int nr, const dc_gemm_tile_epi *e);
+/* The k-split form for 32 < N <= 36 columns and kc % 4 == 0: tiles of
+ * DC_GEMM_KS_MR rows and all N columns (nr = N); b packed by dc_gemm_pack_ks_avx512. */
+enum { DC_GEMM_KS_MR = 7 };
+void dc_gemm_ukernel_taps_ks_avx512(int64_t kc, const float *a, int64_t lda, const int64_t *toff,
+                                    int64_t ntaps, const float *b, float *c, int64_t ldc, int mr,
+                                    int nr, const dc_gemm_tile_epi *e);
+/* src (kc,cols) with row stride ld -> the k-split kernel's packed B (kc * 36 floats,
+ * 64-byte aligned dst); kc % 4 == 0, 32 < cols <= 36. */
+void dc_gemm_pack_ks_avx512(const float *src, int64_t ld, int64_t cols, int64_t kc, float *dst);
 /* One row of C (batch-1): a (kc) read with stride sa, B (kc,n) in place with
  * row stride ldb -> c (1,n), each element summed and stored exactly as the
  * 14x32 microkernel does it. */
