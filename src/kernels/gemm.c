@@ -643,3 +643,48 @@ void dc_gemm_taps(int64_t I, int64_t G, int64_t M, int64_t N, int64_t ntaps, con
     gemm_taps_by_tap(I, G, M, N, ntaps, toff, S, A, lda, lda_g, lda_i, B, ldb, beta, C, ldc, ldc_g,
                      ldc_i, ep);
 }
+
+void dc_gemm_rows(int64_t G, int64_t Mg, int64_t N, int64_t K, const int64_t *goff,
+                  const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
+                  int64_t ldc) {
+    if (G <= 0 || Mg <= 0 || N <= 0) return;
+#if DC_HAVE_X86_KERNELS
+    /* the k-split kernel over tiles of rows taken across groups, B packed once */
+    const int64_t M = G * Mg;
+    if (pick_arch() == &arch_avx512 && K > 0 && K % 4 == 0 && N > 32 && N <= 36 &&
+        ws_reserve(&ws.b, &ws.b_cap, (size_t)(K * 36))) {
+        dc_gemm_pack_ks_avx512(B, ldb, N, K, ws.b);
+        /* K unblocked: the packed B streams from L2 (blocks of 256 or 512 rows
+         * kept in L1 measured slower: C re-read and the lane sums per block) */
+        const dc_gemm_tile_epi e = {1.0f, 0.0f, NULL, false};
+        for (int64_t r0 = 0; r0 < M; r0 += DC_GEMM_KS_MR) {
+            const int mr = (int)DC_MIN((int64_t)DC_GEMM_KS_MR, M - r0);
+            const float *rowp[DC_GEMM_KS_MR];
+            for (int i = 0; i < mr; i++) {
+                const int64_t r = r0 + i;
+                rowp[i] = A + goff[r / Mg] + r % Mg * lda;
+            }
+            dc_gemm_ukernel_rows_ks_avx512(K, rowp, ws.b, C + r0 * ldc, ldc, mr, (int)N, &e);
+        }
+        return;
+    }
+#endif
+    for (int64_t g = 0; g < G; g++)
+        dc_gemm(false, false, Mg, N, K, 1.0f, A + goff[g], lda, B, ldb, 0.0f, C + g * Mg * ldc,
+                ldc);
+}
+
+void dc_gemm_transpose(const float *src, int64_t ld, int64_t rows, int64_t cols, float *dst,
+                  int64_t ldd) {
+#if DC_HAVE_X86_KERNELS
+    if (pick_arch() == &arch_avx512) {
+        for (int64_t r0 = 0; r0 < rows; r0 += 16) {
+            const int rr = (int)DC_MIN((int64_t)16, rows - r0);
+            dc_gemm_pack_t_avx512(src + r0 * ld, ld, rr, cols, dst + r0, ldd, rr);
+        }
+        return;
+    }
+#endif
+    for (int64_t c = 0; c < cols; c++)
+        for (int64_t r = 0; r < rows; r++) dst[c * ldd + r] = src[r * ld + c];
+}

@@ -232,12 +232,13 @@ static inline __m512 ks_block_sums(__m512 v) {
 /* Floats of packed B per 4 k: 4 rows of 32 columns, then the split vector. */
 #define KS_GROUP (4 * 32 + 16)
 
-// a (KS_MR rows, ntaps segments of kc at a + i*lda + toff[t], kc % 4 == 0),
+// a (KS_MR rows, ntaps segments of kc at a + i*lda + toff[t], or at rowp[i] + toff[t]
+// when rowp is given (edge form only), kc % 4 == 0),
 // b packed by dc_gemm_pack_ks_avx512 -> c (mr, nr), 32 < nr <= 36
 static inline __attribute__((always_inline)) void
 ukr_ks(int64_t kc, const float *a, int64_t lda, const int64_t *toff, int64_t ntaps,
-       const float *b, float *c, int64_t ldc, int mr, int nr, const dc_gemm_tile_epi *e,
-       const int full) {
+       const float *const *rowp, const float *b, float *c, int64_t ldc, int mr, int nr,
+       const dc_gemm_tile_epi *e, const int full) {
 #define DECL(i)                                                                 \
     __m512 c##i##_0 = _mm512_setzero_ps(), c##i##_1 = _mm512_setzero_ps();      \
     __m512 r##i = _mm512_setzero_ps();
@@ -269,7 +270,9 @@ ukr_ks(int64_t kc, const float *a, int64_t lda, const int64_t *toff, int64_t nta
         KSTEP(0, kk) KSTEP(1, kk) KSTEP(2, kk) KSTEP(3, kk) KSTEP(4, kk)        \
         KSTEP(5, kk) KSTEP(6, kk)                                               \
     }
-#define KREBASE(i) p##i = a + toff[t] + DC_MIN((int64_t)(i), last) * lda;
+#define KREBASE(i)                                                              \
+    p##i = (rowp ? rowp[DC_MIN((int64_t)(i), last)] : a + DC_MIN((int64_t)(i), last) * lda) + \
+           toff[t];
 #define KADV(i) p##i += 4;
     for (int64_t t = 0; t < ntaps; t++) {
         if (full) {
@@ -334,8 +337,15 @@ ukr_ks(int64_t kc, const float *a, int64_t lda, const int64_t *toff, int64_t nta
 void dc_gemm_ukernel_taps_ks_avx512(int64_t kc, const float *a, int64_t lda, const int64_t *toff,
                                     int64_t ntaps, const float *b, float *c, int64_t ldc, int mr,
                                     int nr, const dc_gemm_tile_epi *e) {
-    if (mr == KS_MR) ukr_ks(kc, a, lda, toff, ntaps, b, c, ldc, mr, nr, e, 1);
-    else ukr_ks(kc, a, lda, toff, ntaps, b, c, ldc, mr, nr, e, 0);
+    if (mr == KS_MR) ukr_ks(kc, a, lda, toff, ntaps, NULL, b, c, ldc, mr, nr, e, 1);
+    else ukr_ks(kc, a, lda, toff, ntaps, NULL, b, c, ldc, mr, nr, e, 0);
+}
+
+void dc_gemm_ukernel_rows_ks_avx512(int64_t kc, const float *const *rowp, const float *b,
+                                    float *c, int64_t ldc, int mr, int nr,
+                                    const dc_gemm_tile_epi *e) {
+    const int64_t toff[1] = {0};
+    ukr_ks(kc, NULL, 0, toff, 1, rowp, b, c, ldc, mr, nr, e, 0);
 }
 
 // src (kc,cols) with row stride ld, kc % 4 == 0, 32 < cols <= 36 -> per 4 rows of
