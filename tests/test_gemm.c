@@ -124,6 +124,23 @@ TEST(gemm_epilogue_bias_and_activations) {
     dc_gemm_set_isa(-1);
 }
 
+/* 33..36 columns, A and B not transposed, K % 4 == 0, alpha 1: the k-split
+ * kernel (full and edge row tiles), with beta, bias and ReLU. */
+TEST(gemm_k_split_columns_match_the_reference) {
+    dc_rng r;
+    dc_rng_seed(&r, 9);
+    float bias[36];
+    fill(&r, bias, 36);
+    const int64_t sh[][3] = {{40, 36, 216}, {15, 34, 12}, {2, 33, 1024}, {100, 35, 4}};
+    for (size_t s = 0; s < sizeof sh / sizeof sh[0]; s++)
+        for (int v = 0; v < 3; v++) {
+            dc_gemm_epilogue ep = {v ? bias : NULL, v == 2 ? DC_EPI_RELU : DC_EPI_NONE};
+            double w = run_case(&r, false, false, sh[s][0], sh[s][1], sh[s][2], (int)s % 2 * 5,
+                                1.0f, v == 1 ? 0.5f : 0.0f, v ? &ep : NULL);
+            if (!(w <= 1)) test_fail(__FILE__, __LINE__, "shape %zu variant %d: %.3g x tol", s, v, w);
+        }
+}
+
 /* Batch-1 inference must predict what the same input gets inside a batch: a
  * one-row product (its own kernel on AVX-512) equals that row of a 20-row
  * product bit for bit, with every epilogue, alpha/beta and A transposed. */

@@ -488,6 +488,15 @@ void dc_gemm_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, 
         gemv_run(ar, ta, N, K, alpha, A, lda, B, ldb, beta, C, ep);
         return;
     }
+    /* 33..36 columns (a convolution's 36 filters on a patch matrix): the
+     * k-split kernel of dc_gemm_taps, one segment of K, fills the lanes that
+     * 32 + 16 would leave empty */
+    if (ar == &arch_avx512 && !ta && !tb && alpha == 1.0f && M > 1 && N > 32 && N <= 36 &&
+        K % 4 == 0 && K <= ar->kc && (!ep || ep->act == DC_EPI_NONE || ep->act == DC_EPI_RELU)) {
+        const int64_t zero = 0;
+        dc_gemm_taps(1, 1, M, N, 1, &zero, K, A, lda, 0, 0, B, ldb, beta, C, ldc, 0, 0, ep);
+        return;
+    }
 #endif
     /* Enough units for dynamic balance. With a narrow C (few column panels) a
      * packed A block is used by little work, so only rows are split, in
