@@ -148,7 +148,7 @@ TEST(gemm_one_row_has_the_bits_of_the_same_row_in_a_batch) {
     dc_rng r;
     dc_rng_seed(&r, 5);
     enum { M = 20, ROW = 13 };
-    const int64_t nk[][2] = {{1, 1}, {10, 128}, {17, 113}, {128, 1764}, {300, 250}, {36, 5}};
+    const int64_t nk[][2] = {{1, 1}, {10, 128}, {17, 113}, {128, 1764}, {300, 250}, {36, 5}, {36, 12}};
     float bias[300];
     fill(&r, bias, 300);
     for (size_t s = 0; s < sizeof nk / sizeof nk[0]; s++)
