@@ -8,36 +8,36 @@
 #include "../kernels/reduce.h"
 #include <string.h>
 
-/* About this many multiply-adds per block of a dense gemm (gemm.c's threshold
- * for a second thread), blocks at least DENSE_BLOCK_MIN rows or columns. */
+/* At least this many multiply-adds per block of a dense gemm (gemm.c's
+ * threshold for a second thread), and this many rows or columns. */
 #define DENSE_BLOCK_FMA (1 << 20)
 #define DENSE_BLOCK_MIN 16
-#define DENSE_MAX_BLOCKS 64
 
-/* C (M,N) = op(A) op(B) + beta C, then ep (as dc_gemm_ex), as blocks of C's
- * longer side in one parallel region, each block a whole gemm on one thread.
- * Left to itself the gemm syncs its team twice per K block (packing, then
- * tiles): for the MLP's (32,784)x(784,128) that is 8 barriers, each a sleep
- * and a wake under a passive wait policy; here the threads meet once. The cut
- * depends on the shape alone (a power of two of blocks), so any thread count
- * makes the same gemm calls and gets the same bits. */
+/* C (M,N) = op(A) op(B) + beta C, then ep (as dc_gemm_ex); with threads to
+ * spare, cut along C's longer side into a block per thread, all in one
+ * parallel region, each block a whole gemm on one thread. Left to itself the
+ * gemm syncs its team twice per K block (packing, then tiles): for the MLP's
+ * (32,784)x(784,128) that is 8 barriers, each a sleep and a wake under a
+ * passive wait policy; here the threads meet once. Alone, one whole gemm:
+ * blocks of a narrow C run up to 20% slower. Every C element is summed in the
+ * same K blocks by the same kernel however C is cut (gemm.c), so the bits do
+ * not depend on the thread count. */
 static void dense_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A,
                        int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                        int64_t ldc, const dc_gemm_epilogue *ep) {
     const bool cut_cols = N >= M;
     const int64_t side = cut_cols ? N : M;
     const double fma = (double)M * (double)N * (double)K;
-    int64_t nb = 1;
-    while (nb < DENSE_MAX_BLOCKS && (double)(nb * 2) * DENSE_BLOCK_FMA <= fma &&
-           side / (nb * 2) >= DENSE_BLOCK_MIN)
-        nb *= 2;
-    if (nb == 1) {
+    int64_t nb = dc_get_num_threads();
+    nb = DC_MIN(nb, (int64_t)(fma / DENSE_BLOCK_FMA));
+    nb = DC_MIN(nb, side / DENSE_BLOCK_MIN);
+    if (nb <= 1) {
         dc_gemm_ex(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc, ep);
         return;
     }
     /* blocks of whole 16-float groups, so column blocks start on a cache line */
     const int64_t per = (side / nb + DENSE_BLOCK_MIN - 1) / DENSE_BLOCK_MIN * DENSE_BLOCK_MIN;
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(static) num_threads(nb)
     for (int64_t blk = 0; blk < nb; blk++) {
         const int64_t lo = DC_MIN(side, blk * per), len = DC_MIN(side, lo + per) - lo;
         if (len <= 0) continue;
