@@ -226,6 +226,24 @@ static void rk_lstm_forward_row(const dc_rnn_step *s, int64_t b) {
     }
 }
 
+/* The LSTM cell's gradients from dH (dh + dy), the gate outputs i, f, gg, o,
+ * tanh(c) t, c_{t-1} cp and the carried dc; shared by the row and transposed
+ * kernels so both give the same bits. */
+typedef struct { __m512 di, df, dgg, dout, dcp; } rk_lstm_grads16;
+static inline rk_lstm_grads16 rk_lstm_grads(__m512 dH, __m512 i, __m512 f, __m512 gg, __m512 o,
+                                            __m512 t, __m512 cp, __m512 dc) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    rk_lstm_grads16 r;
+    /* sigmoid' = y (1 - y), tanh' = 1 - y^2, from the outputs kept */
+    r.dout = _mm512_mul_ps(_mm512_mul_ps(dH, t), _mm512_mul_ps(o, _mm512_sub_ps(one, o)));
+    const __m512 dct = _mm512_fmadd_ps(_mm512_mul_ps(dH, o), _mm512_fnmadd_ps(t, t, one), dc);
+    r.di = _mm512_mul_ps(_mm512_mul_ps(dct, gg), _mm512_mul_ps(i, _mm512_sub_ps(one, i)));
+    r.df = _mm512_mul_ps(_mm512_mul_ps(dct, cp), _mm512_mul_ps(f, _mm512_sub_ps(one, f)));
+    r.dgg = _mm512_mul_ps(_mm512_mul_ps(dct, i), _mm512_fnmadd_ps(gg, gg, one));
+    r.dcp = _mm512_mul_ps(dct, f);
+    return r;
+}
+
 // dh + dy + carry (carry used up), dc -> dg (4U) pre-activation, dc := dc_{t-1}, pass = 0
 static void rk_lstm_backward_row(const dc_rnn_step *s, int64_t b) {
     const int64_t U = s->U;
@@ -233,7 +251,7 @@ static void rk_lstm_backward_row(const dc_rnn_step *s, int64_t b) {
     const float *dh = s->dh + b * U, *dy = s->dy + b * s->dys;
     float *dg = s->dg + b * s->dgs, *dc = s->dc + b * U, *carry = s->carry + b * U;
     float *pass = s->pass + b * U;
-    const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+    const __m512 zero = _mm512_setzero_ps();
     for (int64_t j = 0; j < U; j += 16) {
         const __mmask16 m = dc_lanes16(U - j);
         const __m512 dH = _mm512_add_ps(
@@ -242,20 +260,14 @@ static void rk_lstm_backward_row(const dc_rnn_step *s, int64_t b) {
         const __m512 i = _mm512_maskz_loadu_ps(m, g + j), f = _mm512_maskz_loadu_ps(m, g + U + j);
         const __m512 gg = _mm512_maskz_loadu_ps(m, g + 2 * U + j);
         const __m512 o = _mm512_maskz_loadu_ps(m, g + 3 * U + j);
-        const __m512 t = _mm512_maskz_loadu_ps(m, tc + j);
-        /* sigmoid' = y (1 - y), tanh' = 1 - y^2, from the outputs kept */
-        const __m512 dout = _mm512_mul_ps(_mm512_mul_ps(dH, t), _mm512_mul_ps(o, _mm512_sub_ps(one, o)));
-        const __m512 dct = _mm512_fmadd_ps(_mm512_mul_ps(dH, o), _mm512_fnmadd_ps(t, t, one),
-                                           _mm512_maskz_loadu_ps(m, dc + j));
-        const __m512 di = _mm512_mul_ps(_mm512_mul_ps(dct, gg), _mm512_mul_ps(i, _mm512_sub_ps(one, i)));
-        const __m512 df = _mm512_mul_ps(_mm512_mul_ps(dct, _mm512_maskz_loadu_ps(m, cp + j)),
-                                        _mm512_mul_ps(f, _mm512_sub_ps(one, f)));
-        const __m512 dgg = _mm512_mul_ps(_mm512_mul_ps(dct, i), _mm512_fnmadd_ps(gg, gg, one));
-        _mm512_mask_storeu_ps(dg + j, m, di);
-        _mm512_mask_storeu_ps(dg + U + j, m, df);
-        _mm512_mask_storeu_ps(dg + 2 * U + j, m, dgg);
-        _mm512_mask_storeu_ps(dg + 3 * U + j, m, dout);
-        _mm512_mask_storeu_ps(dc + j, m, _mm512_mul_ps(dct, f));
+        const rk_lstm_grads16 d = rk_lstm_grads(dH, i, f, gg, o, _mm512_maskz_loadu_ps(m, tc + j),
+                                                _mm512_maskz_loadu_ps(m, cp + j),
+                                                _mm512_maskz_loadu_ps(m, dc + j));
+        _mm512_mask_storeu_ps(dg + j, m, d.di);
+        _mm512_mask_storeu_ps(dg + U + j, m, d.df);
+        _mm512_mask_storeu_ps(dg + 2 * U + j, m, d.dgg);
+        _mm512_mask_storeu_ps(dg + 3 * U + j, m, d.dout);
+        _mm512_mask_storeu_ps(dc + j, m, d.dcp);
         _mm512_mask_storeu_ps(carry + j, m, zero);
         _mm512_mask_storeu_ps(pass + j, m, zero);
     }
@@ -291,7 +303,6 @@ static void RK(lstm_forward_t)(const dc_rnn_tstep *s) {
 
 static void RK(lstm_backward_t)(const dc_rnn_tstep *s) {
     const int64_t U = s->U, nb = s->nb, gs = s->gs, dgs = s->dgs;
-    const __m512 one = _mm512_set1_ps(1.0f);
     for (int64_t u = 0; u < U; u++) {
         const float *g = s->g + u * gs, *tc = s->tc + u * s->tcs, *cp = s->cp + u * s->cps;
         const float *dh = s->dh + u * s->dhs, *dy = s->dy + u * s->dys;
@@ -304,19 +315,14 @@ static void RK(lstm_backward_t)(const dc_rnn_tstep *s) {
             const __m512 f = _mm512_maskz_loadu_ps(m, g + U * gs + j);
             const __m512 gg = _mm512_maskz_loadu_ps(m, g + 2 * U * gs + j);
             const __m512 o = _mm512_maskz_loadu_ps(m, g + 3 * U * gs + j);
-            const __m512 t = _mm512_maskz_loadu_ps(m, tc + j);
-            const __m512 dout = _mm512_mul_ps(_mm512_mul_ps(dH, t), _mm512_mul_ps(o, _mm512_sub_ps(one, o)));
-            const __m512 dct = _mm512_fmadd_ps(_mm512_mul_ps(dH, o), _mm512_fnmadd_ps(t, t, one),
-                                               _mm512_maskz_loadu_ps(m, dc + j));
-            const __m512 di = _mm512_mul_ps(_mm512_mul_ps(dct, gg), _mm512_mul_ps(i, _mm512_sub_ps(one, i)));
-            const __m512 df = _mm512_mul_ps(_mm512_mul_ps(dct, _mm512_maskz_loadu_ps(m, cp + j)),
-                                            _mm512_mul_ps(f, _mm512_sub_ps(one, f)));
-            const __m512 dgg = _mm512_mul_ps(_mm512_mul_ps(dct, i), _mm512_fnmadd_ps(gg, gg, one));
-            _mm512_mask_storeu_ps(dg + j, m, di);
-            _mm512_mask_storeu_ps(dg + U * dgs + j, m, df);
-            _mm512_mask_storeu_ps(dg + 2 * U * dgs + j, m, dgg);
-            _mm512_mask_storeu_ps(dg + 3 * U * dgs + j, m, dout);
-            _mm512_mask_storeu_ps(dc + j, m, _mm512_mul_ps(dct, f));
+            const rk_lstm_grads16 dl = rk_lstm_grads(dH, i, f, gg, o, _mm512_maskz_loadu_ps(m, tc + j),
+                                                     _mm512_maskz_loadu_ps(m, cp + j),
+                                                     _mm512_maskz_loadu_ps(m, dc + j));
+            _mm512_mask_storeu_ps(dg + j, m, dl.di);
+            _mm512_mask_storeu_ps(dg + U * dgs + j, m, dl.df);
+            _mm512_mask_storeu_ps(dg + 2 * U * dgs + j, m, dl.dgg);
+            _mm512_mask_storeu_ps(dg + 3 * U * dgs + j, m, dl.dout);
+            _mm512_mask_storeu_ps(dc + j, m, dl.dcp);
         }
     }
 }
