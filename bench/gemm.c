@@ -1,8 +1,9 @@
 /* gemm.c (bench) — deepc's dc_gemm against OpenBLAS cblas_sgemm and oneDNN
  * dnnl_sgemm in the same run: squares and the shapes of a small MLP and CNN
  * (forward and backward). Best-of-N GFLOP/s, a table on stdout, CSV to argv[1].
- * The CNN's conv2 runs as implicit GEMM (dc_gemm_taps on padded frames): the
- * libraries get the same product on a materialized patch matrix. */
+ * The CNN's convolutions run as implicit GEMM (dc_gemm_taps, dc_gemm_rows on
+ * padded frames): the libraries get the same product on a materialized patch
+ * matrix. */
 #include "deepc.h"
 #include "kernels/gemm.h"
 #include <math.h>
@@ -20,68 +21,96 @@
 #include <dnnl.h>
 #endif
 
+/* How deepc runs a shape: a plain dc_gemm, or as the conv ops run it on 4
+ * zero-padded images of out x out pixels ('same' 3x3, frames of out+2): */
+typedef enum {
+    RUN_GEMM,
+    RUN_TAPS, /* dc_gemm_taps, 9 taps of taps_c floats */
+    RUN_ROWS  /* dc_gemm_rows on channel-major frames: dW (9 * taps_c, N) */
+} run_kind;
+
 typedef struct {
     const char *name;
     bool ta, tb;
     int64_t M, N, K;
-    int64_t taps_c; /* > 0: deepc runs a 3x3 'same' convolution with this many input
-                     * channels over 4 images of 14x14 (M = 784, K = 9 * taps_c) */
+    run_kind run;
+    int64_t taps_c, out; /* the implicit runs: input channels, output side */
 } shape;
 
 static const shape shapes[] = {
-    {"square 64", false, false, 64, 64, 64, 0},
-    {"square 128", false, false, 128, 128, 128, 0},
-    {"square 256", false, false, 256, 256, 256, 0},
-    {"square 512", false, false, 512, 512, 512, 0},
-    {"square 1024", false, false, 1024, 1024, 1024, 0},
-    {"square 2048", false, false, 2048, 2048, 2048, 0},
-    {"mlp fwd x.W", false, false, 32, 128, 784, 0},
-    {"mlp dW x^T.dy", true, false, 784, 128, 32, 0},
-    {"mlp dx dy.W^T", false, true, 32, 784, 128, 0},
+    {"square 64", false, false, 64, 64, 64, RUN_GEMM, 0, 0},
+    {"square 128", false, false, 128, 128, 128, RUN_GEMM, 0, 0},
+    {"square 256", false, false, 256, 256, 256, RUN_GEMM, 0, 0},
+    {"square 512", false, false, 512, 512, 512, RUN_GEMM, 0, 0},
+    {"square 1024", false, false, 1024, 1024, 1024, RUN_GEMM, 0, 0},
+    {"square 2048", false, false, 2048, 2048, 2048, RUN_GEMM, 0, 0},
+    {"mlp fwd x.W", false, false, 32, 128, 784, RUN_GEMM, 0, 0},
+    {"mlp dW x^T.dy", true, false, 784, 128, 32, RUN_GEMM, 0, 0},
+    {"mlp dx dy.W^T", false, true, 32, 784, 128, RUN_GEMM, 0, 0},
     /* The CNN (models/fashion_cnn.ini, batch 64): its dense layer, and its
      * convolutions as the fused conv + pool op runs them, in 16 chunks of 4
-     * images (28x28 and 14x14 'same' outputs; dW transposed when K >= 2F;
-     * there the two threads take chunks, here both run each product). conv2's
-     * explicit products below are what a Conv2D without a fused pool runs. */
-    {"dense 64x1764x128", false, false, 64, 128, 1764, 0},
-    {"dense 64x1764x128 dW", true, false, 1764, 128, 64, 0},
-    {"dense 64x1764x128 dx", false, true, 64, 1764, 128, 0},
-    {"conv1 fwd", false, false, 4 * 28 * 28, 24, 9, 0},
-    {"conv1 dW", true, false, 9, 24, 4 * 28 * 28, 0},
-    {"conv2 fwd", false, false, 4 * 14 * 14, 36, 216, 0},
-    {"conv2 dW^T", true, false, 36, 216, 4 * 14 * 14, 0},
-    {"conv2 dcols", false, true, 4 * 14 * 14, 216, 36, 0},
-    /* conv2 as the op runs it: implicit forward and dX (9 taps of 24 and of 36
-     * floats), and dW^T one tap at a time over the 4 frames of 16x16 pixels */
-    {"conv2 fwd implicit", false, false, 4 * 14 * 14, 36, 216, 24},
-    {"conv2 dX implicit", false, false, 4 * 14 * 14, 24, 324, 36},
-    {"conv2 dW^T per tap", true, false, 36, 24, 4 * 16 * 16, 0},
+     * images (28x28 and 14x14 'same' outputs; there the two threads take
+     * chunks, here both run each product). conv1 (one channel) runs on a
+     * patch matrix; conv2 as implicit GEMM: forward and dX 9 taps of 24 and of
+     * 36 floats, dW one product over channel-major frames, where the libraries
+     * get the same products on a materialized patch matrix (conv2's explicit
+     * rows: what a Conv2D with strides runs). */
+    {"dense 64x1764x128", false, false, 64, 128, 1764, RUN_GEMM, 0, 0},
+    {"dense 64x1764x128 dW", true, false, 1764, 128, 64, RUN_GEMM, 0, 0},
+    {"dense 64x1764x128 dx", false, true, 64, 1764, 128, RUN_GEMM, 0, 0},
+    {"conv1 fwd", false, false, 4 * 28 * 28, 24, 9, RUN_GEMM, 0, 0},
+    {"conv1 dW", true, false, 9, 24, 4 * 28 * 28, RUN_GEMM, 0, 0},
+    {"conv2 fwd", false, false, 4 * 14 * 14, 36, 216, RUN_GEMM, 0, 0},
+    {"conv2 dW^T", true, false, 36, 216, 4 * 14 * 14, RUN_GEMM, 0, 0},
+    {"conv2 dcols", false, true, 4 * 14 * 14, 216, 36, RUN_GEMM, 0, 0},
+    {"conv2 fwd implicit", false, false, 4 * 14 * 14, 36, 216, RUN_TAPS, 24, 14},
+    {"conv2 dX implicit", false, false, 4 * 14 * 14, 24, 324, RUN_TAPS, 36, 14},
+    {"conv2 dW implicit", true, false, 216, 36, 4 * 14 * 14, RUN_ROWS, 24, 14},
 };
 
-/* The frames dc_gemm_taps reads for a taps shape: 4 zero-padded 16x16 images of
- * taps_c channels (+ the last tap's overhang), and the 9 tap offsets. */
-enum { FRAME = 16, FRAMES = 4, OUT = 14 };
-static float *frames;
-static int64_t toff[9];
+/* What the implicit runs read: 4 zero-padded frames of taps_c channels (+ the
+ * last tap's overhang), NHWC for the taps and channel-major (row stride
+ * ldt) for dW, whose gradient gz lives on the frame grid; the tap offsets. */
+enum { FRAMES = 4 };
+static float *frames, *frames_t, *gz;
+static int64_t toff[9], tpix[9], ldt;
 
 static bool make_frames(const shape *s, dc_rng *r) {
-    const int64_t C = s->taps_c, n = FRAMES * FRAME * FRAME * C + 2 * C;
-    free(frames);
-    if (!(frames = calloc((size_t)n, sizeof(float)))) return false;
+    const int64_t C = s->taps_c, FR = s->out + 2, P = FR * FR, n = FRAMES * P * C + 2 * C;
+    ldt = FRAMES * P + 8;
+    free(frames), free(frames_t), free(gz);
+    frames = calloc((size_t)n, sizeof(float));
+    frames_t = calloc((size_t)(C * ldt), sizeof(float));
+    gz = calloc((size_t)(FRAMES * P * s->N), sizeof(float));
+    if (!frames || !frames_t || !gz) return false;
     for (int64_t i = 0; i < FRAMES; i++)
-        for (int64_t y = 1; y <= OUT; y++)
-            for (int64_t x = 1; x <= OUT; x++)
+        for (int64_t y = 1; y <= s->out; y++)
+            for (int64_t x = 1; x <= s->out; x++) {
+                const int64_t p = (i * FR + y) * FR + x;
                 for (int64_t c = 0; c < C; c++)
-                    frames[((i * FRAME + y) * FRAME + x) * C + c] = (float)dc_rng_uniform(r) - 0.5f;
+                    frames_t[c * ldt + p] = frames[p * C + c] = (float)dc_rng_uniform(r) - 0.5f;
+                /* dW's output gradient: conv pixel (y-1, x-1) is frame row p - FR - 1 */
+                for (int64_t f = 0; f < s->N; f++)
+                    gz[(p - FR - 1) * s->N + f] = (float)dc_rng_uniform(r) - 0.5f;
+            }
     for (int64_t a = 0; a < 3; a++)
-        for (int64_t b = 0; b < 3; b++) toff[a * 3 + b] = (a * FRAME + b) * C;
+        for (int64_t b = 0; b < 3; b++) toff[a * 3 + b] = (a * FR + b) * C, tpix[a * 3 + b] = a * FR + b;
     return true;
 }
 
-static void deepc_taps(const shape *s, const float *B, float *C) {
-    const int64_t Cin = s->taps_c, P = FRAME * FRAME;
-    dc_gemm_taps(FRAMES, OUT, OUT, s->N, 9, toff, Cin, frames, Cin, FRAME * Cin, P * Cin, B, s->N,
-                 0.0f, C, s->N, OUT * s->N, OUT * OUT * s->N, NULL);
+static void deepc_implicit(const shape *s, const float *B, float *C) {
+    const int64_t Cin = s->taps_c, FR = s->out + 2, P = FR * FR, out = s->out;
+    const int64_t rows = (FRAMES - 1) * P + out * FR, kr = (rows + 3) / 4 * 4;
+    switch (s->run) {
+    case RUN_TAPS:
+        dc_gemm_taps(FRAMES, out, out, s->N, 9, toff, Cin, frames, Cin, FR * Cin, P * Cin, B, s->N,
+                     0.0f, C, s->N, out * s->N, out * out * s->N, NULL);
+        break;
+    case RUN_ROWS:
+        dc_gemm_rows(9, Cin, s->N, kr, tpix, frames_t, ldt, gz, s->N, C, s->N);
+        break;
+    case RUN_GEMM: break;
+    }
 }
 
 typedef enum { LIB_DEEPC, LIB_OPENBLAS, LIB_DNNL } lib_id;
@@ -96,8 +125,8 @@ static bool call(lib_id lib, const shape *s, const float *A, const float *B, flo
     int64_t lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N, ldc = s->N;
     switch (lib) {
     case LIB_DEEPC:
-        if (s->taps_c) {
-            deepc_taps(s, B, C);
+        if (s->run != RUN_GEMM) {
+            deepc_implicit(s, B, C);
             return true;
         }
         dc_gemm(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc);
@@ -220,7 +249,7 @@ int main(int argc, char **argv) {
         if (!A || !B || !C) return 1;
         for (size_t k = 0; k < na; k++) A[k] = (float)dc_rng_uniform(&r) - 0.5f;
         for (size_t k = 0; k < nb; k++) B[k] = (float)dc_rng_uniform(&r) - 0.5f;
-        if (s->taps_c && !make_frames(s, &r)) return 1;
+        if (s->run != RUN_GEMM && !make_frames(s, &r)) return 1;
         double g[3];
         measure(s, A, B, C, g);
         if (!strcmp(s->name, "square 1024")) memcpy(sq1024, g, sizeof g);

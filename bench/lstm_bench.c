@@ -65,13 +65,14 @@ static void net_init(net *m, bool gru) {
     m->wb = carve(m, &off, DC_DIMS(V), 0.0f, &rng);
 }
 
-/* ids (B*T) -> logits (B*T, V) */
+/* ids (B*T) -> logits (B*T, V). Dense on the (B,T,U) sequence as the Dense
+ * layer does (a reshape on the tape copies its gradient; the logits' is 4x smaller) */
 static dc_tensor *net_forward(net *m, dc_tape *t, dc_tensor *ids, int64_t b, int64_t steps,
                               dc_tensor *h0, dc_tensor *c0) {
     dc_tensor *e = dc_reshape(t, dc_gather(t, m->emb, ids), DC_DIMS(b, steps, E));
     dc_tensor *y = m->gru ? dc_gru(t, e, m->k, m->r, m->b, h0, NULL)
                           : dc_lstm(t, e, m->k, m->r, m->b, h0, c0, NULL);
-    return dc_dense(t, dc_reshape(t, y, DC_DIMS(b * steps, U)), m->w, m->wb, DC_DENSE_ACT_NONE);
+    return dc_reshape(t, dc_dense(t, y, m->w, m->wb, DC_DENSE_ACT_NONE), DC_DIMS(b * steps, V));
 }
 
 int main(int argc, char **argv) {

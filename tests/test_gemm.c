@@ -124,6 +124,23 @@ TEST(gemm_epilogue_bias_and_activations) {
     dc_gemm_set_isa(-1);
 }
 
+/* 33..36 columns, A and B not transposed, K % 4 == 0, alpha 1: the k-split
+ * kernel (full and edge row tiles), with beta, bias and ReLU. */
+TEST(gemm_k_split_columns_match_the_reference) {
+    dc_rng r;
+    dc_rng_seed(&r, 9);
+    float bias[36];
+    fill(&r, bias, 36);
+    const int64_t sh[][3] = {{40, 36, 216}, {15, 34, 12}, {2, 33, 1024}, {100, 35, 4}};
+    for (size_t s = 0; s < sizeof sh / sizeof sh[0]; s++)
+        for (int v = 0; v < 3; v++) {
+            dc_gemm_epilogue ep = {v ? bias : NULL, v == 2 ? DC_EPI_RELU : DC_EPI_NONE};
+            double w = run_case(&r, false, false, sh[s][0], sh[s][1], sh[s][2], (int)s % 2 * 5,
+                                1.0f, v == 1 ? 0.5f : 0.0f, v ? &ep : NULL);
+            if (!(w <= 1)) test_fail(__FILE__, __LINE__, "shape %zu variant %d: %.3g x tol", s, v, w);
+        }
+}
+
 /* Batch-1 inference must predict what the same input gets inside a batch: a
  * one-row product (its own kernel on AVX-512) equals that row of a 20-row
  * product bit for bit, with every epilogue, alpha/beta and A transposed. */
@@ -131,7 +148,7 @@ TEST(gemm_one_row_has_the_bits_of_the_same_row_in_a_batch) {
     dc_rng r;
     dc_rng_seed(&r, 5);
     enum { M = 20, ROW = 13 };
-    const int64_t nk[][2] = {{1, 1}, {10, 128}, {17, 113}, {128, 1764}, {300, 250}, {36, 5}};
+    const int64_t nk[][2] = {{1, 1}, {10, 128}, {17, 113}, {128, 1764}, {300, 250}, {36, 5}, {36, 12}};
     float bias[300];
     fill(&r, bias, 300);
     for (size_t s = 0; s < sizeof nk / sizeof nk[0]; s++)
@@ -262,7 +279,8 @@ TEST(gemm_called_from_a_callers_parallel_region) {
 
 /* Implicit GEMM: A~[i,g] (r, t*S+s) = A[i*lda_i + g*lda_g + r*lda + toff[t] + s],
  * against the triple loop on the gathered matrix, every path, epilogue and beta,
- * 1 and 2 threads bit for bit; rows between groups and images of C untouched. */
+ * 1 and 2 threads bit for bit; rows between groups and images of C untouched.
+ * N 33..36 with S % 4 == 0 takes the k-split kernel (full and edge tiles). */
 TEST(gemm_taps_matches_the_gathered_product) {
     dc_rng r;
     dc_rng_seed(&r, 6);
@@ -272,7 +290,8 @@ TEST(gemm_taps_matches_the_gathered_product) {
                              {14, 36, 24, 9, 24, 30, 1}, {17, 50, 9, 3, 12, 2, 3},
                              {100, 24, 36, 9, 40, 1, 2}, {40, 70, 50, 30, 50, 3, 1},
                              {400, 36, 24, 9, 24, 1, 1}, {14, 36, 24, 9, 24, 14, 4},
-                             {5, 24, 8, 9, 8, 7, 5}};
+                             {5, 24, 8, 9, 8, 7, 5},     {9, 34, 12, 5, 16, 2, 2},
+                             {6, 33, 4, 9, 8, 3, 1},     {20, 36, 10, 3, 12, 1, 2}};
     float bias[80];
     fill(&r, bias, 80);
     int saved = dc_get_num_threads();
@@ -329,5 +348,58 @@ TEST(gemm_taps_matches_the_gathered_product) {
         }
     }
     dc_set_num_threads(saved);
+    dc_gemm_set_isa(-1);
+}
+
+/* dc_gemm_rows: row g*Mg + i of A~ at A + goff[g] + i*lda, against the triple
+ * loop on the gathered rows, every path (N 33..36 with K % 4 == 0 takes the
+ * k-split kernel, full and edge tiles; the rest the per-group products); and
+ * dc_gemm_transpose on a ragged block. */
+TEST(gemm_rows_and_transpose_match_the_reference) {
+    dc_rng r;
+    dc_rng_seed(&r, 8);
+    int paths[3], np = isa_paths(paths);
+    /* G, Mg, N, K, lda */
+    const int64_t sh[][5] = {{9, 24, 36, 992, 1030}, {3, 5, 33, 12, 20}, {2, 7, 36, 10, 13},
+                             {4, 3, 20, 16, 18}, {1, 1, 35, 4, 4}};
+    for (int p = 0; p < np; p++) {
+        dc_gemm_set_isa(paths[p]);
+        for (size_t c = 0; c < sizeof sh / sizeof sh[0]; c++) {
+            const int64_t G = sh[c][0], Mg = sh[c][1], N = sh[c][2], K = sh[c][3], lda = sh[c][4];
+            const int64_t M = G * Mg, na = (Mg + G) * lda + K, ldc = N + 3;
+            int64_t goff[9];
+            for (int64_t g = 0; g < G; g++) goff[g] = (g * 5) % 7 + (g % 2) * lda; /* any order */
+            float *A = malloc(sizeof(float) * (size_t)na), *B = malloc(sizeof(float) * (size_t)(K * N));
+            float *Gm = malloc(sizeof(float) * (size_t)(M * K));
+            float *C = malloc(sizeof(float) * (size_t)(M * ldc)), *R = malloc(sizeof(float) * (size_t)(M * ldc));
+            fill(&r, A, na);
+            fill(&r, B, K * N);
+            fill(&r, C, M * ldc);
+            memcpy(R, C, sizeof(float) * (size_t)(M * ldc)); /* the padding columns stay */
+            for (int64_t g = 0; g < G; g++)
+                for (int64_t i = 0; i < Mg; i++)
+                    memcpy(Gm + (g * Mg + i) * K, A + goff[g] + i * lda, sizeof(float) * (size_t)K);
+            dc_gemm_reference(false, false, M, N, K, 1.0f, Gm, K, B, N, 0.0f, R, ldc);
+            dc_gemm_rows(G, Mg, N, K, goff, A, lda, B, N, C, ldc);
+            double worst = 0;
+            for (int64_t i = 0; i < M * ldc; i++) {
+                double d = fabs((double)C[i] - R[i]) / (2e-6 * (double)K + 1e-5);
+                if (!(d <= worst)) worst = d;
+            }
+            if (!(worst <= 1))
+                test_fail(__FILE__, __LINE__, "isa %d case %zu: %.3g x tol", paths[p], c, worst);
+            free(A), free(B), free(Gm), free(C), free(R);
+        }
+        /* src (19, 23) with row stride 25 -> dst (23, 19) with row stride 21 */
+        float src[19 * 25], dst[23 * 21];
+        fill(&r, src, 19 * 25);
+        for (int i = 0; i < 23 * 21; i++) dst[i] = 7.0f;
+        dc_gemm_transpose(src, 25, 19, 23, dst, 21);
+        bool ok = true;
+        for (int c = 0; c < 23; c++)
+            for (int j = 0; j < 21; j++)
+                ok = ok && dst[c * 21 + j] == (j < 19 ? src[j * 25 + c] : 7.0f);
+        CHECK(ok);
+    }
     dc_gemm_set_isa(-1);
 }

@@ -804,16 +804,16 @@ TEST(conv_ops_same_bits_any_thread_count) {
 
 /* The fused conv + max pool equals conv2d followed by max_pool2d, gradients too,
  * over more images than there are chunks (some chunks hold two); C channels
- * (8 or more: the implicit-GEMM path), padding and dilation as given, pooled
- * output (po,qo). */
-static void check_fused_matches_unfused(int64_t C, dc_padding pad, int64_t dil, int64_t po,
-                                        int64_t qo) {
+ * (8 or more: the implicit-GEMM path), F filters (33..36: the k-split kernels
+ * for y and dW), padding and dilation as given, pooled output (po,qo). */
+static void check_fused_matches_unfused(int64_t C, int64_t F, dc_padding pad, int64_t dil,
+                                        int64_t po, int64_t qo) {
     dc_rng rng;
     dc_rng_seed(&rng, 21);
     const int64_t N = 19;
     dc_tensor *x = dc_tensor_uniform(DC_DIMS(N, 11, 10, C), -1, 1, &rng);
-    dc_tensor *w = dc_tensor_uniform(DC_DIMS(3, 3, C, 6), -0.5f, 0.5f, &rng);
-    dc_tensor *b = dc_tensor_uniform(DC_DIMS(6), -0.2f, 0.2f, &rng);
+    dc_tensor *w = dc_tensor_uniform(DC_DIMS(3, 3, C, F), -0.5f, 0.5f, &rng);
+    dc_tensor *b = dc_tensor_uniform(DC_DIMS(F), -0.2f, 0.2f, &rng);
     dc_tensor *ps[3] = {x, w, b};
     float *grads[2][3];
     float *outs[2];
@@ -839,7 +839,7 @@ static void check_fused_matches_unfused(int64_t C, dc_padding pad, int64_t dil, 
             outs[fused] = NULL;
             continue;
         }
-        CHECK(y->shape[0] == N && y->shape[1] == po && y->shape[2] == qo && y->shape[3] == 6);
+        CHECK(y->shape[0] == N && y->shape[1] == po && y->shape[2] == qo && y->shape[3] == F);
         ny = y->size;
         float *seed = malloc(sizeof(float) * (size_t)ny);
         dc_rng_seed(&rng, 77); /* the same seed gradient for both runs */
@@ -867,10 +867,12 @@ static void check_fused_matches_unfused(int64_t C, dc_padding pad, int64_t dil, 
 }
 
 TEST(conv2d_maxpool_matches_unfused) {
-    check_fused_matches_unfused(3, DC_PAD_SAME, 1, 5, 3);
-    check_fused_matches_unfused(10, DC_PAD_SAME, 1, 5, 3);
-    check_fused_matches_unfused(9, DC_PAD_VALID, 2, 3, 2);
-    check_fused_matches_unfused(8, DC_PAD_SAME, 2, 5, 3);
+    check_fused_matches_unfused(3, 6, DC_PAD_SAME, 1, 5, 3);
+    check_fused_matches_unfused(10, 6, DC_PAD_SAME, 1, 5, 3);
+    check_fused_matches_unfused(9, 6, DC_PAD_VALID, 2, 3, 2);
+    check_fused_matches_unfused(8, 6, DC_PAD_SAME, 2, 5, 3);
+    check_fused_matches_unfused(12, 36, DC_PAD_SAME, 1, 5, 3);
+    check_fused_matches_unfused(8, 33, DC_PAD_VALID, 1, 4, 2);
 }
 
 /* An empty batch gives an empty result, forward and backward. */

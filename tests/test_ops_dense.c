@@ -172,3 +172,56 @@ TEST(dense_op_bad_inputs) {
     dc_tensor_free(w2);
     dc_tensor_free(b);
 }
+
+/* fused dense (relu, bias) on x (rows,in), w (in,units) from seed, at the
+ * given thread count; the gradients are of sum(y * s) for a fixed s */
+static bool dense_run_big(dense_run *r, int64_t rows, int64_t in, int64_t units, int threads,
+                          bool fused) {
+    memset(r, 0, sizeof *r);
+    dc_rng g;
+    dc_rng_seed(&g, 7);
+    r->x = dc_tensor_uniform(DC_DIMS(rows, in), -1, 1, &g);
+    r->w = dc_tensor_uniform(DC_DIMS(in, units), -0.1f, 0.1f, &g);
+    r->b = dc_tensor_uniform(DC_DIMS(units), -0.1f, 0.1f, &g);
+    dc_tensor *s = dc_tensor_uniform(DC_DIMS(rows, units), -1, 1, &g);
+    dc_tensor_set_requires_grad(r->x, true);
+    dc_tensor_set_requires_grad(r->w, true);
+    dc_tensor_set_requires_grad(r->b, true);
+    r->t = dc_tape_new(NULL);
+    const int keep = dc_get_num_threads();
+    dc_set_num_threads(threads);
+    r->y = fused ? dc_dense(r->t, r->x, r->w, r->b, DC_DENSE_ACT_RELU)
+                 : dc_relu(r->t, dc_add(r->t, dc_matmul(r->t, r->x, r->w, false, false), r->b));
+    bool ok = r->y && dc_tape_backward_seeded(r->t, r->y, s->data) == DC_OK;
+    dc_set_num_threads(keep);
+    dc_tensor_free(s);
+    if (!ok) test_fail(__FILE__, __LINE__, "dense %lldx%lldx%lld: %s", (long long)rows,
+                       (long long)in, (long long)units, dc_last_error());
+    return ok;
+}
+
+/* Shapes large enough for the op's blocked gemms, cut along columns (a wide
+ * output) and along rows (a tall one): the unfused ops' values, and the same
+ * bits on 1 and 2 threads. */
+TEST(dense_op_blocked_gemms_match_unfused_and_threads) {
+    const int64_t shapes[2][3] = {{32, 784, 128}, {1024, 256, 32}}; /* rows, in, units */
+    for (int k = 0; k < 2; k++) {
+        const int64_t rows = shapes[k][0], in = shapes[k][1], units = shapes[k][2];
+        dense_run one = {0}, two = {0}, ref = {0};
+        if (dense_run_big(&one, rows, in, units, 1, true) &&
+            dense_run_big(&two, rows, in, units, 2, true) &&
+            dense_run_big(&ref, rows, in, units, 1, false)) {
+            const dc_tensor *a[4] = {one.y, one.x, one.w, one.b}, *b[4] = {two.y, two.x, two.w, two.b},
+                            *c[4] = {ref.y, ref.x, ref.w, ref.b};
+            for (int i = 0; i < 4; i++) {
+                const float *pa = i ? a[i]->grad : a[i]->data, *pb = i ? b[i]->grad : b[i]->data,
+                            *pc = i ? c[i]->grad : c[i]->data;
+                CHECK(memcmp(pa, pb, (size_t)a[i]->size * sizeof(float)) == 0);
+                CHECK_ALLCLOSE(pa, pc, a[i]->size, 1e-5, 1e-5);
+            }
+        }
+        dense_run_free(&one);
+        dense_run_free(&two);
+        dense_run_free(&ref);
+    }
+}

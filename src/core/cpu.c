@@ -7,6 +7,10 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#define MXCSR_FTZ_DAZ 0x8040u /* flush-to-zero (bit 15), denormals-are-zero (bit 6) */
+#endif
 
 dc_cpu_features dc_cpu_get_features(void) {
     dc_cpu_features f = {0};
@@ -53,6 +57,24 @@ const char *dc_cpu_isa_name(void) {
     case DC_ISA_AVX2: return "avx2";
     default: return "portable";
     }
+}
+
+unsigned dc_cpu_flush_denormals(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    const unsigned saved = _mm_getcsr();
+    _mm_setcsr(saved | MXCSR_FTZ_DAZ);
+    return saved;
+#else
+    return 0;
+#endif
+}
+
+void dc_cpu_restore_denormals(unsigned saved) {
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_setcsr(saved);
+#else
+    (void)saved;
+#endif
 }
 
 void dc_set_num_threads(int n) {

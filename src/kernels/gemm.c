@@ -433,9 +433,40 @@ static bool gemm_split_k(bool ta, bool tb, int64_t M, int64_t N, int64_t K, floa
 #if DC_HAVE_X86_KERNELS
 /* A single row of C in the blocked path's KC blocks, so each element is summed
  * in the same order and gets the same bits as inside a batch. */
+static void gemv_cols(const gemm_arch *ar, bool ta, int64_t N, int64_t K, float alpha,
+                      const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                      float *C, const dc_gemm_epilogue *ep);
+
+/* Below this many floats of B one thread reads it fast enough; above, the
+ * columns are shared out (in 16-column vectors, so every element is summed as
+ * before): B streams from each core's own L2 (the CNN's dense kernel, 0.9 MB). */
+#define GEMV_PAR_MIN_B (1 << 16)
+
 static void gemv_run(const gemm_arch *ar, bool ta, int64_t N, int64_t K, float alpha,
                      const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                      float *C, const dc_gemm_epilogue *ep) {
+    int nt = 1;
+#ifdef _OPENMP
+    if (!omp_in_parallel()) nt = omp_get_max_threads();
+#endif
+    const int64_t vecs = (N + 15) / 16;
+    nt = (int)DC_MIN((int64_t)nt, DC_MIN(vecs / 2, (int64_t)GEMM_MAX_THREADS));
+    if (nt < 2 || (double)K * (double)N < GEMV_PAR_MIN_B) {
+        gemv_cols(ar, ta, N, K, alpha, A, lda, B, ldb, beta, C, ep);
+        return;
+    }
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int th = 0; th < nt; th++) {
+        const int64_t j0 = vecs * th / nt * 16, j1 = DC_MIN(N, vecs * (th + 1) / nt * 16);
+        dc_gemm_epilogue e;
+        if (ep) e = *ep, e.bias = ep->bias ? ep->bias + j0 : NULL;
+        gemv_cols(ar, ta, j1 - j0, K, alpha, A, lda, B + j0, ldb, beta, C + j0, ep ? &e : NULL);
+    }
+}
+
+static void gemv_cols(const gemm_arch *ar, bool ta, int64_t N, int64_t K, float alpha,
+                      const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                      float *C, const dc_gemm_epilogue *ep) {
     const dc_epi_act act = ep ? ep->act : DC_EPI_NONE;
     const int64_t sa = ta ? lda : 1;
     for (int64_t pc = 0; pc < K; pc += ar->kc) {
@@ -483,6 +514,16 @@ void dc_gemm_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, 
         if (gemm_split_k(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ep, snt)) return;
     }
 #if DC_HAVE_X86_KERNELS
+    /* 33..36 columns (a convolution's 36 filters on a patch matrix): the
+     * k-split kernel of dc_gemm_taps, one segment of K, fills the lanes that
+     * 32 + 16 would leave empty. One row too, so that it gets the bits it
+     * gets inside a batch. */
+    if (ar == &arch_avx512 && !ta && !tb && alpha == 1.0f && N > 32 && N <= 36 &&
+        K % 4 == 0 && K <= ar->kc && (!ep || ep->act == DC_EPI_NONE || ep->act == DC_EPI_RELU)) {
+        const int64_t zero = 0;
+        dc_gemm_taps(1, 1, M, N, 1, &zero, K, A, lda, 0, 0, B, ldb, beta, C, ldc, 0, 0, ep);
+        return;
+    }
     /* one row: the tile's single FMA chain per vector would wait on latency */
     if (M == 1 && !tb && ar == &arch_avx512 && N <= INT32_MAX) {
         gemv_run(ar, ta, N, K, alpha, A, lda, B, ldb, beta, C, ep);
@@ -559,20 +600,31 @@ typedef struct {
     int64_t tiles; /* row tiles per group */
     const float *A;
     float *C;
+    bool ks; /* the k-split kernel (tiles of DC_GEMM_KS_MR rows, all N columns) */
 } taps_job;
+
+/* Widths whose last vector the k-split kernel fills (33..36), with segments a
+ * multiple of 4 long. */
+static bool taps_use_ks(int64_t N, int64_t S) { return S % 4 == 0 && N > 32 && N <= 36; }
 
 /* Row tiles [u0,u1) (numbered over all images and groups) of one tap block: every column
  * panel of a tile while its rows of A are in L1. */
 static void gemm_taps_rows(const taps_job *j, int64_t u0, int64_t u1, int64_t nt,
                            const int64_t *toff, const float *bp, const dc_gemm_tile_epi *e,
                            const float *bias) {
-    const int MR = arch_avx512.mr, NR = arch_avx512.nr;
+    const int MR = j->ks ? DC_GEMM_KS_MR : arch_avx512.mr, NR = arch_avx512.nr;
     dc_gemm_tile_epi te = *e;
     for (int64_t u = u0; u < u1; u++) {
         const int64_t img = u / j->tiles / j->G, g = u / j->tiles % j->G, i = u % j->tiles * MR;
         const int mr = (int)DC_MIN((int64_t)MR, j->M - i);
         const float *a = j->A + img * j->lda_i + g * j->lda_g + i * j->lda;
         float *c = j->C + img * j->ldc_i + g * j->ldc_g + i * j->ldc;
+        if (j->ks) {
+            te.bias = bias;
+            dc_gemm_ukernel_taps_ks_avx512(j->S, a, j->lda, toff, nt, bp, c, j->ldc, mr, (int)j->N,
+                                           &te);
+            continue;
+        }
         for (int64_t j0 = 0; j0 < j->N; j0 += NR) {
             te.bias = bias ? bias + j0 : NULL;
             dc_gemm_ukernel_taps_avx512(j->S, a, j->lda, toff, nt, bp + j0 * nt * j->S, c + j0,
@@ -596,8 +648,10 @@ void dc_gemm_taps(int64_t I, int64_t G, int64_t M, int64_t N, int64_t ntaps, con
     const int64_t tpb = DC_MAX((int64_t)1, ar->kc / DC_MAX(S, (int64_t)1));
     const int64_t npan = (N + ar->nr - 1) / ar->nr;
     if (fast && ws_reserve(&ws.b, &ws.b_cap, (size_t)(DC_MIN(tpb, ntaps) * S * npan * ar->nr))) {
-        const taps_job j = {G,     M,     N,     S,     lda, lda_g, lda_i, ldc,
-                            ldc_g, ldc_i, (M + ar->mr - 1) / ar->mr, A, C};
+        const bool ks = taps_use_ks(N, S);
+        const int64_t mr = ks ? DC_GEMM_KS_MR : ar->mr;
+        const taps_job j = {G, M, N, S, lda, lda_g, lda_i, ldc, ldc_g, ldc_i, (M + mr - 1) / mr,
+                            A, C, ks};
         const int64_t units = I * G * j.tiles;
         int nt = 1;
 #ifdef _OPENMP
@@ -610,7 +664,8 @@ void dc_gemm_taps(int64_t I, int64_t G, int64_t M, int64_t N, int64_t ntaps, con
         for (int64_t t0 = 0; t0 < ntaps; t0 += tpb) {
             const int64_t tn = DC_MIN(tpb, ntaps - t0);
             const bool last = t0 + tn >= ntaps;
-            ar->pack_panels(B + t0 * S * ldb, ldb, N, tn * S, bp, ar->nr);
+            if (ks) dc_gemm_pack_ks_avx512(B + t0 * S * ldb, ldb, N, tn * S, bp);
+            else ar->pack_panels(B + t0 * S * ldb, ldb, N, tn * S, bp, ar->nr);
             dc_gemm_tile_epi e = {1.0f, t0 == 0 ? beta : 1.0f, NULL,
                                   last && ep && ep->act == DC_EPI_RELU};
             const float *bias = last && ep ? ep->bias : NULL;
@@ -628,4 +683,49 @@ void dc_gemm_taps(int64_t I, int64_t G, int64_t M, int64_t N, int64_t ntaps, con
 #endif
     gemm_taps_by_tap(I, G, M, N, ntaps, toff, S, A, lda, lda_g, lda_i, B, ldb, beta, C, ldc, ldc_g,
                      ldc_i, ep);
+}
+
+void dc_gemm_rows(int64_t G, int64_t Mg, int64_t N, int64_t K, const int64_t *goff,
+                  const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
+                  int64_t ldc) {
+    if (G <= 0 || Mg <= 0 || N <= 0) return;
+#if DC_HAVE_X86_KERNELS
+    /* the k-split kernel over tiles of rows taken across groups, B packed once */
+    const int64_t M = G * Mg;
+    if (pick_arch() == &arch_avx512 && K > 0 && K % 4 == 0 && N > 32 && N <= 36 &&
+        ws_reserve(&ws.b, &ws.b_cap, (size_t)(K * 36))) {
+        dc_gemm_pack_ks_avx512(B, ldb, N, K, ws.b);
+        /* K unblocked: the packed B streams from L2 (blocks of 256 or 512 rows
+         * kept in L1 measured slower: C re-read and the lane sums per block) */
+        const dc_gemm_tile_epi e = {1.0f, 0.0f, NULL, false};
+        for (int64_t r0 = 0; r0 < M; r0 += DC_GEMM_KS_MR) {
+            const int mr = (int)DC_MIN((int64_t)DC_GEMM_KS_MR, M - r0);
+            const float *rowp[DC_GEMM_KS_MR];
+            for (int i = 0; i < mr; i++) {
+                const int64_t r = r0 + i;
+                rowp[i] = A + goff[r / Mg] + r % Mg * lda;
+            }
+            dc_gemm_ukernel_rows_ks_avx512(K, rowp, ws.b, C + r0 * ldc, ldc, mr, (int)N, &e);
+        }
+        return;
+    }
+#endif
+    for (int64_t g = 0; g < G; g++)
+        dc_gemm(false, false, Mg, N, K, 1.0f, A + goff[g], lda, B, ldb, 0.0f, C + g * Mg * ldc,
+                ldc);
+}
+
+void dc_gemm_transpose(const float *src, int64_t ld, int64_t rows, int64_t cols, float *dst,
+                  int64_t ldd) {
+#if DC_HAVE_X86_KERNELS
+    if (pick_arch() == &arch_avx512) {
+        for (int64_t r0 = 0; r0 < rows; r0 += 16) {
+            const int rr = (int)DC_MIN((int64_t)16, rows - r0);
+            dc_gemm_pack_t_avx512(src + r0 * ld, ld, rr, cols, dst + r0, ldd, rr);
+        }
+        return;
+    }
+#endif
+    for (int64_t c = 0; c < cols; c++)
+        for (int64_t r = 0; r < rows; r++) dst[c * ldd + r] = src[r * ld + c];
 }

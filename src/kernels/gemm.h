@@ -36,6 +36,16 @@ void dc_gemm_taps(int64_t I, int64_t G, int64_t M, int64_t N, int64_t ntaps, con
                   int64_t S, const float *A, int64_t lda, int64_t lda_g, int64_t lda_i,
                   const float *B, int64_t ldb, float beta, float *C, int64_t ldc, int64_t ldc_g,
                   int64_t ldc_i, const dc_gemm_epilogue *ep);
+/* C (G*Mg, N) = A~ (G*Mg, K) * B (K,N), row g*Mg + i of A~ being the K floats at
+ * A + goff[g] + i*lda (the weight gradient of an implicit convolution: a row per
+ * tap and channel, read from channel-major frames shifted by the tap). B row
+ * stride ldb, C row stride ldc; C is overwritten. Runs on the calling thread. */
+void dc_gemm_rows(int64_t G, int64_t Mg, int64_t N, int64_t K, const int64_t *goff,
+                  const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
+                  int64_t ldc);
+/* dst (cols, rows) with row stride ldd = src (rows, cols) with row stride ld, transposed. */
+void dc_gemm_transpose(const float *src, int64_t ld, int64_t rows, int64_t cols, float *dst,
+                  int64_t ldd);
 /* The plain triple loop, kept as the oracle for kernel tests. */
 void dc_gemm_reference(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
                        const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
@@ -72,6 +82,19 @@ void dc_gemm_ukernel_avx2(int64_t kc, const float *a, int64_t lda, const float *
 void dc_gemm_ukernel_taps_avx512(int64_t kc, const float *a, int64_t lda, const int64_t *toff,
                                  int64_t ntaps, const float *b, float *c, int64_t ldc, int mr,
                                  int nr, const dc_gemm_tile_epi *e);
+/* The k-split form for 32 < N <= 36 columns and kc % 4 == 0: tiles of
+ * DC_GEMM_KS_MR rows and all N columns (nr = N); b packed by dc_gemm_pack_ks_avx512. */
+enum { DC_GEMM_KS_MR = 7 };
+void dc_gemm_ukernel_taps_ks_avx512(int64_t kc, const float *a, int64_t lda, const int64_t *toff,
+                                    int64_t ntaps, const float *b, float *c, int64_t ldc, int mr,
+                                    int nr, const dc_gemm_tile_epi *e);
+/* The same with each row of a read from its own pointer rowp[i] (i < mr), one segment. */
+void dc_gemm_ukernel_rows_ks_avx512(int64_t kc, const float *const *rowp, const float *b,
+                                    float *c, int64_t ldc, int mr, int nr,
+                                    const dc_gemm_tile_epi *e);
+/* src (kc,cols) with row stride ld -> the k-split kernel's packed B (kc * 36 floats,
+ * 64-byte aligned dst); kc % 4 == 0, 32 < cols <= 36. */
+void dc_gemm_pack_ks_avx512(const float *src, int64_t ld, int64_t cols, int64_t kc, float *dst);
 /* One row of C (batch-1): a (kc) read with stride sa, B (kc,n) in place with
  * row stride ldb -> c (1,n), each element summed and stored exactly as the
  * 14x32 microkernel does it. */

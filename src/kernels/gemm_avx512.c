@@ -6,6 +6,7 @@
 #include "../core/cpu.h"
 #if DC_HAVE_X86_KERNELS
 #include <immintrin.h>
+#include "avx512_lanes.h"
 
 #define MR 14
 #define NR 32
@@ -207,6 +208,162 @@ void dc_gemm_ukernel_taps_avx512(int64_t kc, const float *a, int64_t lda, const 
     const int64_t ldb = 0;
     NV_CASES(4, 0)
 }
+
+/* ---- the k-split implicit-convolution kernel ----
+ * A width of 32 + r columns (r <= 4: the 36 filters of the Fashion CNN's conv2)
+ * would leave 12 of the 16 lanes of its last vector empty. Here the r columns
+ * share one vector holding 4 columns x 4 consecutive k: lane 4j + i is column
+ * 32 + j at k + i, fed by the 4 floats a[k..k+3] broadcast to every 128-bit
+ * block, so all lanes work (9 FMAs per row and 4 k instead of 12); the 4
+ * partial sums of a column are added at the end. A tile is KS_MR rows: 3
+ * accumulators a row, 21 in all. (The same split for 16 + 8 columns, N = 24,
+ * measured slower than 24 of 32 lanes: 6 FMAs per 5 loads of A leave the load
+ * ports, not the FMAs, the limit.) */
+#define KS_MR DC_GEMM_KS_MR
+#define KROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6)
+
+/* lane 4j of the result = the sum of block j's four lanes; -> the 4 sums in lanes 0..3 */
+static inline __m512 ks_block_sums(__m512 v) {
+    v = _mm512_add_ps(v, _mm512_permute_ps(v, 0xB1)); /* lanes i ^ 1 */
+    v = _mm512_add_ps(v, _mm512_permute_ps(v, 0x4E)); /* lanes i ^ 2 */
+    return _mm512_maskz_compress_ps(0x1111, v);
+}
+
+/* Floats of packed B per 4 k: 4 rows of 32 columns, then the split vector. */
+#define KS_GROUP (4 * 32 + 16)
+
+// a (KS_MR rows, ntaps segments of kc at a + i*lda + toff[t], or at rowp[i] + toff[t]
+// when rowp is given (edge form only), kc % 4 == 0),
+// b packed by dc_gemm_pack_ks_avx512 -> c (mr, nr), 32 < nr <= 36
+static inline __attribute__((always_inline)) void
+ukr_ks(int64_t kc, const float *a, int64_t lda, const int64_t *toff, int64_t ntaps,
+       const float *const *rowp, const float *b, float *c, int64_t ldc, int mr, int nr,
+       const dc_gemm_tile_epi *e, const int full) {
+#define DECL(i)                                                                 \
+    __m512 c##i##_0 = _mm512_setzero_ps(), c##i##_1 = _mm512_setzero_ps();      \
+    __m512 r##i = _mm512_setzero_ps();
+    KROWS(DECL)
+#undef DECL
+    const int64_t lda2 = 2 * lda, last = mr - 1;
+    /* A full tile reads its rows from three pointers (p, p + lda, p + 2 lda), as
+     * the 14-row kernel does; an edge tile has a pointer per row, rows past mr
+     * repeating row mr - 1 (their sums are never stored). */
+    const float *q0 = a, *q1 = a, *q2 = a;
+#define KPTR(i) const float *p##i = a;
+    KROWS(KPTR)
+#undef KPTR
+#define KQROW(i) ((i) / 3 == 0 ? q0 : (i) / 3 == 1 ? q1 : q2)
+#define KQOFF(i) ((i) % 3 == 0 ? 0 : (i) % 3 == 1 ? lda : lda2)
+#define KROW(i) (full ? KQROW(i) + KQOFF(i) : p##i)
+#define KSTEP(i, kk)                                                            \
+    {                                                                           \
+        const __m512 av = _mm512_set1_ps(KROW(i)[kk]);                          \
+        c##i##_0 = _mm512_fmadd_ps(av, b0, c##i##_0);                           \
+        c##i##_1 = _mm512_fmadd_ps(av, b1, c##i##_1);                           \
+    }
+#define KREM(i)                                                                 \
+    r##i = _mm512_fmadd_ps(_mm512_broadcast_f32x4(_mm_loadu_ps(KROW(i))), bq, r##i);
+#define KK(kk)                                                                  \
+    {                                                                           \
+        const __m512 b0 = _mm512_load_ps(b + (kk) * 32);                        \
+        const __m512 b1 = _mm512_load_ps(b + (kk) * 32 + 16);                   \
+        KSTEP(0, kk) KSTEP(1, kk) KSTEP(2, kk) KSTEP(3, kk) KSTEP(4, kk)        \
+        KSTEP(5, kk) KSTEP(6, kk)                                               \
+    }
+#define KREBASE(i)                                                              \
+    p##i = (rowp ? rowp[DC_MIN((int64_t)(i), last)] : a + DC_MIN((int64_t)(i), last) * lda) + \
+           toff[t];
+#define KADV(i) p##i += 4;
+    for (int64_t t = 0; t < ntaps; t++) {
+        if (full) {
+            q0 = a + toff[t], q1 = q0 + 3 * lda, q2 = q0 + 6 * lda;
+            /* opaque to the compiler, so it keeps three pointers, not 7 offsets */
+            __asm__("" : "+r"(q0), "+r"(q1), "+r"(q2));
+        } else {
+            KROWS(KREBASE)
+        }
+        for (int64_t k = 0; k < kc; k += 4) {
+            KK(0) KK(1) KK(2) KK(3)
+            const __m512 bq = _mm512_load_ps(b + 4 * 32);
+            KROWS(KREM)
+            if (full) q0 += 4, q1 += 4, q2 += 4;
+            else {
+                KROWS(KADV)
+            }
+            b += KS_GROUP;
+        }
+    }
+#undef KADV
+#undef KREBASE
+#undef KK
+#undef KREM
+#undef KSTEP
+#undef KROW
+#undef KQOFF
+#undef KQROW
+    const unsigned fl = (e->alpha != 1 ? 1u : 0u) | (e->beta != 0 ? 2u : 0u) |
+                        (e->bias ? 4u : 0u) | (e->relu ? 8u : 0u);
+    const bool use_alpha = fl & 1, use_beta = fl & 2, use_bias = fl & 4, relu = fl & 8;
+    const __m512 al = _mm512_set1_ps(e->alpha), be = _mm512_set1_ps(e->beta);
+    const __m512 zero = _mm512_setzero_ps();
+    const __mmask16 all = 0xFFFF, mq = dc_lanes16(nr - 32);
+    __m512 bias0 = zero, bias1 = zero, biasq = zero;
+    if (use_bias) {
+        bias0 = _mm512_loadu_ps(e->bias);
+        bias1 = _mm512_loadu_ps(e->bias + 16);
+        biasq = _mm512_maskz_loadu_ps(mq, e->bias + 32);
+    }
+#define KFIN(v, cp, m, bv)                                                      \
+    {                                                                           \
+        if (use_alpha) v = _mm512_mul_ps(al, v);                                \
+        if (use_beta) v = _mm512_fmadd_ps(be, _mm512_maskz_loadu_ps(m, cp), v); \
+        if (use_bias) v = _mm512_add_ps(v, bv);                                 \
+        if (relu) v = _mm512_max_ps(v, zero);                                   \
+        _mm512_mask_storeu_ps(cp, m, v);                                        \
+    }
+#define KSTORE(i)                                                               \
+    if (i < mr) {                                                               \
+        float *cr = c + (int64_t)(i) * ldc;                                     \
+        KFIN(c##i##_0, cr, all, bias0)                                          \
+        KFIN(c##i##_1, cr + 16, all, bias1)                                     \
+        __m512 s = ks_block_sums(r##i);                                         \
+        KFIN(s, cr + 32, mq, biasq)                                             \
+    }
+    KROWS(KSTORE)
+#undef KSTORE
+#undef KFIN
+}
+
+void dc_gemm_ukernel_taps_ks_avx512(int64_t kc, const float *a, int64_t lda, const int64_t *toff,
+                                    int64_t ntaps, const float *b, float *c, int64_t ldc, int mr,
+                                    int nr, const dc_gemm_tile_epi *e) {
+    if (mr == KS_MR) ukr_ks(kc, a, lda, toff, ntaps, NULL, b, c, ldc, mr, nr, e, 1);
+    else ukr_ks(kc, a, lda, toff, ntaps, NULL, b, c, ldc, mr, nr, e, 0);
+}
+
+void dc_gemm_ukernel_rows_ks_avx512(int64_t kc, const float *const *rowp, const float *b,
+                                    float *c, int64_t ldc, int mr, int nr,
+                                    const dc_gemm_tile_epi *e) {
+    const int64_t toff[1] = {0};
+    ukr_ks(kc, NULL, 0, toff, 1, rowp, b, c, ldc, mr, nr, e, 0);
+}
+
+// src (kc,cols) with row stride ld, kc % 4 == 0, 32 < cols <= 36 -> per 4 rows of
+// k: those rows' first 32 columns, then a vector whose lane 4j + i is
+// src[k + i][32 + j] (zero past cols)
+void dc_gemm_pack_ks_avx512(const float *src, int64_t ld, int64_t cols, int64_t kc, float *dst) {
+    for (int64_t k = 0; k < kc; k += 4) {
+        for (int i = 0; i < 4; i++) {
+            const float *sk = src + (k + i) * ld;
+            _mm512_store_ps(dst + i * 32, _mm512_loadu_ps(sk));
+            _mm512_store_ps(dst + i * 32 + 16, _mm512_loadu_ps(sk + 16));
+            for (int j = 0; j < 4; j++) dst[4 * 32 + 4 * j + i] = 32 + j < cols ? sk[32 + j] : 0.0f;
+        }
+        dst += KS_GROUP;
+    }
+}
+#undef KS_GROUP
+#undef KROWS
 
 /* In-register 16x16 transpose: r[i] lane j  ->  r[j] lane i. */
 static inline __attribute__((always_inline)) void tr16(__m512 r[16]) {

@@ -2,6 +2,7 @@
  * padding arithmetic. Rows are output pixels, so a convolution is one GEMM
  * (N*HO*WO, KH*KW*C) x (KH*KW*C, F) with the Keras kernel used as is. */
 #include "im2col.h"
+#include "gemm.h"
 #include "../core/cpu.h"
 #include <string.h>
 
@@ -78,4 +79,17 @@ void dc_pad_nhwc(const dc_conv_geom *g, int64_t hp, int64_t wp, int64_t tail, co
         memset(f + h1 * wp * C, 0, (size_t)((hp - h1) * wp * C) * sizeof(float));
     }
     memset(xp + g->n * frame, 0, (size_t)tail * sizeof(float));
+}
+
+void dc_pad_chw(const dc_conv_geom *g, int64_t hp, int64_t wp, int64_t ld, const float *x,
+                float *xt) {
+    const int64_t C = g->c;
+    const int64_t w0 = DC_MIN(g->pl, wp), w1 = DC_MIN(g->pl + g->w, wp);
+    const int64_t h0 = DC_MIN(g->pt, hp), h1 = DC_MIN(g->pt + g->h, hp);
+    memset(xt, 0, (size_t)(C * ld) * sizeof(float));
+    for (int64_t n = 0; n < g->n; n++)
+        for (int64_t r = h0; r < h1; r++)
+            // x row (w1-w0, C) -> xt columns of frame pixels (n, r, w0..w1)
+            dc_gemm_transpose(x + ((n * g->h + r - g->pt) * g->w + w0 - g->pl) * C, C, w1 - w0, C,
+                              xt + (n * hp + r) * wp + w0, ld);
 }

@@ -62,4 +62,8 @@ void dc_col2im_nhwc(const dc_conv_geom *g, const float *cols, float *dx);
  * oh*WP+ow of the frame, and its window a run of KW*C floats per kernel row. */
 void dc_pad_nhwc(const dc_conv_geom *g, int64_t hp, int64_t wp, int64_t tail, const float *x,
                  float *xp);
+/* The same frames channel-major: xt (C, ld), row c holding channel c of every
+ * frame pixel (image after image, hp*wp pixels each), zero past them; ld >= N*HP*WP. */
+void dc_pad_chw(const dc_conv_geom *g, int64_t hp, int64_t wp, int64_t ld, const float *x,
+                float *xt);
 #endif

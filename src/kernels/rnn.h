@@ -37,6 +37,24 @@ typedef struct {
     float *dg; int64_t dgs;            /* gradient of the gate pre-activations */
 } dc_rnn_step;
 
+/* One LSTM time step in the transposed layout (tanh, sigmoid; no mask): each
+ * array holds a unit (or gate row) per row and nb batch columns, row n at
+ * ptr + n * stride, so the step GEMM's output ct is the gates as they are and
+ * h^T is the next step's GEMM operand (no transposes of the gates per step). */
+typedef struct {
+    int64_t nb, U;
+    float *g; int64_t gs;              /* (4U,nb) gates: pre-activations in, activations out */
+    const float *cp; int64_t cps;      /* (U,nb) c_{t-1} */
+    float *cn; int64_t cns;            /* (U,nb) c_t */
+    float *tc; int64_t tcs;            /* (U,nb) tanh(c_t) */
+    float *h; int64_t hs;              /* (U,nb) h_t */
+    /* backward */
+    const float *dh; int64_t dhs;      /* (U,nb) gradient of h_t from the step after */
+    const float *dy; int64_t dys;      /* (U,nb) gradient of this step's output */
+    float *dc; int64_t dcs;            /* (U,nb) gradient of c_t, becomes that of c_{t-1} */
+    float *dg; int64_t dgs;            /* (4U,nb) gradient of the gate pre-activations */
+} dc_rnn_tstep;
+
 /* The recurrent GEMM of a step is computed transposed, out^T (N,M) = R^T
  * (N,K) h^T (K,M): the kernel, packed once per call into panels of
  * DC_RNN_TILE output rows, is streamed once per step and the step's few rows
@@ -70,16 +88,17 @@ typedef struct {
     /* pass (B,U) += rdm * r (B,U), row b of rdm at rdm + b*rdms (the recurrent
      * GEMM's gradient through the dropout mask) */
     void (*add_masked)(const dc_rnn_step *s);
-    /* ct (mr,M) with row stride ldc = panel (K,TILE) rows 0..mr-1 times bt (K,M),
-     * each element summed over k in order (the same bits for any M). */
+    /* ct (mr,M) with row stride ldc = panel (K,TILE) rows 0..mr-1 times bt (K,M)
+     * with row stride ldb, each element summed over k in order (the same bits
+     * for any M). */
     void (*tgemm_panel)(int64_t M, int64_t K, int mr, const float *panel, const float *bt,
-                        float *ct, int64_t ldc);
+                        int64_t ldb, float *ct, int64_t ldc);
     /* the same product stored transposed: c (M,mr), row b at c + b*ldc (the
      * step's GEMM in row layout, with no pass over ct) */
     void (*tgemm_panel_rows)(int64_t M, int64_t K, int mr, const float *panel, const float *bt,
                              float *c, int64_t ldc);
-    /* bt (K,M) = a (M,K) transposed; a's row stride lda */
-    void (*to_cols)(const float *a, int64_t lda, int64_t M, int64_t K, float *bt);
+    /* bt (K,M) with row stride ldb = a (M,K) transposed; a's row stride lda */
+    void (*to_cols)(const float *a, int64_t lda, int64_t M, int64_t K, float *bt, int64_t ldb);
     /* c (M,N) = beta c + ct^T (+ bias (N) when not NULL); ct (N,M); c's row stride ldc */
     void (*from_cols)(const float *ct, int64_t M, int64_t N, float beta, const float *bias,
                       float *c, int64_t ldc);
@@ -87,10 +106,17 @@ typedef struct {
      * (K,M) and b (K,N) with row strides lda, ldb (K long: every step's rows),
      * c's ldc. K in blocks of DC_RNN_WG_KC in order, so an element's bits do
      * not depend on the column range. ws: the caller's scratch of
-     * dc_rnn_wgrad_scratch(M, j1 - j0) floats, 64-byte aligned. NULL in builds
-     * without it (the caller uses dc_gemm). */
+     * dc_rnn_wgrad_scratch(M, j1 - j0) floats, 64-byte aligned. bsteps > 0:
+     * b is kept by steps of bsteps rows, transposed, element (k,n) at
+     * b[k / bsteps * ldb * bsteps + n * bsteps + k % bsteps] (dc_rnn_tstep's
+     * dg, ldb its N). NULL in builds without it (the caller uses dc_gemm). */
     void (*wgrad)(int64_t M, int64_t K, const float *a, int64_t lda, const float *b, int64_t ldb,
-                  float *c, int64_t ldc, int64_t j0, int64_t j1, bool add, float *ws);
+                  int64_t bsteps, float *c, int64_t ldc, int64_t j0, int64_t j1, bool add,
+                  float *ws);
+    /* dc_rnn_tstep forward: g -> activations, cn, tc, h; NULL in builds without it */
+    void (*lstm_forward_t)(const dc_rnn_tstep *s);
+    /* backward: dh + dy, dc -> dg, dc := dc_{t-1} */
+    void (*lstm_backward_t)(const dc_rnn_tstep *s);
 } dc_rnn_kernels;
 
 /* Rows of a and b per block of the joined weight gradient, and the scratch

@@ -56,15 +56,15 @@ tg_tile(int64_t K, const float *panel, const float *b, int64_t ldb, float *ct, i
     }
 }
 
-// panel (K,TILE) rows 0..mr-1 x bt (K,M) -> ct (mr,M), 32 columns at a time
+// panel (K,TILE) rows 0..mr-1 x bt (K,M) row stride ldb -> ct (mr,M), 32 columns at a time
 static void RK(tgemm_panel)(int64_t M, int64_t K, int mr, const float *panel, const float *bt,
-                            float *ct, int64_t ldc) {
+                            int64_t ldb, float *ct, int64_t ldc) {
     for (int64_t j0 = 0; j0 < M; j0 += 32) {
         const int64_t nc = M - j0 < 32 ? M - j0 : 32;
         if (nc > 16)
-            tg_tile(K, panel, bt + j0, M, ct + j0, ldc, mr, 0xFFFF, dc_lanes16(nc - 16), 2, false, 0);
+            tg_tile(K, panel, bt + j0, ldb, ct + j0, ldc, mr, 0xFFFF, dc_lanes16(nc - 16), 2, false, 0);
         else
-            tg_tile(K, panel, bt + j0, M, ct + j0, ldc, mr, dc_lanes16(nc), 0, 1, false, 0);
+            tg_tile(K, panel, bt + j0, ldb, ct + j0, ldc, mr, dc_lanes16(nc), 0, 1, false, 0);
     }
 }
 
@@ -80,11 +80,12 @@ static void RK(tgemm_panel_rows)(int64_t M, int64_t K, int mr, const float *pane
     }
 }
 
-// a (M,K) row stride lda -> bt (K,M), 16 rows of a at a time
-static void RK(to_cols)(const float *a, int64_t lda, int64_t M, int64_t K, float *bt) {
+// a (M,K) row stride lda -> bt (K,M) row stride ldb, 16 rows of a at a time
+static void RK(to_cols)(const float *a, int64_t lda, int64_t M, int64_t K, float *bt,
+                        int64_t ldb) {
     for (int64_t r0 = 0; r0 < M; r0 += 16) {
         const int rows = (int)(M - r0 < 16 ? M - r0 : 16);
-        dc_gemm_pack_t_avx512(a + r0 * lda, lda, rows, K, bt + r0, M, rows);
+        dc_gemm_pack_t_avx512(a + r0 * lda, lda, rows, K, bt + r0, ldb, rows);
     }
 }
 
@@ -260,22 +261,102 @@ static void rk_lstm_backward_row(const dc_rnn_step *s, int64_t b) {
     }
 }
 
+/* dc_rnn_tstep: the same arithmetic as rk_lstm_forward_row and
+ * rk_lstm_backward_row (so the same bits), 16 batch columns of a unit at a time. */
+#define RK_OWN_TSTEP
+static void RK(lstm_forward_t)(const dc_rnn_tstep *s) {
+    const int64_t U = s->U, nb = s->nb, gs = s->gs;
+    for (int64_t u = 0; u < U; u++) {
+        float *g = s->g + u * gs, *cn = s->cn + u * s->cns, *tc = s->tc + u * s->tcs;
+        float *h = s->h + u * s->hs;
+        const float *cp = s->cp + u * s->cps;
+        for (int64_t j = 0; j < nb; j += 16) {
+            const __mmask16 m = dc_lanes16(nb - j);
+            const __m512 i = rk_sigmoid16(_mm512_maskz_loadu_ps(m, g + j));
+            const __m512 f = rk_sigmoid16(_mm512_maskz_loadu_ps(m, g + U * gs + j));
+            const __m512 gg = rk_tanh16(_mm512_maskz_loadu_ps(m, g + 2 * U * gs + j));
+            const __m512 o = rk_sigmoid16(_mm512_maskz_loadu_ps(m, g + 3 * U * gs + j));
+            const __m512 c = _mm512_fmadd_ps(f, _mm512_maskz_loadu_ps(m, cp + j), _mm512_mul_ps(i, gg));
+            const __m512 t = rk_tanh16(c);
+            _mm512_mask_storeu_ps(g + j, m, i);
+            _mm512_mask_storeu_ps(g + U * gs + j, m, f);
+            _mm512_mask_storeu_ps(g + 2 * U * gs + j, m, gg);
+            _mm512_mask_storeu_ps(g + 3 * U * gs + j, m, o);
+            _mm512_mask_storeu_ps(cn + j, m, c);
+            _mm512_mask_storeu_ps(tc + j, m, t);
+            _mm512_mask_storeu_ps(h + j, m, _mm512_mul_ps(o, t));
+        }
+    }
+}
+
+static void RK(lstm_backward_t)(const dc_rnn_tstep *s) {
+    const int64_t U = s->U, nb = s->nb, gs = s->gs, dgs = s->dgs;
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (int64_t u = 0; u < U; u++) {
+        const float *g = s->g + u * gs, *tc = s->tc + u * s->tcs, *cp = s->cp + u * s->cps;
+        const float *dh = s->dh + u * s->dhs, *dy = s->dy + u * s->dys;
+        float *dg = s->dg + u * dgs, *dc = s->dc + u * s->dcs;
+        for (int64_t j = 0; j < nb; j += 16) {
+            const __mmask16 m = dc_lanes16(nb - j);
+            const __m512 dH = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dh + j),
+                                            _mm512_maskz_loadu_ps(m, dy + j));
+            const __m512 i = _mm512_maskz_loadu_ps(m, g + j);
+            const __m512 f = _mm512_maskz_loadu_ps(m, g + U * gs + j);
+            const __m512 gg = _mm512_maskz_loadu_ps(m, g + 2 * U * gs + j);
+            const __m512 o = _mm512_maskz_loadu_ps(m, g + 3 * U * gs + j);
+            const __m512 t = _mm512_maskz_loadu_ps(m, tc + j);
+            const __m512 dout = _mm512_mul_ps(_mm512_mul_ps(dH, t), _mm512_mul_ps(o, _mm512_sub_ps(one, o)));
+            const __m512 dct = _mm512_fmadd_ps(_mm512_mul_ps(dH, o), _mm512_fnmadd_ps(t, t, one),
+                                               _mm512_maskz_loadu_ps(m, dc + j));
+            const __m512 di = _mm512_mul_ps(_mm512_mul_ps(dct, gg), _mm512_mul_ps(i, _mm512_sub_ps(one, i)));
+            const __m512 df = _mm512_mul_ps(_mm512_mul_ps(dct, _mm512_maskz_loadu_ps(m, cp + j)),
+                                            _mm512_mul_ps(f, _mm512_sub_ps(one, f)));
+            const __m512 dgg = _mm512_mul_ps(_mm512_mul_ps(dct, i), _mm512_fnmadd_ps(gg, gg, one));
+            _mm512_mask_storeu_ps(dg + j, m, di);
+            _mm512_mask_storeu_ps(dg + U * dgs + j, m, df);
+            _mm512_mask_storeu_ps(dg + 2 * U * dgs + j, m, dgg);
+            _mm512_mask_storeu_ps(dg + 3 * U * dgs + j, m, dout);
+            _mm512_mask_storeu_ps(dc + j, m, _mm512_mul_ps(dct, f));
+        }
+    }
+}
+
 /* The joined weight gradient (rnn.h): per block of K rows, a packed into
  * 14-row micro-panels (kept in L2) and b's columns into 32-column panels, each
  * (KC,32) panel of b (in L1) swept by every micro-panel of a through the GEMM
  * microkernel, which adds into the 14x32 tile of c in place. Long K is the
  * point: c is read and written once per block, not per step. */
+/* Rows k0..k0+kc-1 of b kept by steps of bsteps rows, transposed (rnn.h),
+ * columns j0..j0+ncols-1 -> 32-column panels (kc,32), one after another: each
+ * step's part of each 16 columns by the transposing pack. */
+static void wg_pack_steps(const float *b, int64_t ldb, int64_t bsteps, int64_t k0, int64_t kc,
+                          int64_t j0, int64_t ncols, float *wb) {
+    const int64_t wide = (ncols + 31) / 32 * 32; /* the last panel's columns past ncols: zero */
+    for (int64_t k = k0; k < k0 + kc;) {
+        const int64_t t = k / bsteps, r = k % bsteps;
+        const int64_t n = bsteps - r < k0 + kc - k ? bsteps - r : k0 + kc - k;
+        const float *bs = b + t * ldb * bsteps + r;
+        for (int64_t q = 0; q < wide; q += 16) {
+            const int cols = (int)(ncols - q < 16 ? (ncols - q > 0 ? ncols - q : 0) : 16);
+            dc_gemm_pack_t_avx512(cols ? bs + (j0 + q) * bsteps : bs, bsteps, cols, n,
+                                  wb + (q / 32) * 32 * kc + (k - k0) * 32 + q % 32, 32, 16);
+        }
+        k += n;
+    }
+}
+
 // a (K,M), b (K,N) -> c (M, [j0,j1)), or += when add
 static void RK(wgrad)(int64_t M, int64_t K, const float *a, int64_t lda, const float *b,
-                      int64_t ldb, float *c, int64_t ldc, int64_t j0, int64_t j1, bool add,
-                      float *ws) {
+                      int64_t ldb, int64_t bsteps, float *c, int64_t ldc, int64_t j0, int64_t j1,
+                      bool add, float *ws) {
     enum { KC = DC_RNN_WG_KC, MR = 14, NR = 32 };
     const int64_t ncols = j1 - j0;
     float *wb = ws, *wa = ws + KC * ((ncols + NR - 1) / NR * NR);
     for (int64_t k0 = 0; k0 < K; k0 += KC) {
         const int64_t kc = K - k0 < KC ? K - k0 : KC;
         dc_gemm_pack_panels_avx512(a + k0 * lda, lda, M, kc, wa, MR);
-        dc_gemm_pack_panels_avx512(b + k0 * ldb + j0, ldb, ncols, kc, wb, NR);
+        if (bsteps) wg_pack_steps(b, ldb, bsteps, k0, kc, j0, ncols, wb);
+        else dc_gemm_pack_panels_avx512(b + k0 * ldb + j0, ldb, ncols, kc, wb, NR);
         const dc_gemm_tile_epi e = {1.0f, k0 || add ? 1.0f : 0.0f, NULL, false};
         for (int64_t q = 0; q < ncols; q += NR) {
             const int nr = (int)(ncols - q < NR ? ncols - q : NR);

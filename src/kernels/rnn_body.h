@@ -385,12 +385,12 @@ static void RK(add_masked)(const dc_rnn_step *s) {
 
 enum { RK_CB = 32 };
 
-// panel (K,TILE) x bt columns j0..j0+nc-1 -> acc (TILE,RK_CB)
-static void rk_tgemm_block(int64_t M, int64_t K, const float *panel, const float *bt, int64_t j0,
+// panel (K,TILE) x bt columns j0..j0+nc-1 (row stride ldb) -> acc (TILE,RK_CB)
+static void rk_tgemm_block(int64_t ldb, int64_t K, const float *panel, const float *bt, int64_t j0,
                            int64_t nc, float acc[DC_RNN_TILE][RK_CB]) {
     memset(acc, 0, sizeof(float) * DC_RNN_TILE * RK_CB);
     for (int64_t k = 0; k < K; k++) {
-        const float *a = panel + k * DC_RNN_TILE, *b = bt + k * M + j0;
+        const float *a = panel + k * DC_RNN_TILE, *b = bt + k * ldb + j0;
         for (int i = 0; i < DC_RNN_TILE; i++) {
             const float ai = a[i];
 #pragma omp simd
@@ -401,11 +401,11 @@ static void rk_tgemm_block(int64_t M, int64_t K, const float *panel, const float
 
 // panel (K,TILE) rows 0..mr-1 x bt (K,M) -> ct (mr,M), 32 columns at a time
 static void RK(tgemm_panel)(int64_t M, int64_t K, int mr, const float *panel, const float *bt,
-                            float *ct, int64_t ldc) {
+                            int64_t ldb, float *ct, int64_t ldc) {
     for (int64_t j0 = 0; j0 < M; j0 += RK_CB) {
         const int64_t nc = M - j0 < RK_CB ? M - j0 : RK_CB;
         float acc[DC_RNN_TILE][RK_CB];
-        rk_tgemm_block(M, K, panel, bt, j0, nc, acc);
+        rk_tgemm_block(ldb, K, panel, bt, j0, nc, acc);
         for (int i = 0; i < mr; i++) memcpy(ct + i * ldc + j0, acc[i], (size_t)nc * sizeof(float));
     }
 }
@@ -416,16 +416,17 @@ static void RK(tgemm_panel_rows)(int64_t M, int64_t K, int mr, const float *pane
     for (int64_t j0 = 0; j0 < M; j0 += RK_CB) {
         const int64_t nc = M - j0 < RK_CB ? M - j0 : RK_CB;
         float acc[DC_RNN_TILE][RK_CB];
-        rk_tgemm_block(M, K, panel, bt, j0, nc, acc);
+        rk_tgemm_block(M, K, panel, bt, j0, nc, acc); /* bt (K,M) */
         for (int64_t j = 0; j < nc; j++)
             for (int i = 0; i < mr; i++) c[(j0 + j) * ldc + i] = acc[i][j];
     }
 }
 
-// a (M,K) row stride lda -> bt (K,M)
-static void RK(to_cols)(const float *a, int64_t lda, int64_t M, int64_t K, float *bt) {
+// a (M,K) row stride lda -> bt (K,M) row stride ldb
+static void RK(to_cols)(const float *a, int64_t lda, int64_t M, int64_t K, float *bt,
+                        int64_t ldb) {
     for (int64_t i = 0; i < M; i++)
-        for (int64_t k = 0; k < K; k++) bt[k * M + i] = a[i * lda + k];
+        for (int64_t k = 0; k < K; k++) bt[k * ldb + i] = a[i * lda + k];
 }
 
 // c (M,N) = beta c + ct (N,M)^T + bias
@@ -459,5 +460,9 @@ const dc_rnn_kernels RK(kernels) = {
     .from_cols = RK(from_cols),
 #ifdef RK_OWN_WGRAD
     .wgrad = RK(wgrad),
+#endif
+#ifdef RK_OWN_TSTEP
+    .lstm_forward_t = RK(lstm_forward_t),
+    .lstm_backward_t = RK(lstm_backward_t),
 #endif
 };

@@ -8,6 +8,51 @@
 #include "../kernels/reduce.h"
 #include <string.h>
 
+/* At least this many multiply-adds per block of a dense gemm (gemm.c's
+ * threshold for a second thread), and this many rows or columns. */
+#define DENSE_BLOCK_FMA (1 << 20)
+#define DENSE_BLOCK_MIN 16
+
+/* C (M,N) = op(A) op(B) + beta C, then ep (as dc_gemm_ex); with threads to
+ * spare, cut along C's longer side into a block per thread, all in one
+ * parallel region, each block a whole gemm on one thread. Left to itself the
+ * gemm syncs its team twice per K block (packing, then tiles): for the MLP's
+ * (32,784)x(784,128) that is 8 barriers, each a sleep and a wake under a
+ * passive wait policy; here the threads meet once. Alone, one whole gemm:
+ * blocks of a narrow C run up to 20% slower. Every C element is summed in the
+ * same K blocks by the same kernel however C is cut (gemm.c), so the bits do
+ * not depend on the thread count. */
+static void dense_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A,
+                       int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                       int64_t ldc, const dc_gemm_epilogue *ep) {
+    const bool cut_cols = N >= M;
+    const int64_t side = cut_cols ? N : M;
+    const double fma = (double)M * (double)N * (double)K;
+    int64_t nb = dc_get_num_threads();
+    nb = DC_MIN(nb, (int64_t)(fma / DENSE_BLOCK_FMA));
+    nb = DC_MIN(nb, side / DENSE_BLOCK_MIN);
+    if (nb <= 1) {
+        dc_gemm_ex(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc, ep);
+        return;
+    }
+    /* blocks of whole 16-float groups, so column blocks start on a cache line */
+    const int64_t per = (side / nb + DENSE_BLOCK_MIN - 1) / DENSE_BLOCK_MIN * DENSE_BLOCK_MIN;
+#pragma omp parallel for schedule(static) num_threads(nb)
+    for (int64_t blk = 0; blk < nb; blk++) {
+        const int64_t lo = DC_MIN(side, blk * per), len = DC_MIN(side, lo + per) - lo;
+        if (len <= 0) continue;
+        if (cut_cols) {
+            dc_gemm_epilogue e = {.bias = ep && ep->bias ? ep->bias + lo : NULL,
+                                  .act = ep ? ep->act : DC_EPI_NONE};
+            dc_gemm_ex(ta, tb, M, len, K, 1.0f, A, lda, tb ? B + lo * ldb : B + lo, ldb, beta,
+                       C + lo, ldc, &e);
+        } else {
+            dc_gemm_ex(ta, tb, len, N, K, 1.0f, ta ? A + lo : A + lo * lda, lda, B, ldb, beta,
+                       C + lo * ldc, ldc, ep);
+        }
+    }
+}
+
 /* attrs: i[0] activation (dc_dense_activation). Inputs x, w [, b].
  * saved: (rows, units) scratch for the pre-activation gradient, allocated in
  * forward when a gradient will be needed and the activation is not none. */
@@ -55,8 +100,7 @@ dc_status dc_dense_forward(dc_node *n) {
      * the vectorized elementwise kernels (the same bits as dc_sigmoid/dc_tanh),
      * (an empty product, in == 0, still gets the bias and activation) */
     dc_gemm_epilogue ep = {.bias = b, .act = act == DC_DENSE_ACT_RELU ? DC_EPI_RELU : DC_EPI_NONE};
-    dc_gemm_ex(false, false, rows, units, in, 1.0f, x->data, in, w->data, units, 0.0f, y, units,
-               &ep);
+    dense_gemm(false, false, rows, units, in, x->data, in, w->data, units, 0.0f, y, units, &ep);
     if (act == DC_DENSE_ACT_SIGMOID) dc_k_sigmoid(y, y, n->out->size);
     else if (act == DC_DENSE_ACT_TANH) dc_k_tanh(y, y, n->out->size);
     if (n->out->grad && act != DC_DENSE_ACT_NONE) {
@@ -95,11 +139,11 @@ void dc_dense_backward(dc_node *n) {
         }
     }
     /* dw (in, units) += x^T dz */
-    if (w->grad) dc_gemm(true, false, in, units, rows, 1.0f, x->data, in, dz, units, 1.0f, w->grad,
-                         units);
+    if (w->grad)
+        dense_gemm(true, false, in, units, rows, x->data, in, dz, units, 1.0f, w->grad, units, NULL);
     /* dx (rows, in) += dz w^T */
-    if (x->grad) dc_gemm(false, true, rows, in, units, 1.0f, dz, units, w->data, units, 1.0f,
-                         x->grad, in);
+    if (x->grad)
+        dense_gemm(false, true, rows, in, units, dz, units, w->data, units, 1.0f, x->grad, in, NULL);
 }
 
 dc_tensor *dc_dense(dc_tape *t, dc_tensor *x, dc_tensor *w, dc_tensor *b, int activation) {

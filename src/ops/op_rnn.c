@@ -55,6 +55,9 @@ typedef struct {
     float *dwr;     /* (U+I+1,G) that GEMM's result */
     float *wgs;     /* its kernel's scratch, wg_nt column ranges (rnn.h wgrad) */
     int wg_nt;
+    /* the transposed LSTM path (see takes_tpath): gates, aux, cprev and dg
+     * are kept (T,X,B), a unit per row, the batch along it */
+    bool tpath;
 } rnn_saved;
 
 /* The per-step GEMMs read the recurrent kernel 100s of times, so it is
@@ -80,30 +83,71 @@ static bool joins_hx(const rnn_dims *d) { return fuses_x(d) && !d->rdm; }
 /* Floats per batch row of each step-GEMM scratch block: its K or N at most */
 static int64_t scratch_w(const rnn_dims *d) { return DC_MAX(d->G, d->U + d->I + 1); }
 
-/* Block (kn,jn) of a (K,N) matrix, element (k,j) at src[k*ld + j] (src[j*ld + k]
- * when trans; 0 when src is NULL), into that matrix's panels at rows k0..,
- * columns j0..; a matrix is packed block by block, so the kernel and the
- * input kernel (and the bias) can share its panels. */
-static void pack_block(float *dst, int64_t K, int64_t k0, int64_t j0, const float *src,
-                       int64_t ld, bool trans, int64_t kn, int64_t jn) {
-#define PANEL_AT(j, k) \
-    dst[(j0 + (j)) / DC_RNN_TILE * DC_RNN_TILE * K + (k0 + (k)) * DC_RNN_TILE + (j0 + (j)) % DC_RNN_TILE]
-    if (trans) /* loops in the order src is stored */
-        for (int64_t j = 0; j < jn; j++)
-            for (int64_t k = 0; k < kn; k++) PANEL_AT(j, k) = src[j * ld + k];
-    else
-        for (int64_t k = 0; k < kn; k++)
-            for (int64_t j = 0; j < jn; j++) PANEL_AT(j, k) = src ? src[k * ld + j] : 0.0f;
-#undef PANEL_AT
+/* A block of a (K,N) matrix to be packed into panels: rows k0..k0+kn-1,
+ * columns j0..j0+jn-1, element (k,j) at src[k*ld + j] (src[j*ld + k] when
+ * trans; 0 when src is NULL). A matrix is packed from up to three blocks, so
+ * the kernel and the input kernel (and the bias) can share its panels. */
+typedef struct {
+    const float *src;
+    int64_t ld;
+    bool trans;
+    int64_t k0, kn, j0, jn;
+} pack_part;
+
+/* One matrix (K,N) into the panels at dst; a call packs one or two */
+typedef struct {
+    float *dst;
+    int64_t K, N;
+    int nparts;
+    pack_part part[3];
+} pack_job;
+
+typedef struct {
+    int njobs;
+    pack_job job[2];
+} pack_plan;
+
+// panel p of job j: its columns of every block, zero past N
+static void pack_panel(const pack_job *j, int64_t p) {
+    const int64_t K = j->K, J0 = p * DC_RNN_TILE, w = DC_MIN((int64_t)DC_RNN_TILE, j->N - J0);
+    float *pan = j->dst + J0 * K;
+    if (w < DC_RNN_TILE) memset(pan, 0, (size_t)(DC_RNN_TILE * K) * sizeof(float));
+    for (int i = 0; i < j->nparts; i++) {
+        const pack_part *q = &j->part[i];
+        const int64_t lo = DC_MAX(J0, q->j0), hi = DC_MIN(J0 + w, q->j0 + q->jn);
+        if (lo >= hi) continue;
+        float *at = pan + q->k0 * DC_RNN_TILE - J0;
+        if (q->trans) /* loops in the order src is stored */
+            for (int64_t c = lo; c < hi; c++) {
+                const float *col = q->src + (c - q->j0) * q->ld;
+                for (int64_t k = 0; k < q->kn; k++) at[k * DC_RNN_TILE + c] = col[k];
+            }
+        else
+            for (int64_t k = 0; k < q->kn; k++) {
+                float *row = at + k * DC_RNN_TILE;
+                if (q->src)
+                    memcpy(row + lo, q->src + k * q->ld + lo - q->j0,
+                           (size_t)(hi - lo) * sizeof(float));
+                else memset(row + lo, 0, (size_t)(hi - lo) * sizeof(float));
+            }
+    }
 }
 
-/* Zeroes the columns of the last panel past N, before its blocks are packed. */
-static void pack_pad(float *dst, int64_t K, int64_t N) {
-    if (N % DC_RNN_TILE)
-        memset(dst + N / DC_RNN_TILE * DC_RNN_TILE * K, 0,
-               (size_t)(DC_RNN_TILE * K) * sizeof(float));
+/* Every panel of the plan's matrices: by each thread of the op's own team
+ * (team: the panels shared out, a barrier after each matrix), or by one
+ * thread alone (which may be inside a caller's team: no work-sharing then). */
+static void pack_run(const pack_plan *pl, bool team) {
+    for (int i = 0; i < pl->njobs; i++) {
+        const pack_job *j = &pl->job[i];
+        const int64_t np = (j->N + DC_RNN_TILE - 1) / DC_RNN_TILE;
+        if (!team) {
+            for (int64_t p = 0; p < np; p++) pack_panel(j, p);
+            continue;
+        }
+#pragma omp for schedule(static)
+        for (int64_t p = 0; p < np; p++) pack_panel(j, p);
+    }
 }
-
 
 /* The recurrent kernel for a GEMM: packed panels, or (raw) its (K,N) or, when
  * trans, its transpose read in place with row stride ld. */
@@ -135,7 +179,7 @@ static inline void tgemm_panel_at(const dc_rnn_kernels *k, int64_t M, int64_t N,
     const int64_t j0 = p * DC_RNN_TILE;
     const int mr = (int)DC_MIN((int64_t)DC_RNN_TILE, N - j0);
     if (rows) k->tgemm_panel_rows(M, K, mr, panels + j0 * K, bt, rows + j0, ldr);
-    else k->tgemm_panel(M, K, mr, panels + j0 * K, bt, ct + j0 * M, M);
+    else k->tgemm_panel(M, K, mr, panels + j0 * K, bt, M, ct + j0 * M, M);
 }
 
 /* ct (N,M) = panels^T (N,K) @ [parts]^T (K,M), K the parts' k summed; or,
@@ -145,7 +189,7 @@ static void rec_gemm_ct(const rnn_gemm_ctx *x, int64_t M, int64_t N, int np_, co
     const dc_rnn_kernels *k = x->k;
     int64_t K = 0;
     for (int i = 0; i < np_; i++) {
-        if (parts[i].a) k->to_cols(parts[i].a, parts[i].lda, M, parts[i].k, x->bt + K * M);
+        if (parts[i].a) k->to_cols(parts[i].a, parts[i].lda, M, parts[i].k, x->bt + K * M, M);
         else
             for (int64_t j = 0; j < M; j++) x->bt[K * M + j] = 1.0f;
         K += parts[i].a ? parts[i].k : 1;
@@ -394,6 +438,105 @@ static int rnn_threads(int64_t B) {
 #endif
 }
 
+/* The transposed path (rnn.h dc_rnn_tstep): an LSTM with the default
+ * activations, no mask and no recurrent dropout, packed and joined, in a
+ * build with its kernels, whose step GEMMs would not share out panels
+ * (every thread has rows, or there is one). Each step's GEMM then writes the
+ * gates as the gate kernel reads them and reads h^T as that kernel writes it;
+ * only h (out) and dy (in) are transposed per step, not the gates. */
+static bool takes_tpath(const dc_node *n, const rnn_dims *d, const dc_rnn_kernels *k) {
+    if (d->kind != DC_OP_LSTM || !joins_hx(d) || d->mask || n->a.i[0] != DC_RNN_K_TANH ||
+        n->a.i[1] != DC_RNN_K_SIGMOID || !k->lstm_forward_t || !k->wgrad)
+        return false;
+#ifdef _OPENMP
+    return rnn_threads(d->B) > 1 || omp_in_parallel() || omp_get_max_threads() == 1;
+#else
+    return true;
+#endif
+}
+
+// every panel of ct (N,M) (row stride ldc) = panels^T (N,K) @ bt (K,M) (row stride ldb)
+static void tgemm_all(const dc_rnn_kernels *k, int64_t M, int64_t N, int64_t K,
+                      const float *panels, const float *bt, int64_t ldb, float *ct, int64_t ldc) {
+    for (int64_t j0 = 0; j0 < N; j0 += DC_RNN_TILE)
+        k->tgemm_panel(M, K, (int)DC_MIN((int64_t)DC_RNN_TILE, N - j0), panels + j0 * K, bt, ldb,
+                       ct + j0 * ldc, ldc);
+}
+
+/* rows [b0,b1) of every step, forward, transposed: bt (hs,nb) = [h; x_t; 1]^T
+ * in the thread's scratch, its h rows written by each step's gate kernel */
+static void forward_rows_t(const rnn_run *r, int64_t b0, int64_t b1) {
+    const dc_node *n = r->n;
+    const rnn_dims d = *r->d;
+    rnn_saved *s = r->s;
+    const dc_rnn_kernels *k = r->k;
+    const int64_t B = d.B, T = d.T, U = d.U, I = d.I, G = d.G, BU = B * U, nb = b1 - b0;
+    const int64_t hs = s->hs, W = scratch_w(&d);
+    if (nb <= 0) return;
+    float *bt = s->tbuf + b0 * W, *clast = s->tbuf + (B + b0) * W;
+    float *hT = state_ptr(&d, r->ext, 0), *cT = state_ptr(&d, r->ext, 1);
+    const float *c0 = d.c0 ? d.c0->data : s->zero;
+    const int64_t t0 = step_time(n, T, 0);
+    k->to_cols(s->hprev + (t0 * B + b0) * hs, hs, nb, U, bt, nb);
+    k->to_cols(c0 + b0 * U, U, nb, U, s->cprev + t0 * BU + b0, B);
+    for (int64_t j = 0; j < nb; j++) bt[(U + I) * nb + j] = 1.0f;
+    for (int64_t sp = 0; sp < T; sp++) {
+        const int64_t t = step_time(n, T, sp);
+        const bool last = sp == T - 1;
+        const int64_t tn = last ? 0 : step_time(n, T, sp + 1);
+        k->to_cols(s->xt + (t * B + b0) * s->xs, s->xs, nb, I, bt + U * nb, nb);
+        float *g = s->gates + t * B * G + b0;
+        tgemm_all(k, nb, G, hs, r->rk_all.panels, bt, nb, g, B);
+        const dc_rnn_tstep ts = {
+            .nb = nb, .U = U, .g = g, .gs = B,
+            .cp = s->cprev + t * BU + b0, .cps = B,
+            .cn = last ? clast : s->cprev + tn * BU + b0, .cns = last ? nb : B,
+            .tc = s->aux + t * BU + b0, .tcs = B, .h = bt, .hs = nb,
+        };
+        k->lstm_forward_t(&ts);
+        /* h as rows: the output, copied to the next step's row of hprev (or the final state) */
+        float *y = r->ext + b0 * T * U + sp * U;
+        float *hn = last ? hT + b0 * U : s->hprev + (tn * B + b0) * hs;
+        k->from_cols(bt, nb, U, 0.0f, NULL, y, T * U);
+        for (int64_t b = 0; b < nb; b++)
+            memcpy(hn + b * (last ? U : hs), y + b * T * U, (size_t)U * sizeof(float));
+    }
+    k->from_cols(clast, nb, U, 0.0f, NULL, cT + b0 * U, U);
+}
+
+/* rows [b0,b1) of every step in reverse, backward, transposed: ct (U[+I],nb)
+ * holds dh^T (and dx_t^T), the step GEMM's output; the (4,B,U) buffers hold
+ * dh, dy^T, dc and dc^T. Leaves the gradients of h0 and c0 as rows in dh, dc. */
+static void backward_rows_t(const rnn_run *r, int64_t b0, int64_t b1) {
+    const dc_node *n = r->n;
+    const rnn_dims d = *r->d;
+    rnn_saved *s = r->s;
+    const dc_rnn_kernels *k = r->k;
+    const int64_t B = d.B, T = d.T, U = d.U, I = d.I, G = d.G, BU = B * U, nb = b1 - b0;
+    const int64_t W = scratch_w(&d), N = U + (r->fuse_x ? I : 0);
+    if (nb <= 0) return;
+    float *dh = s->bufs + b0 * U, *dyT = s->bufs + BU + b0 * U, *dc = s->bufs + 2 * BU + b0 * U,
+          *dcT = s->bufs + 3 * BU + b0 * U, *ct = s->tbuf + (B + b0) * W;
+    k->to_cols(dh, U, nb, U, ct, nb);
+    k->to_cols(dc, U, nb, U, dcT, nb);
+    for (int64_t sp = T - 1; sp >= 0; sp--) {
+        const int64_t t = step_time(n, T, sp);
+        k->to_cols(n->out->grad + b0 * T * U + sp * U, T * U, nb, U, dyT, nb);
+        float *dg = s->dg + t * B * G + b0;
+        const dc_rnn_tstep ts = {
+            .nb = nb, .U = U, .g = s->gates + t * B * G + b0, .gs = B,
+            .cp = s->cprev + t * BU + b0, .cps = B, .tc = s->aux + t * BU + b0, .tcs = B,
+            .dh = ct, .dhs = nb, .dy = dyT, .dys = nb, .dc = dcT, .dcs = nb, .dg = dg, .dgs = B,
+        };
+        k->lstm_backward_t(&ts);
+        tgemm_all(k, nb, N, G, r->rk_all.panels, dg, B, ct, nb);
+        if (r->fuse_x)
+            k->from_cols(ct + U * nb, nb, I, 1.0f, NULL, d.x->grad + (b0 * T + t) * I, T * I);
+    }
+    k->from_cols(ct, nb, U, 0.0f, NULL, dh, U);
+    k->from_cols(dcT, nb, U, 0.0f, NULL, dc, U);
+}
+
 // rows [b0,b1) of every step, forward; par: the GEMMs may use threads
 static void forward_rows(const rnn_run *r, int64_t b0, int64_t b1, bool par) {
     const dc_node *n = r->n;
@@ -499,27 +642,24 @@ static dc_status rnn_forward(dc_node *n) {
     const int64_t t0 = step_time(n, T, 0);
     for (int64_t b = 0; b < B; b++)
         memcpy(s->hprev + (t0 * B + b) * s->hs, h0 + b * U, (size_t)U * sizeof(float));
-    if (s->cprev) memcpy(s->cprev + t0 * BU, c0, (size_t)BU * sizeof(float));
     const dc_rnn_kernels *k = dc_rnn_kernels_get();
+    s->tpath = takes_tpath(n, &d, k);
+    if (s->cprev && !s->tpath) memcpy(s->cprev + t0 * BU, c0, (size_t)BU * sizeof(float));
     const float *R = d.r->data;
     /* reset_before: (U,2U) for z, r then (U,U) for h, each as its own panels;
      * fuse_x: (U+I+1,G), R then W then the bias */
     const bool packed = T >= RNN_PACK_MIN_T;
     float *rp_h = s->rp ? s->rp + panels_size(U, 2 * U) : NULL; /* no panels when T is short */
+    pack_plan plan = {0};
     if (packed && gru_before) {
-        pack_pad(s->rp, U, 2 * U);
-        pack_block(s->rp, U, 0, 0, R, G, false, U, 2 * U);
-        pack_pad(rp_h, U, U);
-        pack_block(rp_h, U, 0, 0, R + 2 * U, G, false, U, U);
+        plan = (pack_plan){2, {{s->rp, U, 2 * U, 1, {{R, G, false, 0, U, 0, 2 * U}}},
+                               {rp_h, U, U, 1, {{R + 2 * U, G, false, 0, U, 0, U}}}}};
     } else if (fuse_x) {
-        const int64_t K = U + I + 1;
-        pack_pad(s->rp, K, G);
-        pack_block(s->rp, K, 0, 0, R, G, false, U, G);
-        pack_block(s->rp, K, U, 0, d.w->data, G, false, I, G);
-        pack_block(s->rp, K, U + I, 0, bias, 0, false, 1, G);
+        plan = (pack_plan){1, {{s->rp, U + I + 1, G, 3,
+                                {{R, G, false, 0, U, 0, G}, {d.w->data, G, false, U, I, 0, G},
+                                 {bias, 0, false, U + I, 1, 0, G}}}}};
     } else if (packed) {
-        pack_pad(s->rp, U, G);
-        pack_block(s->rp, U, 0, 0, R, G, false, U, G);
+        plan = (pack_plan){1, {{s->rp, U, G, 1, {{R, G, false, 0, U, 0, G}}}}};
     }
     const rnn_rk rk_all = {packed ? s->rp : NULL, R, G, false};
     const rnn_rk rk_h = {packed ? rp_h : NULL, R + 2 * U, G, false};
@@ -531,11 +671,15 @@ static dc_status rnn_forward(dc_node *n) {
 #pragma omp parallel num_threads(nt)
         {
             const int64_t nth = omp_get_num_threads(), id = omp_get_thread_num();
-            forward_rows(&run, B * id / nth, B * (id + 1) / nth, false);
+            pack_run(&plan, true);
+            if (s->tpath) forward_rows_t(&run, B * id / nth, B * (id + 1) / nth);
+            else forward_rows(&run, B * id / nth, B * (id + 1) / nth, false);
         }
 #endif
     } else {
-        forward_rows(&run, 0, B, true);
+        pack_run(&plan, false);
+        if (s->tpath) forward_rows_t(&run, 0, B);
+        else forward_rows(&run, 0, B, true);
     }
     return DC_OK;
 }
@@ -563,10 +707,11 @@ static void add_col_sums(const float *g, int64_t rows, int64_t G, float *grad) {
 
 /* c (M,N) (+)= a^T b over the K rows of a (K,M) and b (K,N), a weight
  * gradient over all steps: by the kernel, ranges of 32-column panels over
- * threads (the bits do not depend on the split), or by dc_gemm. */
+ * threads (the bits do not depend on the split), or by dc_gemm. bsteps > 0:
+ * b by steps, transposed (the transposed LSTM path's dg, see rnn.h wgrad). */
 static void weight_grad(const rnn_saved *s, const dc_rnn_kernels *k, int64_t M, int64_t N,
                         int64_t K, const float *a, int64_t lda, const float *b, int64_t ldb,
-                        float *c, int64_t ldc, bool add) {
+                        int64_t bsteps, float *c, int64_t ldc, bool add) {
     if (!s->wgs) {
         dc_gemm(true, false, M, N, K, 1.0f, a, lda, b, ldb, add ? 1.0f : 0.0f, c, ldc);
         return;
@@ -576,7 +721,7 @@ static void weight_grad(const rnn_saved *s, const dc_rnn_kernels *k, int64_t M, 
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int th = 0; th < nt; th++) {
         const int64_t j0 = np * th / nt * 32, j1 = DC_MIN(N, np * (th + 1) / nt * 32);
-        k->wgrad(M, K, a, lda, b, ldb, c, ldc, j0, j1, add, s->wgs + th * per);
+        k->wgrad(M, K, a, lda, b, ldb, bsteps, c, ldc, j0, j1, add, s->wgs + th * per);
     }
 }
 
@@ -662,18 +807,15 @@ void dc_rnn_backward(dc_node *n) {
      * h; fuse_x: (G,U+I), R^T then W^T */
     const bool packed = T >= RNN_PACK_MIN_T, fuse_x = fuses_x(&d) && d.x->grad;
     float *rtp_h = s->rtp ? s->rtp + panels_size(2 * U, U) : NULL; /* no panels when T is short */
+    pack_plan plan = {0};
     if (packed && gru_before) {
-        pack_pad(s->rtp, 2 * U, U);
-        pack_block(s->rtp, 2 * U, 0, 0, R, G, true, 2 * U, U);
-        pack_pad(rtp_h, U, U);
-        pack_block(rtp_h, U, 0, 0, R + 2 * U, G, true, U, U);
+        plan = (pack_plan){2, {{s->rtp, 2 * U, U, 1, {{R, G, true, 0, 2 * U, 0, U}}},
+                               {rtp_h, U, U, 1, {{R + 2 * U, G, true, 0, U, 0, U}}}}};
     } else if (fuse_x) {
-        pack_pad(s->rtp, G, U + I);
-        pack_block(s->rtp, G, 0, 0, R, G, true, G, U);
-        pack_block(s->rtp, G, 0, U, d.w->data, G, true, G, I);
+        plan = (pack_plan){1, {{s->rtp, G, U + I, 2,
+                                {{R, G, true, 0, G, 0, U}, {d.w->data, G, true, 0, G, U, I}}}}};
     } else if (packed) {
-        pack_pad(s->rtp, G, U);
-        pack_block(s->rtp, G, 0, 0, R, G, true, G, U);
+        plan = (pack_plan){1, {{s->rtp, G, U, 1, {{R, G, true, 0, G, 0, U}}}}};
     }
     const rnn_rk rkt_all = {packed ? s->rtp : NULL, R, G, true};
     const rnn_rk rkt_h = {packed ? rtp_h : NULL, R + 2 * U, G, true};
@@ -684,13 +826,17 @@ void dc_rnn_backward(dc_node *n) {
 #pragma omp parallel num_threads(nt)
         {
             const int64_t nth = omp_get_num_threads(), id = omp_get_thread_num();
-            backward_rows(&run, B * id / nth, B * (id + 1) / nth, false);
+            pack_run(&plan, true);
+            if (s->tpath) backward_rows_t(&run, B * id / nth, B * (id + 1) / nth);
+            else backward_rows(&run, B * id / nth, B * (id + 1) / nth, false);
         }
 #endif
     } else {
-        backward_rows(&run, 0, B, true);
+        pack_run(&plan, false);
+        if (s->tpath) backward_rows_t(&run, 0, B);
+        else backward_rows(&run, 0, B, true);
     }
-    dh = T % 2 ? pass : dh; /* where the last swap left the gradient of h0 */
+    if (!s->tpath) dh = T % 2 ? pass : dh; /* where the last swap left the gradient of h0 */
     if (d.h0 && d.h0->grad)
         for (int64_t i = 0; i < BU; i++) d.h0->grad[i] += dh[i];
     if (d.c0 && d.c0->grad)
@@ -698,7 +844,8 @@ void dc_rnn_backward(dc_node *n) {
     const int64_t BT = B * T;
     if (BT == 0) return;
     if (s->dwr) { /* joined: [dR; dW; db] = [h, x, 1]^T dg, all steps at once */
-        weight_grad(s, k, s->hs, G, BT, s->hprev, s->hs, s->dg, G, s->dwr, G, false);
+        weight_grad(s, k, s->hs, G, BT, s->hprev, s->hs, s->dg, G, s->tpath ? B : 0, s->dwr, G,
+                    false);
         /* these adds (and the packing) stay serial: on a busy machine each fork
          * and join of a team may wait a time slice for the other thread */
         const dc_reduce_kernels *rk = dc_reduce_kernels_get();
@@ -708,13 +855,14 @@ void dc_rnn_backward(dc_node *n) {
         return; /* dx came with the steps (fuse_x) */
     }
     const float *hA = s->hd ? s->hd : s->hprev;
-    if (d.w->grad) weight_grad(s, k, I, G, BT, s->xt, s->xs, s->dg, G, d.w->grad, G, true);
+    if (d.w->grad) weight_grad(s, k, I, G, BT, s->xt, s->xs, s->dg, G, 0, d.w->grad, G, true);
     if (d.r->grad) {
         if (gru_before) {
-            weight_grad(s, k, U, 2 * U, BT, hA, U, s->dg, G, d.r->grad, G, true);
-            weight_grad(s, k, U, U, BT, s->aux, U, s->dg + 2 * U, G, d.r->grad + 2 * U, G, true);
+            weight_grad(s, k, U, 2 * U, BT, hA, U, s->dg, G, 0, d.r->grad, G, true);
+            weight_grad(s, k, U, U, BT, s->aux, U, s->dg + 2 * U, G, 0, d.r->grad + 2 * U, G, true);
         } else {
-            weight_grad(s, k, U, G, BT, hA, U, gru_after ? s->dgh : s->dg, G, d.r->grad, G, true);
+            weight_grad(s, k, U, G, BT, hA, U, gru_after ? s->dgh : s->dg, G, 0, d.r->grad, G,
+                        true);
         }
     }
     if (d.x->grad && !fuse_x) { /* time-major into scratch (the xt copy is done with), then added back */

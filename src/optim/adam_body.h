@@ -20,7 +20,7 @@ void ADAM_CAT(dc_adam_loop, ADAM_SUFFIX)(const dc_adam_args *a, int64_t nn) {
     const float lr = a->lr, wd = a->wd, gs = a->gs, lo = a->lo, hi = a->hi;
     const float alpha = a->alpha, c1 = a->c1, c2 = a->c2, eps = a->eps;
     if (!a->vh) {
-#pragma omp parallel for simd schedule(static) if (nn >= DC_OPTIM_PAR_MIN)
+#pragma omp simd
         for (int64_t i = 0; i < nn; i++) {
             float w = p[i] - p[i] * wd * lr;
             float gi = dc_optim_grad(g[i], gs, lo, hi);
@@ -33,7 +33,7 @@ void ADAM_CAT(dc_adam_loop, ADAM_SUFFIX)(const dc_adam_args *a, int64_t nn) {
         return;
     }
     float *restrict vh = a->vh;
-#pragma omp parallel for simd schedule(static) if (nn >= DC_OPTIM_PAR_MIN)
+#pragma omp simd
     for (int64_t i = 0; i < nn; i++) {
         float w = p[i] - p[i] * wd * lr;
         float gi = dc_optim_grad(g[i], gs, lo, hi);

@@ -4,6 +4,9 @@
 #include "optim.h"
 #include <math.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* State layout for checkpoints: a header of five floats, then the slots.
  * The step count is split into two 24-bit halves so floats hold it exactly;
@@ -244,6 +247,33 @@ static float global_scale(double sumsq, double clip) {
     return norm > clip ? (float)(clip / norm) : 1.0f;
 }
 
+/* The rule's update in one parallel region, a block of whole cache lines per
+ * thread (the rules are elementwise, so the split does not change a bit), with
+ * denormals flushed to zero as TensorFlow's kernels run: moments that decay
+ * towards zero (a pixel that is always 0, a momentum after its gradient
+ * stops) would otherwise hit x86's slow denormal path, which doubled the
+ * Fashion-MNIST MLP's epoch. */
+// params (n,), grads (n,) -> params and the slots at off updated in place
+static void update_flushing_denormals(const dc_optimizer *o, const dc_optim_ctx *c,
+                                      float *params, const float *grads, size_t off, size_t n) {
+    enum { LINE = 16 }; /* floats per 64-byte cache line */
+    const int64_t nn = (int64_t)n;
+#pragma omp parallel if (nn >= DC_OPTIM_PAR_MIN)
+    {
+        int64_t id = 0, nth = 1;
+#ifdef _OPENMP
+        id = omp_get_thread_num();
+        nth = omp_get_num_threads();
+#endif
+        const int64_t per = ((nn + nth - 1) / nth + LINE - 1) / LINE * LINE;
+        const int64_t lo = DC_MIN(nn, id * per), hi = DC_MIN(nn, lo + per);
+        const unsigned saved = dc_cpu_flush_denormals();
+        if (hi > lo)
+            o->update(o, c, params + lo, grads + lo, off + (size_t)lo, (size_t)(hi - lo));
+        dc_cpu_restore_denormals(saved);
+    }
+}
+
 dc_status dc_optimizer_step(dc_optimizer *o, float *params, const float *grads, size_t n) {
     static const char fn[] = "dc_optimizer_step";
     if (!o) return dc_set_error(DC_ERR_ARG, "%s: optimizer is NULL", fn);
@@ -257,7 +287,7 @@ dc_status dc_optimizer_step(dc_optimizer *o, float *params, const float *grads, 
     if (o->clipnorm > 0) c.gscale = norm_scale(sum_squares(grads, n), o->clipnorm);
     else if (o->global_clipnorm > 0)
         c.gscale = global_scale(sum_squares(grads, n), o->global_clipnorm);
-    if (n > 0) o->update(o, &c, params, grads, 0, n);
+    if (n > 0) update_flushing_denormals(o, &c, params, grads, 0, n);
     o->iterations++;
     return DC_OK;
 }
@@ -298,7 +328,7 @@ dc_status dc_optimizer_apply(dc_optimizer *o, dc_tensor *const *vars, int n_vars
         const size_t n = (size_t)v->size;
         if (v->grad && n > 0) {
             c.gscale = o->clipnorm > 0 ? norm_scale(sum_squares(v->grad, n), o->clipnorm) : gscale;
-            o->update(o, &c, v->data, v->grad, off, n);
+            update_flushing_denormals(o, &c, v->data, v->grad, off, n);
         }
         off += n;
     }

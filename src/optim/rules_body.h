@@ -24,7 +24,7 @@ void RULES_CAT(dc_sgd_update, RULES_SUFFIX)(const struct dc_optimizer *o,
     const float lr = c->lr, wd = c->wd, gs = c->gscale, lo = c->clip_lo, hi = c->clip_hi;
     const int64_t nn = (int64_t)n;
     if (o->n_slots == 0) {
-#pragma omp parallel for simd schedule(static) if (nn >= DC_OPTIM_PAR_MIN)
+#pragma omp simd
         for (int64_t i = 0; i < nn; i++) {
             float w = p[i] - p[i] * wd * lr;
             p[i] = w - dc_optim_grad(g[i], gs, lo, hi) * lr;
@@ -36,7 +36,7 @@ void RULES_CAT(dc_sgd_update, RULES_SUFFIX)(const struct dc_optimizer *o,
     /* var += a * m + b * g covers both forms without a branch in the loop:
      * plain (a 1, b 0) and Nesterov (a momentum, b -lr). */
     const float a = o->nesterov ? mom : 1.0f, b = o->nesterov ? -lr : 0.0f;
-#pragma omp parallel for simd schedule(static) if (nn >= DC_OPTIM_PAR_MIN)
+#pragma omp simd
     for (int64_t i = 0; i < nn; i++) {
         float w = p[i] - p[i] * wd * lr;
         float gi = dc_optim_grad(g[i], gs, lo, hi);
@@ -58,7 +58,7 @@ void RULES_CAT(dc_adagrad_update, RULES_SUFFIX)(const struct dc_optimizer *o,
     const float lr = c->lr, wd = c->wd, gs = c->gscale, lo = c->clip_lo, hi = c->clip_hi;
     const float eps = (float)o->epsilon;
     const int64_t nn = (int64_t)n;
-#pragma omp parallel for simd schedule(static) if (nn >= DC_OPTIM_PAR_MIN)
+#pragma omp simd
     for (int64_t i = 0; i < nn; i++) {
         float w = p[i] - p[i] * wd * lr;
         float gi = dc_optim_grad(g[i], gs, lo, hi);
@@ -81,7 +81,7 @@ void RULES_CAT(dc_adadelta_update, RULES_SUFFIX)(const struct dc_optimizer *o,
     const float lr = c->lr, wd = c->wd, gs = c->gscale, lo = c->clip_lo, hi = c->clip_hi;
     const float rho = (float)o->rho, c1 = (float)(1.0 - o->rho), eps = (float)o->epsilon;
     const int64_t nn = (int64_t)n;
-#pragma omp parallel for simd schedule(static) if (nn >= DC_OPTIM_PAR_MIN)
+#pragma omp simd
     for (int64_t i = 0; i < nn; i++) {
         float w = p[i] - p[i] * wd * lr;
         float gi = dc_optim_grad(g[i], gs, lo, hi);
@@ -96,8 +96,8 @@ void RULES_CAT(dc_adadelta_update, RULES_SUFFIX)(const struct dc_optimizer *o,
 /* ---- rmsprop (rmsprop.c) ---- */
 
 /* One loop per variant, generated with literal flags so that each copy is
- * branch-free (the OpenMP outlining happens before inlining, so a flag passed
- * as an argument would stay a branch inside the loop). */
+ * branch-free (a flag passed as an argument could stay a branch inside the
+ * vectorized loop). */
 // params (n,), grads (n,), v (n,) [, mom (n,)] [, avg (n,)] -> updated in place
 #define RMS_LOOP(NAME, CENTERED, USE_MOM)                                                   \
     static void NAME(const struct dc_optimizer *o, const dc_optim_ctx *c, float *restrict p,  \
@@ -109,7 +109,7 @@ void RULES_CAT(dc_adadelta_update, RULES_SUFFIX)(const struct dc_optimizer *o,
         (void)mo;                                                                             \
         (void)av;                                                                             \
         (void)mom;                                                                            \
-        _Pragma("omp parallel for simd schedule(static) if (nn >= DC_OPTIM_PAR_MIN)")        \
+        _Pragma("omp simd")                                                                  \
         for (int64_t i = 0; i < nn; i++) {                                                    \
             float w = p[i] - p[i] * wd * lr;                                                  \
             float gi = dc_optim_grad(g[i], gs, lo, hi);                                       \
