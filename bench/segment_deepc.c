@@ -1,5 +1,6 @@
 /* segment_deepc.c — the deepc side of bench/segment.sh: one training epoch of
- * models/fashion_unet.ini (its data, batch and optimizer; no validation), timed.
+ * models/fashion_unet.ini (its data and optimizer; no validation), timed, in
+ * batches of 32 as bench/segment_torch.py, whatever batch the file trains with.
  * usage: segment_deepc [--model FILE.ini] [--threads N] [--limit CANVASES]
  * prints net,threads,seconds_per_epoch,peak_rss_mb,final_loss (and cpu_seconds on stderr) */
 #include <deepc.h>
@@ -36,6 +37,7 @@ int main(int argc, char **argv) {
     dc_model *m = NULL;
     dc_fit_options fo;
     if (!cfg || dc_run_config_set(cfg, "train", "epochs", "1") != DC_OK ||
+        dc_run_config_set(cfg, "train", "batch_size", "32") != DC_OK ||
         (limit && dc_run_config_set(cfg, "data", "train_canvases", limit) != DC_OK) ||
         dc_run_config_load_data(cfg, &train, &test) != DC_OK ||
         !(m = dc_run_config_build_model(cfg, train)) ||

@@ -5,7 +5,11 @@ Concatenate skips, a 1x1 Conv2D to 11 classes) trained with Adam under a cosine
 decay of the learning rate over the run and sparse crossentropy from logits on deepc's own canvases,
 written by build/bench/canvases (see bench/Makefile). Prints one line per epoch
 and the test mean IoU (MeanIoU(11, sparse_y_pred=False)) and pixel accuracy.
-usage: segment_keras.py DATA_DIR [--epochs N] [--schedule-epochs N] [--batch N] [--lr R] [--threads N]"""
+--class-weights W0,W1,... weighs each pixel's crossentropy by its class (deepc's class_weights;
+Keras divides the sum by the pixel count, deepc by the sum of the weights: a factor per batch
+near 1 that Adam all but ignores).
+usage: segment_keras.py DATA_DIR [--epochs N] [--schedule-epochs N] [--batch N] [--lr R]
+                        [--class-weights W0,W1,...] [--threads N]"""
 import argparse
 import os
 import time
@@ -40,6 +44,7 @@ def main():
                     help="epochs the cosine decay spans (default: --epochs), to run the start of a longer run")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=0.002)
+    ap.add_argument("--class-weights", default="", help="one weight per class, comma-separated")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -55,6 +60,8 @@ def main():
     ytr = load("train_y.npy").astype("int32")
     xte = load("test_x.npy").astype("float32") / 255.0
     yte = load("test_y.npy").astype("int32")
+    weights = np.array([float(w) for w in a.class_weights.split(",")], "float32") if a.class_weights else None
+    pixel_weights = weights[ytr] if weights is not None else None
     model = unet(xtr.shape[1])
     steps = -(-xtr.shape[0] // a.batch) * (a.schedule_epochs or a.epochs)
     model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(a.lr, steps)),
@@ -62,7 +69,7 @@ def main():
                   metrics=["accuracy", keras.metrics.MeanIoU(11, sparse_y_pred=False)])
     for e in range(a.epochs):
         t0 = time.time()
-        h = model.fit(xtr, ytr, batch_size=a.batch, epochs=1, verbose=0, shuffle=True)
+        h = model.fit(xtr, ytr, sample_weight=pixel_weights, batch_size=a.batch, epochs=1, verbose=0, shuffle=True)
         dt = time.time() - t0
         r = model.evaluate(xte, yte, batch_size=a.batch, verbose=0, return_dict=True)
         print(f"epoch {e + 1}: {dt:.1f}s loss {h.history['loss'][0]:.4f} "

@@ -2,14 +2,15 @@
  * a U-Net (3x3 relu Conv2D + BatchNormalization blocks, 8 and 32 filters at
  * 64x64 and 32x32, two of 64, 128 and 256 at 16x16, 8x8 and 4x4, MaxPooling2D
  * down, Conv2DTranspose up, Concatenate skips, a 1x1 Conv2D to 11 classes)
- * trained on fashion-canvas with Adam under a cosine decay, its test mean IoU,
+ * trained on fashion-canvas with Adam under a cosine decay (batches of 16, shirt
+ * pixels weighted 1.5 in the crossentropy), its test mean IoU,
  * and segmentation.png: rows of test image | true mask | predicted mask.
- * usage: segmentation [epochs (default 3)] [train canvases (default 28000)] [out.png] */
+ * usage: segmentation [epochs (default 6)] [train canvases (default 28000)] [out.png] */
 #include <deepc.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-enum { SIZE = 64, CLASSES = 11, SHOWN = 6 };
+enum { SIZE = 64, CLASSES = 11, SHOWN = 6, BATCH = 16 };
 
 /* A 3x3 relu convolution of f filters, then BatchNormalization. */
 static dc_symbol *block(dc_symbol *x, int f) {
@@ -93,7 +94,7 @@ static dc_status write_grid(const char *path, dc_model *m, const dc_dataset *tes
 }
 
 int main(int argc, char **argv) {
-    int epochs = argc > 1 ? atoi(argv[1]) : 3;
+    int epochs = argc > 1 ? atoi(argv[1]) : 6;
     int64_t n_train = argc > 2 ? atoll(argv[2]) : 28000;
     const char *out = argc > 3 ? argv[3] : "segmentation.png";
     dc_fashion_canvas_options co = {.size = SIZE, .count = n_train};
@@ -107,14 +108,17 @@ int main(int argc, char **argv) {
     }
     dc_model_summary(m, stdout);
     /* cosine decay of the rate over the whole run, as fashion_unet.ini */
-    int64_t steps = (n_train + 31) / 32 * epochs;
+    int64_t steps = (n_train + BATCH - 1) / BATCH * epochs;
     dc_lr_schedule cosine = {.kind = DC_LR_COSINE, .initial_learning_rate = 0.002f, .decay_steps = steps};
     dc_model_compile(m, &(dc_compile_options){
                             .loss = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
                             .optimizer = {.kind = DC_OPT_ADAM, .schedule = &cosine},
-                            .metrics = {DC_METRIC_ACCURACY, DC_METRIC_MEAN_IOU}});
+                            .metrics = {DC_METRIC_ACCURACY, DC_METRIC_MEAN_IOU},
+                            /* shirt (class 7): the class of the lowest IoU */
+                            .n_class_weights = CLASSES,
+                            .class_weights = {1, 1, 1, 1, 1, 1, 1, 1.5f, 1, 1, 1}});
     dc_status s = dc_model_fit(m, train,
-                               &(dc_fit_options){.epochs = epochs, .batch_size = 32,
+                               &(dc_fit_options){.epochs = epochs, .batch_size = BATCH,
                                                  .validation_data = test, .verbose = 2,
                                                  .progress = stdout, .seed = 1},
                                NULL);

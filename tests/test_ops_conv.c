@@ -6,6 +6,7 @@
 #include "kernels/gemm.h"
 #include "kernels/im2col.h"
 #include "kernels/maxpool.h"
+#include "kernels/bn.h"
 #include "ops/op.h"
 #include <stdlib.h>
 
@@ -1258,4 +1259,40 @@ TEST(batch_norm_sums_accurate_any_thread_count) {
     check_bn_sums(4099, 24);
     check_bn_sums(2051, 5);
     check_bn_sums(517, 8);
+}
+
+/* The batch-normalization kernels give the portable build's bits on every ISA
+ * (no FMA contraction, sums in row order), for run widths that fill vectors
+ * partly and wholly. */
+TEST(batch_norm_kernels_same_bits_every_isa) {
+    dc_rng rng;
+    dc_rng_seed(&rng, 41);
+    enum { ROWS = 7, WMAX = 37 };
+    float x[ROWS * WMAX], dy[ROWS * WMAX], cf[5][WMAX];
+    for (int i = 0; i < ROWS * WMAX; i++)
+        x[i] = (float)dc_rng_uniform(&rng) * 4 - 2, dy[i] = (float)dc_rng_uniform(&rng) - 0.5f;
+    for (int a = 0; a < 5; a++)
+        for (int c = 0; c < WMAX; c++) cf[a][c] = (float)dc_rng_uniform(&rng) + 0.25f;
+    const dc_bn_kernels *ref = dc_bn_kernels_isa(DC_ISA_PORTABLE);
+    const int64_t ws[] = {1, 8, 16, 24, 37};
+    for (int isa = DC_ISA_AVX2; isa <= (int)dc_cpu_best_isa(); isa++) {
+        const dc_bn_kernels *k = dc_bn_kernels_isa((dc_isa)isa);
+        for (size_t j = 0; j < sizeof ws / sizeof ws[0]; j++) {
+            const int64_t w = ws[j];
+            float acc[2][2][WMAX], y[2][ROWS * WMAX], dx[2][ROWS * WMAX];
+            for (int r = 0; r < 2; r++) {
+                const dc_bn_kernels *kr = r ? k : ref;
+                kr->block_sums(DC_BN_SUM_DY_XHAT, dy, x, w, ROWS, w, cf[0], cf[1], acc[r][0],
+                               acc[r][1]);
+                kr->normalize(x, y[r], ROWS, w, cf[0], cf[1], cf[2], cf[3]);
+                for (int i = 0; i < ROWS * WMAX; i++) dx[r][i] = 0.5f;
+                kr->input_grad(x, dy, dx[r], ROWS, w, cf[0], cf[1], cf[2], cf[3], cf[4]);
+            }
+            CHECK(!memcmp(acc[0][0], acc[1][0], (size_t)w * sizeof(float)));
+            CHECK(!memcmp(acc[0][1], acc[1][1], (size_t)w * sizeof(float)));
+            CHECK(!memcmp(y[0], y[1], (size_t)(ROWS * w) * sizeof(float)));
+            CHECK(!memcmp(dx[0], dx[1], (size_t)(ROWS * w) * sizeof(float)));
+            CHECK(acc[1][0][0] != 0 && dx[1][0] != 0.5f);
+        }
+    }
 }

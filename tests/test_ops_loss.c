@@ -320,3 +320,40 @@ TEST(softmax_row_kernel_every_isa_matches_double) {
         CHECK(p[1] == 1.0f && p[0] == 0.0f);
     }
 }
+
+/* Rows of few classes go 16 at a time, a row per lane: every row must get the
+ * row kernel's bits, NaN and +inf rows included, and tails of any length. */
+TEST(softmax_rows_kernel_every_isa_matches_row_kernel_bits) {
+    dc_rng rng;
+    dc_rng_seed(&rng, 5);
+    enum { N = 37, CMAX = 17 };
+    float z[N * CMAX], p[N * CMAX], lse[N], want_p[CMAX];
+    for (int isa = DC_ISA_PORTABLE; isa <= (int)dc_cpu_isa(); isa++) {
+        dc_softmax_row_fn row = dc_softmax_row_kernel_isa((dc_isa)isa);
+        dc_softmax_rows_fn rows = dc_softmax_rows_kernel_isa((dc_isa)isa);
+        const int64_t classes[] = {1, 2, 5, 11, 15, 16, 17};
+        for (int k = 0; k < 7; k++) {
+            const int64_t C = classes[k];
+            for (int64_t i = 0; i < N * C; i++) z[i] = (float)(dc_rng_uniform(&rng) * 60 - 30);
+            z[3 * C] = NAN;                /* a NaN row */
+            z[5 * C + C - 1] = INFINITY;   /* a +inf row */
+            z[7 * C] = -INFINITY;          /* a masked logit */
+            rows(z, p, lse, N, C);
+            for (int64_t i = 0; i < N; i++) {
+                float want = row(z + i * C, want_p, C);
+                CHECK(memcmp(&want, &lse[i], sizeof want) == 0);
+                CHECK(memcmp(want_p, p + i * C, (size_t)C * sizeof(float)) == 0);
+            }
+            CHECK(isnan(lse[3]) && isnan(p[3 * C]) && isnan(lse[5]));
+        }
+    }
+    /* the threaded driver gives the same rows */
+    float big_z[2100 * 11], big_p[2100 * 11], big_lse[2100], one_p[11];
+    for (int i = 0; i < 2100 * 11; i++) big_z[i] = (float)(dc_rng_uniform(&rng) * 20 - 10);
+    dc_softmax_rows(big_z, big_p, big_lse, 2100, 11);
+    dc_softmax_row_fn best = dc_softmax_row_kernel();
+    for (int64_t i = 0; i < 2100; i += 97) {
+        CHECK(best(big_z + i * 11, one_p, 11) == big_lse[i]);
+        CHECK(memcmp(one_p, big_p + i * 11, sizeof one_p) == 0);
+    }
+}

@@ -1,6 +1,7 @@
-/* softmax_xent_body.h — the row-softmax kernel body, included by
+/* softmax_xent_body.h — the row-softmax kernel bodies, included by
  * softmax_xent.c (portable) and its _avx2 / _avx512 twins with the function
- * name in DC_SOFTMAX_ROW_NAME, so one source gives every ISA path. */
+ * names in DC_SOFTMAX_ROW_NAME and DC_SOFTMAX_ROWS_NAME, so one source gives
+ * every ISA path. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -78,4 +79,56 @@ float DC_SOFTMAX_ROW_NAME(const float *z, float *p, int64_t C) {
 #pragma omp simd
     for (c = 0; c < C; c++) p[c] *= inv;
     return m + logf(s);
+}
+
+/* Rows of fewer classes than a vector holds (a pixel's 11 classes) go 16 at a
+ * time, a row per lane, so every step is one vector op; each lane does what
+ * the row kernel does for C < 16 in the same order, so the bits are the same. */
+#define DC_SOFTMAX_BLOCK 16
+
+// z (16,C) -> p (16,C), lse (16); 0 < C < 16
+static void softmax_block(const float *z, float *p, float *lse, int64_t C) {
+    float t[DC_SOFTMAX_BLOCK * DC_SOFTMAX_BLOCK], m[DC_SOFTMAX_BLOCK], s[DC_SOFTMAX_BLOCK];
+    int32_t nan[DC_SOFTMAX_BLOCK];
+    for (int64_t c = 0; c < C; c++) /* t (C,16): class-major, a row per lane */
+        for (int l = 0; l < DC_SOFTMAX_BLOCK; l++) t[c * DC_SOFTMAX_BLOCK + l] = z[l * C + c];
+    for (int l = 0; l < DC_SOFTMAX_BLOCK; l++) m[l] = z[l * C], s[l] = 0, nan[l] = 0;
+    for (int64_t c = 1; c < C; c++) {
+        const float *tc = t + c * DC_SOFTMAX_BLOCK;
+#pragma omp simd
+        for (int l = 0; l < DC_SOFTMAX_BLOCK; l++) m[l] = tc[l] > m[l] ? tc[l] : m[l];
+    }
+    for (int64_t c = 0; c < C; c++) {
+        float *tc = t + c * DC_SOFTMAX_BLOCK;
+#pragma omp simd
+        for (int l = 0; l < DC_SOFTMAX_BLOCK; l++) {
+            int32_t zi;
+            memcpy(&zi, &tc[l], sizeof zi);
+            nan[l] |= (0x7f800000 - (zi & 0x7fffffff)) >> 31;
+            tc[l] = dc_exp_neg_lane(tc[l] - m[l]);
+            s[l] += tc[l];
+        }
+    }
+    float inv[DC_SOFTMAX_BLOCK];
+    for (int l = 0; l < DC_SOFTMAX_BLOCK; l++) {
+        inv[l] = 1.0f / s[l];
+        lse[l] = m[l] + logf(s[l]);
+    }
+    for (int64_t c = 0; c < C; c++)
+        for (int l = 0; l < DC_SOFTMAX_BLOCK; l++)
+            p[l * C + c] = t[c * DC_SOFTMAX_BLOCK + l] * inv[l];
+    for (int l = 0; l < DC_SOFTMAX_BLOCK; l++)
+        if (nan[l] || m[l] != m[l] || m[l] == INFINITY) { /* as the row kernel */
+            for (int64_t c = 0; c < C; c++) p[l * C + c] = NAN;
+            lse[l] = NAN;
+        }
+}
+
+// z (N,C) -> p (N,C), lse (N): the softmax and log-sum-exp of each row
+void DC_SOFTMAX_ROWS_NAME(const float *z, float *p, float *lse, int64_t N, int64_t C) {
+    int64_t i = 0;
+    if (C > 0 && C < DC_SOFTMAX_BLOCK)
+        for (; i + DC_SOFTMAX_BLOCK <= N; i += DC_SOFTMAX_BLOCK)
+            softmax_block(z + i * C, p + i * C, lse + i, C);
+    for (; i < N; i++) lse[i] = DC_SOFTMAX_ROW_NAME(z + i * C, p + i * C, C);
 }

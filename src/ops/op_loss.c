@@ -183,16 +183,12 @@ dc_status dc_sparse_softmax_cross_entropy_forward(dc_node *n) {
                                 "dc_sparse_softmax_cross_entropy: label %g at row %lld is not a "
                                 "class index in [0, %lld)",
                                 (double)lab[i], (long long)i, (long long)C);
-    float *p = dc_node_alloc(n, (size_t)(N * C) * sizeof(float));
+    float *p = dc_node_alloc(n, (size_t)(N * C + N) * sizeof(float)), *lse = p + N * C;
     double *row = dc_node_alloc(n, (size_t)DC_MAX(N, 1) * sizeof(double));
     if (!p || !row) return DC_ERR_NOMEM;
     n->saved = p;
-    dc_softmax_row_fn softmax_row = dc_softmax_row_kernel();
-#pragma omp parallel for schedule(static) if (N * C > PAR_MIN)
-    for (int64_t i = 0; i < N; i++) {
-        float lse = softmax_row(z + i * C, p + i * C, C);
-        row[i] = (double)lse - z[i * C + (int64_t)lab[i]];
-    }
+    dc_softmax_rows(z, p, lse, N, C);
+    for (int64_t i = 0; i < N; i++) row[i] = (double)lse[i] - z[i * C + (int64_t)lab[i]];
     n->out->data[0] = N ? (float)(sum_rows(row, N) / (double)N) : 0.0f;
     return DC_OK;
 }

@@ -3,6 +3,7 @@
  * rows, then in double over a fixed number of row chunks, so results do not depend
  * on the thread count. */
 #include "op.h"
+#include "kernels/bn.h"
 #include <math.h>
 #include <string.h>
 
@@ -15,7 +16,7 @@ enum { A_MOMENTUM = 0, A_EPS = 1 };
 
 typedef struct {
     float *mean, *invstd; /* (C): the statistics the output was normalized with */
-    double *part;         /* (BN_CHUNKS, 2, C) partial sums for backward */
+    double *part;         /* (2, BN_CHUNKS, C) partial sums, then two sums (C) */
 } bn_saved;
 
 static const char *const bn_names[5] = {"x", "gamma", "beta", "moving_mean", "moving_var"};
@@ -55,13 +56,6 @@ static void chunk_rows(int64_t M, int k, int64_t *lo, int64_t *hi) {
     *hi = M * (k + 1) / BN_CHUNKS;
 }
 
-/* What column_sums adds up in each column c of x (M,C). */
-typedef enum {
-    SUM_X,       /* x */
-    SUM_SQ_DEV,  /* (x - mean)^2 */
-    SUM_X_XHAT   /* x * xhat, xhat = (xin - mean) * invstd: dy . xhat in backward */
-} col_sum;
-
 /* Rows summed in float, vectorized over channels, before each add into a chunk's
  * double partial sums; channels go in slices of BN_SLICE. A few channels (8, 24)
  * would fill a fraction of a vector, so q rows are read as one run of q*C floats
@@ -71,30 +65,6 @@ typedef enum {
 #define BN_SLICE 256
 #define BN_RUN 1024 /* the longest run of q rows */
 
-/* acc (w) = the sums of kind over rows [0,rows) of x with row stride ld, w lanes;
- * xin the same for the input, m and is (w) the per-lane mean and invstd. */
-static void block_sums(col_sum kind, const float *x, const float *xin, int64_t ld, int64_t rows,
-                       int64_t w, const float *m, const float *is, float *restrict acc) {
-    for (int64_t c = 0; c < w; c++) acc[c] = 0;
-    for (int64_t r = 0; r < rows; r++) {
-        const float *restrict row = x + r * ld;
-        if (kind == SUM_SQ_DEV) {
-#pragma omp simd
-            for (int64_t c = 0; c < w; c++) {
-                const float d = row[c] - m[c];
-                acc[c] += d * d;
-            }
-        } else if (kind == SUM_X_XHAT) {
-            const float *restrict xr = xin + r * ld;
-#pragma omp simd
-            for (int64_t c = 0; c < w; c++) acc[c] += row[c] * ((xr[c] - m[c]) * is[c]);
-        } else {
-#pragma omp simd
-            for (int64_t c = 0; c < w; c++) acc[c] += row[c];
-        }
-    }
-}
-
 /* Rows per run for cn channels: the smallest q with q*cn a multiple of 16. */
 static int64_t run_rows(int64_t cn) {
     int64_t q = 1;
@@ -102,18 +72,23 @@ static int64_t run_rows(int64_t cn) {
     return q * cn <= BN_RUN ? q : 1;
 }
 
-/* sum (C) = the column sums of kind over the rows of x (M,C), BN_CHUNKS
- * partial sums in part added in a fixed order, so any thread count gives the
- * same bits. xin (M,C), mean and invstd (C) are read where kind needs them. */
-static void column_sums(col_sum kind, const float *x, const float *xin, int64_t M, int64_t C,
-                        const float *mean, const float *invstd, double *part, double *sum) {
+/* sum (C) = the column sums of kind over the rows of x (M,C) (and sum2 (C) the
+ * second sums of DC_BN_SUM_DY_XHAT), BN_CHUNKS partial sums per output in part
+ * added in a fixed order, so any thread count gives the same bits. xin (M,C),
+ * mean and invstd (C) are read where kind needs them. */
+static void column_sums(dc_bn_sum kind, const float *x, const float *xin, int64_t M, int64_t C,
+                        const float *mean, const float *invstd, double *part, double *sum,
+                        double *sum2) {
+    const dc_bn_kernels *bk = dc_bn_kernels_get();
+    const int outs = kind == DC_BN_SUM_DY_XHAT ? 2 : 1;
 #pragma omp parallel for schedule(static) if (M * C > 32768)
     for (int k = 0; k < BN_CHUNKS; k++) {
-        double *p = part + (int64_t)k * C;
+        double *p = part + (int64_t)k * C, *p2 = p + (int64_t)BN_CHUNKS * C;
         memset(p, 0, (size_t)C * sizeof(double));
+        if (outs == 2) memset(p2, 0, (size_t)C * sizeof(double));
         int64_t lo, hi;
         chunk_rows(M, k, &lo, &hi);
-        float acc[BN_RUN], rest[BN_SLICE], m[BN_RUN], is[BN_RUN];
+        float acc[2][BN_RUN], rest[2][BN_SLICE], m[BN_RUN], is[BN_RUN];
         for (int64_t c0 = 0; c0 < C; c0 += BN_SLICE) {
             const int64_t cn = DC_MIN((int64_t)BN_SLICE, C - c0), q = run_rows(cn);
             for (int64_t j = 0; j < q * cn; j++) {
@@ -125,22 +100,57 @@ static void column_sums(col_sum kind, const float *x, const float *xin, int64_t 
                 const float *xb = x + r0 * C + c0, *ib = xin ? xin + r0 * C + c0 : NULL;
                 /* runs of q rows read flat when the slice is all of a row */
                 const bool flat = q > 1 && cn == C;
-                block_sums(kind, xb, ib, flat ? q * C : C, flat ? runs : rows, flat ? q * cn : cn,
-                           m, is, acc);
+                bk->block_sums(kind, xb, ib, flat ? q * C : C, flat ? runs : rows,
+                               flat ? q * cn : cn, m, is, acc[0], acc[1]);
                 const int64_t done = flat ? runs * q : rows;
-                block_sums(kind, xb + done * C, ib ? ib + done * C : NULL, C, rows - done, cn, m,
-                           is, rest);
-                for (int64_t c = 0; c < cn; c++) {
-                    float v = acc[c];
-                    for (int64_t j = 1; flat && j < q; j++) v += acc[j * cn + c];
-                    p[c0 + c] += (double)v + (double)(rows > done ? rest[c] : 0.0f);
+                bk->block_sums(kind, xb + done * C, ib ? ib + done * C : NULL, C, rows - done, cn,
+                               m, is, rest[0], rest[1]);
+                for (int o = 0; o < outs; o++) {
+                    double *po = o ? p2 : p;
+                    for (int64_t c = 0; c < cn; c++) {
+                        float v = acc[o][c];
+                        for (int64_t j = 1; flat && j < q; j++) v += acc[o][j * cn + c];
+                        po[c0 + c] += (double)v + (double)(rows > done ? rest[o][c] : 0.0f);
+                    }
                 }
             }
         }
     }
-    for (int64_t c = 0; c < C; c++) sum[c] = 0;
-    for (int k = 0; k < BN_CHUNKS; k++)
-        for (int64_t c = 0; c < C; c++) sum[c] += part[(int64_t)k * C + c];
+    for (int o = 0; o < outs; o++) {
+        double *so = o ? sum2 : sum;
+        const double *po = part + (int64_t)o * BN_CHUNKS * C;
+        for (int64_t c = 0; c < C; c++) so[c] = 0;
+        for (int k = 0; k < BN_CHUNKS; k++)
+            for (int64_t c = 0; c < C; c++) so[c] += po[(int64_t)k * C + c];
+    }
+}
+
+/* Per-channel coefficients laid out for a flat pass over x (M,C): each of the
+ * n arrays in src repeated q times in dst (q rows of C in one run, so a few
+ * channels still fill whole vectors), or src itself where a run would not fit. */
+typedef struct {
+    const float *v[5];
+    int64_t q;
+    float room[5][BN_RUN];
+} bn_coefs;
+
+static void coefs_lay_out(bn_coefs *k, int n, const float *const *src, int64_t C) {
+    k->q = run_rows(C);
+    if (k->q * C > BN_RUN) k->q = 1;
+    for (int a = 0; a < n; a++) {
+        k->v[a] = src[a];
+        if (k->q == 1) continue;
+        for (int64_t j = 0; j < k->q * C; j++) k->room[a][j] = src[a][j % C];
+        k->v[a] = k->room[a];
+    }
+}
+
+/* Rows [lo, hi) of chunk k as whole runs of q rows, then the rest row by row. */
+static void chunk_runs(int64_t M, int k, int64_t q, int64_t *lo, int64_t *runs, int64_t *rest) {
+    int64_t hi;
+    chunk_rows(M, k, lo, &hi);
+    *runs = (hi - *lo) / q;
+    *rest = hi - *lo - *runs * q;
 }
 
 dc_status dc_batch_norm_forward(dc_node *n) {
@@ -154,15 +164,15 @@ dc_status dc_batch_norm_forward(dc_node *n) {
     if (!s) return DC_ERR_NOMEM;
     s->mean = dc_node_alloc(n, (size_t)C * sizeof(float));
     s->invstd = dc_node_alloc(n, (size_t)C * sizeof(float));
-    s->part = dc_node_alloc(n, (size_t)(BN_CHUNKS + 2) * (size_t)C * sizeof(double));
+    s->part = dc_node_alloc(n, (size_t)(2 * BN_CHUNKS + 2) * (size_t)C * sizeof(double));
     if (!s->mean || !s->invstd || !s->part) return DC_ERR_NOMEM;
     n->saved = s;
     if (training) {
-        double *sum = s->part + (int64_t)BN_CHUNKS * C, *sq = sum + C;
-        column_sums(SUM_X, x->data, NULL, M, C, NULL, NULL, s->part, sum);
+        double *sum = s->part + (int64_t)2 * BN_CHUNKS * C, *sq = sum + C;
+        column_sums(DC_BN_SUM_X, x->data, NULL, M, C, NULL, NULL, s->part, sum, NULL);
         for (int64_t c = 0; c < C; c++) s->mean[c] = (float)(sum[c] / (double)M);
         /* Two passes: the variance of data far from zero keeps its digits. */
-        column_sums(SUM_SQ_DEV, x->data, NULL, M, C, s->mean, NULL, s->part, sq);
+        column_sums(DC_BN_SUM_SQ_DEV, x->data, NULL, M, C, s->mean, NULL, s->part, sq, NULL);
         for (int64_t c = 0; c < C; c++) {
             double var = sq[c] / (double)M; /* biased, as Keras */
             s->invstd[c] = (float)(1.0 / sqrt(var + (double)eps));
@@ -175,14 +185,20 @@ dc_status dc_batch_norm_forward(dc_node *n) {
             s->invstd[c] = (float)(1.0 / sqrt((double)mv[c] + (double)eps));
         }
     }
-    const float *mean = s->mean, *invstd = s->invstd;
+    const float *const src[4] = {s->mean, s->invstd, gamma, beta};
+    bn_coefs k;
+    coefs_lay_out(&k, 4, src, C);
+    const dc_bn_kernels *bk = dc_bn_kernels_get();
     float *y = n->out->data;
 #pragma omp parallel for schedule(static) if (x->size > 65536)
-    for (int64_t r = 0; r < M; r++) {
-        const float *xr = x->data + r * C;
-        float *yr = y + r * C;
-        for (int64_t c = 0; c < C; c++)
-            yr[c] = (xr[c] - mean[c]) * invstd[c] * gamma[c] + beta[c];
+    for (int c = 0; c < BN_CHUNKS; c++) {
+        int64_t lo, runs, rest;
+        chunk_runs(M, c, k.q, &lo, &runs, &rest);
+        const float *xr = x->data + lo * C;
+        float *yr = y + lo * C;
+        bk->normalize(xr, yr, runs, k.q * C, k.v[0], k.v[1], k.v[2], k.v[3]);
+        bk->normalize(xr + runs * k.q * C, yr + runs * k.q * C, rest, C, k.v[0], k.v[1], k.v[2],
+                      k.v[3]);
     }
     return DC_OK;
 }
@@ -193,14 +209,15 @@ void dc_batch_norm_backward(dc_node *n) {
     const int64_t C = x->shape[x->ndim - 1], M = C ? x->size / C : 0;
     const bool training = n->a.i[A_TRAIN] != 0;
     const float *dy = n->out->grad, *mean = s->mean, *invstd = s->invstd;
-    double *part = s->part, *sum_dy = part + (int64_t)BN_CHUNKS * C, *sum_dyx = sum_dy + C;
+    double *part = s->part, *sum_dy = part + (int64_t)2 * BN_CHUNKS * C, *sum_dyx = sum_dy + C;
     /* The sums feed beta's and gamma's gradients and, in training, x's; with
      * frozen parameters in inference (fine-tuning) no pass over dy is needed. */
     const bool dx_sums = training && x->grad;
-    // sum_dy (C) = sum of dy; sum_dyx (C) = sum of dy * xhat over rows
-    if (beta->grad || dx_sums) column_sums(SUM_X, dy, NULL, M, C, NULL, NULL, part, sum_dy);
+    // sum_dy (C) = sum of dy; sum_dyx (C) = sum of dy * xhat over rows, in one pass
     if (gamma->grad || dx_sums)
-        column_sums(SUM_X_XHAT, dy, x->data, M, C, mean, invstd, part, sum_dyx);
+        column_sums(DC_BN_SUM_DY_XHAT, dy, x->data, M, C, mean, invstd, part, sum_dy, sum_dyx);
+    else if (beta->grad)
+        column_sums(DC_BN_SUM_X, dy, NULL, M, C, NULL, NULL, part, sum_dy, NULL);
     if (beta->grad)
         for (int64_t c = 0; c < C; c++) beta->grad[c] += (float)sum_dy[c];
     if (gamma->grad)
@@ -216,20 +233,25 @@ void dc_batch_norm_backward(dc_node *n) {
     }
     /* dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)): the batch
      * statistics depend on x too. The means are reused as float per channel. */
-    float *mdy = (float *)(void *)part, *mdyx = mdy + C; /* part is free again */
+    float *mdy = (float *)(void *)part, *mdyx = mdy + C, *gi = mdyx + C; /* part is free again */
     for (int64_t c = 0; c < C; c++) {
-        float a = (float)(sum_dy[c] / (double)M), b = (float)(sum_dyx[c] / (double)M);
-        mdy[c] = a;
-        mdyx[c] = b;
+        mdy[c] = (float)(sum_dy[c] / (double)M);
+        mdyx[c] = (float)(sum_dyx[c] / (double)M);
+        gi[c] = g[c] * invstd[c];
     }
+    const float *const src[5] = {mean, invstd, gi, mdy, mdyx};
+    bn_coefs k;
+    coefs_lay_out(&k, 5, src, C);
+    const dc_bn_kernels *bk = dc_bn_kernels_get();
 #pragma omp parallel for schedule(static) if (x->size > 65536)
-    for (int64_t r = 0; r < M; r++) {
-        const float *xr = x->data + r * C, *dr = dy + r * C;
-        float *dxr = dx + r * C;
-        for (int64_t c = 0; c < C; c++) {
-            float xhat = (xr[c] - mean[c]) * invstd[c];
-            dxr[c] += g[c] * invstd[c] * (dr[c] - mdy[c] - xhat * mdyx[c]);
-        }
+    for (int c = 0; c < BN_CHUNKS; c++) {
+        int64_t lo, runs, rest;
+        chunk_runs(M, c, k.q, &lo, &runs, &rest);
+        const int64_t o = lo * C, o2 = o + runs * k.q * C;
+        bk->input_grad(x->data + o, dy + o, dx + o, runs, k.q * C, k.v[0], k.v[1], k.v[2],
+                       k.v[3], k.v[4]);
+        bk->input_grad(x->data + o2, dy + o2, dx + o2, rest, C, k.v[0], k.v[1], k.v[2], k.v[3],
+                       k.v[4]);
     }
 }
 

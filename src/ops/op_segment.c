@@ -52,7 +52,7 @@ dc_status dc_shape_weighted_sparse_softmax_cross_entropy(const dc_node *n, int *
     return DC_OK;
 }
 
-/* saved: p (N,C), then the weight sum as a float */
+/* saved: p (N,C), then the weight sum as a float (then the log-sum-exps) */
 dc_status dc_weighted_sparse_softmax_cross_entropy_forward(dc_node *n) {
     const char *fn = "dc_weighted_sparse_softmax_cross_entropy";
     const float *z = n->in[0]->data, *lab = n->in[1]->data, *w = n->in[2]->data;
@@ -62,16 +62,14 @@ dc_status dc_weighted_sparse_softmax_cross_entropy_forward(dc_node *n) {
         if (!(w[c] >= 0 && isfinite(w[c])))
             return dc_set_error(DC_ERR_ARG, "%s: weight %g of class %lld must be finite and >= 0",
                                 fn, (double)w[c], (long long)c);
-    float *p = dc_node_alloc(n, (size_t)(N * C + 1) * sizeof(float));
+    /* p (N*C), the weight sum (1), then the log-sum-exps (N) */
+    float *p = dc_node_alloc(n, (size_t)(N * C + 1 + N) * sizeof(float)), *lse = p + N * C + 1;
     double *row = dc_node_alloc(n, (size_t)DC_MAX(N, 1) * sizeof(double));
     if (!p || !row) return DC_ERR_NOMEM;
     n->saved = p;
-    dc_softmax_row_fn softmax_row = dc_softmax_row_kernel();
-#pragma omp parallel for schedule(static) if (N * C > PAR_MIN)
-    for (int64_t i = 0; i < N; i++) {
-        float lse = softmax_row(z + i * C, p + i * C, C);
-        row[i] = (double)w[(int64_t)lab[i]] * ((double)lse - z[i * C + (int64_t)lab[i]]);
-    }
+    dc_softmax_rows(z, p, lse, N, C);
+    for (int64_t i = 0; i < N; i++)
+        row[i] = (double)w[(int64_t)lab[i]] * ((double)lse[i] - z[i * C + (int64_t)lab[i]]);
     double s = 0, ws = 0; /* in row order: the same bits for any thread count */
     for (int64_t i = 0; i < N; i++) s += row[i], ws += w[(int64_t)lab[i]];
     p[N * C] = (float)ws;
@@ -141,11 +139,9 @@ dc_status dc_dice_forward(dc_node *n) {
     sv->coef = coef;
     sv->p = z;
     if (!n->a.i[0]) {
-        float *p = dc_node_alloc(n, (size_t)(N * C) * sizeof(float));
+        float *p = dc_node_alloc(n, (size_t)(N * C + N) * sizeof(float));
         if (!p) return DC_ERR_NOMEM;
-        dc_softmax_row_fn softmax_row = dc_softmax_row_kernel();
-#pragma omp parallel for schedule(static) if (N * C > PAR_MIN)
-        for (int64_t i = 0; i < N; i++) softmax_row(z + i * C, p + i * C, C);
+        dc_softmax_rows(z, p, p + N * C, N, C);
         sv->p = p;
     }
     sv->inter = sums;

@@ -1,0 +1,10 @@
+/* bn_avx512.c — the batch-normalization kernels built for AVX-512 (see
+ * bn_body.h); only called when the CPU has it. */
+#include "bn.h"
+#if DC_HAVE_X86_KERNELS
+#define DC_BNK(name) dc_bn_avx512_##name
+extern const dc_bn_kernels DC_BNK(kernels);
+#include "bn_body.h"
+#else
+typedef int dc_bn_avx512_unused;
+#endif
