@@ -64,7 +64,7 @@ static void stem(const char *path, char *out, size_t n) {
  * statistics and text vectorizer as the model's metadata, so the model file
  * and every checkpoint carry them (each written in one atomic write). */
 static bool set_run_metadata(dc_model *m, const dc_run_config *cfg, const dc_dataset *train,
-                             const char *ini) {
+                             const char *ini, bool root) {
     char spec[8192], metrics[128] = "", *names = NULL;
     dc_run_config_test_spec(cfg, spec, sizeof spec);
     int nc = dc_dataset_num_classes(train);
@@ -98,7 +98,8 @@ static bool set_run_metadata(dc_model *m, const dc_run_config *cfg, const dc_dat
     /* so predict can tell an input unlike the training images */
     cli_stats stats;
     char stats_text[512] = "";
-    if (cli_dataset_stats(train, &stats)) cli_stats_format(&stats, stats_text, sizeof stats_text);
+    /* (ranks after 0 save nothing: they skip the pass over the data) */
+    if (root && cli_dataset_stats(train, &stats)) cli_stats_format(&stats, stats_text, sizeof stats_text);
     /* a text model's vectorizer goes in the same write */
     char *vec = NULL;
     if (dc_run_config_text_vectorizer(cfg) &&
@@ -336,7 +337,7 @@ int cli_train(int argc, char **argv) {
     }
     if (dc_run_config_load_data(cfg, &train, &test) != DC_OK) goto fail;
     if (!(m = dc_run_config_build_model(cfg, train))) goto fail;
-    if (!set_run_metadata(m, cfg, train, file)) goto fail;
+    if (!set_run_metadata(m, cfg, train, file, root)) goto fail;
     dc_fit_options fo;
     if (dc_run_config_fit_options(cfg, test, &fo) != DC_OK) goto fail;
     fo.progress = quiet ? NULL : stdout;

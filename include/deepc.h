@@ -1072,6 +1072,10 @@ typedef struct dc_dist {
      * the gradient's buckets in a fixed order, the same on every rank. */
     dc_status (*start_sum_floats)(void *ctx, float *x, int64_t n);
     dc_status (*wait_sums)(void *ctx);
+    /* Optional (NULL: fit scales x, then calls sum_floats): x[i] = the sum
+     * over the ranks of each rank's scale * x[i], so that a backend can
+     * scale x as it copies it out (one pass over the gradient less). */
+    dc_status (*sum_scaled_floats)(void *ctx, float *x, int64_t n, float scale);
 } dc_dist;
 /* The MPI backend (libdeepc_mpi.a, src/dist/mpi.c); it overlaps the
  * gradient's sum with backward (start_sum_floats: MPI_Iallreduce) only when

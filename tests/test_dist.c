@@ -281,6 +281,7 @@ typedef struct {
     size_t n_weights;
     float loss, val_loss;    /* out: the last epoch's */
     bool overlap;            /* sums started during backward (start_sum_floats) */
+    bool scaled;             /* the backend scales the gradient (sum_scaled_floats) */
     dc_status status;
 } rank_job;
 
@@ -302,6 +303,10 @@ static dc_status sum_two(void *ctx, void *x, int64_t n, bool dbl) {
 }
 static dc_status sum_two_floats(void *ctx, float *x, int64_t n) { return sum_two(ctx, x, n, false); }
 static dc_status sum_two_doubles(void *ctx, double *x, int64_t n) { return sum_two(ctx, x, n, true); }
+static dc_status sum_two_scaled_floats(void *ctx, float *x, int64_t n, float scale) {
+    for (int64_t i = 0; i < n; i++) x[i] *= scale;
+    return sum_two(ctx, x, n, false);
+}
 /* A started sum is done at once: a bucket started before backward has
  * written all of it misses the rest, which the same fit without overlap shows. */
 static dc_status wait_nothing(void *ctx) {
@@ -322,6 +327,7 @@ static void *rank_run(void *arg) {
     dc_model *m = j->make();
     dc_fit_options fo = j->fo;
     if (j->overlap) d.start_sum_floats = sum_two_floats, d.wait_sums = wait_nothing;
+    if (j->scaled) d.sum_scaled_floats = sum_two_scaled_floats;
     if (j->size > 1) fo.dist = &d;
     dc_history *h = NULL;
     float *w;
@@ -675,7 +681,9 @@ static dc_model *wide_lstm_model(void) {
 }
 
 /* Buckets started as backward completes them give the bits of the sum after
- * backward (two ranks: a + b either way), with several buckets per step. */
+ * backward (two ranks: a + b either way), with several buckets per step; and
+ * so does a backend that scales each rank's part itself (sum_scaled_floats),
+ * here with unequal parts (the LSTM's masked positions). */
 TEST(dist_fit_overlapped_sum_is_the_sum_after_backward) {
     write_data(97);
     dc_dataset *images = dc_dataset_load_idx(tmp("train-images.idx"), tmp("train-labels.idx"));
@@ -684,11 +692,11 @@ TEST(dist_fit_overlapped_sum_is_the_sum_after_backward) {
     make_model_fn makes[2] = {wide_model, wide_lstm_model};
     dc_dataset *sets[2] = {images, seqs};
     for (int k = 0; k < 2; k++) {
-        rank_job j[2][2];
-        for (int ov = 0; ov < 2; ov++) {
+        rank_job j[3][2]; /* after backward, overlapped, scaled by the backend */
+        for (int ov = 0; ov < 3; ov++) {
             for (int r = 0; r < 2; r++)
                 j[ov][r] = (rank_job){
-                    .make = makes[k], .train = sets[k], .overlap = ov,
+                    .make = makes[k], .train = sets[k], .overlap = ov == 1, .scaled = ov == 2,
                     .co = {.loss = DC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY,
                            .optimizer = {.kind = DC_OPT_ADAM, .learning_rate = 0.01f}},
                     .fo = {.epochs = 1, .batch_size = 16, .steps_per_epoch = 10, .seed = 2}};
@@ -698,7 +706,9 @@ TEST(dist_fit_overlapped_sum_is_the_sum_after_backward) {
         CHECK(j[0][0].n_weights > 4 * 4096); /* several buckets */
         CHECK(weights_rel_diff(&j[1][0], &j[1][1]) == 0.0);
         CHECK(weights_rel_diff(&j[1][0], &j[0][0]) == 0.0);
-        for (int i = 0; i < 4; i++) free(j[i / 2][i % 2].weights);
+        CHECK(weights_rel_diff(&j[2][0], &j[2][1]) == 0.0);
+        CHECK(weights_rel_diff(&j[2][0], &j[0][0]) == 0.0);
+        for (int i = 0; i < 6; i++) free(j[i / 2][i % 2].weights);
     }
     dc_dataset_free(images);
     dc_dataset_free(seqs);

@@ -63,6 +63,14 @@ static int await(MPI_Request *r, int n) {
     return rc;
 }
 
+/* A barrier where an early rank sleeps (await), not spins: MPI_Barrier
+ * would hold a core while, say, rank 0 alone writes the files at the end. */
+static int meet(MPI_Comm comm) {
+    MPI_Request r;
+    int rc = MPI_Ibarrier(comm, &r);
+    return rc == MPI_SUCCESS ? await(&r, 1) : rc;
+}
+
 /* In pieces of at most INT_MAX elements: MPI counts are ints. A small sum
  * is one MPI_Iallreduce waited for by await; a large one first waits there
  * for every rank to arrive (MPI_Ibarrier), then runs as MPI_Allreduce, whose
@@ -73,13 +81,12 @@ static dc_status sum(void *ctx, void *x, int64_t n, MPI_Datatype type, size_t el
     for (int64_t at = 0; at < n; at += INT_MAX) {
         int count = (int)DC_MIN((int64_t)INT_MAX, n - at), rc;
         void *piece = (char *)x + (size_t)at * elem;
-        MPI_Request r;
         if ((size_t)count * elem <= SMALL_SUM) {
+            MPI_Request r;
             rc = MPI_Iallreduce(MPI_IN_PLACE, piece, count, type, MPI_SUM, comm, &r);
             if (rc == MPI_SUCCESS) rc = await(&r, 1);
         } else {
-            rc = MPI_Ibarrier(comm, &r);
-            if (rc == MPI_SUCCESS) rc = await(&r, 1);
+            rc = meet(comm);
             if (rc == MPI_SUCCESS) rc = MPI_Allreduce(MPI_IN_PLACE, piece, count, type, MPI_SUM, comm);
         }
         if (rc != MPI_SUCCESS) return mpi_error(fn, rc);
@@ -89,7 +96,7 @@ static dc_status sum(void *ctx, void *x, int64_t n, MPI_Datatype type, size_t el
 
 static void free_window(mpi_dist *m) {
     if (m->win == MPI_WIN_NULL) return;
-    MPI_Barrier(m->node); /* no rank waits at the barrier any more */
+    meet(m->node); /* no rank waits at the barrier any more */
     if (m->node_rank == 0) pthread_barrier_destroy(m->meet);
     MPI_Win_unlock_all(m->win);
     MPI_Win_free(&m->win);
@@ -100,7 +107,10 @@ static void free_window(mpi_dist *m) {
  * slots of at least `bytes`, held open for loads and stores; its barrier
  * made by node rank 0 before any rank uses it. */
 static int grow_window(mpi_dist *m, int64_t bytes) {
-    free_window(m);
+    /* the ranks meet first where an early one sleeps: the window's calls
+     * spin, and the first sum follows each rank's own loading of the data */
+    if (m->win == MPI_WIN_NULL) meet(m->node);
+    else free_window(m);
     int unit = 0;
     MPI_Aint all = m->node_rank == 0 ? (MPI_Aint)(SHARED_HEAD + 2 * m->d.size * bytes) : 0;
     char *base = NULL;
@@ -126,34 +136,49 @@ static int grow_window(mpi_dist *m, int64_t bytes) {
     return MPI_SUCCESS;
 }
 
-/* y = the sum of the `size` slots of a half, in rank order. */
+/* y = the sum of the `size` slots of a half, in rank order (omp simd: at
+ * -O2 GCC leaves these loops scalar, and they run over the whole gradient
+ * every step). */
 #define DEFINE_ADD_SLOTS(name, T)                                                       \
     static void name(T *y, const char *half, int64_t cap, int size, int64_t n) {        \
         const T *s0 = (const T *)half, *s1 = (const T *)(half + cap);                   \
-        for (int64_t i = 0; i < n; i++) y[i] = s0[i] + s1[i];                            \
+        _Pragma("omp simd") for (int64_t i = 0; i < n; i++) y[i] = s0[i] + s1[i];       \
         for (int k = 2; k < size; k++) {                                                \
             const T *sk = (const T *)(half + k * cap);                                  \
-            for (int64_t i = 0; i < n; i++) y[i] += sk[i];                               \
+            _Pragma("omp simd") for (int64_t i = 0; i < n; i++) y[i] += sk[i];          \
         }                                                                               \
     }
 DEFINE_ADD_SLOTS(add_float_slots, float)
 DEFINE_ADD_SLOTS(add_double_slots, double)
 
-/* Each rank copies x into its slot, meets the others once at a barrier in
+/* y = s * x: a rank's part scaled on its way into its slot, which spares
+ * fit a pass over the gradient (scaling it in place) before the copy. */
+static void copy_scaled(float *y, const float *x, int64_t n, float s) {
+    if (s == 1.0f) {
+        memcpy(y, x, (size_t)n * sizeof(float));
+        return;
+    }
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) y[i] = s * x[i];
+}
+
+/* Each rank copies x (times scale, floats) into its slot, meets the others once at a barrier in
  * the window (a rank that is ahead sleeps in the kernel until the last one
  * comes: no core held, no polling) and adds up every slot itself, in rank
  * order (the same bits everywhere): no step after the meeting waits for
  * another rank, so a rank that the system stops for a while delays only
  * itself. The halves take turns: a rank writes a half again two sums later,
  * when every rank has met it at the sum between, so is done reading it. */
-static int shared_sum(mpi_dist *m, void *x, int64_t n, bool dbl) {
+static int shared_sum(mpi_dist *m, void *x, int64_t n, bool dbl, float scale) {
     const size_t elem = dbl ? sizeof(double) : sizeof(float);
     const int64_t bytes = (n * (int64_t)elem + 63) / 64 * 64;
     int rc = bytes > m->cap ? grow_window(m, bytes) : MPI_SUCCESS;
     if (rc != MPI_SUCCESS) return rc;
     const int size = m->d.size;
     char *half = m->slots + (int64_t)(m->turn++ & 1u) * size * m->cap;
-    memcpy(half + m->node_rank * m->cap, x, (size_t)n * elem);
+    char *mine = half + m->node_rank * m->cap;
+    if (dbl) memcpy(mine, x, (size_t)n * elem);
+    else copy_scaled((float *)mine, x, n, scale);
     MPI_Win_sync(m->win);
     pthread_barrier_wait(m->meet);
     MPI_Win_sync(m->win);
@@ -162,20 +187,27 @@ static int shared_sum(mpi_dist *m, void *x, int64_t n, bool dbl) {
     return MPI_SUCCESS;
 }
 
-/* Through the window on one machine, else through MPI. */
-static dc_status sum_any(mpi_dist *m, void *x, int64_t n, bool dbl, const char *fn) {
-    if (m->node == MPI_COMM_NULL)
+/* Through the window on one machine, else (floats scaled in place first)
+ * through MPI. */
+static dc_status sum_any(mpi_dist *m, void *x, int64_t n, bool dbl, float scale, const char *fn) {
+    if (m->node == MPI_COMM_NULL) {
+        if (!dbl && scale != 1.0f) copy_scaled(x, x, n, scale);
         return sum(m, x, n, dbl ? MPI_DOUBLE : MPI_FLOAT, dbl ? sizeof(double) : sizeof(float), fn);
-    int rc = shared_sum(m, x, n, dbl);
+    }
+    int rc = shared_sum(m, x, n, dbl, scale);
     return rc == MPI_SUCCESS ? DC_OK : mpi_error(fn, rc);
 }
 
 static dc_status sum_floats(void *ctx, float *x, int64_t n) {
-    return sum_any(ctx, x, n, false, "dc_dist (MPI) sum_floats");
+    return sum_any(ctx, x, n, false, 1.0f, "dc_dist (MPI) sum_floats");
+}
+
+static dc_status sum_scaled_floats(void *ctx, float *x, int64_t n, float scale) {
+    return sum_any(ctx, x, n, false, scale, "dc_dist (MPI) sum_scaled_floats");
 }
 
 static dc_status sum_doubles(void *ctx, double *x, int64_t n) {
-    return sum_any(ctx, x, n, true, "dc_dist (MPI) sum_doubles");
+    return sum_any(ctx, x, n, true, 1.0f, "dc_dist (MPI) sum_doubles");
 }
 
 static dc_status wait_sums(void *ctx) {
@@ -231,6 +263,7 @@ static dc_dist *wrap(MPI_Comm comm, bool initialized_here) {
     m->d.ctx = m;
     m->d.sum_floats = sum_floats;
     m->d.sum_doubles = sum_doubles;
+    m->d.sum_scaled_floats = sum_scaled_floats;
     const char *overlap = getenv("DEEPC_DIST_OVERLAP");
     if (overlap && !strcmp(overlap, "1")) {
         m->d.start_sum_floats = start_sum_floats;
@@ -281,7 +314,9 @@ void dc_dist_mpi_free(dc_dist *d) {
 
 void dc_dist_mpi_finalize(dc_dist *d) {
     if (!d) return;
-    bool fin = ((mpi_dist *)d->ctx)->initialized_here;
+    mpi_dist *m = d->ctx;
+    bool fin = m->initialized_here;
+    if (fin) meet(m->comm); /* MPI_Finalize's own wait for the others spins */
     dc_dist_mpi_free(d);
     if (fin) MPI_Finalize();
 }
